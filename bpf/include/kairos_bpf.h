@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Common prelude of Kairos's sched_ext BPF programs: the target kernel's
+ * types (vmlinux.h, which also declares the kfuncs) and libbpf's helpers.
+ */
+#ifndef KAIROS_BPF_H
+#define KAIROS_BPF_H
+
+/* vmlinux.h declares kfuncs with these; libbpf defines them identically. */
+#define __ksym __attribute__((section(".ksyms")))
+#define __weak __attribute__((weak))
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+/* struct_ops callbacks are BPF programs in sections named after them. */
+#define KAIROS_OPS(name, args...) \
+	SEC("struct_ops/" #name) BPF_PROG(name, ##args)
+#define KAIROS_OPS_SLEEPABLE(name, args...) \
+	SEC("struct_ops.s/" #name) BPF_PROG(name, ##args)
+
+#endif /* KAIROS_BPF_H */
