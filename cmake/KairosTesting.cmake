@@ -23,6 +23,20 @@ function(kairos_unit_test)
                        TIMEOUT ${T_TIMEOUT})
 endfunction()
 
+# A vm test that is a command line rather than a GoogleTest binary.
+function(kairos_vm_script_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "COMMAND" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_test(NAME vm.${T_NAME}
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/vm/run-or-report.sh
+                   vm.${T_NAME} ${T_COMMAND})
+  set_tests_properties(vm.${T_NAME} PROPERTIES
+    LABELS vm FIXTURES_REQUIRED kairos_vm TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "KAIROS_VM_MODE=${KAIROS_VM_MODE};KAIROS_VM_RESULTS=${KAIROS_VM_RESULTS_DIR};KAIROS_BUILD_DIR=${CMAKE_BINARY_DIR};KAIROS_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endfunction()
+
 function(kairos_vm_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;DEPENDS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})

@@ -41,7 +41,7 @@ rm -f "$marker" "$rcfile"
 accel=--disable-kvm
 [ "${KAIROS_VM_KVM:-0}" = 1 ] && accel=
 # GUEST=HOST form: virtme-ng checks a bare path relative to its cwd.
-guest_cmd="touch '$marker'; $cmd; echo \$? > '$rcfile'"
+guest_cmd="touch '$marker'; ( $cmd ); echo \$? > '$rcfile'"
 
 echo "vm-run: booting $rel ($cpus CPUs, $mem) to run: $cmd" >&2
 timeout -k 15 "$total" vng --run "$image" $accel --cpus "$cpus" --memory "$mem" \
