@@ -371,6 +371,27 @@ TEST(Allocator, GuaranteedNeedPreemptsAnotherAppsBurstableCore) {
   EXPECT_EQ(h.alloc->cores_held(B), 1u);
 }
 
+TEST(Allocator, PreemptionTakesOnlyFromABurstingApp) {
+  // A holds 1 of its 2 guaranteed cores, C bursts on the other two; E's
+  // guaranteed need must take one of C's cores, never A's.
+  Harness h(3);
+  h.runtime_app(A, 2, 0, 2);
+  h.runtime_app(C, 0, 3, 3);
+  h.runtime_app(B, 1, 0, 1);
+  const CoreId a_core = grant_one(h, A, 0);
+  grant_one(h, C, 0);
+  grant_one(h, C, 0);
+  ASSERT_EQ(h.alloc->cores_held(C), 2u);
+  h.enqueue(B, 0);
+  ASSERT_TRUE(h.poll().ok);
+  ASSERT_EQ(h.revokes().size(), 1u);
+  EXPECT_EQ(h.revokes()[0].app, C);
+  EXPECT_NE(h.revokes()[0].core, a_core);
+  ASSERT_EQ(h.grants().size(), 1u);
+  EXPECT_EQ(h.grants()[0].app, B);
+  EXPECT_EQ(h.alloc->cores_held(A), 1u);
+}
+
 TEST(Allocator, GuaranteedCoresAreNeverTakenAway) {
   Harness h(2);
   h.runtime_app(A, 2, 0, 2);  // both cores guaranteed to A
@@ -455,6 +476,30 @@ TEST(Allocator, LeastGrantedCongestedAppGoesFirst) {
     ASSERT_EQ(h.grants().size(), 1u);
     EXPECT_EQ(h.grants()[0].app, B);
     h.alloc->grant_failed(h.grants()[0]);  // undo, retry next poll
+  }
+}
+
+TEST(Allocator, GuaranteedNeedIsServedBeforeBurstableNeed) {
+  // One free core; A is below its guarantee, B bursts with fewer cores.
+  // A gets the free core (whatever the rotation), and nobody is preempted.
+  Harness h(4);
+  h.runtime_app(A, 3, 0, 3);
+  h.runtime_app(B, 0, 4, 4);
+  grant_one(h, A, 0);
+  grant_one(h, A, 0);
+  grant_one(h, B, 0);
+  ASSERT_EQ(h.alloc->cores_held(A), 2u);
+  ASSERT_EQ(h.alloc->cores_held(B), 1u);
+  h.enqueue(A, 0, 5);
+  h.enqueue(B, 0, 5);
+  h.poll();
+  for (int round = 0; round < 3; ++round) {
+    h.poll();
+    ASSERT_EQ(h.out.size(), 1u) << round;
+    EXPECT_EQ(h.grants()[0].app, A);
+    EXPECT_EQ(h.grants()[0].reason, Reason::kGuaranteed);
+    EXPECT_EQ(h.grants()[0].preempted_app, kNoApp);
+    h.alloc->grant_failed(h.grants()[0]);
   }
 }
 

@@ -176,6 +176,16 @@ TEST(Sim, OtherServiceDistributionsRun) {
   }
 }
 
+TEST(Sim, LargestMachineWorks) {
+  SimConfig c;
+  ASSERT_FALSE(parse({"--cores", "256", "--duration", "6ms", "--warmup", "1ms"}, &c));
+  const auto r = simulate(c, 0.5);
+  EXPECT_GT(r.completed, 50000u);
+  EXPECT_GT(r.efficiency, 0.85);
+  EXPECT_GT(r.granted_cores, 100.0);
+  EXPECT_LT(r.granted_cores, 180.0);
+}
+
 TEST(Sim, OneCoreMachineWorks) {
   SimConfig c;
   ASSERT_FALSE(parse({"--cores", "1", "--duration", "50ms", "--warmup", "5ms"}, &c));
