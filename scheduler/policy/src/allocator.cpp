@@ -194,6 +194,11 @@ void CoreAllocator::observe_app(App& app, const PollInput& in,
 
 void CoreAllocator::reclaim_idle_cores(const PollInput& in,
                                        std::vector<Decision>& out) {
+  // Only unmodified apps are reclaimed by idleness; skip the core pass
+  // (a fixed cost of every poll) when there are none.
+  if (std::none_of(apps_.begin(), apps_.end(),
+                   [](const App& a) { return !a.spec.runtime; }))
+    return;
   for (CoreId c = 0; c < cores_.size(); ++c) {
     CoreState& cs = cores_[c];
     if (cs.owner == kNoApp) continue;
