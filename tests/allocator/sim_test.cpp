@@ -95,6 +95,9 @@ TEST(SimFlags, BadValuesAreRejectedWithTheFlagNamed) {
   expect_error({"--seed", "-3"}, "--seed");
   expect_error({"--label", "a,b"}, "--label");
   expect_error({"--mode", "static", "--apps", "2"}, "one app");
+  expect_error({"--app-kind", "legacy"}, "--app-kind must be runtime or unmodified");
+  expect_error({"--app-kind", "unmodified", "--queues", "stealing"},
+               "only --queues single");
   expect_error({"--frobnicate", "1"}, "unknown flag '--frobnicate'");
   expect_error({"--cores"}, "--cores needs a value");
   expect_error({"16"}, "unexpected argument '16'");
@@ -153,6 +156,17 @@ TEST(Sim, SlowAllocatorWithEagerParkingLosesTheTail) {
   const auto fast = simulate(small(), 0.5);
   const auto slow = simulate(small({"--interval", "10ms"}), 0.5);
   EXPECT_GT(slow.p99_us, 10 * fast.p99_us);
+}
+
+TEST(Sim, UnmodifiedAppsFollowTheLoadThroughTheBpfQueue) {
+  // No kthread lines: grants come from the BPF-side queue stat, cores go
+  // back after two idle polls.
+  const auto r = simulate(small({"--app-kind", "unmodified"}), 0.5);
+  EXPECT_GT(r.efficiency, 0.85);
+  EXPECT_LT(r.granted_cores, 12.0);
+  EXPECT_GT(r.grants, 100u);
+  EXPECT_GT(r.revokes, 100u);
+  EXPECT_LT(r.p999_us, 15 * 10.0);
 }
 
 TEST(Sim, BurstableLimitCapsGrantedCores) {

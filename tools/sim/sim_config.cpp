@@ -122,6 +122,8 @@ allocator policy (scheduler/policy). Prints one CSV row per load.
   --queues Q           single | partitioned | stealing (default stealing)
   --static-cores N     cores of the static partition (default: all)
   --apps N             LC apps sharing the load, 1..16 (default 1)
+  --app-kind K         runtime (per-kthread queue lines) | unmodified
+                       (one BPF-side queue per app; implies --queues single)
   --guaranteed N       guaranteed cores per app (default 0)
   --burstable N        burstable cores per app (default: the rest)
   --grants-per-poll N  most cores one app gains per poll (default 1)
@@ -140,6 +142,7 @@ std::optional<std::string> parse_args(int argc, const char* const* argv,
                                       SimConfig& cfg, bool* help) {
   *help = false;
   std::optional<unsigned> static_cores;
+  bool queues_set = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -193,6 +196,7 @@ std::optional<std::string> parse_args(int argc, const char* const* argv,
       else if (v == "static") cfg.mode = Mode::kStatic;
       else return "--mode must be policy or static, got '" + v + "'";
     } else if (flag == "--queues") {
+      queues_set = true;
       if (v == "single") cfg.queues = Queues::kSingle;
       else if (v == "partitioned") cfg.queues = Queues::kPartitioned;
       else if (v == "stealing") cfg.queues = Queues::kStealing;
@@ -217,6 +221,10 @@ std::optional<std::string> parse_args(int argc, const char* const* argv,
       } else {
         cfg.warmup_ns = *d;
       }
+    } else if (flag == "--app-kind") {
+      if (v == "runtime") cfg.unmodified = false;
+      else if (v == "unmodified") cfg.unmodified = true;
+      else return "--app-kind must be runtime or unmodified, got '" + v + "'";
     } else if (flag == "--static-cores") {
       auto n = uint_in(1, 256);
       if (!n) return range_err(1, 256);
@@ -264,6 +272,11 @@ std::optional<std::string> parse_args(int argc, const char* const* argv,
     cfg.static_cores = *static_cores;
   }
   if (cfg.static_cores == 0) cfg.static_cores = cfg.cores;
+  if (cfg.unmodified) {
+    if (queues_set && cfg.queues != Queues::kSingle)
+      return "--app-kind unmodified has one BPF queue per app: only --queues single";
+    cfg.queues = Queues::kSingle;
+  }
   if (cfg.mode == Mode::kStatic && cfg.apps != 1)
     return "--mode static simulates one app; use --apps 1";
   if (cfg.apps > cfg.cores)

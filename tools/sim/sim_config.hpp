@@ -38,6 +38,9 @@ struct SimConfig {
   Nanos wake_latency_ns = 1'000;   // grant -> kthread running on the core
   unsigned static_cores = 0;       // static mode; 0 = all cores
   unsigned apps = 1;
+  // Unmodified apps: no runtime kthreads; their threads wait in one BPF-side
+  // queue per app, and the policy sees only its length and oldest entry.
+  bool unmodified = false;
   unsigned guaranteed = 0;         // per app
   std::optional<unsigned> burstable;  // per app; default: the rest
   unsigned grants_per_poll = 1;

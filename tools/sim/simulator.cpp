@@ -48,6 +48,7 @@ struct Kthread {
   Nanos last_park = 0;
   Nanos hold_start = 0;         // start of the current grant
   Nanos busy_start = 0;
+  Nanos idle_since = 0;
   std::uint64_t token = 0;      // invalidates stale timer events
   Request cur;
   int spin_slot = -1;           // position in App::spinners
@@ -90,6 +91,7 @@ class Sim {
   void on_wake(unsigned k);
   void on_park(unsigned k);
   void on_poll();
+  void publish_kthreads(const App& app);
   void look_for_work(unsigned k);
   void start(unsigned k, Request r);
   void spin(unsigned k);
@@ -122,6 +124,7 @@ class Sim {
   std::vector<policy::AppView> aviews_;
   std::vector<policy::CoreView> cviews_;
   std::vector<policy::Decision> decisions_;
+  std::vector<int> core_slot_;  // unmodified apps: core -> kthread slot
   std::vector<double> latencies_;
   double useful_ = 0, granted_ = 0;
   SimResult res_;
@@ -163,11 +166,13 @@ Sim::Sim(const SimConfig& cfg, double load)
         pc, policy::Topology::uniform(cfg.cores, cfg.smt), &err);
     if (!alloc_) throw std::invalid_argument(err);
     for (unsigned a = 0; a < cfg.apps; ++a) {
-      if (auto e = alloc_->add_app({a + 1, cfg.guaranteed, *cfg.burstable, true}))
+      if (auto e = alloc_->add_app(
+              {a + 1, cfg.guaranteed, *cfg.burstable, !cfg.unmodified}))
         throw std::invalid_argument(*e);
     }
     kviews_.resize(kt_.size());
     cviews_.resize(cfg.cores);
+    core_slot_.assign(cfg.cores, -1);
     push(cfg.interval_ns, Ev::kPoll, 0);
   }
   for (unsigned a = 0; a < cfg.apps; ++a) {
@@ -216,8 +221,9 @@ void Sim::spin(unsigned k) {
   auto& sp = apps_[t.app].spinners;
   t.spin_slot = static_cast<int>(sp.size());
   sp.push_back(k);
+  t.idle_since = now_;
   ++t.token;
-  if (cfg_.mode == Mode::kPolicy)
+  if (cfg_.mode == Mode::kPolicy && !cfg_.unmodified)
     push(now_ + cfg_.park_spin_ns, Ev::kPark, k, t.token);
 }
 
@@ -304,48 +310,70 @@ void Sim::on_park(unsigned k) {
   release(k);
 }
 
+void Sim::publish_kthreads(const App& app) {
+  for (unsigned i = 0; i < app.kthreads.size(); ++i) {
+    const unsigned k = app.kthreads[i];
+    const Kthread& t = kt_[k];
+    policy::KthreadView& v = kviews_[k];
+    v.parked = t.state == KState::kParked;
+    v.cpu = t.state == KState::kParked ? t.last_cpu : t.core;
+    v.last_park_ns = t.last_park;
+    // A shared queue is published on kthread 0's RX counters.
+    if (app.queues.size() == 1) {
+      const Queue& q = app.queues[0];
+      v.rq_head = v.rq_tail = 0;
+      v.rx_head = i == 0 ? q.head : 0;
+      v.rx_tail = i == 0 ? q.tail : 0;
+    } else {
+      v.rq_head = app.queues[i].head;
+      v.rq_tail = app.queues[i].tail;
+      v.rx_head = v.rx_tail = 0;
+    }
+  }
+}
+
 void Sim::on_poll() {
   push(now_ + cfg_.interval_ns, Ev::kPoll, 0);
   ++res_.polls;
   aviews_.clear();
   for (unsigned a = 0; a < apps_.size(); ++a) {
     App& app = apps_[a];
-    for (unsigned i = 0; i < app.kthreads.size(); ++i) {
-      const unsigned k = app.kthreads[i];
-      const Kthread& t = kt_[k];
-      policy::KthreadView& v = kviews_[k];
-      v.parked = t.state == KState::kParked;
-      v.cpu = t.state == KState::kParked ? t.last_cpu : t.core;
-      v.last_park_ns = t.last_park;
-      // A shared queue is published on kthread 0's RX counters.
-      if (app.queues.size() == 1) {
-        const Queue& q = app.queues[0];
-        v.rq_head = v.rq_tail = 0;
-        v.rx_head = i == 0 ? q.head : 0;
-        v.rx_tail = i == 0 ? q.tail : 0;
-      } else {
-        v.rq_head = app.queues[i].head;
-        v.rq_tail = app.queues[i].tail;
-        v.rx_head = v.rx_tail = 0;
-      }
-    }
     policy::AppView av;
     av.id = a + 1;
-    av.kthreads = std::span(kviews_).subspan(app.kthreads.front(),
-                                             app.kthreads.size());
+    if (cfg_.unmodified) {
+      // The BPF side reports only the queue length and its oldest entry.
+      const Queue& q = app.queues[0];
+      av.bpf = policy::AppQueueStat{
+          static_cast<std::uint32_t>(q.items.size()),
+          q.items.empty() ? 0 : q.items.front().arrival};
+    } else {
+      publish_kthreads(app);
+      av.kthreads = std::span(kviews_).subspan(app.kthreads.front(),
+                                               app.kthreads.size());
+    }
     aviews_.push_back(av);
   }
-  for (auto& c : cviews_) c.be_runnable = cfg_.be;
+  for (CoreId c = 0; c < cviews_.size(); ++c) {
+    cviews_[c].be_runnable = cfg_.be;
+    const int slot = cfg_.unmodified ? core_slot_[c] : -1;
+    cviews_[c].owner_idle = slot >= 0 && kt_[slot].state == KState::kSpinning;
+  }
   policy::PollInput in{now_, aviews_, cviews_};
   auto st = alloc_->poll(in, decisions_);
   if (!st.ok) throw std::logic_error("policy rejected the view: " + st.error);
   for (const auto& d : decisions_) {
     if (d.kind == policy::DecisionKind::kRevoke) {
       ++res_.revokes;
-      const unsigned k = apps_[d.app - 1].kthreads[d.kthread];
+      const int slot = cfg_.unmodified ? core_slot_[d.core] : -1;
+      if (cfg_.unmodified) core_slot_[d.core] = -1;
+      const unsigned k = cfg_.unmodified
+                             ? static_cast<unsigned>(slot)
+                             : apps_[d.app - 1].kthreads[d.kthread];
+      if (cfg_.unmodified && slot < 0) continue;
       Kthread& t = kt_[k];
       if (t.core == d.core && t.state != KState::kParked) {
-        // Preempted (or never woke): put its request back, give up the core.
+        // Preempted, idle, or never woke: put its request back, give up
+        // the core.
         if (t.state == KState::kBusy) {
           count_useful(t.busy_start, now_);
           Request r = t.cur;
@@ -359,7 +387,22 @@ void Sim::on_poll() {
       }
     } else {
       ++res_.grants;
-      const unsigned k = apps_[d.app - 1].kthreads[d.kthread];
+      unsigned k;
+      if (cfg_.unmodified) {
+        // Any thread slot of the app not on a core takes the grant.
+        const auto& ks = apps_[d.app - 1].kthreads;
+        auto it = std::find_if(ks.begin(), ks.end(), [&](unsigned x) {
+          return kt_[x].state == KState::kParked;
+        });
+        if (it == ks.end()) {
+          alloc_->grant_failed(d);
+          continue;
+        }
+        k = *it;
+        core_slot_[d.core] = static_cast<int>(k);
+      } else {
+        k = apps_[d.app - 1].kthreads[d.kthread];
+      }
       grant(k, d.core);
       push(now_ + cfg_.wake_latency_ns, Ev::kWake, k, kt_[k].token);
     }
@@ -455,6 +498,7 @@ std::string csv_row(const SimConfig& cfg, const SimResult& r) {
     if (stat) l << "static-" << cfg.static_cores;
     else l << "policy-" << cfg.interval_ns / 1000.0 << "us";
     l << "-" << queues_name(cfg.queues);
+    if (cfg.unmodified) l << "-unmodified";
     label = l.str();
   }
   o << label << ',' << (stat ? "static" : "policy") << ','
