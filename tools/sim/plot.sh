@@ -17,6 +17,9 @@ LOADS=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9
 S="--cores 64 --service exp:10us --load $LOADS"
 $SIM $S --mode static --label static-64 >"$OUT/shenango-static.csv"
 $SIM $S --interval 5us --label policy-5us >"$OUT/shenango-5us.csv"
+# Same policy for an unmodified app: only the BPF-side queue stat is seen.
+$SIM $S --interval 5us --app-kind unmodified \
+	--label policy-5us-unmodified >"$OUT/shenango-5us-unmodified.csv"
 # The same policy polled every 100 ms: with the runtime's eager parking it
 # cannot follow the load; holding cores for an interval fixes the tail but
 # then it is a static partition in disguise.
@@ -49,6 +52,7 @@ set ylabel 'CPU efficiency'
 set yrange [0:1.05]
 set key bottom right
 plot '$OUT/shenango-5us.csv' using 7:14 every ::1 with linespoints lw 2 title 'Kairos policy, 5 us polls', \
+     '$OUT/shenango-5us-unmodified.csv' using 7:14 every ::1 with linespoints lw 2 title 'Kairos policy, 5 us polls, unmodified app (BPF queue)', \
      '$OUT/shenango-100ms-hold.csv' using 7:14 every ::1 with linespoints lw 6 pt 7 ps 1.5 title 'same policy, 100 ms polls, cores held', \
      '$OUT/shenango-static.csv' using 7:14 every ::1 with linespoints lw 2 dt 2 pt 5 title 'static partition (64 cores), same as above'
 
@@ -59,6 +63,7 @@ set logscale y
 set yrange [10:1e9]
 set key top right
 plot '$OUT/shenango-5us.csv' using 7:12 every ::1 with linespoints lw 2 title 'Kairos policy, 5 us polls', \
+     '$OUT/shenango-5us-unmodified.csv' using 7:12 every ::1 with linespoints lw 2 title 'Kairos policy, 5 us polls, unmodified app (BPF queue)', \
      '$OUT/shenango-100ms-hold.csv' using 7:12 every ::1 with linespoints lw 6 pt 7 ps 1.5 title 'same policy, 100 ms polls, cores held', \
      '$OUT/shenango-100ms-eager.csv' using 7:12 every ::1 with linespoints lw 2 title 'same policy, 100 ms polls, eager parking (overloaded)', \
      '$OUT/shenango-static.csv' using 7:12 every ::1 with linespoints lw 2 dt 2 pt 5 title 'static partition (64 cores)'
