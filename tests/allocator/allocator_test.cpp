@@ -534,6 +534,18 @@ TEST(Allocator, KthreadThatLastRanOnTheCoreIsChosen) {
   EXPECT_EQ(h.grants()[0].kthread, 2);
 }
 
+TEST(Allocator, RunningKthreadWithoutGrantIsNeverWoken) {
+  // Kthread 0 runs (say, preempted but not parked yet): only parked
+  // kthreads can take a new core.
+  Harness h(4);
+  h.runtime_app(A, 0, 4, 2);
+  h.run(A, 0);
+  h.enqueue(A, 0, 3);
+  h.poll();
+  ASSERT_EQ(h.grants().size(), 1u);
+  EXPECT_EQ(h.grants()[0].kthread, 1);
+}
+
 TEST(Allocator, TornLineIsSkippedNotMisread) {
   Harness h(4);
   h.runtime_app(A, 0, 2, 2);
@@ -628,6 +640,14 @@ TEST(AllocatorInput, RejectsBadConfigAndTopology) {
   cfg.max_grants_per_app = 0;
   EXPECT_FALSE(CoreAllocator::create(cfg, Topology::uniform(2, false), &err));
   EXPECT_NE(err.find("max grants"), std::string::npos) << err;
+  cfg = {};
+  cfg.wake_timeout_ns = 0;
+  EXPECT_FALSE(CoreAllocator::create(cfg, Topology::uniform(2, false), &err));
+  EXPECT_NE(err.find("wake timeout"), std::string::npos) << err;
+  cfg = {};
+  cfg.idle_polls_to_reclaim = 0;
+  EXPECT_FALSE(CoreAllocator::create(cfg, Topology::uniform(2, false), &err));
+  EXPECT_NE(err.find("idle polls"), std::string::npos) << err;
   EXPECT_FALSE(CoreAllocator::create({}, Topology::uniform(0, false), &err));
   EXPECT_NE(err.find("no cores"), std::string::npos) << err;
   Topology t = Topology::uniform(4, false);

@@ -1,5 +1,4 @@
 #include <kairos/policy/allocator.hpp>
-#include <kairos/policy/congestion.hpp>
 
 #include <algorithm>
 
@@ -161,12 +160,10 @@ void CoreAllocator::observe_app(App& app, const PollInput& in,
       Kthread& k = app.kthreads[i];
       const KthreadView& s = kv[i];
       if (!s.valid) continue;  // torn read: judge it next poll
-      if (k.seen && (still_queued(k.prev_rq_head, s.rq_tail) ||
-                     still_queued(k.prev_rx_head, s.rx_tail)))
-        congested = true;
-      k.prev_rq_head = s.rq_head;
-      k.prev_rx_head = s.rx_head;
-      k.seen = true;
+      // Both trackers must see this poll (no short-circuit).
+      const bool rq_congested = k.rq.observe(s.rq_head, s.rq_tail);
+      const bool rx_congested = k.rx.observe(s.rx_head, s.rx_tail);
+      congested = congested || rq_congested || rx_congested;
       queued += s.queued();
       if (k.core == kNoCore) continue;
       if (!s.parked) {

@@ -20,6 +20,7 @@
 //     preempt another app's burstable core.
 #pragma once
 
+#include <kairos/policy/congestion.hpp>
 #include <kairos/policy/topology.hpp>
 #include <kairos/policy/types.hpp>
 
@@ -68,8 +69,7 @@ class CoreAllocator {
     unsigned idle_polls = 0;   // unmodified apps: consecutive idle polls
   };
   struct Kthread {
-    std::uint32_t prev_rq_head = 0, prev_rx_head = 0;
-    bool seen = false;
+    QueueTracker rq, rx;       // memory of the previous poll
     CoreId core = kNoCore;     // core it holds, if any
     Nanos granted_at = 0;
     bool woke = false;         // seen running since the grant
