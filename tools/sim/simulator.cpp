@@ -315,7 +315,8 @@ void Sim::publish_kthreads(const App& app) {
     const unsigned k = app.kthreads[i];
     const Kthread& t = kt_[k];
     policy::KthreadView& v = kviews_[k];
-    v.parked = t.state == KState::kParked;
+    // A kthread being woken still reads as parked, as the real line does.
+    v.parked = t.state == KState::kParked || t.state == KState::kWaking;
     v.cpu = t.state == KState::kParked ? t.last_cpu : t.core;
     v.last_park_ns = t.last_park;
     // A shared queue is published on kthread 0's RX counters.
