@@ -1,0 +1,40 @@
+// Mechanism around the XDP steering program (xdp/kairos_steer.bpf.c):
+// load, attach to a device, fill the app and socket maps, read counters.
+#pragma once
+
+#include <kairos/dataplane/endpoint.hpp>
+
+#include "kairos_xdp_abi.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+struct kairos_steer;
+
+namespace kairos::dp {
+
+class XdpSteering {
+ public:
+  // Loads the program and attaches it to ifname (native mode, generic as a
+  // fallback). Refuses to replace a program already attached. Throws with
+  // the reason on failure.
+  explicit XdpSteering(const std::string& ifname);
+  ~XdpSteering();
+  XdpSteering(const XdpSteering&) = delete;
+  XdpSteering& operator=(const XdpSteering&) = delete;
+
+  void add_app(const Endpoint& ep, std::uint8_t l4_proto, std::uint32_t app_id);
+  void set_socket(std::uint32_t queue, int xsk_fd);
+  std::uint64_t counter(kairos_xdp_counter slot) const;
+  kairos_xdp_app_stats app_stats(std::uint32_t app_id) const;
+  int ifindex() const { return ifindex_; }
+  bool native_mode() const { return native_; }
+
+ private:
+  kairos_steer* skel_ = nullptr;
+  int ifindex_ = 0;
+  bool native_ = false;
+};
+
+}  // namespace kairos::dp
