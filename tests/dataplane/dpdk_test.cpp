@@ -3,7 +3,7 @@
 // made by the test; the same echo app and client as the AF_XDP test.
 // net_af_xdp loads its own redirect-all XDP program, which would also take
 // ARP, so the client gets a static neighbour entry for the server.
-#include "echo_fixture.hpp"
+#include "echo_app.hpp"
 #include "netns.hpp"
 
 #include <arpa/inet.h>

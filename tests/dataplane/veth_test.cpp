@@ -2,7 +2,7 @@
 // namespaces made by the test: a kernel UDP client in one, the echo app on
 // the Kairos dataplane (AF_XDP through the XDP steering program, or the
 // kernel-UDP fallback) in the other. Host kernel, root.
-#include "echo_fixture.hpp"
+#include "echo_app.hpp"
 #include "netns.hpp"
 
 #include <kairos/dataplane/xdp_steering.hpp>

@@ -1,5 +1,7 @@
 #include <kairos/dataplane/dataplane.hpp>
 
+#include <sys/prctl.h>
+
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
@@ -132,12 +134,16 @@ void Dataplane::rebalance() {
 }
 
 void Dataplane::run(const std::atomic<bool>& stop, std::chrono::microseconds interval) {
+  prctl(PR_SET_TIMERSLACK, 1UL);  // back-off sleeps of microseconds, not 50 us more
   auto next = std::chrono::steady_clock::now() + interval;
   std::size_t idle = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     if (poll_once() == 0) {
-      // Bounded back-off when idle so a shared test machine is not starved.
-      if (++idle > 1024) std::this_thread::yield();
+      // Spin while traffic is likely, then back off to short sleeps so a
+      // core shared with other work is not burnt (dedicated core: raise
+      // idle_spins).
+      if (++idle > cfg_.idle_spins)
+        std::this_thread::sleep_for(std::chrono::microseconds(cfg_.idle_sleep_us));
     } else {
       idle = 0;
     }

@@ -9,7 +9,7 @@ namespace kairos::dp {
 bool dpdk_available() { return false; }
 
 std::unique_ptr<Backend> make_dpdk_backend(const std::vector<std::string>&,
-                                           const std::vector<Endpoint>&) {
+                                           const std::vector<Endpoint>&, std::uint16_t) {
   throw std::runtime_error("DPDK backend: this build has no DPDK (libdpdk not found)");
 }
 

@@ -1,6 +1,7 @@
 // DPDK backend: EAL with the caller's arguments (no NIC needed: e.g.
 // --no-huge --no-pci --vdev=net_af_xdp0,iface=veth0,force_copy=1 or
-// --vdev=net_null0), port 0 with one RX and one TX queue. EAL can start
+// --vdev=net_null0), port 0 with nr_queues RX queues (polled in turn; with
+// net_af_xdp give queue_count=N to match) and one TX queue. EAL can start
 // once per process, so at most one DPDK backend exists at a time and a
 // process that closed one cannot open another (a clear error says so).
 #include <kairos/dataplane/backend.hpp>
@@ -12,7 +13,12 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -32,9 +38,15 @@ std::runtime_error fail(const std::string& what, int e) {
 
 class DpdkBackend final : public Backend {
  public:
-  DpdkBackend(const std::vector<std::string>& eal_args, const std::vector<Endpoint>& listen)
-      : listen_(listen) {
+  DpdkBackend(const std::vector<std::string>& eal_args, const std::vector<Endpoint>& listen,
+              std::uint16_t nr_queues)
+      : listen_(listen), nr_queues_(nr_queues) {
+    if (nr_queues_ == 0 || nr_queues_ > 64)
+      throw std::invalid_argument("DPDK backend: 1..64 queues");
     if (listen_.empty()) throw std::invalid_argument("DPDK backend: no app endpoint");
+    // Teardown must happen in this namespace (the PMD detaches its XDP
+    // program by ifindex), wherever the destructor runs.
+    netns_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (eal_used.exchange(true))
       throw std::runtime_error("DPDK backend: EAL already started in this process");
     std::vector<std::string> args{"kairos-dataplane"};
@@ -51,9 +63,9 @@ class DpdkBackend final : public Backend {
                                     RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
     if (!pool_) throw fail("mbuf pool", rte_errno);
     rte_eth_conf conf{};
-    int rc = rte_eth_dev_configure(kPort, 1, 1, &conf);
-    if (rc == 0)
-      rc = rte_eth_rx_queue_setup(kPort, 0, kRingSize, rte_eth_dev_socket_id(kPort),
+    int rc = rte_eth_dev_configure(kPort, nr_queues_, 1, &conf);
+    for (std::uint16_t q = 0; rc == 0 && q < nr_queues_; q++)
+      rc = rte_eth_rx_queue_setup(kPort, q, kRingSize, rte_eth_dev_socket_id(kPort),
                                   nullptr, pool_);
     if (rc == 0)
       rc = rte_eth_tx_queue_setup(kPort, 0, kRingSize, rte_eth_dev_socket_id(kPort),
@@ -66,19 +78,26 @@ class DpdkBackend final : public Backend {
   }
 
   ~DpdkBackend() override {
+    const int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    const bool moved = netns_ >= 0 && here >= 0 && setns(netns_, CLONE_NEWNET) == 0;
     flush();
     rte_eth_dev_stop(kPort);
     rte_eth_dev_close(kPort);
     rte_mempool_free(pool_);
     rte_eal_cleanup();
+    if (moved && setns(here, CLONE_NEWNET) != 0) std::abort();
+    if (here >= 0) close(here);
+    if (netns_ >= 0) close(netns_);
   }
 
   std::string name() const override { return "dpdk"; }
 
   std::size_t poll_rx(std::size_t max, RxSink& sink) override {
     rte_mbuf* pkts[kBurst];
+    next_rxq_ = static_cast<std::uint16_t>((next_rxq_ + 1) % nr_queues_);
     const std::uint16_t n = rte_eth_rx_burst(
-        kPort, 0, pkts, static_cast<std::uint16_t>(std::min<std::size_t>(max, kBurst)));
+        kPort, next_rxq_, pkts,
+        static_cast<std::uint16_t>(std::min<std::size_t>(max, kBurst)));
     std::size_t got = 0;
     for (std::uint16_t i = 0; i < n; i++) {
       auto* data = rte_pktmbuf_mtod(pkts[i], const std::uint8_t*);
@@ -142,6 +161,8 @@ class DpdkBackend final : public Backend {
     return false;
   }
   std::vector<Endpoint> listen_;
+  std::uint16_t nr_queues_ = 1, next_rxq_ = 0;
+  int netns_ = -1;
   rte_mempool* pool_ = nullptr;
   Mac mac_{};
   std::map<std::array<std::uint8_t, 16>, Mac> neighbours_;
@@ -155,8 +176,9 @@ class DpdkBackend final : public Backend {
 bool dpdk_available() { return true; }
 
 std::unique_ptr<Backend> make_dpdk_backend(const std::vector<std::string>& eal_args,
-                                           const std::vector<Endpoint>& listen) {
-  return std::make_unique<DpdkBackend>(eal_args, listen);
+                                           const std::vector<Endpoint>& listen,
+                                           std::uint16_t nr_queues) {
+  return std::make_unique<DpdkBackend>(eal_args, listen, nr_queues);
 }
 
 }  // namespace kairos::dp

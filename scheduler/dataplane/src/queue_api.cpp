@@ -5,8 +5,10 @@
 
 namespace kairos::dp {
 
-UdpQueue::UdpQueue(KthreadRings rings, Endpoint local)
-    : rings_(rings), local_(local) {
+UdpQueue::UdpQueue(KthreadRings rings, Endpoint local, unsigned idle_spins,
+                   unsigned idle_sleep_us)
+    : rings_(rings), local_(local), idle_spins_(idle_spins),
+      idle_sleep_us_(idle_sleep_us) {
   if (!rings_.rx.valid() || !rings_.tx.valid())
     throw std::invalid_argument("UdpQueue: rings not mapped");
 }
@@ -91,7 +93,10 @@ std::optional<std::pair<std::size_t, QResult>> UdpQueue::wait_any(
       if (auto r = take(qts[i])) return std::make_pair(i, std::move(*r));
     if (spins % 64 == 63) {
       if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      std::this_thread::yield();
+      // Spin first (a dedicated core answers fastest), then sleep briefly
+      // so a shared core is not burnt; uthreads will park here instead.
+      if (spins > idle_spins_)
+        std::this_thread::sleep_for(std::chrono::microseconds(idle_sleep_us_));
     }
   }
 }

@@ -5,7 +5,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <arpa/inet.h>
-#include <linux/if_link.h>
 #include <net/if.h>
 
 #include <cerrno>
@@ -30,22 +29,19 @@ XdpSteering::XdpSteering(const std::string& ifname) {
     kairos_steer__destroy(skel_);
     throw std::runtime_error("XDP steering: program ABI mismatch");
   }
-  const int fd = bpf_program__fd(skel_->progs.kairos_steer);
-  int rc = bpf_xdp_attach(ifindex_, fd,
-                          XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
-  native_ = rc == 0;
-  if (rc == -EOPNOTSUPP || rc == -EINVAL)
-    rc = bpf_xdp_attach(ifindex_, fd,
-                        XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
-  if (rc != 0) {
+  // A BPF link, not a netlink attach: it refuses to replace another
+  // program, and closing it detaches from the right device even when the
+  // caller has since moved to another network namespace.
+  link_ = bpf_program__attach_xdp(skel_->progs.kairos_steer, ifindex_);
+  if (!link_) {
+    const int e = errno;
     kairos_steer__destroy(skel_);
-    throw err("attaching to '" + ifname + "'", -rc);
+    throw err("attaching to '" + ifname + "'", e);
   }
 }
 
 XdpSteering::~XdpSteering() {
-  bpf_xdp_detach(ifindex_, native_ ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE,
-                 nullptr);
+  bpf_link__destroy(link_);
   kairos_steer__destroy(skel_);
 }
 

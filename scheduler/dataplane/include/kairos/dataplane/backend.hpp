@@ -74,9 +74,11 @@ class XdpSteering;
 const XdpSteering* afxdp_steering(const Backend& backend);
 
 // DPDK, when built with it: EAL arguments as given (e.g. --no-huge
-// --no-pci --vdev=net_af_xdp0,iface=veth0), port 0, one queue.
+// --no-pci --vdev=net_af_xdp0,iface=veth0,queue_count=2), port 0 with
+// nr_queues RX queues. EAL starts once per process (see dpdk_backend.cpp).
 bool dpdk_available();
 std::unique_ptr<Backend> make_dpdk_backend(const std::vector<std::string>& eal_args,
-                                           const std::vector<Endpoint>& listen);
+                                           const std::vector<Endpoint>& listen,
+                                           std::uint16_t nr_queues = 1);
 
 }  // namespace kairos::dp

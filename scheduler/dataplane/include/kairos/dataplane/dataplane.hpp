@@ -23,6 +23,8 @@ struct DataplaneConfig {
   std::size_t max_moves_per_interval = 8;  // Taiji-style churn cap
   std::size_t rx_burst = 64;
   std::size_t tx_burst = 64;  // per kthread per poll
+  std::size_t idle_spins = 2000;   // empty polls before backing off
+  unsigned idle_sleep_us = 20;     // back-off sleep when idle
 };
 
 struct AppStats {

@@ -7,7 +7,7 @@
 // the datagram; the ring slot is released before the result is returned,
 // so nothing refers to memory the dataplane reuses.
 //
-// This round it runs on plain threads (waits spin, then yield). When the
+// This round it runs on plain threads (waits spin, then sleep briefly). When the
 // runtime's uthreads land, wait parks the uthread instead, and blocking
 // UDP sockets are a thin layer over push/pop+wait.
 //
@@ -40,8 +40,10 @@ struct QResult {
 
 class UdpQueue {
  public:
-  // local is the app address replies are sent from.
-  UdpQueue(KthreadRings rings, Endpoint local);
+  // local is the app address replies are sent from. A wait spins
+  // idle_spins rounds, then sleeps idle_sleep_us between checks.
+  UdpQueue(KthreadRings rings, Endpoint local, unsigned idle_spins = 20000,
+           unsigned idle_sleep_us = 20);
 
   // Queues one datagram to peer; throws std::invalid_argument when it
   // cannot fit a ring slot (nothing is queued then).
@@ -71,6 +73,7 @@ class UdpQueue {
 
   KthreadRings rings_;
   Endpoint local_;
+  unsigned idle_spins_, idle_sleep_us_;
   QToken next_ = 1;
   std::deque<PendingPush> pushes_;
   std::deque<QToken> pops_;

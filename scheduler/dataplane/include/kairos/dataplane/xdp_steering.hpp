@@ -11,14 +11,15 @@
 #include <string>
 
 struct kairos_steer;
+struct bpf_link;
 
 namespace kairos::dp {
 
 class XdpSteering {
  public:
-  // Loads the program and attaches it to ifname (native mode, generic as a
-  // fallback). Refuses to replace a program already attached. Throws with
-  // the reason on failure.
+  // Loads the program and attaches it to ifname through a BPF link (the
+  // kernel picks native mode where the driver has it). Refuses to replace
+  // a program already attached. Throws with the reason on failure.
   explicit XdpSteering(const std::string& ifname);
   ~XdpSteering();
   XdpSteering(const XdpSteering&) = delete;
@@ -29,12 +30,11 @@ class XdpSteering {
   std::uint64_t counter(kairos_xdp_counter slot) const;
   kairos_xdp_app_stats app_stats(std::uint32_t app_id) const;
   int ifindex() const { return ifindex_; }
-  bool native_mode() const { return native_; }
 
  private:
   kairos_steer* skel_ = nullptr;
+  bpf_link* link_ = nullptr;
   int ifindex_ = 0;
-  bool native_ = false;
 };
 
 }  // namespace kairos::dp

@@ -7,6 +7,8 @@
 #include <kairos/dataplane/dataplane.hpp>
 #include <kairos/dataplane/queue_api.hpp>
 
+#include <sys/prctl.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -39,6 +41,7 @@ class EchoApp {
 
  private:
   void serve(unsigned k, Endpoint listen) {
+    prctl(PR_SET_TIMERSLACK, 1UL);
     UdpQueue q(region_.rings(k), listen);
     QToken pop = q.pop();
     while (!stop_) {
