@@ -35,6 +35,9 @@
 
 char _license[] SEC("license") = "GPL";
 
+/* In .rodata, read by userspace through the skeleton (const volatile is
+ * the libbpf idiom for read-only globals the loader can see).
+ */
 const volatile __u32 kairos_xdp_abi_version = KAIROS_XDP_ABI_VERSION;
 
 #define KAIROS_MAX_VLAN_TAGS 2
@@ -188,25 +191,33 @@ static __always_inline int parse_ipv6(void *l3, void *end,
 	return 0;
 }
 
+static __always_inline int udp_invalid(struct l4_info *li, void *end)
+{
+	struct udphdr *udp = li->l4;
+	__u32 len;
+
+	if ((void *)(udp + 1) > end)
+		return 1;
+	len = bpf_ntohs(udp->len);
+	return len < sizeof(*udp) || len > li->l4_room;
+}
+
+static __always_inline int tcp_invalid(struct l4_info *li, void *end)
+{
+	struct tcphdr *tcp = li->l4;
+
+	if ((void *)(tcp + 1) > end)
+		return 1;
+	return tcp->doff < 5 || (void *)tcp + tcp->doff * 4 > end ||
+	       tcp->doff * 4 > li->l4_room;
+}
+
 /* Checks the L4 header past the port; 0 when valid. */
 static __always_inline int l4_invalid(struct l4_info *li, void *end)
 {
-	if (li->proto == IPPROTO_UDP) {
-		struct udphdr *udp = li->l4;
-		__u32 len;
-
-		if ((void *)(udp + 1) > end)
-			return 1;
-		len = bpf_ntohs(udp->len);
-		return len < sizeof(*udp) || len > li->l4_room;
-	} else {
-		struct tcphdr *tcp = li->l4;
-
-		if ((void *)(tcp + 1) > end)
-			return 1;
-		return tcp->doff < 5 || (void *)tcp + tcp->doff * 4 > end ||
-		       tcp->doff * 4 > li->l4_room;
-	}
+	if (li->proto == IPPROTO_UDP)
+		return udp_invalid(li, end);
+	return tcp_invalid(li, end);
 }
 
 static __always_inline int steer(struct xdp_md *ctx, void *end,
