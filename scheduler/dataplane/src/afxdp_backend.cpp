@@ -3,6 +3,8 @@
 // UMEM, half of whose frames feed the fill ring (RX) and half form a TX
 // pool recycled through the completion ring.
 #include <kairos/dataplane/backend.hpp>
+
+#include "wait_fds.hpp"
 #include <kairos/dataplane/udp_frame.hpp>
 #include <kairos/dataplane/xdp_steering.hpp>
 
@@ -10,6 +12,7 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -184,6 +187,12 @@ class AfXdpBackend final : public Backend {
 
   BackendStats stats() const override { return stats_; }
   const XdpSteering& steering() const { return steer_; }
+
+  void wait_rx(std::chrono::microseconds timeout) override {
+    std::vector<pollfd> fds;
+    for (auto& q : queues_) fds.push_back({xsk_socket__fd(q.xsk), POLLIN, 0});
+    wait_fds_readable(fds, timeout);
+  }
 
  private:
   void open_queue(Queue& q, std::uint32_t id, const AfXdpConfig& cfg) {

@@ -78,10 +78,12 @@ void Dataplane::on_datagram(const RxDatagram& d) {
     a->stats.rx_no_kthread++;
     return;
   }
-  if (a->rings[k].rx.try_push(d.src, d.dst, hash, d.payload))
+  if (a->rings[k].rx.try_push(d.src, d.dst, hash, d.payload)) {
     a->stats.rx_delivered++;
-  else
+    a->rings[k].rx.wake_consumer();
+  } else {
     a->stats.rx_ring_full++;
+  }
 }
 
 std::size_t Dataplane::poll_tx(App& a) {
@@ -139,11 +141,10 @@ void Dataplane::run(const std::atomic<bool>& stop, std::chrono::microseconds int
   std::size_t idle = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     if (poll_once() == 0) {
-      // Spin while traffic is likely, then back off to short sleeps so a
-      // core shared with other work is not burnt (dedicated core: raise
-      // idle_spins).
-      if (++idle > cfg_.idle_spins)
-        std::this_thread::sleep_for(std::chrono::microseconds(cfg_.idle_sleep_us));
+      // Spin while traffic is likely, then block on the backend (woken by
+      // RX at once, by the timeout for TX rings) so a core shared with
+      // other work is not burnt (dedicated core: raise idle_spins).
+      if (++idle > cfg_.idle_spins) backend_.wait_rx(std::chrono::microseconds(cfg_.idle_sleep_us));
     } else {
       idle = 0;
     }

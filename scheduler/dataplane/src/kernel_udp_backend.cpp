@@ -3,9 +3,12 @@
 // sendmmsg.
 #include <kairos/dataplane/backend.hpp>
 
+#include "wait_fds.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -138,6 +141,12 @@ class KernelUdpBackend final : public Backend {
   }
 
   BackendStats stats() const override { return stats_; }
+
+  void wait_rx(std::chrono::microseconds timeout) override {
+    std::vector<pollfd> fds;
+    for (auto& s : socks_) fds.push_back({s.fd, POLLIN, 0});
+    wait_fds_readable(fds, timeout);
+  }
 
  private:
   struct Sock {

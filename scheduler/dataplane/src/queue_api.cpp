@@ -93,10 +93,15 @@ std::optional<std::pair<std::size_t, QResult>> UdpQueue::wait_any(
       if (auto r = take(qts[i])) return std::make_pair(i, std::move(*r));
     if (spins % 64 == 63) {
       if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      // Spin first (a dedicated core answers fastest), then sleep briefly
-      // so a shared core is not burnt; uthreads will park here instead.
-      if (spins > idle_spins_)
-        std::this_thread::sleep_for(std::chrono::microseconds(idle_sleep_us_));
+      // Spin first (a dedicated core answers fastest), then park on the
+      // RX ring until the dataplane delivers (bounded, so pending pushes
+      // into a full TX ring and timeouts are rechecked).
+      if (spins > idle_spins_) {
+        if (!pops_.empty() && pushes_.empty())
+          rings_.rx.park(std::chrono::milliseconds(1));
+        else
+          std::this_thread::sleep_for(std::chrono::microseconds(idle_sleep_us_));
+      }
     }
   }
 }

@@ -1,10 +1,13 @@
 #include <kairos/dataplane/shm_rings.hpp>
 
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -72,6 +75,24 @@ const kairos_dp_slot* RingView::peek() const {
 void RingView::release() {
   bump(ring_->consumed);
   store_release(ring_->tail, ring_->tail + 1);
+}
+
+void RingView::park(std::chrono::nanoseconds timeout) {
+  std::atomic_ref<std::uint32_t> parked(ring_->parked);
+  parked.store(1, std::memory_order_seq_cst);
+  if (load_acquire(ring_->head) == ring_->tail) {  // re-check after announcing
+    timespec ts{static_cast<time_t>(timeout.count() / 1'000'000'000),
+                static_cast<long>(timeout.count() % 1'000'000'000)};
+    syscall(SYS_futex, &ring_->parked, FUTEX_WAIT, 1, &ts, nullptr, 0);
+  }
+  parked.store(0, std::memory_order_relaxed);
+}
+
+void RingView::wake_consumer() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // head store before this load
+  std::atomic_ref<std::uint32_t> parked(ring_->parked);
+  if (parked.load(std::memory_order_relaxed) && parked.exchange(0) == 1)
+    syscall(SYS_futex, &ring_->parked, FUTEX_WAKE, 1, nullptr, nullptr, 0);
 }
 
 std::uint32_t RingView::occupancy() const {

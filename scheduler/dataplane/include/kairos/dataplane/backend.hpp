@@ -5,6 +5,7 @@
 
 #include <kairos/dataplane/endpoint.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -48,6 +49,9 @@ class Backend {
                     std::span<const std::uint8_t> payload) = 0;
   // Pushes queued datagrams out and reaps TX completions.
   virtual void flush() = 0;
+  // Blocks until something may be received or timeout passes. The default
+  // just sleeps; backends with file descriptors poll them.
+  virtual void wait_rx(std::chrono::microseconds timeout);
   virtual BackendStats stats() const = 0;
 };
 

@@ -7,7 +7,7 @@
 // the datagram; the ring slot is released before the result is returned,
 // so nothing refers to memory the dataplane reuses.
 //
-// This round it runs on plain threads (waits spin, then sleep briefly). When the
+// This round it runs on plain threads (waits spin, then park on a futex). When the
 // runtime's uthreads land, wait parks the uthread instead, and blocking
 // UDP sockets are a thin layer over push/pop+wait.
 //
@@ -41,8 +41,9 @@ struct QResult {
 class UdpQueue {
  public:
   // local is the app address replies are sent from. A wait spins
-  // idle_spins rounds, then sleeps idle_sleep_us between checks.
-  UdpQueue(KthreadRings rings, Endpoint local, unsigned idle_spins = 20000,
+  // idle_spins rounds, then parks on the RX ring (woken by the dataplane)
+  // or, while pushes wait for TX room, sleeps idle_sleep_us between checks.
+  UdpQueue(KthreadRings rings, Endpoint local, unsigned idle_spins = 2000,
            unsigned idle_sleep_us = 20);
 
   // Queues one datagram to peer; throws std::invalid_argument when it

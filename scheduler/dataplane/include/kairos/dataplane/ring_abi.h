@@ -12,6 +12,11 @@
  * the slots. A slot is owned by the consumer between head and tail and
  * must not be referenced after tail passes it.
  *
+ * Parking: an idle consumer sets parked = 1, re-checks head, and sleeps
+ * on the futex word 'parked' (shared, not private: it may live in another
+ * process). A producer that advanced head and sees parked == 1 clears it
+ * and wakes it. Both sides order their store and load with a full fence.
+ *
  * Layout: struct kairos_dp_region at offset 0, then nr_kthreads ring pairs
  * of ring_bytes each (RX ring, then TX ring), each ring a struct
  * kairos_dp_ring header followed by nr_slots slots of slot_size bytes.
@@ -51,7 +56,7 @@ struct kairos_dp_ring {
 	uint8_t pad1[40];
 	/* consumer's line */
 	uint32_t tail;
-	uint32_t pad2;
+	uint32_t parked;	/* futex word: 1 while the consumer sleeps */
 	uint64_t consumed;
 	uint8_t pad3[48];
 };

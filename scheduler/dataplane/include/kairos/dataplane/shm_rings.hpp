@@ -5,6 +5,7 @@
 #include <kairos/dataplane/endpoint.hpp>
 #include <kairos/dataplane/ring_abi.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -30,6 +31,11 @@ class RingView {
   void release();
 
   std::uint32_t occupancy() const;  // head - tail, readable by anyone
+  // Consumer: sleep until the ring has an item or timeout passes (the
+  // producer wakes it; see ring_abi.h). Returns at once if not empty.
+  void park(std::chrono::nanoseconds timeout);
+  // Producer: wake a parked consumer (cheap when it is not parked).
+  void wake_consumer();
   std::uint32_t capacity() const { return mask_ + 1; }
   std::uint64_t full_count() const;
   bool valid() const { return ring_ != nullptr; }
