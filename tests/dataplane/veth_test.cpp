@@ -280,6 +280,31 @@ TEST_F(VethDataplane, KernelUdpFallbackServesTheSameApp) {
   close_flows(flows);
 }
 
+TEST_F(VethDataplane, FallsBackToKernelUdpWhenAfXdpCannotStart) {
+  std::unique_ptr<EchoApp> app;
+  std::string why;
+  {
+    InNetns in(veth_->server);
+    AfXdpConfig cfg;
+    cfg.ifname = "nosuchdev0";  // AF_XDP cannot start here
+    cfg.apps = {app_ep_};
+    auto backend = make_backend_with_fallback(cfg, &why);
+    EXPECT_EQ(backend->name(), "kernel-udp");
+    app = std::make_unique<EchoApp>(std::move(backend), app_ep_, 1);
+    cfg.ifname = veth_->server_if;
+    std::string none;
+    EXPECT_EQ(make_backend_with_fallback(cfg, &none)->name(), "af_xdp");
+    EXPECT_TRUE(none.empty());
+    cfg.ring_size = 1000;  // bad configuration: an error, no fallback
+    EXPECT_THROW(make_backend_with_fallback(cfg), std::invalid_argument);
+  }
+  EXPECT_NE(why.find("nosuchdev0"), std::string::npos) << why;
+  auto flows = open_flows(*veth_, 2, kAppPort);
+  auto served = ping_pong(flows, 3);
+  EXPECT_EQ(app->dataplane().stats(app->app()).tx_sent, 6u);
+  close_flows(flows);
+}
+
 TEST_F(VethDataplane, AfXdpBackendRejectsBadConfiguration) {
   InNetns in(veth_->server);
   AfXdpConfig cfg;

@@ -73,6 +73,11 @@ struct AfXdpConfig {
 // one socket (with its own UMEM) per device rx queue. Throws with a clear
 // message when anything is missing.
 std::unique_ptr<Backend> make_afxdp_backend(const AfXdpConfig& config);
+// AF_XDP when it can be set up on config.ifname, else kernel UDP sockets
+// on config.apps (the degraded path: same interface, no loss of service).
+// why_fallback receives the AF_XDP error when the fallback was taken.
+std::unique_ptr<Backend> make_backend_with_fallback(const AfXdpConfig& config,
+                                                    std::string* why_fallback = nullptr);
 class XdpSteering;
 // The steering program behind an AF_XDP backend (its counters), else null.
 const XdpSteering* afxdp_steering(const Backend& backend);
