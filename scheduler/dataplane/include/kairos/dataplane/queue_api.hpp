@@ -11,6 +11,7 @@
 // runtime's uthreads land, wait parks the uthread instead, and blocking
 // UDP sockets are a thin layer over push/pop+wait.
 //
+// Every token is waited exactly once (its result is kept until then).
 // One UdpQueue per kthread, used by that thread only.
 #pragma once
 
