@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -202,6 +203,12 @@ TEST_F(VethDataplane, AfXdpDeliversSticksSurvivesBurstsAndLeavesOtherTrafficAlon
     used.insert(k);
   }
   EXPECT_GE(used.size(), 2u) << "24 flows should spread over the kthreads";
+  // One socket per device queue, and the flows came in on several queues.
+  const auto per_queue = app->backend().stats().rx_per_queue;
+  ASSERT_EQ(per_queue.size(), kQueues);
+  EXPECT_GE(std::count_if(per_queue.begin(), per_queue.end(),
+                          [](std::uint64_t n) { return n > 0; }),
+            2) << describe(*app);
 
   // A bounded burst on every flow at once: nothing may be lost.
   constexpr unsigned kBurst = 24;  // per flow: below a veth queue's 256-frame ring even if 10 flows share it

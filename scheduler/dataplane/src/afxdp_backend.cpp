@@ -89,6 +89,7 @@ struct Queue {
   std::vector<std::uint64_t> free_tx;  // TX frames not in flight
   std::uint32_t tx_reserved = 0;       // reserved, not yet submitted
   std::uint32_t tx_in_flight = 0;      // submitted, not yet completed
+  std::uint64_t rx_frames = 0;
 };
 
 class AfXdpBackend final : public Backend {
@@ -126,6 +127,7 @@ class AfXdpBackend final : public Backend {
         q.free_rx.push_back(xsk_umem__extract_addr(d->addr));
       }
       if (rcvd) xsk_ring_cons__release(&q.rx, rcvd);
+      q.rx_frames += rcvd;
       got += rcvd;
       refill(q);
     }
@@ -185,7 +187,11 @@ class AfXdpBackend final : public Backend {
     }
   }
 
-  BackendStats stats() const override { return stats_; }
+  BackendStats stats() const override {
+    BackendStats s = stats_;
+    for (auto& q : queues_) s.rx_per_queue.push_back(q.rx_frames);
+    return s;
+  }
   const XdpSteering& steering() const { return steer_; }
 
   void wait_rx(std::chrono::microseconds timeout) override {

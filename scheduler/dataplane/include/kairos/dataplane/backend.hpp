@@ -36,6 +36,7 @@ struct BackendStats {
   std::uint64_t tx_no_route = 0;  // TX refused: unknown neighbour/family
   std::uint64_t fill_empty = 0;   // AF_XDP: fill ring could not be refilled
   std::uint64_t wakeups = 0;      // need_wakeup kicks (AF_XDP) / syscalls
+  std::vector<std::uint64_t> rx_per_queue;  // frames per device queue (L2)
 };
 
 class Backend {
