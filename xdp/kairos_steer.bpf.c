@@ -81,7 +81,7 @@ struct {
 	__uint(max_entries, KAIROS_XDP_MAX_QUEUES);
 	__type(key, __u32);
 	__type(value, __u32);
-} xsks SEC(".maps");
+} xsks_map SEC(".maps");
 
 /* What the parser learned about a frame's transport header. */
 struct l4_info {
@@ -252,7 +252,7 @@ static __always_inline int steer(struct xdp_md *ctx, void *end,
 	/* XDP_PASS when this queue has no socket: the kernel stack is the
 	 * fallback (e.g. the kernel-UDP backend listens on the port).
 	 */
-	ret = bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+	ret = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
 	if (ret != XDP_REDIRECT) {
 		if (st)
 			st->no_socket++;

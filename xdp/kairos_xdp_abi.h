@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * ABI of the Kairos XDP steering program's maps, shared with userspace
- * (kairosd's dataplane fills 'apps' and 'xsks', reads the counters).
+ * (kairosd's dataplane fills 'apps' and 'xsks_map', reads the counters).
  *
  * Maps:
  *   counters   per-CPU array, one __u64 per enum kairos_xdp_counter slot
  *   apps       hash, struct kairos_xdp_app_key -> struct kairos_xdp_app
  *   app_stats  per-CPU array indexed by app id, struct kairos_xdp_app_stats
- *   xsks       XSKMAP indexed by the device rx queue: that queue's socket
+ *   xsks_map   XSKMAP indexed by the device rx queue: that queue's socket
+ *              (the name DPDK's net_af_xdp expects of an xdp_prog= object)
  *
  * Addresses are IPv6-sized; an IPv4 address is stored IPv4-mapped
  * (::ffff:a.b.c.d). An all-zero address is the wildcard (bound to any).

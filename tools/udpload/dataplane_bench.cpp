@@ -2,7 +2,7 @@
 // network namespaces it makes (host kernel, root): the baseline kernel UDP
 // server (recvmmsg/sendmmsg), the Kairos path (XDP steering -> AF_XDP ->
 // dataplane -> per-kthread rings -> queue API), and the DPDK backend
-// (net_af_xdp vdev). Each gets a saturation run (throughput) and a fixed
+// (net_af_xdp vdev loading the same steering program). Each gets a saturation run (throughput) and a fixed
 // rate run (latency), client = udpload's open-loop generator.
 //   dataplane_bench [--duration S] [--rate N] [--flows N] [--size B]
 //                   [--kthreads N] [--queues N] [--repeat N] [--no-dpdk] [--json]
@@ -154,8 +154,7 @@ int main(int argc, char** argv) {
 
   dp::testing::VethPair v(o.queues);
   if (!v.ok()) return usage("cannot create namespaces/veth (root?)");
-  // A static neighbour: ARP is out of the measurement, and DPDK's
-  // net_af_xdp program (which redirects everything) cannot answer ARP.
+  // A static neighbour: ARP is out of the measurement.
   v.client.sh("ip neigh replace " + v.server_ip + " lladdr " + mac_of(v.server, v.server_if) +
               " dev " + v.client_if + " nud permanent");
   const dp::Endpoint ep = *dp::Endpoint::parse(v.server_ip + ":7000");
@@ -193,7 +192,8 @@ int main(int argc, char** argv) {
       auto b = dp::make_dpdk_backend(
           {"--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "--log-level=error",
            "-l", "0", "--file-prefix=kairos-bench-" + std::to_string(getpid()),
-           "--vdev=net_af_xdp0,iface=" + v.server_if + ",force_copy=1"},
+           "--vdev=net_af_xdp0,iface=" + v.server_if +
+               ",force_copy=1,xdp_prog=" KAIROS_STEER_BPF_OBJ},
           {ep});
       return std::make_shared<dp::testing::EchoApp>(std::move(b), ep, o.kthreads);
     }));

@@ -6,6 +6,10 @@
 // process that closed one cannot open another (a clear error says so).
 #include <kairos/dataplane/backend.hpp>
 #include <kairos/dataplane/udp_frame.hpp>
+#include <kairos/dataplane/xdp_steering.hpp>
+
+#include <net/if.h>
+#include <netinet/in.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -75,7 +79,25 @@ class DpdkBackend final : public Backend {
     rte_ether_addr mac;
     rte_eth_macaddr_get(kPort, &mac);
     std::memcpy(mac_.data(), mac.addr_bytes, 6);
+    // With net_af_xdp's xdp_prog=<kairos_steer.bpf.o>, the PMD loaded our
+    // steering program: tell it the apps so that only their traffic comes
+    // here and ARP/ND and other services stay with the kernel.
+    const std::string iface = vdev_arg(eal_args, "iface");
+    if (!iface.empty() && !vdev_arg(eal_args, "xdp_prog").empty()) {
+      const int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+      const int apps = find_attached_apps_map(ifindex);
+      std::uint32_t id = 0;
+      try {
+        for (const auto& ep : listen_) add_app_to_map(apps, ep, IPPROTO_UDP, id++);
+      } catch (...) {
+        close(apps);
+        throw;
+      }
+      close(apps);
+      steered_ = true;
+    }
   }
+  bool steered() const { return steered_; }
 
   ~DpdkBackend() override {
     const int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -160,6 +182,19 @@ class DpdkBackend final : public Backend {
       if (l.port == dst.port && (l.is_any() || l.addr == dst.addr)) return true;
     return false;
   }
+  // Value of key=... in a --vdev=... argument, or "".
+  static std::string vdev_arg(const std::vector<std::string>& args, const std::string& key) {
+    for (const auto& a : args) {
+      if (a.rfind("--vdev=", 0) != 0) continue;
+      const std::string k = "," + key + "=";
+      auto at = a.find(k);
+      if (at == std::string::npos) continue;
+      at += k.size();
+      return a.substr(at, a.find(',', at) - at);
+    }
+    return "";
+  }
+  bool steered_ = false;
   std::vector<Endpoint> listen_;
   std::uint16_t nr_queues_ = 1, next_rxq_ = 0;
   int netns_ = -1;

@@ -15,6 +15,15 @@ struct bpf_link;
 
 namespace kairos::dp {
 
+// Adds one app entry to an 'apps' map given by fd (throws on failure).
+void add_app_to_map(int apps_map_fd, const Endpoint& ep, std::uint8_t l4_proto,
+                    std::uint32_t app_id);
+
+// The 'apps' map of the kairos_steer program attached to ifindex by
+// someone else (e.g. DPDK's net_af_xdp with xdp_prog=): an fd the caller
+// closes. Throws when no such program is attached.
+int find_attached_apps_map(int ifindex);
+
 class XdpSteering {
  public:
   // Loads the program and attaches it to ifname through a BPF link (the
