@@ -5,7 +5,10 @@
 // (net_af_xdp vdev loading the same steering program). Each gets a saturation run (throughput) and a fixed
 // rate run (latency), client = udpload's open-loop generator.
 //   dataplane_bench [--duration S] [--rate N] [--flows N] [--size B]
-//                   [--kthreads N] [--queues N] [--repeat N] [--no-dpdk] [--json]
+//                   [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk]
+//                   [--dp-spins N] [--kthread-spins N] [--json]
+// --poll: the dataplane and kthreads spin and never sleep, as on cores the
+// allocator granted them (on a shared machine this steals CPU from others).
 #include "echo_app.hpp"
 #include "kernel_echo.hpp"
 #include "loadgen.hpp"
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +40,8 @@ struct Options {
   double latency_rate = 20000;
   unsigned flows = 8, kthreads = 1, queues = 1, repeat = 3;
   bool dpdk = true, json = false;
+  bool poll = false;  // dedicated-core mode: dataplane and kthreads never sleep
+  double dp_spins = 2000, kthread_spins = 2000;  // empty polls before sleeping
 };
 
 struct Row {
@@ -119,7 +126,8 @@ std::string mac_of(const dp::testing::Netns& ns, const std::string& ifname) {
 int usage(const char* why) {
   std::fprintf(stderr,
                "dataplane_bench: %s\nusage: dataplane_bench [--duration S] [--rate N] "
-               "[--flows N] [--size B] [--kthreads N] [--queues N] [--repeat N] [--no-dpdk] "
+               "[--flows N] [--size B] [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk] "
+               "[--dp-spins N] [--kthread-spins N] "
                "[--json]\n",
                why);
   return 2;
@@ -133,6 +141,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
     if (a == "--no-dpdk") { o.dpdk = false; continue; }
+    if (a == "--poll") { o.poll = true; continue; }
     if (a == "--json") { o.json = true; continue; }
     if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
     char* end = nullptr;
@@ -145,6 +154,8 @@ int main(int argc, char** argv) {
     else if (a == "--kthreads") o.kthreads = static_cast<unsigned>(v);
     else if (a == "--queues") o.queues = static_cast<unsigned>(v);
     else if (a == "--repeat") o.repeat = static_cast<unsigned>(v);
+    else if (a == "--dp-spins") o.dp_spins = v;
+    else if (a == "--kthread-spins") o.kthread_spins = v;
     else return usage(("unknown option " + a).c_str());
   }
   if (o.flows == 0 || o.flows > 256 || o.kthreads == 0 || o.kthreads > 64 ||
@@ -172,8 +183,11 @@ int main(int argc, char** argv) {
       dp::AfXdpConfig cfg;
       cfg.ifname = v.server_if;
       cfg.apps = {ep};
-      return std::make_shared<dp::testing::EchoApp>(dp::make_afxdp_backend(cfg), ep,
-                                                    o.kthreads);
+      dp::DataplaneConfig dcfg;
+      dcfg.idle_spins = o.poll ? SIZE_MAX : static_cast<std::size_t>(o.dp_spins);
+      return std::make_shared<dp::testing::EchoApp>(
+          dp::make_afxdp_backend(cfg), ep, o.kthreads, dcfg,
+          o.poll ? UINT_MAX : static_cast<unsigned>(o.kthread_spins));
     }));
   }
   std::vector<Row> rows{median(kernel_rounds), median(afxdp_rounds)};
