@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -109,6 +111,35 @@ TEST(Rings, SpscAcrossThreadsKeepsOrderAndLosesNothing) {
   }
   producer.join();
   EXPECT_EQ(r.occupancy(), 0u);
+}
+
+TEST(Rings, ParkedConsumerIsWokenByEveryPushNeverLost) {
+  // A lost wakeup would leave the consumer asleep for the whole (long)
+  // park timeout; every wait here must end long before it.
+  auto region = ShmRegion::create(1, 64);
+  auto r = region.rings(0).rx;
+  constexpr int kN = 3000;
+  std::thread producer([&] {
+    std::uint8_t b[1] = {0};
+    for (int i = 0; i < kN; i++) {
+      std::this_thread::sleep_for(std::chrono::microseconds(i % 3 ? 0 : 20));
+      while (!r.try_push(kPeer, kLocal, 0, b)) std::this_thread::yield();
+      r.wake_consumer();
+    }
+  });
+  int slow = 0;
+  for (int got = 0; got < kN;) {
+    if (r.peek()) {
+      r.release();
+      got++;
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    r.park(std::chrono::seconds(5));
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(2)) slow++;
+  }
+  producer.join();
+  EXPECT_EQ(slow, 0);
 }
 
 }  // namespace

@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
           {"--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "--log-level=error",
            "-l", "0", "--file-prefix=kairos-bench-" + std::to_string(getpid()),
            "--vdev=net_af_xdp0,iface=" + v.server_if +
-               ",force_copy=1,xdp_prog=" KAIROS_STEER_BPF_OBJ},
+               ",force_copy=1,busy_budget=0,xdp_prog=" KAIROS_STEER_BPF_OBJ},
           {ep});
       return std::make_shared<dp::testing::EchoApp>(std::move(b), ep, o.kthreads);
     }));
