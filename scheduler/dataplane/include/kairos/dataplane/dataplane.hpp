@@ -1,0 +1,90 @@
+// The dataplane loop (Shenango's IOKernel role): receive datagrams from a
+// backend, pick the kthread through the app's bucket table, copy into that
+// kthread's RX ring; collect replies from the TX rings of the app's active
+// kthreads and hand them to the backend. Every drop is counted.
+#pragma once
+
+#include <kairos/dataplane/backend.hpp>
+#include <kairos/dataplane/bucket_table.hpp>
+#include <kairos/dataplane/shm_rings.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace kairos::dp {
+
+struct DataplaneConfig {
+  std::uint32_t nr_buckets = 256;
+  std::size_t max_moves_per_interval = 8;  // Taiji-style churn cap
+  std::size_t rx_burst = 64;
+  std::size_t tx_burst = 64;  // per kthread per poll
+  std::size_t idle_spins = 2000;   // empty polls before backing off
+  unsigned idle_sleep_us = 20;     // back-off sleep when idle
+};
+
+struct AppStats {
+  std::uint64_t rx_delivered = 0;   // copied into a kthread's RX ring
+  std::uint64_t rx_ring_full = 0;   // dropped: that RX ring was full
+  std::uint64_t rx_no_kthread = 0;  // dropped: the app has no active kthread
+  std::uint64_t rx_oversize = 0;    // dropped: larger than a ring slot
+  std::uint64_t tx_sent = 0;        // replies handed to the backend
+  std::uint64_t tx_dropped = 0;     // replies the backend refused
+  std::uint64_t bucket_moves = 0;   // buckets moved (grant changes + rebalance)
+};
+
+class Dataplane final : private RxSink {
+ public:
+  Dataplane(Backend& backend, DataplaneConfig cfg = {});
+
+  // An app reached at listen (wildcard address allowed) whose kthreads
+  // own the rings of region. Returns the app's index. Not thread-safe:
+  // call before the loop runs.
+  std::uint32_t add_app(const Endpoint& listen, const ShmRegion& region);
+
+  // The allocator's grant for an app: the kthreads (ring indices) that run
+  // now. Thread-safe; applied by the loop at its next poll.
+  void set_active(std::uint32_t app, std::vector<std::uint32_t> kthreads);
+
+  // One iteration: an RX burst, TX from active (and draining) kthreads,
+  // then a backend flush. Returns datagrams moved either way.
+  std::size_t poll_once();
+  // Per interval: up to max_moves_per_interval bucket moves toward balance
+  // weighted by the traffic since the last call.
+  void rebalance();
+  // Polls until stop, rebalancing every interval.
+  void run(const std::atomic<bool>& stop, std::chrono::microseconds interval);
+
+  AppStats stats(std::uint32_t app) const;
+  std::uint64_t rx_no_app() const { return no_app_; }
+  // Snapshot of the app's table (copy; safe from other threads).
+  BucketTable table(std::uint32_t app) const;
+
+ private:
+  struct App {
+    Endpoint listen;
+    std::vector<KthreadRings> rings;
+    BucketTable table;
+    std::vector<std::uint64_t> weights;   // traffic per bucket, decayed
+    std::vector<std::uint32_t> tx_poll;   // active + draining kthreads
+    AppStats stats;
+  };
+  void on_datagram(const RxDatagram& d) override;
+  void apply_pending();
+  std::size_t poll_tx(App& app);
+  App* find_app(const Endpoint& dst);
+
+  Backend& backend_;
+  DataplaneConfig cfg_;
+  std::vector<std::unique_ptr<App>> apps_;
+  std::uint64_t no_app_ = 0;
+  mutable std::mutex mu_;  // held by each poll; guards apps_ and pending_
+  std::vector<std::optional<std::vector<std::uint32_t>>> pending_;
+  std::atomic<bool> dirty_{false};
+};
+
+}  // namespace kairos::dp

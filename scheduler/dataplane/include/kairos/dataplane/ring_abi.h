@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Kairos dataplane <-> runtime shared-memory ABI: one region (a memfd the
+ * runtime maps) holding, per kthread, an RX ring (dataplane produces,
+ * kthread consumes) and a TX ring (kthread produces, dataplane consumes).
+ *
+ * Each ring is single-producer single-consumer. head and tail are
+ * free-running 32-bit counters on their own cache lines: the producer
+ * writes head (release) after filling a slot, the consumer writes tail
+ * (release) after it is done with a slot. head - tail (mod 2^32) is the
+ * occupancy, the congestion signal the allocator reads without touching
+ * the slots. A slot is owned by the consumer between head and tail and
+ * must not be referenced after tail passes it.
+ *
+ * Parking: an idle consumer sets parked = 1, re-checks head, and sleeps
+ * on the futex word 'parked' (shared, not private: it may live in another
+ * process). A producer that advanced head and sees parked == 1 clears it
+ * and wakes it. Both sides order their store and load with a full fence.
+ *
+ * Layout: struct kairos_dp_region at offset 0, then nr_kthreads ring pairs
+ * of ring_bytes each (RX ring, then TX ring), each ring a struct
+ * kairos_dp_ring header followed by nr_slots slots of slot_size bytes.
+ * Plain C so that any runtime (C, C++, Rust) can use it.
+ */
+#ifndef KAIROS_DP_RING_ABI_H
+#define KAIROS_DP_RING_ABI_H
+
+#include <stdint.h>
+
+#define KAIROS_DP_ABI_VERSION 1
+#define KAIROS_DP_MAGIC 0x4b445052u		/* "KDPR" */
+#define KAIROS_DP_SLOT_SIZE 2048u
+#define KAIROS_DP_SLOT_HDR 64u
+#define KAIROS_DP_MAX_PAYLOAD (KAIROS_DP_SLOT_SIZE - KAIROS_DP_SLOT_HDR)
+#define KAIROS_DP_MAX_KTHREADS 256u
+#define KAIROS_DP_MAX_SLOTS 65536u		/* power of two, per ring */
+
+struct kairos_dp_region {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t nr_kthreads;
+	uint32_t nr_slots;	/* per ring, power of two */
+	uint32_t slot_size;	/* KAIROS_DP_SLOT_SIZE */
+	uint32_t ring_hdr_size;	/* sizeof(struct kairos_dp_ring) */
+	uint64_t ring_bytes;	/* header + slots of one ring */
+	uint64_t total_bytes;	/* the whole region */
+	uint8_t pad[24];
+};
+
+struct kairos_dp_ring {
+	/* producer's line */
+	uint32_t head;
+	uint32_t pad0;
+	uint64_t produced;	/* items ever pushed */
+	uint64_t full;		/* pushes refused: ring full (never silent) */
+	uint8_t pad1[40];
+	/* consumer's line */
+	uint32_t tail;
+	uint32_t parked;	/* futex word: 1 while the consumer sleeps */
+	uint64_t consumed;
+	uint8_t pad3[48];
+};
+
+/* An address is IPv6-sized; IPv4 is IPv4-mapped (::ffff:a.b.c.d). */
+struct kairos_dp_endpoint {
+	uint8_t addr[16];
+	uint16_t port;		/* host order */
+	uint16_t pad;
+};
+
+/* Slot header; the payload follows at KAIROS_DP_SLOT_HDR. */
+struct kairos_dp_slot {
+	uint32_t len;		/* payload bytes, <= KAIROS_DP_MAX_PAYLOAD */
+	uint32_t flow_hash;	/* RX: the hash that picked the bucket */
+	struct kairos_dp_endpoint peer;		/* RX: source, TX: destination */
+	struct kairos_dp_endpoint local;	/* RX: destination, TX: source */
+	uint8_t pad[KAIROS_DP_SLOT_HDR - 48];
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct kairos_dp_region) == 64, "ABI");
+static_assert(sizeof(struct kairos_dp_ring) == 128, "ABI");
+static_assert(sizeof(struct kairos_dp_slot) == KAIROS_DP_SLOT_HDR, "ABI");
+#else
+_Static_assert(sizeof(struct kairos_dp_region) == 64, "ABI");
+_Static_assert(sizeof(struct kairos_dp_ring) == 128, "ABI");
+_Static_assert(sizeof(struct kairos_dp_slot) == KAIROS_DP_SLOT_HDR, "ABI");
+#endif
+
+#endif /* KAIROS_DP_RING_ABI_H */

@@ -1,0 +1,87 @@
+// The shared-memory region of per-kthread RX/TX rings (ring_abi.h) and
+// single-producer single-consumer access to one ring.
+#pragma once
+
+#include <kairos/dataplane/endpoint.hpp>
+#include <kairos/dataplane/ring_abi.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace kairos::dp {
+
+// One side's view of one ring. Producer calls: try_push. Consumer calls:
+// peek/release. Each side must be a single thread.
+class RingView {
+ public:
+  RingView() = default;
+  RingView(kairos_dp_ring* ring, std::uint8_t* slots, std::uint32_t nr_slots)
+      : ring_(ring), slots_(slots), mask_(nr_slots - 1) {}
+
+  // Producer: copies one datagram in; false when the ring is full (counted
+  // in the ring's 'full') or the payload is larger than a slot (the caller
+  // checks and counts that).
+  bool try_push(const Endpoint& peer, const Endpoint& local,
+                std::uint32_t flow_hash, std::span<const std::uint8_t> payload);
+  // Consumer: the oldest slot, or nullptr when empty. Valid until release().
+  const kairos_dp_slot* peek() const;
+  void release();
+
+  std::uint32_t occupancy() const;  // head - tail, readable by anyone
+  // Consumer: sleep until the ring has an item or timeout passes (the
+  // producer wakes it; see ring_abi.h). Returns at once if not empty.
+  void park(std::chrono::nanoseconds timeout);
+  // Producer: wake a parked consumer (cheap when it is not parked).
+  void wake_consumer();
+  std::uint32_t capacity() const { return mask_ + 1; }
+  std::uint64_t full_count() const;
+  bool valid() const { return ring_ != nullptr; }
+
+  static std::span<const std::uint8_t> payload(const kairos_dp_slot* s) {
+    return {reinterpret_cast<const std::uint8_t*>(s) + KAIROS_DP_SLOT_HDR,
+            s->len};
+  }
+
+ private:
+  kairos_dp_slot* slot(std::uint32_t idx) const {
+    return reinterpret_cast<kairos_dp_slot*>(
+        slots_ + static_cast<std::size_t>(idx & mask_) * KAIROS_DP_SLOT_SIZE);
+  }
+  kairos_dp_ring* ring_ = nullptr;
+  std::uint8_t* slots_ = nullptr;
+  std::uint32_t mask_ = 0;
+};
+
+struct KthreadRings {
+  RingView rx;  // dataplane -> kthread
+  RingView tx;  // kthread -> dataplane
+};
+
+// A memfd-backed region. create() makes a fresh one (dataplane side);
+// attach() maps one received from the dataplane and validates its header
+// (bad magic/version/sizes: a clear error, nothing mapped).
+class ShmRegion {
+ public:
+  static ShmRegion create(std::uint32_t nr_kthreads, std::uint32_t nr_slots);
+  static ShmRegion attach(int fd);
+  ShmRegion(ShmRegion&&) noexcept;
+  ShmRegion& operator=(ShmRegion&&) noexcept;
+  ShmRegion(const ShmRegion&) = delete;
+  ~ShmRegion();
+
+  int fd() const { return fd_; }
+  std::uint32_t nr_kthreads() const { return hdr_->nr_kthreads; }
+  KthreadRings rings(std::uint32_t kthread) const;
+  const kairos_dp_region& header() const { return *hdr_; }
+
+ private:
+  ShmRegion() = default;
+  int fd_ = -1;
+  kairos_dp_region* hdr_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace kairos::dp

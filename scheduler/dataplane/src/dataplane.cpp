@@ -1,0 +1,169 @@
+#include <kairos/dataplane/dataplane.hpp>
+
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+namespace kairos::dp {
+
+Dataplane::Dataplane(Backend& backend, DataplaneConfig cfg)
+    : backend_(backend), cfg_(cfg) {
+  if (cfg_.nr_buckets == 0 || cfg_.rx_burst == 0 || cfg_.tx_burst == 0)
+    throw std::invalid_argument("dataplane: buckets and bursts must be > 0");
+}
+
+std::uint32_t Dataplane::add_app(const Endpoint& listen, const ShmRegion& region) {
+  auto app = std::make_unique<App>(App{listen, {}, BucketTable(cfg_.nr_buckets),
+                                       std::vector<std::uint64_t>(cfg_.nr_buckets),
+                                       {}, {}});
+  for (std::uint32_t k = 0; k < region.nr_kthreads(); k++)
+    app->rings.push_back(region.rings(k));
+  std::lock_guard lock(mu_);
+  apps_.push_back(std::move(app));
+  pending_.emplace_back();
+  return static_cast<std::uint32_t>(apps_.size() - 1);
+}
+
+void Dataplane::set_active(std::uint32_t app, std::vector<std::uint32_t> kthreads) {
+  std::lock_guard lock(mu_);
+  if (app >= apps_.size()) throw std::out_of_range("dataplane: no such app");
+  for (auto k : kthreads)
+    if (k >= apps_[app]->rings.size())
+      throw std::out_of_range("dataplane: kthread " + std::to_string(k) +
+                              " has no rings");
+  pending_[app] = std::move(kthreads);
+  dirty_.store(true, std::memory_order_release);
+}
+
+// Called with mu_ held.
+void Dataplane::apply_pending() {
+  dirty_.store(false, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < apps_.size(); i++) {
+    if (!pending_[i]) continue;
+    App& a = *apps_[i];
+    a.stats.bucket_moves += a.table.set_active(*pending_[i], a.weights);
+    // Keep polling the TX rings of kthreads that just lost the grant
+    // until they are empty, so no reply is stranded.
+    for (auto k : a.table.active())
+      if (std::find(a.tx_poll.begin(), a.tx_poll.end(), k) == a.tx_poll.end())
+        a.tx_poll.push_back(k);
+    pending_[i].reset();
+  }
+}
+
+Dataplane::App* Dataplane::find_app(const Endpoint& dst) {
+  for (auto& a : apps_)
+    if (a->listen.port == dst.port && (a->listen.is_any() || a->listen.addr == dst.addr))
+      return a.get();
+  return nullptr;
+}
+
+void Dataplane::on_datagram(const RxDatagram& d) {
+  App* a = find_app(d.dst);
+  if (!a) {
+    no_app_++;
+    return;
+  }
+  if (d.payload.size() > KAIROS_DP_MAX_PAYLOAD) {
+    a->stats.rx_oversize++;
+    return;
+  }
+  const std::uint32_t hash = flow_hash(d.src, d.dst);
+  const std::uint32_t bucket = a->table.bucket_of(hash);
+  a->weights[bucket]++;
+  const std::uint32_t k = a->table.kthread_of_bucket(bucket);
+  if (k == BucketTable::kNone) {
+    a->stats.rx_no_kthread++;
+    return;
+  }
+  if (a->rings[k].rx.try_push(d.src, d.dst, hash, d.payload)) {
+    a->stats.rx_delivered++;
+    a->rings[k].rx.wake_consumer();
+  } else {
+    a->stats.rx_ring_full++;
+  }
+}
+
+std::size_t Dataplane::poll_tx(App& a) {
+  std::size_t moved = 0;
+  for (std::size_t i = 0; i < a.tx_poll.size();) {
+    const std::uint32_t k = a.tx_poll[i];
+    RingView& tx = a.rings[k].tx;
+    for (std::size_t n = 0; n < cfg_.tx_burst; n++) {
+      const kairos_dp_slot* s = tx.peek();
+      if (!s) break;
+      const Endpoint local = Endpoint::from_abi(s->local);
+      const Endpoint peer = Endpoint::from_abi(s->peer);
+      bool ok = backend_.send(local, peer, RingView::payload(s));
+      if (!ok) {  // the backend's queue may just need a flush
+        backend_.flush();
+        ok = backend_.send(local, peer, RingView::payload(s));
+      }
+      ok ? a.stats.tx_sent++ : a.stats.tx_dropped++;
+      tx.release();
+      moved++;
+    }
+    const auto& act = a.table.active();
+    const bool active = std::find(act.begin(), act.end(), k) != act.end();
+    if (!active && tx.occupancy() == 0) {
+      a.tx_poll.erase(a.tx_poll.begin() + i);  // drained: stop polling it
+    } else {
+      i++;
+    }
+  }
+  return moved;
+}
+
+std::size_t Dataplane::poll_once() {
+  // Uncontended almost always: taken once per burst, so stats and table
+  // snapshots from other threads are consistent.
+  std::lock_guard lock(mu_);
+  if (dirty_.load(std::memory_order_acquire)) apply_pending();
+  std::size_t moved = backend_.poll_rx(cfg_.rx_burst, *this);
+  for (auto& a : apps_) moved += poll_tx(*a);
+  backend_.flush();
+  return moved;
+}
+
+void Dataplane::rebalance() {
+  std::lock_guard lock(mu_);
+  for (auto& a : apps_) {
+    a->stats.bucket_moves += a->table.rebalance(a->weights, cfg_.max_moves_per_interval);
+    for (auto& w : a->weights) w /= 2;  // exponential decay of the history
+  }
+}
+
+void Dataplane::run(const std::atomic<bool>& stop, std::chrono::microseconds interval) {
+  prctl(PR_SET_TIMERSLACK, 1UL);  // back-off sleeps of microseconds, not 50 us more
+  auto next = std::chrono::steady_clock::now() + interval;
+  std::size_t idle = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (poll_once() == 0) {
+      // Spin while traffic is likely, then block on the backend (woken by
+      // RX at once, by the timeout for TX rings) so a core shared with
+      // other work is not burnt (dedicated core: raise idle_spins).
+      if (++idle > cfg_.idle_spins) backend_.wait_rx(std::chrono::microseconds(cfg_.idle_sleep_us));
+    } else {
+      idle = 0;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next) {
+      rebalance();
+      next = now + interval;
+    }
+  }
+}
+
+AppStats Dataplane::stats(std::uint32_t app) const {
+  std::lock_guard lock(mu_);
+  return apps_.at(app)->stats;
+}
+
+BucketTable Dataplane::table(std::uint32_t app) const {
+  std::lock_guard lock(mu_);
+  return apps_.at(app)->table;
+}
+
+}  // namespace kairos::dp

@@ -1,0 +1,196 @@
+#include <kairos/dataplane/shm_rings.hpp>
+
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+namespace kairos::dp {
+
+namespace {
+
+std::uint32_t load_acquire(const std::uint32_t& v) {
+  return std::atomic_ref<const std::uint32_t>(v).load(std::memory_order_acquire);
+}
+void store_release(std::uint32_t& v, std::uint32_t x) {
+  std::atomic_ref<std::uint32_t>(v).store(x, std::memory_order_release);
+}
+void bump(std::uint64_t& v) {
+  std::atomic_ref<std::uint64_t> r(v);
+  r.store(r.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+std::uint64_t ring_bytes(std::uint32_t nr_slots) {
+  return sizeof(kairos_dp_ring) +
+         static_cast<std::uint64_t>(nr_slots) * KAIROS_DP_SLOT_SIZE;
+}
+
+std::uint64_t total_bytes(std::uint32_t nr_kthreads, std::uint32_t nr_slots) {
+  return sizeof(kairos_dp_region) + 2ull * nr_kthreads * ring_bytes(nr_slots);
+}
+
+bool valid_geometry(std::uint32_t nr_kthreads, std::uint32_t nr_slots) {
+  return nr_kthreads >= 1 && nr_kthreads <= KAIROS_DP_MAX_KTHREADS &&
+         nr_slots >= 2 && nr_slots <= KAIROS_DP_MAX_SLOTS &&
+         (nr_slots & (nr_slots - 1)) == 0;
+}
+
+}  // namespace
+
+bool RingView::try_push(const Endpoint& peer, const Endpoint& local,
+                        std::uint32_t hash,
+                        std::span<const std::uint8_t> payload) {
+  if (payload.size() > KAIROS_DP_MAX_PAYLOAD) return false;  // caller counts
+  const std::uint32_t head = ring_->head;  // only this thread writes head
+  if (head - load_acquire(ring_->tail) > mask_) {
+    bump(ring_->full);
+    return false;
+  }
+  kairos_dp_slot* s = slot(head);
+  s->len = static_cast<std::uint32_t>(payload.size());
+  s->flow_hash = hash;
+  s->peer = peer.to_abi();
+  s->local = local.to_abi();
+  std::memcpy(reinterpret_cast<std::uint8_t*>(s) + KAIROS_DP_SLOT_HDR,
+              payload.data(), payload.size());
+  bump(ring_->produced);
+  store_release(ring_->head, head + 1);
+  return true;
+}
+
+const kairos_dp_slot* RingView::peek() const {
+  const std::uint32_t tail = ring_->tail;
+  if (load_acquire(ring_->head) == tail) return nullptr;
+  return slot(tail);
+}
+
+void RingView::release() {
+  bump(ring_->consumed);
+  store_release(ring_->tail, ring_->tail + 1);
+}
+
+void RingView::park(std::chrono::nanoseconds timeout) {
+  std::atomic_ref<std::uint32_t> parked(ring_->parked);
+  parked.store(1, std::memory_order_seq_cst);
+  if (load_acquire(ring_->head) == ring_->tail) {  // re-check after announcing
+    timespec ts{static_cast<time_t>(timeout.count() / 1'000'000'000),
+                static_cast<long>(timeout.count() % 1'000'000'000)};
+    syscall(SYS_futex, &ring_->parked, FUTEX_WAIT, 1, &ts, nullptr, 0);
+  }
+  parked.store(0, std::memory_order_relaxed);
+}
+
+void RingView::wake_consumer() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // head store before this load
+  std::atomic_ref<std::uint32_t> parked(ring_->parked);
+  if (parked.load(std::memory_order_relaxed) && parked.exchange(0) == 1)
+    syscall(SYS_futex, &ring_->parked, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+}
+
+std::uint32_t RingView::occupancy() const {
+  return load_acquire(ring_->head) - load_acquire(ring_->tail);
+}
+
+std::uint64_t RingView::full_count() const {
+  return std::atomic_ref<const std::uint64_t>(ring_->full)
+      .load(std::memory_order_relaxed);
+}
+
+ShmRegion ShmRegion::create(std::uint32_t nr_kthreads, std::uint32_t nr_slots) {
+  if (!valid_geometry(nr_kthreads, nr_slots))
+    throw std::invalid_argument(
+        "dataplane rings: need 1..256 kthreads and a power-of-two slot count "
+        "in 2..65536");
+  ShmRegion r;
+  r.size_ = total_bytes(nr_kthreads, nr_slots);
+  r.fd_ = memfd_create("kairos-dp-rings", MFD_CLOEXEC);
+  if (r.fd_ < 0) throw std::system_error(errno, std::generic_category(), "memfd_create");
+  if (ftruncate(r.fd_, static_cast<off_t>(r.size_)) != 0)
+    throw std::system_error(errno, std::generic_category(), "ftruncate");
+  void* p = mmap(nullptr, r.size_, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd_, 0);
+  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+  r.hdr_ = static_cast<kairos_dp_region*>(p);  // memfd pages are zeroed
+  r.hdr_->version = KAIROS_DP_ABI_VERSION;
+  r.hdr_->nr_kthreads = nr_kthreads;
+  r.hdr_->nr_slots = nr_slots;
+  r.hdr_->slot_size = KAIROS_DP_SLOT_SIZE;
+  r.hdr_->ring_hdr_size = sizeof(kairos_dp_ring);
+  r.hdr_->ring_bytes = ring_bytes(nr_slots);
+  r.hdr_->total_bytes = r.size_;
+  store_release(r.hdr_->magic, KAIROS_DP_MAGIC);  // written last: ready
+  return r;
+}
+
+ShmRegion ShmRegion::attach(int fd) {
+  struct stat st{};
+  if (fstat(fd, &st) != 0)
+    throw std::system_error(errno, std::generic_category(), "fstat of ring fd");
+  if (static_cast<std::size_t>(st.st_size) < sizeof(kairos_dp_region))
+    throw std::invalid_argument("dataplane rings: region smaller than its header");
+  ShmRegion r;
+  r.size_ = static_cast<std::size_t>(st.st_size);
+  void* p = mmap(nullptr, r.size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+  r.hdr_ = static_cast<kairos_dp_region*>(p);
+  const kairos_dp_region& h = *r.hdr_;
+  std::string why;
+  if (load_acquire(h.magic) != KAIROS_DP_MAGIC)
+    why = "bad magic";
+  else if (h.version != KAIROS_DP_ABI_VERSION)
+    why = "ABI version " + std::to_string(h.version) + ", expected " +
+          std::to_string(KAIROS_DP_ABI_VERSION);
+  else if (!valid_geometry(h.nr_kthreads, h.nr_slots) ||
+           h.slot_size != KAIROS_DP_SLOT_SIZE ||
+           h.ring_hdr_size != sizeof(kairos_dp_ring) ||
+           h.ring_bytes != ring_bytes(h.nr_slots) ||
+           h.total_bytes != total_bytes(h.nr_kthreads, h.nr_slots) ||
+           h.total_bytes > r.size_)
+    why = "inconsistent geometry";
+  if (!why.empty()) {
+    munmap(p, r.size_);
+    r.hdr_ = nullptr;
+    throw std::invalid_argument("dataplane rings: " + why);
+  }
+  r.fd_ = dup(fd);
+  return r;
+}
+
+ShmRegion::ShmRegion(ShmRegion&& o) noexcept
+    : fd_(o.fd_), hdr_(o.hdr_), size_(o.size_) {
+  o.fd_ = -1;
+  o.hdr_ = nullptr;
+}
+
+ShmRegion& ShmRegion::operator=(ShmRegion&& o) noexcept {
+  if (this != &o) {
+    this->~ShmRegion();
+    new (this) ShmRegion(std::move(o));
+  }
+  return *this;
+}
+
+ShmRegion::~ShmRegion() {
+  if (hdr_) munmap(hdr_, size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+KthreadRings ShmRegion::rings(std::uint32_t k) const {
+  if (k >= hdr_->nr_kthreads) throw std::out_of_range("kthread index");
+  auto* base = reinterpret_cast<std::uint8_t*>(hdr_) + sizeof(kairos_dp_region) +
+               2ull * k * hdr_->ring_bytes;
+  auto view = [&](std::uint8_t* at) {
+    return RingView(reinterpret_cast<kairos_dp_ring*>(at),
+                    at + sizeof(kairos_dp_ring), hdr_->nr_slots);
+  };
+  return {view(base), view(base + hdr_->ring_bytes)};
+}
+
+}  // namespace kairos::dp

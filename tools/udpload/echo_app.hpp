@@ -1,0 +1,67 @@
+// An echo app served through the Kairos dataplane, for tests and the
+// benchmark: a dataplane thread plus one plain thread per kthread running
+// the queue API; each reply is the request followed by one byte, the
+// index of the kthread that served it.
+#pragma once
+
+#include <kairos/dataplane/dataplane.hpp>
+#include <kairos/dataplane/queue_api.hpp>
+
+#include <sys/prctl.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace kairos::dp::testing {
+
+class EchoApp {
+ public:
+  EchoApp(std::unique_ptr<Backend> backend, Endpoint listen, unsigned kthreads,
+          DataplaneConfig cfg = {}, unsigned kthread_spins = 2000)
+      : backend_(std::move(backend)), region_(ShmRegion::create(kthreads, 1024)),
+        dp_(*backend_, cfg), kthread_spins_(kthread_spins) {
+    app_ = dp_.add_app(listen, region_);
+    std::vector<std::uint32_t> all;
+    for (unsigned k = 0; k < kthreads; k++) all.push_back(k);
+    dp_.set_active(app_, all);
+    loop_ = std::thread([this] { dp_.run(stop_, std::chrono::microseconds(200)); });
+    for (unsigned k = 0; k < kthreads; k++)
+      workers_.emplace_back([this, k, listen] { serve(k, listen); });
+  }
+  ~EchoApp() {
+    stop_ = true;
+    loop_.join();
+    for (auto& t : workers_) t.join();
+  }
+  Dataplane& dataplane() { return dp_; }
+  Backend& backend() { return *backend_; }
+  std::uint32_t app() const { return app_; }
+
+ private:
+  void serve(unsigned k, Endpoint listen) {
+    prctl(PR_SET_TIMERSLACK, 1UL);
+    UdpQueue q(region_.rings(k), listen, kthread_spins_);
+    QToken pop = q.pop();
+    while (!stop_) {
+      auto r = q.wait(pop, std::chrono::milliseconds(20));
+      if (!r) continue;
+      r->data.push_back(static_cast<std::uint8_t>(k));
+      const QToken sent = q.push(r->peer, r->data);
+      while (!stop_ && !q.wait(sent, std::chrono::milliseconds(20))) {
+      }
+      pop = q.pop();
+    }
+  }
+  std::unique_ptr<Backend> backend_;
+  ShmRegion region_;
+  Dataplane dp_;
+  unsigned kthread_spins_;
+  std::uint32_t app_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace kairos::dp::testing

@@ -1,0 +1,28 @@
+// The baseline server: kernel UDP sockets, one SO_REUSEPORT socket and
+// thread per worker, blocking recvmmsg + sendmmsg batches.
+#pragma once
+
+#include <kairos/dataplane/endpoint.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace kairos::udpload {
+
+class KernelEcho {
+ public:
+  // Binds in the calling thread's network namespace.
+  KernelEcho(const dp::Endpoint& listen, unsigned threads);
+  ~KernelEcho();
+  KernelEcho(const KernelEcho&) = delete;
+  KernelEcho& operator=(const KernelEcho&) = delete;
+
+ private:
+  void serve(int fd);
+  std::atomic<bool> stop_{false};
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace kairos::udpload
