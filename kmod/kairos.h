@@ -39,6 +39,7 @@ struct kairos_cpu_stats {
 	u64 throttles;		/* LC class budget exhausted */
 	u64 unthrottles;	/* LC class budget restored at a period start */
 	u64 lc_runtime_ns;	/* time LC threads ran here within budget */
+	u64 lc_throttled_ns;	/* time they ran here while throttled */
 };
 
 DECLARE_PER_CPU(struct kairos_cpu_stats, kairos_stats);

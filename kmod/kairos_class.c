@@ -17,7 +17,8 @@
  * Mechanism: a probe on the sched_switch tracepoint measures, on each CPU,
  * how long members run; a per-CPU hard hrtimer fires when the budget runs
  * out (precise to the timer, not the tick) and another at each period
- * start. Policy changes cannot be made from those hard-IRQ contexts, so a
+ * start (an overrun from a late timer is paid back in the next period).
+ * Policy changes cannot be made from those hard-IRQ contexts, so a
  * per-CPU FIFO kthread (priority 50, above any member) applies them.
  * Per-CPU accounting is touched only on its own CPU with interrupts off.
  */
@@ -124,6 +125,8 @@ static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
 	if (cc->lc_running) {
 		if (!cc->throttled)
 			account(cc, now);
+		else if (now > cc->start)
+			this_cpu_add(kairos_stats.lc_throttled_ns, now - cc->start);
 		cc->lc_running = false;
 		hrtimer_try_to_cancel(&cc->budget_timer);
 	}
@@ -137,6 +140,21 @@ static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
 	else if (!READ_ONCE(lc_demoted[i]))
 		/* A promoted member came to a throttled CPU: demote it soon. */
 		hrtimer_start(&cc->budget_timer, 0, HRTIMER_MODE_REL_PINNED_HARD);
+}
+
+/*
+ * Hard IRQ, own CPU: a member may run here without the probe having seen
+ * it switch in (it joined, or the class started, while it ran). Start
+ * accounting it now.
+ */
+static void resync_running(struct kairos_cls_cpu *cc, u64 now)
+{
+	if (cc->lc_running || lc_index(current) < 0)
+		return;
+	cc->lc_running = true;
+	cc->start = now;
+	if (!cc->throttled)
+		arm_budget(cc);
 }
 
 static enum hrtimer_restart budget_fn(struct hrtimer *t)
@@ -167,12 +185,20 @@ static enum hrtimer_restart period_fn(struct hrtimer *t)
 	struct kairos_cls_cpu *cc = container_of(t, struct kairos_cls_cpu,
 						 period_timer);
 	u64 now = ktime_get_ns();
+	u64 q = quantum_ns();
 
 	if (!READ_ONCE(class_running))
 		return HRTIMER_NORESTART;
 	if (cc->lc_running && !cc->throttled)
 		account(cc, now);
-	cc->used = 0;
+	else if (cc->lc_running && now > cc->start)
+		this_cpu_add(kairos_stats.lc_throttled_ns, now - cc->start);
+	/*
+	 * A late budget timer lets members overrun; the overrun (at most one
+	 * quantum) is a debt on the next period, so the long-run share stays
+	 * quantum / period even when timers are late (e.g. in a slow VM).
+	 */
+	cc->used = cc->used > q ? min(cc->used - q, q) : 0;
 	cc->start = now;
 	if (cc->throttled) {
 		cc->throttled = false;
@@ -181,6 +207,8 @@ static enum hrtimer_restart period_fn(struct hrtimer *t)
 	}
 	if (cc->lc_running)
 		arm_budget(cc);
+	else
+		resync_running(cc, now);
 	hrtimer_forward_now(t, ns_to_ktime((u64)READ_ONCE(kairos_tun.period_us) *
 					   NSEC_PER_USEC));
 	return HRTIMER_RESTART;
@@ -268,6 +296,13 @@ static void start_cpu_ipi(void *unused)
 	cc->lc_running = false;
 	hrtimer_start(&cc->period_timer, ns_to_ktime(period),
 		      HRTIMER_MODE_REL_PINNED_HARD);
+	resync_running(cc, ktime_get_ns());
+}
+
+static void resync_ipi(void *unused)
+{
+	if (READ_ONCE(class_running))
+		resync_running(this_cpu_ptr(&cls_cpu), ktime_get_ns());
 }
 
 static void reset_cpu_ipi(void *unused)
@@ -362,11 +397,6 @@ long kairos_lc_add(const void *owner, pid_t tid)
 		put_task_struct(task);
 		return -EINVAL;
 	}
-	if (task->policy != SCHED_NORMAL && task->policy != SCHED_BATCH &&
-	    task->policy != SCHED_IDLE) {
-		put_task_struct(task);
-		return -EBUSY;
-	}
 	mutex_lock(&class_lock);
 	for (i = 0; i < KAIROS_MAX_LC; i++) {
 		if (members[i].task == task) {
@@ -376,6 +406,10 @@ long kairos_lc_add(const void *owner, pid_t tid)
 		if (!members[i].task && free_slot < 0)
 			free_slot = i;
 	}
+	ret = -EBUSY;	/* already real-time: not ours to bound */
+	if (task->policy != SCHED_NORMAL && task->policy != SCHED_BATCH &&
+	    task->policy != SCHED_IDLE)
+		goto out;
 	ret = -ENOSPC;
 	if (free_slot < 0)
 		goto out;
@@ -398,6 +432,8 @@ long kairos_lc_add(const void *owner, pid_t tid)
 	atomic_inc(&kairos_live.lc_threads);
 	if (READ_ONCE(kairos_tun.enabled))
 		class_start();
+	/* It may be running right now: account it from now on. */
+	smp_call_function_single(task_cpu(task), resync_ipi, NULL, true);
 	mutex_unlock(&class_lock);
 	return 0;
 out:

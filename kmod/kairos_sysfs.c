@@ -13,6 +13,7 @@
 #include <linux/kernel.h>
 #include <linux/kobject.h>
 #include <linux/mutex.h>
+#include <linux/string.h>
 #include <linux/sysfs.h>
 
 #include "kairos.h"
@@ -32,12 +33,14 @@ static DEFINE_MUTEX(tun_lock);	/* makes check-then-store atomic */
 static struct kobject *kairos_kobj;
 static struct kobject *stats_kobj;
 
-/* A decimal unsigned number in [min, max], or -EINVAL. */
-static int parse_uint(const char *buf, unsigned int min, unsigned int max,
-		      unsigned int *out)
+/* @len bytes holding one decimal number in [min, max], or -EINVAL. */
+static int parse_uint(const char *buf, size_t len, unsigned int min,
+		      unsigned int max, unsigned int *out)
 {
 	unsigned int v;
 
+	if (strnlen(buf, len) != len)	/* an embedded NUL hides the rest */
+		return -EINVAL;
 	if (kstrtouint(buf, 10, &v) || v < min || v > max)
 		return -EINVAL;
 	*out = v;
@@ -71,7 +74,7 @@ static ssize_t quantum_us_store(struct kobject *kobj,
 	int ret;
 
 	mutex_lock(&tun_lock);
-	ret = parse_uint(buf, KAIROS_QUANTUM_MIN_US, kairos_tun.period_us, &v);
+	ret = parse_uint(buf, len, KAIROS_QUANTUM_MIN_US, kairos_tun.period_us, &v);
 	if (!ret)
 		WRITE_ONCE(kairos_tun.quantum_us, v);
 	mutex_unlock(&tun_lock);
@@ -86,7 +89,7 @@ static ssize_t period_us_store(struct kobject *kobj,
 	int ret;
 
 	mutex_lock(&tun_lock);
-	ret = parse_uint(buf, KAIROS_PERIOD_MIN_US, KAIROS_PERIOD_MAX_US, &v);
+	ret = parse_uint(buf, len, KAIROS_PERIOD_MIN_US, KAIROS_PERIOD_MAX_US, &v);
 	if (!ret && v < kairos_tun.quantum_us)
 		ret = -EINVAL;
 	if (!ret)
@@ -102,7 +105,7 @@ static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 	int ret;
 
 	mutex_lock(&tun_lock);
-	ret = parse_uint(buf, 0, 1, &v);
+	ret = parse_uint(buf, len, 0, 1, &v);
 	if (!ret && v != kairos_tun.enabled)
 		kairos_class_set_enabled(v);
 	mutex_unlock(&tun_lock);
@@ -117,7 +120,7 @@ static ssize_t park_spin_max_us_store(struct kobject *kobj,
 	int ret;
 
 	mutex_lock(&tun_lock);
-	ret = parse_uint(buf, 0, KAIROS_SPIN_MAX_US, &v);
+	ret = parse_uint(buf, len, 0, KAIROS_SPIN_MAX_US, &v);
 	if (!ret)
 		WRITE_ONCE(kairos_tun.park_spin_max_us, v);
 	mutex_unlock(&tun_lock);
@@ -132,7 +135,7 @@ static ssize_t lc_rt_priority_store(struct kobject *kobj,
 	int ret;
 
 	mutex_lock(&tun_lock);
-	ret = parse_uint(buf, KAIROS_LC_PRIO_MIN, KAIROS_LC_PRIO_MAX, &v);
+	ret = parse_uint(buf, len, KAIROS_LC_PRIO_MIN, KAIROS_LC_PRIO_MAX, &v);
 	if (!ret)
 		WRITE_ONCE(kairos_tun.lc_rt_priority, v);
 	mutex_unlock(&tun_lock);
@@ -184,6 +187,7 @@ STAT_SUM_SHOW(preempt_signals);
 STAT_SUM_SHOW(throttles);
 STAT_SUM_SHOW(unthrottles);
 STAT_SUM_SHOW(lc_runtime_ns);
+STAT_SUM_SHOW(lc_throttled_ns);
 
 #define LIVE_SHOW(name)							\
 static ssize_t live_##name##_show(struct kobject *kobj,			\
@@ -235,6 +239,7 @@ static struct attribute *stats_attrs[] = {
 	&throttles_attr.attr,
 	&unthrottles_attr.attr,
 	&lc_runtime_ns_attr.attr,
+	&lc_throttled_ns_attr.attr,
 	&live_files_attr.attr,
 	&live_mappings_attr.attr,
 	&live_parked_attr.attr,

@@ -144,4 +144,9 @@ struct kairos_cpu_page {
 	/* The rest of the page is reserved and reads as zero. */
 };
 
+/* CPU @cpu's page in a mapping of the pages from offset 0 at @base. */
+#define KAIROS_CPU_PAGE(base, cpu)					\
+	((struct kairos_cpu_page *)((char *)(base) +			\
+				    (unsigned long)(cpu) * KAIROS_CPU_PAGE_SIZE))
+
 #endif /* _UAPI_KAIROS_H */
