@@ -84,13 +84,22 @@ static u64 quantum_ns(void)
 	return (u64)READ_ONCE(kairos_tun.quantum_us) * NSEC_PER_USEC;
 }
 
+/*
+ * Charges the running member's time to this CPU's period. Time run while
+ * throttled (as SCHED_IDLE, which the fair class still picks now and then
+ * for up to a tick, or before the kthread demoted it) is charged too: it
+ * becomes a debt on the next period (see period_fn).
+ */
 static void account(struct kairos_cls_cpu *cc, u64 now)
 {
 	u64 delta = now > cc->start ? now - cc->start : 0;
 
 	cc->used += delta;
 	cc->start = now;
-	this_cpu_add(kairos_stats.lc_runtime_ns, delta);
+	if (cc->throttled)
+		this_cpu_add(kairos_stats.lc_throttled_ns, delta);
+	else
+		this_cpu_add(kairos_stats.lc_runtime_ns, delta);
 }
 
 static void arm_budget(struct kairos_cls_cpu *cc)
@@ -123,10 +132,7 @@ static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
 	cc = this_cpu_ptr(&cls_cpu);
 	now = ktime_get_ns();
 	if (cc->lc_running) {
-		if (!cc->throttled)
-			account(cc, now);
-		else if (now > cc->start)
-			this_cpu_add(kairos_stats.lc_throttled_ns, now - cc->start);
+		account(cc, now);
 		cc->lc_running = false;
 		hrtimer_try_to_cancel(&cc->budget_timer);
 	}
@@ -189,14 +195,12 @@ static enum hrtimer_restart period_fn(struct hrtimer *t)
 
 	if (!READ_ONCE(class_running))
 		return HRTIMER_NORESTART;
-	if (cc->lc_running && !cc->throttled)
+	if (cc->lc_running)
 		account(cc, now);
-	else if (cc->lc_running && now > cc->start)
-		this_cpu_add(kairos_stats.lc_throttled_ns, now - cc->start);
 	/*
-	 * A late budget timer lets members overrun; the overrun (at most one
-	 * quantum) is a debt on the next period, so the long-run share stays
-	 * quantum / period even when timers are late (e.g. in a slow VM).
+	 * A late budget timer or runs while throttled let members overrun;
+	 * the overrun (at most one quantum) is a debt on the next period, so
+	 * the long-run share stays quantum / period.
 	 */
 	cc->used = cc->used > q ? min(cc->used - q, q) : 0;
 	cc->start = now;

@@ -114,6 +114,7 @@ static void take_posted_locked(unsigned int cpu)
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
 	struct kairos_cpu_page *pg = cpu_page(cpu);
 	struct kairos_parked *e;
+	/* Pairs with the allocator's release store: grant_tid is visible. */
 	u64 gen = smp_load_acquire(&pg->grant_gen);
 
 	if (gen == pc->handled_gen)
@@ -122,6 +123,7 @@ static void take_posted_locked(unsigned int cpu)
 	e = find_parked(pc, NULL, READ_ONCE(pg->grant_tid));
 	if (!e) {
 		WRITE_ONCE(pg->done_status, -ESRCH);
+		/* done_status is visible before done_gen says "done". */
 		smp_store_release(&pg->done_gen, gen);
 		this_cpu_inc(kairos_stats.grant_misses);
 		return;
@@ -142,6 +144,7 @@ static void complete_grant(unsigned int cpu, u64 gen)
 	WRITE_ONCE(pg->running_tid, task_pid_nr(current));
 	if (gen) {
 		WRITE_ONCE(pg->done_status, 0);
+		/* done_status and running_tid are visible before done_gen. */
 		smp_store_release(&pg->done_gen, gen);
 	}
 	raw_spin_unlock_irqrestore(&pc->lock, flags);
