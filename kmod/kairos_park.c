@@ -77,16 +77,21 @@ int kairos_cpuset_to_mask(const struct kairos_cpuset *set,
 	return cpumask_empty(mask) ? -EINVAL : 0;
 }
 
-/* Caller holds pc->lock. Unlinks @e and wakes its thread to run on @cpu. */
+/*
+ * Caller holds pc->lock. Unlinks @e and marks it granted to run on @cpu;
+ * wakes its thread now if @wake, else the caller wakes it after unlocking.
+ */
 static void grant_locked(struct kairos_cpu_page *from,
-			 struct kairos_parked *e, unsigned int cpu, u64 gen)
+			 struct kairos_parked *e, unsigned int cpu, u64 gen,
+			 bool wake)
 {
 	list_del_init(&e->node);
 	WRITE_ONCE(from->parked, from->parked - 1);
 	e->cpu = cpu;
 	e->gen = gen;
 	WRITE_ONCE(e->granted, true);
-	wake_up_process(e->task);
+	if (wake)
+		wake_up_process(e->task);
 }
 
 static struct kairos_parked *find_parked(struct kairos_pcpu *pc,
@@ -128,7 +133,7 @@ static void take_posted_locked(unsigned int cpu)
 		this_cpu_inc(kairos_stats.grant_misses);
 		return;
 	}
-	grant_locked(pg, e, cpu, gen);
+	grant_locked(pg, e, cpu, gen, true);
 }
 
 /* Runs on the granted CPU in the woken thread: publish the completion. */
@@ -264,7 +269,7 @@ long kairos_park(struct kairos_park __user *uarg)
 
 long kairos_grant(const struct kairos_grant *g)
 {
-	struct task_struct *task = NULL;
+	struct task_struct *task = NULL, *woken = NULL;
 	struct kairos_parked *e = NULL;
 	unsigned long flags;
 	unsigned int c;
@@ -291,14 +296,25 @@ long kairos_grant(const struct kairos_grant *g)
 			continue;
 		raw_spin_lock_irqsave(&pc->lock, flags);
 		e = find_parked(pc, task, 0);
-		if (e)
-			grant_locked(cpu_page(c), e, g->cpu, 0);
+		if (e) {
+			woken = e->task;
+			get_task_struct(woken);
+			grant_locked(cpu_page(c), e, g->cpu, 0, false);
+		}
 		raw_spin_unlock_irqrestore(&pc->lock, flags);
 		if (e)
 			break;
 	}
 	if (task)
 		put_task_struct(task);
+	if (woken) {
+		/*
+		 * Outside the lock, so the woken thread does not spin on it; the
+		 * reference keeps the task valid even if it has already returned.
+		 */
+		wake_up_process(woken);
+		put_task_struct(woken);
+	}
 	if (!e) {
 		this_cpu_inc(kairos_stats.grant_misses);
 		return -ESRCH;
