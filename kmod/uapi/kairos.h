@@ -119,7 +119,9 @@ struct kairos_lc {
  * CPU cpu's page (a longer length maps the following CPUs' pages too).
  *
  * Posting a grant without a system call: write grant_tid (0 = any thread
- * parked there), then store grant_gen = done_gen + 1 (release order). A
+ * parked there; a thread id as seen in the initial pid namespace, unlike
+ * the ioctls, which use the caller's), then store grant_gen = done_gen + 1
+ * (release order); any change of grant_gen posts one grant. A
  * thread spinning in PARK on that CPU takes it at once; otherwise
  * KAIROS_IOC_KICK on a set of CPUs handles all their posted grants with one
  * call. Completion: done_gen becomes grant_gen, done_status says how it
@@ -136,7 +138,7 @@ struct kairos_cpu_page {
 	/* Cache line 1: written by the kernel only. */
 	__u64 done_gen;
 	__s32 done_status;
-	__s32 running_tid;	/* thread granted this CPU last, 0 if none */
+	__s32 running_tid;	/* thread granted this CPU last (initial pid ns) */
 	__u64 preempt_gen;	/* bumped by each PREEMPT of this CPU */
 	__u32 parked;		/* threads parked on this CPU now */
 	__u32 lc_throttled;	/* 1 while the LC class is throttled here */
