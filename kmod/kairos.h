@@ -62,7 +62,8 @@ void kairos_sysfs_exit(void);
 int kairos_park_init(void);
 void kairos_park_exit(void);
 struct page *kairos_cpu_page(unsigned int cpu);
-long kairos_park(struct kairos_park __user *uarg);
+long kairos_park(const struct kairos_park *in,
+		 struct kairos_park __user *uarg);
 long kairos_grant(const struct kairos_grant *g);
 long kairos_kick(const struct kairos_cpuset *set);
 long kairos_preempt(const struct kairos_preempt *p);

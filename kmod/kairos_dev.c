@@ -56,7 +56,7 @@ static long ioc_park(void __user *uarg)
 		return -EFAULT;
 	if (a.flags || a.timeout_ns > KAIROS_PARK_TIMEOUT_MAX_NS)
 		return -EINVAL;
-	return kairos_park(uarg);
+	return kairos_park(&a, uarg);	/* never re-read: no check/use race */
 }
 
 static long ioc_privileged(struct file *file, unsigned int cmd,

@@ -229,18 +229,15 @@ static int park_sleep(unsigned int cpu, u64 timeout_ns, u64 spin_ns,
 	return ret;
 }
 
-long kairos_park(struct kairos_park __user *uarg)
+/* @in: the caller's arguments, already copied in and checked. */
+long kairos_park(const struct kairos_park *in, struct kairos_park __user *uarg)
 {
 	struct kairos_parked e = { .task = current };
-	struct kairos_park a;
+	struct kairos_park a = *in;
 	unsigned int cpu;
 	u64 spin_max;
 	int ret;
 
-	if (copy_from_user(&a, uarg, sizeof(a)))
-		return -EFAULT;
-	if (a.flags)
-		return -EINVAL;
 	INIT_LIST_HEAD(&e.node);
 
 	/* Pin the caller where it runs: it parks on, and for, this CPU. */
