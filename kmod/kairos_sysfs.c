@@ -1,15 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /sys/kernel/kairos/: the version file now; tunables and statistics join
- * it as the module grows.
+ * /sys/kernel/kairos/: the ABI version, the tunables and the statistics.
+ *
+ * Tunables take one decimal number (an optional trailing newline, nothing
+ * else). Anything else, a value out of bounds, or quantum_us > period_us
+ * gives -EINVAL and keeps the old value.
+ *
+ * stats/ holds counters summed over CPUs, the live-object counts (zero
+ * once nothing uses the module) and per_cpu, one line per online CPU.
  */
+#include <linux/cpumask.h>
+#include <linux/kernel.h>
 #include <linux/kobject.h>
+#include <linux/mutex.h>
+#include <linux/string.h>
 #include <linux/sysfs.h>
 
 #include "kairos.h"
-#include "uapi/kairos.h"
 
+struct kairos_tunables kairos_tun = {
+	.quantum_us = 500,
+	.period_us = 1000,
+	.enabled = 1,
+	.park_spin_max_us = 100,
+	.lc_rt_priority = 10,
+};
+
+DEFINE_PER_CPU(struct kairos_cpu_stats, kairos_stats);
+struct kairos_live kairos_live;
+
+static DEFINE_MUTEX(tun_lock);	/* makes check-then-store atomic */
 static struct kobject *kairos_kobj;
+static struct kobject *stats_kobj;
+
+/* @len bytes holding one decimal number in [min, max], or -EINVAL. */
+static int parse_uint(const char *buf, size_t len, unsigned int min,
+		      unsigned int max, unsigned int *out)
+{
+	unsigned int v;
+
+	if (strnlen(buf, len) != len)	/* an embedded NUL hides the rest */
+		return -EINVAL;
+	if (kstrtouint(buf, 10, &v) || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
 
 static ssize_t version_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
@@ -17,15 +53,203 @@ static ssize_t version_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%d.%d\n", KAIROS_ABI_MAJOR, KAIROS_ABI_MINOR);
 }
 
+#define TUNABLE_SHOW(name)						\
+static ssize_t name##_show(struct kobject *kobj,			\
+			   struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%u\n", READ_ONCE(kairos_tun.name));	\
+}
+
+TUNABLE_SHOW(quantum_us)
+TUNABLE_SHOW(period_us)
+TUNABLE_SHOW(enabled)
+TUNABLE_SHOW(park_spin_max_us)
+TUNABLE_SHOW(lc_rt_priority)
+
+static ssize_t quantum_us_store(struct kobject *kobj,
+				struct kobj_attribute *attr, const char *buf,
+				size_t len)
+{
+	unsigned int v;
+	int ret;
+
+	mutex_lock(&tun_lock);
+	ret = parse_uint(buf, len, KAIROS_QUANTUM_MIN_US, kairos_tun.period_us, &v);
+	if (!ret)
+		WRITE_ONCE(kairos_tun.quantum_us, v);
+	mutex_unlock(&tun_lock);
+	return ret ? ret : len;
+}
+
+static ssize_t period_us_store(struct kobject *kobj,
+			       struct kobj_attribute *attr, const char *buf,
+			       size_t len)
+{
+	unsigned int v;
+	int ret;
+
+	mutex_lock(&tun_lock);
+	ret = parse_uint(buf, len, KAIROS_PERIOD_MIN_US, KAIROS_PERIOD_MAX_US, &v);
+	if (!ret && v < kairos_tun.quantum_us)
+		ret = -EINVAL;
+	if (!ret)
+		WRITE_ONCE(kairos_tun.period_us, v);
+	mutex_unlock(&tun_lock);
+	return ret ? ret : len;
+}
+
+static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t len)
+{
+	unsigned int v;
+	int ret;
+
+	mutex_lock(&tun_lock);
+	ret = parse_uint(buf, len, 0, 1, &v);
+	if (!ret && v != kairos_tun.enabled)
+		kairos_class_set_enabled(v);
+	mutex_unlock(&tun_lock);
+	return ret ? ret : len;
+}
+
+static ssize_t park_spin_max_us_store(struct kobject *kobj,
+				      struct kobj_attribute *attr,
+				      const char *buf, size_t len)
+{
+	unsigned int v;
+	int ret;
+
+	mutex_lock(&tun_lock);
+	ret = parse_uint(buf, len, 0, KAIROS_SPIN_MAX_US, &v);
+	if (!ret)
+		WRITE_ONCE(kairos_tun.park_spin_max_us, v);
+	mutex_unlock(&tun_lock);
+	return ret ? ret : len;
+}
+
+static ssize_t lc_rt_priority_store(struct kobject *kobj,
+				    struct kobj_attribute *attr,
+				    const char *buf, size_t len)
+{
+	unsigned int v;
+	int ret;
+
+	mutex_lock(&tun_lock);
+	ret = parse_uint(buf, len, KAIROS_LC_PRIO_MIN, KAIROS_LC_PRIO_MAX, &v);
+	if (!ret)
+		WRITE_ONCE(kairos_tun.lc_rt_priority, v);
+	mutex_unlock(&tun_lock);
+	return ret ? ret : len;
+}
+
 static struct kobj_attribute version_attr = __ATTR_RO(version);
+static struct kobj_attribute quantum_us_attr = __ATTR_RW_MODE(quantum_us, 0644);
+static struct kobj_attribute period_us_attr = __ATTR_RW_MODE(period_us, 0644);
+static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
+static struct kobj_attribute park_spin_max_us_attr =
+	__ATTR_RW_MODE(park_spin_max_us, 0644);
+static struct kobj_attribute lc_rt_priority_attr =
+	__ATTR_RW_MODE(lc_rt_priority, 0644);
 
 static struct attribute *kairos_attrs[] = {
 	&version_attr.attr,
+	&quantum_us_attr.attr,
+	&period_us_attr.attr,
+	&enabled_attr.attr,
+	&park_spin_max_us_attr.attr,
+	&lc_rt_priority_attr.attr,
 	NULL,
 };
 
 static const struct attribute_group kairos_group = {
 	.attrs = kairos_attrs,
+};
+
+/* Sums one per-CPU counter over all CPUs. */
+#define STAT_SUM_SHOW(name)						\
+static ssize_t name##_show(struct kobject *kobj,			\
+			   struct kobj_attribute *attr, char *buf)	\
+{									\
+	u64 sum = 0;							\
+	int cpu;							\
+									\
+	for_each_possible_cpu(cpu)					\
+		sum += READ_ONCE(per_cpu_ptr(&kairos_stats, cpu)->name);\
+	return sysfs_emit(buf, "%llu\n", sum);				\
+}									\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
+
+STAT_SUM_SHOW(grants);
+STAT_SUM_SHOW(grant_misses);
+STAT_SUM_SHOW(parks);
+STAT_SUM_SHOW(preempt_ipis);
+STAT_SUM_SHOW(preempt_signals);
+STAT_SUM_SHOW(throttles);
+STAT_SUM_SHOW(unthrottles);
+STAT_SUM_SHOW(lc_runtime_ns);
+STAT_SUM_SHOW(lc_throttled_ns);
+
+#define LIVE_SHOW(name)							\
+static ssize_t live_##name##_show(struct kobject *kobj,			\
+				  struct kobj_attribute *attr, char *buf)\
+{									\
+	return sysfs_emit(buf, "%d\n", atomic_read(&kairos_live.name));	\
+}									\
+static struct kobj_attribute live_##name##_attr = __ATTR_RO(live_##name)
+
+LIVE_SHOW(files);
+LIVE_SHOW(mappings);
+LIVE_SHOW(parked);
+LIVE_SHOW(lc_threads);
+
+static ssize_t per_cpu_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	int cpu, n;
+
+	n = sysfs_emit(buf,
+		       "cpu grants grant_misses parks preempt_ipis preempt_signals throttles unthrottles lc_runtime_ns parked throttled\n");
+	for_each_online_cpu(cpu) {
+		struct kairos_cpu_stats *s = per_cpu_ptr(&kairos_stats, cpu);
+
+		n += sysfs_emit_at(buf, n,
+				   "%d %llu %llu %llu %llu %llu %llu %llu %llu %u %d\n",
+				   cpu, READ_ONCE(s->grants),
+				   READ_ONCE(s->grant_misses),
+				   READ_ONCE(s->parks),
+				   READ_ONCE(s->preempt_ipis),
+				   READ_ONCE(s->preempt_signals),
+				   READ_ONCE(s->throttles),
+				   READ_ONCE(s->unthrottles),
+				   READ_ONCE(s->lc_runtime_ns),
+				   kairos_cpu_parked(cpu),
+				   kairos_cpu_throttled(cpu));
+	}
+	return n;
+}
+
+static struct kobj_attribute per_cpu_attr = __ATTR_RO(per_cpu);
+
+static struct attribute *stats_attrs[] = {
+	&grants_attr.attr,
+	&grant_misses_attr.attr,
+	&parks_attr.attr,
+	&preempt_ipis_attr.attr,
+	&preempt_signals_attr.attr,
+	&throttles_attr.attr,
+	&unthrottles_attr.attr,
+	&lc_runtime_ns_attr.attr,
+	&lc_throttled_ns_attr.attr,
+	&live_files_attr.attr,
+	&live_mappings_attr.attr,
+	&live_parked_attr.attr,
+	&live_lc_threads_attr.attr,
+	&per_cpu_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group stats_group = {
+	.attrs = stats_attrs,
 };
 
 int kairos_sysfs_init(void)
@@ -36,18 +260,29 @@ int kairos_sysfs_init(void)
 	if (!kairos_kobj)
 		return -ENOMEM;
 	ret = sysfs_create_group(kairos_kobj, &kairos_group);
-	if (ret) {
-		kobject_put(kairos_kobj);
-		kairos_kobj = NULL;
-	}
+	if (ret)
+		goto fail;
+	stats_kobj = kobject_create_and_add("stats", kairos_kobj);
+	ret = -ENOMEM;
+	if (!stats_kobj)
+		goto fail;
+	ret = sysfs_create_group(stats_kobj, &stats_group);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	kairos_sysfs_exit();
 	return ret;
 }
 
 void kairos_sysfs_exit(void)
 {
-	if (!kairos_kobj)
-		return;
-	sysfs_remove_group(kairos_kobj, &kairos_group);
-	kobject_put(kairos_kobj);
-	kairos_kobj = NULL;
+	if (stats_kobj) {
+		kobject_put(stats_kobj);
+		stats_kobj = NULL;
+	}
+	if (kairos_kobj) {
+		kobject_put(kairos_kobj);
+		kairos_kobj = NULL;
+	}
 }

@@ -4,15 +4,151 @@
  *
  * Versioning: the major number changes on any incompatible change of an
  * ioctl, the mmap layout or a sysfs file; the minor number on additions.
- * Userspace must check the major number before using anything else.
+ * Userspace must call KAIROS_IOC_VERSION (or read /sys/kernel/kairos/version)
+ * and check the major number before using anything else.
+ *
+ * Permissions (/dev/kairos is created mode 0666; the checks are per call):
+ *  - VERSION, PARK: anyone. PARK only ever acts on the calling thread.
+ *  - GRANT, KICK, PREEMPT, LC_ADD, LC_DEL: CAP_SYS_NICE or CAP_SYS_ADMIN.
+ *  - mmap: read-only for anyone; writable (to post grants) only with
+ *    CAP_SYS_NICE or CAP_SYS_ADMIN.
+ *  - Closing the fd releases what it held: the latency-critical (LC)
+ *    threads it registered go back to their previous scheduling policy.
+ *
+ * All structures have fixed sizes and explicit padding; reserved fields
+ * must be zero (the module checks, so they can gain meaning later).
  */
 #ifndef _UAPI_KAIROS_H
 #define _UAPI_KAIROS_H
 
-#define KAIROS_ABI_MAJOR 0
-#define KAIROS_ABI_MINOR 1
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define KAIROS_ABI_MAJOR 1
+#define KAIROS_ABI_MINOR 0
 
 /* Text of /sys/kernel/kairos/version: "<major>.<minor>\n". */
 #define KAIROS_SYSFS_DIR "/sys/kernel/kairos"
+#define KAIROS_DEV_PATH "/dev/kairos"
+
+/* CPU sets in ioctls: a fixed bitmap, bit n = CPU n. */
+#define KAIROS_MAX_CPUS 1024
+#define KAIROS_CPUSET_WORDS (KAIROS_MAX_CPUS / 64)
+
+struct kairos_cpuset {
+	__u64 bits[KAIROS_CPUSET_WORDS];
+};
+
+/* KAIROS_IOC_VERSION: what this module speaks. */
+struct kairos_version {
+	__u32 major;
+	__u32 minor;
+	__u32 nr_cpus;		/* CPU ids are < nr_cpus (kernel nr_cpu_ids) */
+	__u32 cpu_page_size;	/* stride of the mmap'd per-CPU pages */
+	__u32 max_lc_threads;	/* capacity of the LC class */
+	__u32 reserved[3];
+};
+
+/*
+ * KAIROS_IOC_PARK: the caller parks on the CPU it runs on (it is pinned
+ * there) and sleeps until a grant wakes it. Returns 0 with @cpu = the CPU
+ * granted (the caller is then pinned to it and running there) and @gen = the
+ * generation of a grant posted through the shared page (0 for a GRANT
+ * ioctl); -EINTR on a signal; -ETIMEDOUT when @timeout_ns (0 = none) passes.
+ * With @spin_ns the caller first polls its CPU page for a posted grant for
+ * that long (capped by /sys/kernel/kairos/park_spin_max_us): such a grant
+ * is taken with no system call on either side.
+ */
+struct kairos_park {
+	__u64 timeout_ns;	/* in */
+	__u64 spin_ns;		/* in */
+	__u64 gen;		/* out */
+	__u32 cpu;		/* out */
+	__u32 flags;		/* in: reserved, 0 */
+};
+
+/*
+ * KAIROS_IOC_GRANT: wake thread @tid (in the caller's pid namespace; 0 =
+ * any thread) parked on any CPU (@tid) or on @cpu (tid 0), and run it on
+ * @cpu. -ESRCH when no such thread is parked, -EINVAL for a bad CPU.
+ */
+struct kairos_grant {
+	__u32 cpu;
+	__s32 tid;
+	__u32 flags;		/* reserved, 0 */
+	__u32 reserved;
+};
+
+/*
+ * KAIROS_IOC_PREEMPT: IPI every CPU in @cpus; each bumps its page's
+ * preempt_gen (a flag the runtime polls) and, when @signo is not 0, sends
+ * that signal to the thread running there if it is the thread the module
+ * last granted that CPU to (never to an unrelated task).
+ */
+struct kairos_preempt {
+	struct kairos_cpuset cpus;
+	__s32 signo;		/* 0 or 1..64 */
+	__u32 flags;		/* reserved, 0 */
+};
+
+/*
+ * KAIROS_IOC_LC_ADD / LC_DEL: put a thread into (take it out of) the
+ * MicroQuanta-like LC class: SCHED_FIFO (priority lc_rt_priority) while its
+ * CPU's budget (quantum_us per period_us) lasts, SCHED_IDLE after, until the
+ * next period. LC_DEL and closing the fd restore the previous policy.
+ * LC_ADD: -EEXIST if already a member, -ENOSPC when full, -EINVAL for a
+ * kernel thread, -EBUSY for a thread already real-time.
+ */
+struct kairos_lc {
+	__s32 tid;		/* 0 = the caller */
+	__u32 flags;		/* reserved, 0 */
+};
+
+#define KAIROS_IOC_MAGIC 0xB7
+#define KAIROS_IOC_VERSION _IOR(KAIROS_IOC_MAGIC, 0, struct kairos_version)
+#define KAIROS_IOC_PARK _IOWR(KAIROS_IOC_MAGIC, 1, struct kairos_park)
+#define KAIROS_IOC_GRANT _IOW(KAIROS_IOC_MAGIC, 2, struct kairos_grant)
+/* KICK: handle the grants posted in the pages of @cpus (one IPI each). */
+#define KAIROS_IOC_KICK _IOW(KAIROS_IOC_MAGIC, 3, struct kairos_cpuset)
+#define KAIROS_IOC_PREEMPT _IOW(KAIROS_IOC_MAGIC, 4, struct kairos_preempt)
+#define KAIROS_IOC_LC_ADD _IOW(KAIROS_IOC_MAGIC, 5, struct kairos_lc)
+#define KAIROS_IOC_LC_DEL _IOW(KAIROS_IOC_MAGIC, 6, struct kairos_lc)
+
+/*
+ * The mmap'd per-CPU pages: mmap(/dev/kairos) at offset cpu * 4096 maps
+ * CPU cpu's page (a longer length maps the following CPUs' pages too).
+ *
+ * Posting a grant without a system call: write grant_tid (0 = any thread
+ * parked there; a thread id as seen in the initial pid namespace, unlike
+ * the ioctls, which use the caller's), then store grant_gen = done_gen + 1
+ * (release order); any change of grant_gen posts one grant. A
+ * thread spinning in PARK on that CPU takes it at once; otherwise
+ * KAIROS_IOC_KICK on a set of CPUs handles all their posted grants with one
+ * call. Completion: done_gen becomes grant_gen, done_status says how it
+ * went (0: running_tid now runs there; -ESRCH: nobody was parked there).
+ */
+#define KAIROS_CPU_PAGE_SIZE 4096
+
+struct kairos_cpu_page {
+	/* Cache line 0: written by the allocator (writable mappings only). */
+	__u64 grant_gen;
+	__s32 grant_tid;
+	__u32 grant_reserved;
+	__u8 pad0[48];
+	/* Cache line 1: written by the kernel only. */
+	__u64 done_gen;
+	__s32 done_status;
+	__s32 running_tid;	/* thread granted this CPU last (initial pid ns) */
+	__u64 preempt_gen;	/* bumped by each PREEMPT of this CPU */
+	__u32 parked;		/* threads parked on this CPU now */
+	__u32 lc_throttled;	/* 1 while the LC class is throttled here */
+	__u8 pad1[32];
+	/* The rest of the page is reserved and reads as zero. */
+};
+
+/* CPU @cpu's page in a mapping of the pages from offset 0 at @base. */
+#define KAIROS_CPU_PAGE(base, cpu)					\
+	((struct kairos_cpu_page *)((char *)(base) +			\
+				    (unsigned long)(cpu) * KAIROS_CPU_PAGE_SIZE))
 
 #endif /* _UAPI_KAIROS_H */

@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The MicroQuanta-like class for latency-critical (LC) threads, used when
+ * no sched_ext scheduler runs.
+ *
+ * Members run SCHED_FIFO (so they preempt normal tasks at once when they
+ * wake) while their CPU's budget lasts: at most quantum_us of LC run time
+ * per period_us on each CPU. When a CPU's budget is spent its members are
+ * demoted to SCHED_IDLE, so normal tasks, batch work and kernel threads get
+ * the rest of the period; at the next period they are promoted again.
+ *
+ * Why this design and not SCHED_DEADLINE (runtime = quantum, period =
+ * period): deadline tasks may not be pinned to one CPU, their budget is
+ * per task rather than per CPU, and without HRTICK_DL their overrun is only
+ * noticed at the next tick (4 ms at HZ=250).
+ *
+ * Mechanism: a probe on the sched_switch tracepoint measures, on each CPU,
+ * how long members run; a per-CPU hard hrtimer fires when the budget runs
+ * out (precise to the timer, not the tick) and another at each period
+ * start (an overrun from a late timer is paid back in the next period).
+ * Policy changes cannot be made from those hard-IRQ contexts, so a
+ * per-CPU FIFO kthread (priority 50, above any member) applies them.
+ * Per-CPU accounting is touched only on its own CPU with interrupts off.
+ */
+#include <linux/bitops.h>
+#include <linux/cpumask.h>
+#include <linux/hrtimer.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/sched/task.h>
+#include <linux/smp.h>
+#include <linux/tracepoint.h>
+#include <uapi/linux/sched/types.h>
+
+#include "kairos.h"
+
+struct kairos_member {
+	struct task_struct *task;	/* reference held while a member */
+	const void *owner;		/* the file that added it */
+	int saved_policy;
+	int saved_nice;
+	int demoted_on;			/* CPU whose throttle demoted it, or -1 */
+};
+
+/* Per-CPU class state; see the comment at the top about who touches it. */
+struct kairos_cls_cpu {
+	struct hrtimer period_timer;
+	struct hrtimer budget_timer;
+	struct task_struct *kthread;
+	u64 start;		/* when the running member's slice began */
+	u64 used;		/* member run time in this period */
+	bool lc_running;	/* a member runs on this CPU now */
+	bool throttled;		/* budget spent in this period */
+	unsigned long pending;	/* bit 0: the kthread must apply the state */
+};
+
+static DEFINE_PER_CPU(struct kairos_cls_cpu, cls_cpu);
+
+static DEFINE_MUTEX(class_lock);	/* members, class_running changes */
+static struct kairos_member members[KAIROS_MAX_LC];
+/* Read locklessly by the probe: which tasks are members, and demoted. */
+static struct task_struct *lc_tasks[KAIROS_MAX_LC];
+static bool lc_demoted[KAIROS_MAX_LC];
+static int nr_members;
+static bool class_running;	/* enabled and has members: timers run */
+static struct tracepoint *switch_tp;
+static bool probe_on;
+
+static int lc_index(struct task_struct *p)
+{
+	int i;
+
+	for (i = 0; i < KAIROS_MAX_LC; i++)
+		if (READ_ONCE(lc_tasks[i]) == p)
+			return i;
+	return -1;
+}
+
+static u64 quantum_ns(void)
+{
+	return (u64)READ_ONCE(kairos_tun.quantum_us) * NSEC_PER_USEC;
+}
+
+/*
+ * Charges the running member's time to this CPU's period. Time run while
+ * throttled (as SCHED_IDLE, which the fair class still picks now and then
+ * for up to a tick, or before the kthread demoted it) is charged too: it
+ * becomes a debt on the next period (see period_fn).
+ */
+static void account(struct kairos_cls_cpu *cc, u64 now)
+{
+	u64 delta = now > cc->start ? now - cc->start : 0;
+
+	cc->used += delta;
+	cc->start = now;
+	if (cc->throttled)
+		this_cpu_add(kairos_stats.lc_throttled_ns, delta);
+	else
+		this_cpu_add(kairos_stats.lc_runtime_ns, delta);
+}
+
+static void arm_budget(struct kairos_cls_cpu *cc)
+{
+	u64 q = quantum_ns();
+	u64 rem = cc->used < q ? q - cc->used : 0;
+
+	hrtimer_start(&cc->budget_timer, ns_to_ktime(rem),
+		      HRTIMER_MODE_REL_PINNED_HARD);
+}
+
+/* Hard IRQ, own CPU. */
+static void kick_kthread(struct kairos_cls_cpu *cc)
+{
+	set_bit(0, &cc->pending);
+	if (cc->kthread)
+		wake_up_process(cc->kthread);
+}
+
+/* Runs inside __schedule() with the runqueue locked: only bookkeeping. */
+static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
+			    struct task_struct *next, unsigned int prev_state)
+{
+	struct kairos_cls_cpu *cc;
+	u64 now;
+	int i;
+
+	if (!READ_ONCE(class_running))
+		return;
+	cc = this_cpu_ptr(&cls_cpu);
+	now = ktime_get_ns();
+	if (cc->lc_running) {
+		account(cc, now);
+		cc->lc_running = false;
+		hrtimer_try_to_cancel(&cc->budget_timer);
+	}
+	i = lc_index(next);
+	if (i < 0)
+		return;
+	cc->lc_running = true;
+	cc->start = now;
+	if (!cc->throttled)
+		arm_budget(cc);
+	else if (!READ_ONCE(lc_demoted[i]))
+		/* A promoted member came to a throttled CPU: demote it soon. */
+		hrtimer_start(&cc->budget_timer, 0, HRTIMER_MODE_REL_PINNED_HARD);
+}
+
+/*
+ * Hard IRQ, own CPU: a member may run here without the probe having seen
+ * it switch in (it joined, or the class started, while it ran). Start
+ * accounting it now.
+ */
+static void resync_running(struct kairos_cls_cpu *cc, u64 now)
+{
+	if (cc->lc_running || lc_index(current) < 0)
+		return;
+	cc->lc_running = true;
+	cc->start = now;
+	if (!cc->throttled)
+		arm_budget(cc);
+}
+
+static enum hrtimer_restart budget_fn(struct hrtimer *t)
+{
+	struct kairos_cls_cpu *cc = container_of(t, struct kairos_cls_cpu,
+						 budget_timer);
+	u64 q = quantum_ns();
+
+	if (!READ_ONCE(class_running) || !cc->lc_running)
+		return HRTIMER_NORESTART;
+	if (cc->throttled) {
+		kick_kthread(cc);
+		return HRTIMER_NORESTART;
+	}
+	account(cc, ktime_get_ns());
+	if (cc->used < q) {
+		hrtimer_forward_now(t, ns_to_ktime(q - cc->used));
+		return HRTIMER_RESTART;
+	}
+	cc->throttled = true;
+	this_cpu_inc(kairos_stats.throttles);
+	kick_kthread(cc);
+	return HRTIMER_NORESTART;
+}
+
+static enum hrtimer_restart period_fn(struct hrtimer *t)
+{
+	struct kairos_cls_cpu *cc = container_of(t, struct kairos_cls_cpu,
+						 period_timer);
+	u64 now = ktime_get_ns();
+	u64 q = quantum_ns();
+
+	if (!READ_ONCE(class_running))
+		return HRTIMER_NORESTART;
+	if (cc->lc_running)
+		account(cc, now);
+	/*
+	 * A late budget timer or runs while throttled let members overrun;
+	 * the overrun (at most one quantum) is a debt on the next period, so
+	 * the long-run share stays quantum / period.
+	 */
+	cc->used = cc->used > q ? min(cc->used - q, q) : 0;
+	cc->start = now;
+	if (cc->throttled) {
+		cc->throttled = false;
+		this_cpu_inc(kairos_stats.unthrottles);
+		kick_kthread(cc);
+	}
+	if (cc->lc_running)
+		arm_budget(cc);
+	else
+		resync_running(cc, now);
+	hrtimer_forward_now(t, ns_to_ktime((u64)READ_ONCE(kairos_tun.period_us) *
+					   NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
+static int set_policy(struct task_struct *p, int policy, int prio, int nice)
+{
+	struct sched_attr attr = {
+		.size = sizeof(attr),
+		.sched_policy = policy,
+		.sched_priority = prio,
+		.sched_nice = nice,
+	};
+
+	return sched_setattr_nocheck(p, &attr);
+}
+
+static int promote(struct kairos_member *m)
+{
+	return set_policy(m->task, SCHED_FIFO,
+			  READ_ONCE(kairos_tun.lc_rt_priority), 0);
+}
+
+static void restore(struct kairos_member *m)
+{
+	set_policy(m->task, m->saved_policy, 0, m->saved_nice);
+}
+
+/* The per-CPU kthread: makes members' policies match the CPU's state. */
+static void sync_cpu(unsigned int cpu)
+{
+	struct kairos_cls_cpu *cc = per_cpu_ptr(&cls_cpu, cpu);
+	struct kairos_cpu_page *pg = page_address(kairos_cpu_page(cpu));
+	bool throttled = READ_ONCE(cc->throttled);
+	int i;
+
+	mutex_lock(&class_lock);
+	if (!class_running) {
+		mutex_unlock(&class_lock);
+		return;
+	}
+	for (i = 0; i < KAIROS_MAX_LC; i++) {
+		struct kairos_member *m = &members[i];
+
+		if (!m->task)
+			continue;
+		if (throttled && m->demoted_on < 0 &&
+		    task_cpu(m->task) == cpu) {
+			set_policy(m->task, SCHED_IDLE, 0, 0);
+			m->demoted_on = cpu;
+			WRITE_ONCE(lc_demoted[i], true);
+		} else if (!throttled && m->demoted_on == cpu) {
+			promote(m);
+			m->demoted_on = -1;
+			WRITE_ONCE(lc_demoted[i], false);
+		}
+	}
+	WRITE_ONCE(pg->lc_throttled, throttled);
+	mutex_unlock(&class_lock);
+}
+
+static int cls_kthread_fn(void *data)
+{
+	unsigned int cpu = (unsigned long)data;
+	struct kairos_cls_cpu *cc = per_cpu_ptr(&cls_cpu, cpu);
+
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!test_bit(0, &cc->pending) && !kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+		if (test_and_clear_bit(0, &cc->pending))
+			sync_cpu(cpu);
+	}
+	return 0;
+}
+
+static void start_cpu_ipi(void *unused)
+{
+	struct kairos_cls_cpu *cc = this_cpu_ptr(&cls_cpu);
+	u64 period = (u64)READ_ONCE(kairos_tun.period_us) * NSEC_PER_USEC;
+
+	cc->used = 0;
+	cc->throttled = false;
+	cc->lc_running = false;
+	hrtimer_start(&cc->period_timer, ns_to_ktime(period),
+		      HRTIMER_MODE_REL_PINNED_HARD);
+	resync_running(cc, ktime_get_ns());
+}
+
+static void resync_ipi(void *unused)
+{
+	if (READ_ONCE(class_running))
+		resync_running(this_cpu_ptr(&cls_cpu), ktime_get_ns());
+}
+
+static void reset_cpu_ipi(void *unused)
+{
+	struct kairos_cls_cpu *cc = this_cpu_ptr(&cls_cpu);
+
+	cc->used = 0;
+	cc->throttled = false;
+	cc->lc_running = false;
+}
+
+/* class_lock held. Timers start on every CPU that has a kthread. */
+static void class_start(void)
+{
+	if (class_running)
+		return;
+	WRITE_ONCE(class_running, true);
+	on_each_cpu(start_cpu_ipi, NULL, true);
+}
+
+/* class_lock held. Members keep whatever policy they have. */
+static void class_stop(void)
+{
+	unsigned int cpu;
+
+	if (!class_running)
+		return;
+	WRITE_ONCE(class_running, false);
+	for_each_possible_cpu(cpu) {
+		struct kairos_cls_cpu *cc = per_cpu_ptr(&cls_cpu, cpu);
+
+		hrtimer_cancel(&cc->period_timer);
+		hrtimer_cancel(&cc->budget_timer);
+	}
+	on_each_cpu(reset_cpu_ipi, NULL, true);
+	for_each_possible_cpu(cpu) {
+		struct kairos_cpu_page *pg = page_address(kairos_cpu_page(cpu));
+
+		WRITE_ONCE(pg->lc_throttled, 0);
+	}
+}
+
+bool kairos_cpu_throttled(unsigned int cpu)
+{
+	return READ_ONCE(per_cpu_ptr(&cls_cpu, cpu)->throttled);
+}
+
+/* class_lock held. */
+static void remove_member(int i)
+{
+	struct kairos_member *m = &members[i];
+
+	restore(m);
+	WRITE_ONCE(lc_tasks[i], NULL);
+	WRITE_ONCE(lc_demoted[i], false);
+	put_task_struct(m->task);
+	memset(m, 0, sizeof(*m));
+	nr_members--;
+	atomic_dec(&kairos_live.lc_threads);
+	if (!nr_members)
+		class_stop();
+}
+
+static struct task_struct *task_by_tid(pid_t tid)
+{
+	struct task_struct *task;
+	struct pid *pid;
+
+	if (tid < 0)
+		return NULL;
+	if (!tid) {
+		get_task_struct(current);
+		return current;
+	}
+	pid = find_get_pid(tid);
+	task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	return task;
+}
+
+long kairos_lc_add(const void *owner, pid_t tid)
+{
+	struct task_struct *task;
+	int i, free_slot = -1, ret;
+
+	if (tid < 0)
+		return -EINVAL;
+	task = task_by_tid(tid);
+	if (!task)
+		return -ESRCH;
+	if (task->flags & (PF_KTHREAD | PF_EXITING)) {
+		put_task_struct(task);
+		return -EINVAL;
+	}
+	mutex_lock(&class_lock);
+	for (i = 0; i < KAIROS_MAX_LC; i++) {
+		if (members[i].task == task) {
+			ret = -EEXIST;
+			goto out;
+		}
+		if (!members[i].task && free_slot < 0)
+			free_slot = i;
+	}
+	ret = -EBUSY;	/* already real-time: not ours to bound */
+	if (task->policy != SCHED_NORMAL && task->policy != SCHED_BATCH &&
+	    task->policy != SCHED_IDLE)
+		goto out;
+	ret = -ENOSPC;
+	if (free_slot < 0)
+		goto out;
+	members[free_slot] = (struct kairos_member) {
+		.task = task,
+		.owner = owner,
+		.saved_policy = task->policy,
+		.saved_nice = task_nice(task),
+		.demoted_on = -1,
+	};
+	if (READ_ONCE(kairos_tun.enabled)) {
+		ret = promote(&members[free_slot]);
+		if (ret) {
+			memset(&members[free_slot], 0, sizeof(members[0]));
+			goto out;
+		}
+	}
+	WRITE_ONCE(lc_tasks[free_slot], task);
+	nr_members++;
+	atomic_inc(&kairos_live.lc_threads);
+	if (READ_ONCE(kairos_tun.enabled))
+		class_start();
+	/* It may be running right now: account it from now on. */
+	smp_call_function_single(task_cpu(task), resync_ipi, NULL, true);
+	mutex_unlock(&class_lock);
+	return 0;
+out:
+	mutex_unlock(&class_lock);
+	put_task_struct(task);
+	return ret;
+}
+
+long kairos_lc_del(const void *owner, pid_t tid)
+{
+	struct task_struct *task = task_by_tid(tid);
+	int i;
+	long ret = -ENOENT;
+
+	if (!task)
+		return tid < 0 ? -EINVAL : -ESRCH;
+	mutex_lock(&class_lock);
+	for (i = 0; i < KAIROS_MAX_LC; i++) {
+		if (members[i].task == task && members[i].owner == owner) {
+			remove_member(i);
+			ret = 0;
+			break;
+		}
+	}
+	mutex_unlock(&class_lock);
+	put_task_struct(task);
+	return ret;
+}
+
+void kairos_lc_release_owner(const void *owner)
+{
+	int i;
+
+	mutex_lock(&class_lock);
+	for (i = 0; i < KAIROS_MAX_LC; i++)
+		if (members[i].task && (!owner || members[i].owner == owner))
+			remove_member(i);
+	mutex_unlock(&class_lock);
+}
+
+/* enabled=0: members back to their own policy; enabled=1: class again. */
+void kairos_class_set_enabled(bool on)
+{
+	int i;
+
+	mutex_lock(&class_lock);
+	WRITE_ONCE(kairos_tun.enabled, on);
+	if (!on)
+		class_stop();
+	for (i = 0; i < KAIROS_MAX_LC; i++) {
+		struct kairos_member *m = &members[i];
+
+		if (!m->task)
+			continue;
+		m->demoted_on = -1;
+		WRITE_ONCE(lc_demoted[i], false);
+		if (on)
+			promote(m);
+		else
+			restore(m);
+	}
+	if (on && nr_members)
+		class_start();
+	mutex_unlock(&class_lock);
+}
+
+static void find_switch_tp(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "sched_switch"))
+		switch_tp = tp;
+}
+
+int kairos_class_init(void)
+{
+	unsigned int cpu;
+	int ret;
+
+	for_each_possible_cpu(cpu) {
+		struct kairos_cls_cpu *cc = per_cpu_ptr(&cls_cpu, cpu);
+
+		hrtimer_setup(&cc->period_timer, period_fn, CLOCK_MONOTONIC,
+			      HRTIMER_MODE_REL_PINNED_HARD);
+		hrtimer_setup(&cc->budget_timer, budget_fn, CLOCK_MONOTONIC,
+			      HRTIMER_MODE_REL_PINNED_HARD);
+		cc->kthread = NULL;
+		cc->pending = 0;
+	}
+	/* CPUs are taken as they are at load time; hotplug is not handled. */
+	for_each_online_cpu(cpu) {
+		struct task_struct *k;
+
+		k = kthread_create_on_cpu(cls_kthread_fn,
+					  (void *)(unsigned long)cpu, cpu,
+					  "kairos_mq/%u");
+		if (IS_ERR(k)) {
+			ret = PTR_ERR(k);
+			goto fail;
+		}
+		sched_set_fifo(k);
+		per_cpu_ptr(&cls_cpu, cpu)->kthread = k;
+		wake_up_process(k);
+	}
+	for_each_kernel_tracepoint(find_switch_tp, NULL);
+	ret = -ENOENT;
+	if (!switch_tp)
+		goto fail;
+	ret = tracepoint_probe_register(switch_tp, lc_switch_probe, NULL);
+	if (ret)
+		goto fail;
+	probe_on = true;
+	return 0;
+fail:
+	kairos_class_exit();
+	return ret;
+}
+
+/* Members are normally gone (their files closed); restore any left. */
+void kairos_class_exit(void)
+{
+	unsigned int cpu;
+
+	kairos_lc_release_owner(NULL);
+	mutex_lock(&class_lock);
+	class_stop();
+	mutex_unlock(&class_lock);
+	if (probe_on) {
+		tracepoint_probe_unregister(switch_tp, lc_switch_probe, NULL);
+		tracepoint_synchronize_unregister();
+		probe_on = false;
+	}
+	for_each_possible_cpu(cpu) {
+		struct kairos_cls_cpu *cc = per_cpu_ptr(&cls_cpu, cpu);
+
+		hrtimer_cancel(&cc->period_timer);
+		hrtimer_cancel(&cc->budget_timer);
+		if (cc->kthread) {
+			kthread_stop(cc->kthread);
+			cc->kthread = NULL;
+		}
+	}
+	switch_tp = NULL;
+}

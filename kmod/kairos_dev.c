@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/kairos: the ioctl dispatcher, the shared-page mmap and the per-file
+ * lifetime (closing the file releases the LC threads it registered).
+ * Argument checks live here; the mechanisms in kairos_park.c and
+ * kairos_class.c.
+ */
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include "kairos.h"
+
+/* One hour: longer park timeouts are almost surely a bug in the caller. */
+#define KAIROS_PARK_TIMEOUT_MAX_NS (3600ULL * NSEC_PER_SEC)
+
+static bool privileged(void)
+{
+	return capable(CAP_SYS_NICE) || capable(CAP_SYS_ADMIN);
+}
+
+static int kairos_open(struct inode *inode, struct file *file)
+{
+	atomic_inc(&kairos_live.files);
+	return 0;
+}
+
+static int kairos_release(struct inode *inode, struct file *file)
+{
+	kairos_lc_release_owner(file);
+	atomic_dec(&kairos_live.files);
+	return 0;
+}
+
+static long ioc_version(void __user *uarg)
+{
+	struct kairos_version v = {
+		.major = KAIROS_ABI_MAJOR,
+		.minor = KAIROS_ABI_MINOR,
+		.nr_cpus = nr_cpu_ids,
+		.cpu_page_size = KAIROS_CPU_PAGE_SIZE,
+		.max_lc_threads = KAIROS_MAX_LC,
+	};
+
+	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static long ioc_park(void __user *uarg)
+{
+	struct kairos_park a;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.timeout_ns > KAIROS_PARK_TIMEOUT_MAX_NS)
+		return -EINVAL;
+	return kairos_park(&a, uarg);	/* never re-read: no check/use race */
+}
+
+static long ioc_privileged(struct file *file, unsigned int cmd,
+			   void __user *uarg)
+{
+	union {
+		struct kairos_grant grant;
+		struct kairos_cpuset set;
+		struct kairos_preempt preempt;
+		struct kairos_lc lc;
+	} a;
+
+	if (!privileged())
+		return -EPERM;
+	if (_IOC_SIZE(cmd) > sizeof(a))
+		return -EINVAL;
+	if (copy_from_user(&a, uarg, _IOC_SIZE(cmd)))
+		return -EFAULT;
+	switch (cmd) {
+	case KAIROS_IOC_GRANT:
+		return kairos_grant(&a.grant);
+	case KAIROS_IOC_KICK:
+		return kairos_kick(&a.set);
+	case KAIROS_IOC_PREEMPT:
+		return kairos_preempt(&a.preempt);
+	case KAIROS_IOC_LC_ADD:
+		if (a.lc.flags)
+			return -EINVAL;
+		return kairos_lc_add(file, a.lc.tid);
+	case KAIROS_IOC_LC_DEL:
+		if (a.lc.flags)
+			return -EINVAL;
+		return kairos_lc_del(file, a.lc.tid);
+	}
+	return -ENOTTY;
+}
+
+static long kairos_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case KAIROS_IOC_VERSION:
+		return ioc_version(uarg);
+	case KAIROS_IOC_PARK:
+		return ioc_park(uarg);
+	case KAIROS_IOC_GRANT:
+	case KAIROS_IOC_KICK:
+	case KAIROS_IOC_PREEMPT:
+	case KAIROS_IOC_LC_ADD:
+	case KAIROS_IOC_LC_DEL:
+		return ioc_privileged(file, cmd, uarg);
+	}
+	return -ENOTTY;
+}
+
+static void kairos_vm_open(struct vm_area_struct *vma)
+{
+	atomic_inc(&kairos_live.mappings);
+}
+
+static void kairos_vm_close(struct vm_area_struct *vma)
+{
+	atomic_dec(&kairos_live.mappings);
+}
+
+static const struct vm_operations_struct kairos_vm_ops = {
+	.open = kairos_vm_open,
+	.close = kairos_vm_close,
+};
+
+/* Maps the per-CPU pages [pgoff, pgoff + pages); see uapi/kairos.h. */
+static int kairos_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	unsigned long pages = vma_pages(vma);
+	unsigned long i;
+	int ret;
+
+	if (vma->vm_pgoff >= nr_cpu_ids || pages > nr_cpu_ids - vma->vm_pgoff)
+		return -EINVAL;
+	if (vma->vm_flags & VM_WRITE) {
+		if (!privileged())
+			return -EPERM;
+		if (!(vma->vm_flags & VM_SHARED))
+			return -EINVAL;	/* a private copy would post nothing */
+	}
+	if (!privileged())
+		vm_flags_clear(vma, VM_MAYWRITE);
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	for (i = 0; i < pages; i++) {
+		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
+				     kairos_cpu_page(vma->vm_pgoff + i));
+		if (ret)
+			return ret;
+	}
+	vma->vm_ops = &kairos_vm_ops;
+	kairos_vm_open(vma);
+	return 0;
+}
+
+static const struct file_operations kairos_fops = {
+	.owner = THIS_MODULE,
+	.open = kairos_open,
+	.release = kairos_release,
+	.unlocked_ioctl = kairos_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = kairos_mmap,
+};
+
+static struct miscdevice kairos_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "kairos",
+	.fops = &kairos_fops,
+	.mode = 0666,
+};
+
+int kairos_dev_init(void)
+{
+	return misc_register(&kairos_misc);
+}
+
+void kairos_dev_exit(void)
+{
+	misc_deregister(&kairos_misc);
+}

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Parking, core grants and preemption, plus the per-CPU pages shared with
+ * userspace through mmap.
+ *
+ * A parked thread waits on its CPU's list; the list entry lives on the
+ * parked thread's own stack, so nothing is allocated per park and nothing
+ * can leak. A granter unlinks the entry and wakes the thread while holding
+ * the CPU's lock; the parked thread takes that lock before it returns, so
+ * its task and its entry stay valid for as long as a granter uses them.
+ */
+#include <linux/cpumask.h>
+#include <linux/gfp.h>
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/signal.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+
+#include "kairos.h"
+
+struct kairos_parked {
+	struct list_head node;
+	struct task_struct *task;
+	unsigned int cpu;	/* set by the granter: where to run */
+	u64 gen;		/* set by the granter: posted generation or 0 */
+	bool granted;
+};
+
+struct kairos_pcpu {
+	raw_spinlock_t lock;	/* parked, handled_gen, granted_* */
+	struct list_head parked;
+	u64 handled_gen;	/* last grant_gen taken from the page */
+	struct task_struct *granted_task;	/* compared, never dereferenced */
+	pid_t granted_pid;
+};
+
+static DEFINE_PER_CPU(struct kairos_pcpu, kairos_pcpu);
+static struct page **kairos_pages;
+
+static struct kairos_cpu_page *cpu_page(unsigned int cpu)
+{
+	return page_address(kairos_pages[cpu]);
+}
+
+struct page *kairos_cpu_page(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids ? kairos_pages[cpu] : NULL;
+}
+
+u32 kairos_cpu_parked(unsigned int cpu)
+{
+	return READ_ONCE(cpu_page(cpu)->parked);
+}
+
+int kairos_cpuset_to_mask(const struct kairos_cpuset *set,
+			  struct cpumask *mask)
+{
+	unsigned int cpu;
+
+	cpumask_clear(mask);
+	for (cpu = 0; cpu < KAIROS_MAX_CPUS; cpu++) {
+		if (!(set->bits[cpu / 64] & (1ULL << (cpu % 64))))
+			continue;
+		if (cpu >= nr_cpu_ids || !cpu_online(cpu))
+			return -EINVAL;
+		cpumask_set_cpu(cpu, mask);
+	}
+	return cpumask_empty(mask) ? -EINVAL : 0;
+}
+
+/*
+ * Caller holds pc->lock. Unlinks @e and marks it granted to run on @cpu;
+ * wakes its thread now if @wake, else the caller wakes it after unlocking.
+ */
+static void grant_locked(struct kairos_cpu_page *from,
+			 struct kairos_parked *e, unsigned int cpu, u64 gen,
+			 bool wake)
+{
+	list_del_init(&e->node);
+	WRITE_ONCE(from->parked, from->parked - 1);
+	e->cpu = cpu;
+	e->gen = gen;
+	WRITE_ONCE(e->granted, true);
+	if (wake)
+		wake_up_process(e->task);
+}
+
+static struct kairos_parked *find_parked(struct kairos_pcpu *pc,
+					 struct task_struct *task, pid_t tid)
+{
+	struct kairos_parked *e;
+
+	list_for_each_entry(e, &pc->parked, node) {
+		if (task && e->task != task)
+			continue;
+		if (tid && task_pid_nr(e->task) != tid)
+			continue;
+		return e;
+	}
+	return NULL;
+}
+
+/*
+ * Takes the grant posted in @cpu's page, if any: wakes the thread it names
+ * (or the first one) parked there, or records -ESRCH as its completion.
+ * Caller holds the CPU's lock.
+ */
+static void take_posted_locked(unsigned int cpu)
+{
+	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
+	struct kairos_cpu_page *pg = cpu_page(cpu);
+	struct kairos_parked *e;
+	/* Pairs with the allocator's release store: grant_tid is visible. */
+	u64 gen = smp_load_acquire(&pg->grant_gen);
+
+	if (gen == pc->handled_gen)
+		return;
+	pc->handled_gen = gen;
+	e = find_parked(pc, NULL, READ_ONCE(pg->grant_tid));
+	if (!e) {
+		WRITE_ONCE(pg->done_status, -ESRCH);
+		/* done_status is visible before done_gen says "done". */
+		smp_store_release(&pg->done_gen, gen);
+		this_cpu_inc(kairos_stats.grant_misses);
+		return;
+	}
+	grant_locked(pg, e, cpu, gen, true);
+}
+
+/* Runs on the granted CPU in the woken thread: publish the completion. */
+static void complete_grant(unsigned int cpu, u64 gen)
+{
+	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
+	struct kairos_cpu_page *pg = cpu_page(cpu);
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&pc->lock, flags);
+	pc->granted_task = current;
+	pc->granted_pid = current->pid;
+	WRITE_ONCE(pg->running_tid, task_pid_nr(current));
+	if (gen) {
+		WRITE_ONCE(pg->done_status, 0);
+		/* done_status and running_tid are visible before done_gen. */
+		smp_store_release(&pg->done_gen, gen);
+	}
+	raw_spin_unlock_irqrestore(&pc->lock, flags);
+	this_cpu_inc(kairos_stats.grants);
+}
+
+/*
+ * Polls this CPU's page for up to @spin_ns while @e is on the list: a grant
+ * posted there is taken with no system call on either side.
+ */
+static void park_spin(unsigned int cpu, u64 spin_ns, struct kairos_parked *e)
+{
+	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
+	u64 deadline = ktime_get_ns() + spin_ns;
+	unsigned long flags;
+
+	while (!READ_ONCE(e->granted) && !signal_pending(current) &&
+	       ktime_get_ns() < deadline) {
+		if (READ_ONCE(cpu_page(cpu)->grant_gen) != READ_ONCE(pc->handled_gen)) {
+			raw_spin_lock_irqsave(&pc->lock, flags);
+			take_posted_locked(cpu);
+			raw_spin_unlock_irqrestore(&pc->lock, flags);
+			continue;
+		}
+		cond_resched();
+		cpu_relax();
+	}
+}
+
+/* Sleeps on @cpu's list until granted; returns 0, -EINTR or -ETIMEDOUT. */
+static int park_sleep(unsigned int cpu, u64 timeout_ns, u64 spin_ns,
+		      struct kairos_parked *e)
+{
+	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
+	struct kairos_cpu_page *pg = cpu_page(cpu);
+	ktime_t expires = ktime_add_ns(ktime_get(), timeout_ns);
+	unsigned long flags;
+	bool timed_out = false;
+	int ret = 0;
+
+	raw_spin_lock_irqsave(&pc->lock, flags);
+	list_add_tail(&e->node, &pc->parked);
+	WRITE_ONCE(pg->parked, pg->parked + 1);
+	raw_spin_unlock_irqrestore(&pc->lock, flags);
+	atomic_inc(&kairos_live.parked);
+
+	if (spin_ns)
+		park_spin(cpu, spin_ns, e);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (READ_ONCE(e->granted))
+			break;
+		if (signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (timed_out) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		if (timeout_ns)
+			timed_out = !schedule_hrtimeout(&expires, HRTIMER_MODE_ABS);
+		else
+			schedule();
+	}
+	__set_current_state(TASK_RUNNING);
+
+	raw_spin_lock_irqsave(&pc->lock, flags);
+	if (e->granted) {
+		ret = 0;	/* a grant wins over a signal or timeout */
+	} else {
+		list_del_init(&e->node);
+		WRITE_ONCE(pg->parked, pg->parked - 1);
+	}
+	raw_spin_unlock_irqrestore(&pc->lock, flags);
+	atomic_dec(&kairos_live.parked);
+	return ret;
+}
+
+/* @in: the caller's arguments, already copied in and checked. */
+long kairos_park(const struct kairos_park *in, struct kairos_park __user *uarg)
+{
+	struct kairos_parked e = { .task = current };
+	struct kairos_park a = *in;
+	unsigned int cpu;
+	u64 spin_max;
+	int ret;
+
+	INIT_LIST_HEAD(&e.node);
+
+	/* Pin the caller where it runs: it parks on, and for, this CPU. */
+	cpu = raw_smp_processor_id();
+	ret = set_cpus_allowed_ptr(current, cpumask_of(cpu));
+	if (ret)
+		return ret;
+	this_cpu_inc(kairos_stats.parks);
+
+	spin_max = (u64)READ_ONCE(kairos_tun.park_spin_max_us) * NSEC_PER_USEC;
+	ret = park_sleep(cpu, a.timeout_ns, min(a.spin_ns, spin_max), &e);
+	if (ret)
+		return ret;
+	if (e.cpu != cpu) {
+		ret = set_cpus_allowed_ptr(current, cpumask_of(e.cpu));
+		if (ret)
+			return ret;
+	}
+	complete_grant(e.cpu, e.gen);
+	a.cpu = e.cpu;
+	a.gen = e.gen;
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	return 0;
+}
+
+long kairos_grant(const struct kairos_grant *g)
+{
+	struct task_struct *task = NULL, *woken = NULL;
+	struct kairos_parked *e = NULL;
+	unsigned long flags;
+	unsigned int c;
+	struct pid *pid;
+
+	if (g->flags || g->reserved || g->tid < 0)
+		return -EINVAL;
+	if (g->cpu >= nr_cpu_ids || !cpu_online(g->cpu))
+		return -EINVAL;
+	if (g->tid) {
+		pid = find_get_pid(g->tid);
+		task = get_pid_task(pid, PIDTYPE_PID);
+		put_pid(pid);
+		if (!task) {
+			this_cpu_inc(kairos_stats.grant_misses);
+			return -ESRCH;
+		}
+	}
+	for_each_possible_cpu(c) {
+		struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, c);
+
+		/* tid 0: only threads parked on the granted CPU qualify. */
+		if (!task && c != g->cpu)
+			continue;
+		raw_spin_lock_irqsave(&pc->lock, flags);
+		e = find_parked(pc, task, 0);
+		if (e) {
+			woken = e->task;
+			get_task_struct(woken);
+			grant_locked(cpu_page(c), e, g->cpu, 0, false);
+		}
+		raw_spin_unlock_irqrestore(&pc->lock, flags);
+		if (e)
+			break;
+	}
+	if (task)
+		put_task_struct(task);
+	if (woken) {
+		/*
+		 * Outside the lock, so the woken thread does not spin on it; the
+		 * reference keeps the task valid even if it has already returned.
+		 */
+		wake_up_process(woken);
+		put_task_struct(woken);
+	}
+	if (!e) {
+		this_cpu_inc(kairos_stats.grant_misses);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+static void kick_ipi(void *unused)
+{
+	unsigned int cpu = smp_processor_id();
+	struct kairos_pcpu *pc = this_cpu_ptr(&kairos_pcpu);
+
+	raw_spin_lock(&pc->lock);
+	take_posted_locked(cpu);
+	raw_spin_unlock(&pc->lock);
+}
+
+long kairos_kick(const struct kairos_cpuset *set)
+{
+	cpumask_var_t mask;
+	int ret;
+
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
+		return -ENOMEM;
+	ret = kairos_cpuset_to_mask(set, mask);
+	if (!ret)
+		on_each_cpu_mask(mask, kick_ipi, NULL, true);
+	free_cpumask_var(mask);
+	return ret;
+}
+
+static void preempt_ipi(void *info)
+{
+	struct kairos_pcpu *pc = this_cpu_ptr(&kairos_pcpu);
+	struct kairos_cpu_page *pg = cpu_page(smp_processor_id());
+	int signo = *(int *)info;
+	bool ours;
+
+	WRITE_ONCE(pg->preempt_gen, pg->preempt_gen + 1);
+	this_cpu_inc(kairos_stats.preempt_ipis);
+	raw_spin_lock(&pc->lock);
+	ours = current == pc->granted_task && current->pid == pc->granted_pid;
+	raw_spin_unlock(&pc->lock);
+	/* Only the thread this module put here may get the signal. */
+	if (signo && ours && !(current->flags & PF_EXITING)) {
+		send_sig_info(signo, SEND_SIG_PRIV, current);
+		this_cpu_inc(kairos_stats.preempt_signals);
+	}
+}
+
+long kairos_preempt(const struct kairos_preempt *p)
+{
+	cpumask_var_t mask;
+	int signo = p->signo;
+	int ret;
+
+	if (p->flags || signo < 0 || (signo && !valid_signal(signo)))
+		return -EINVAL;
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
+		return -ENOMEM;
+	ret = kairos_cpuset_to_mask(&p->cpus, mask);
+	if (!ret)
+		on_each_cpu_mask(mask, preempt_ipi, &signo, true);
+	free_cpumask_var(mask);
+	return ret;
+}
+
+int kairos_park_init(void)
+{
+	unsigned int cpu;
+
+	BUILD_BUG_ON(sizeof(struct kairos_cpu_page) != 128);
+	BUILD_BUG_ON(KAIROS_CPU_PAGE_SIZE != PAGE_SIZE);
+	kairos_pages = kcalloc(nr_cpu_ids, sizeof(*kairos_pages), GFP_KERNEL);
+	if (!kairos_pages)
+		return -ENOMEM;
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+		kairos_pages[cpu] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!kairos_pages[cpu]) {
+			kairos_park_exit();
+			return -ENOMEM;
+		}
+	}
+	for_each_possible_cpu(cpu) {
+		struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
+
+		raw_spin_lock_init(&pc->lock);
+		INIT_LIST_HEAD(&pc->parked);
+		pc->handled_gen = 0;
+		pc->granted_task = NULL;
+		pc->granted_pid = 0;
+	}
+	return 0;
+}
+
+/* Called when no file is open: nobody is parked, nothing is mapped. */
+void kairos_park_exit(void)
+{
+	unsigned int cpu;
+
+	if (!kairos_pages)
+		return;
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		if (kairos_pages[cpu])
+			__free_page(kairos_pages[cpu]);
+	kfree(kairos_pages);
+	kairos_pages = NULL;
+}

@@ -1,0 +1,535 @@
+// /dev/kairos: every ioctl's bad inputs (fd, pointer, size, CPU, tid,
+// reserved fields, privilege) fail cleanly, and park / grant / posted
+// grants / preempt / LC registration work as uapi/kairos.h documents.
+#include "kmod_testlib.hpp"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+namespace {
+
+using namespace kairos::kmodtest;
+using namespace std::chrono_literals;
+using kairos::vmtest::KernelLogGuard;
+using kairos::vmtest::wait_for;
+
+void* const kBadPointers[] = {nullptr, reinterpret_cast<void*>(1),
+                              reinterpret_cast<void*>(0xffff888000000000ULL)};
+
+const unsigned long kAllCmds[] = {KAIROS_IOC_VERSION, KAIROS_IOC_PARK,
+                                  KAIROS_IOC_GRANT,   KAIROS_IOC_KICK,
+                                  KAIROS_IOC_PREEMPT, KAIROS_IOC_LC_ADD,
+                                  KAIROS_IOC_LC_DEL};
+
+// A thread that parks on `cpu` and records how the park ended.
+struct Parker {
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> done{false};
+  int ret = 1;
+  kairos_park out{};
+  int cpu_after = -1;
+  std::thread th;
+
+  Parker(int fd, int cpu, std::uint64_t timeout_ns = 10'000'000'000ULL,
+         std::uint64_t spin_ns = 0) {
+    th = std::thread([this, fd, cpu, timeout_ns, spin_ns] {
+      pin_self(cpu);
+      tid = self_tid();
+      kairos_park a{};
+      a.timeout_ns = timeout_ns;
+      a.spin_ns = spin_ns;
+      ret = ioc(fd, KAIROS_IOC_PARK, &a);
+      out = a;
+      cpu_after = ::sched_getcpu();
+      done = true;
+    });
+    wait_for([this] { return tid.load() != 0; }, 5s);
+  }
+  ~Parker() {
+    if (th.joinable()) th.join();
+  }
+};
+
+kairos_cpu_page* map_pages(int fd, int prot) {
+  kairos_version v{};
+  if (ioc(fd, KAIROS_IOC_VERSION, &v)) return nullptr;
+  void* p = ::mmap(nullptr, std::size_t{v.nr_cpus} * KAIROS_CPU_PAGE_SIZE,
+                   prot, MAP_SHARED, fd, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<kairos_cpu_page*>(p);
+}
+
+std::size_t pages_len() {
+  kairos_version v{};
+  const int fd = dev_open();
+  ioc(fd, KAIROS_IOC_VERSION, &v);
+  ::close(fd);
+  return std::size_t{v.nr_cpus} * KAIROS_CPU_PAGE_SIZE;
+}
+
+bool parked_on(kairos_cpu_page* pages, int cpu, unsigned n) {
+  return wait_for([&] { return __atomic_load_n(&KAIROS_CPU_PAGE(pages, cpu)->parked,
+                                               __ATOMIC_ACQUIRE) == n; }, 5s);
+}
+
+TEST(KmodDev, VersionQuery) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int fd = dev_open();
+  ASSERT_GE(fd, 0);
+  kairos_version v{};
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_VERSION, &v), 0);
+  EXPECT_EQ(v.major, KAIROS_ABI_MAJOR);
+  EXPECT_EQ(v.minor, KAIROS_ABI_MINOR);
+  EXPECT_GE(v.nr_cpus, static_cast<unsigned>(online_cpus()));
+  EXPECT_EQ(v.cpu_page_size, KAIROS_CPU_PAGE_SIZE);
+  EXPECT_GT(v.max_lc_threads, 0u);
+  EXPECT_EQ(read_stat("live_files"), 1u);
+  ::close(fd);
+}
+
+TEST(KmodDev, BadFdPointerSizeAndCommandFailCleanly) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int fd = dev_open();
+  ASSERT_GE(fd, 0);
+  for (unsigned long cmd : kAllCmds)
+    for (void* p : kBadPointers)
+      EXPECT_EQ(ioc(fd, cmd, p), -EFAULT) << std::hex << cmd << " " << p;
+  // A closed fd, and our commands on another device.
+  kairos_version v{};
+  const int dead = dev_open();
+  ::close(dead);
+  EXPECT_EQ(ioc(dead, KAIROS_IOC_VERSION, &v), -EBADF);
+  const int null_fd = ::open("/dev/null", O_RDWR);
+  EXPECT_EQ(ioc(null_fd, KAIROS_IOC_VERSION, &v), -ENOTTY);
+  ::close(null_fd);
+  // Unknown numbers, and known numbers with a wrong size or direction.
+  char buf[512] = {};
+  EXPECT_EQ(ioc(fd, _IOR(KAIROS_IOC_MAGIC, 99, int), buf), -ENOTTY);
+  EXPECT_EQ(ioc(fd, _IOC(_IOC_READ, KAIROS_IOC_MAGIC, 0, 8), buf), -ENOTTY);
+  EXPECT_EQ(ioc(fd, _IOC(_IOC_WRITE, KAIROS_IOC_MAGIC, 2, 8), buf), -ENOTTY);
+  EXPECT_EQ(ioc(fd, _IOW(KAIROS_IOC_MAGIC, 0, kairos_version), buf), -ENOTTY);
+  EXPECT_EQ(ioc(fd, _IO('T', 1), buf), -ENOTTY);
+  ::close(fd);
+}
+
+TEST(KmodDev, BadCpuTidSignalAndReservedFieldsAreEinvalOrEsrch) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int fd = dev_open();
+  ASSERT_GE(fd, 0);
+  kairos_version v{};
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_VERSION, &v), 0);
+  const int bad_cpus[] = {static_cast<int>(v.nr_cpus), KAIROS_MAX_CPUS - 1,
+                          online_cpus()};
+  for (int cpu : bad_cpus) {
+    if (cpu < online_cpus()) continue;
+    kairos_grant g{};
+    g.cpu = static_cast<unsigned>(cpu);
+    EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -EINVAL) << cpu;
+    kairos_cpuset s = cpuset_of(cpu);
+    EXPECT_EQ(ioc(fd, KAIROS_IOC_KICK, &s), -EINVAL) << cpu;
+    kairos_preempt p{};
+    p.cpus = s;
+    EXPECT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), -EINVAL) << cpu;
+  }
+  kairos_grant g{};
+  g.cpu = 0x80000000u;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -EINVAL);
+  kairos_cpuset empty{};
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_KICK, &empty), -EINVAL);
+  kairos_preempt p{};
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), -EINVAL);  // empty set
+  p.cpus = cpuset_of(0);
+  for (int signo : {-1, 65, 1000}) {
+    p.signo = signo;
+    EXPECT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), -EINVAL) << signo;
+  }
+  p.signo = 0;
+  p.flags = 1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), -EINVAL);
+  // Thread ids: negative, nobody, nobody parked.
+  g = {};
+  g.tid = -5;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -EINVAL);
+  g.tid = 0x3ffffff0;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -ESRCH);
+  g.tid = self_tid();  // exists but is not parked
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -ESRCH);
+  g.tid = 0;  // nobody parked on CPU 0
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -ESRCH);
+  g.flags = 1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -EINVAL);
+  g.flags = 0;
+  g.reserved = 7;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -EINVAL);
+  kairos_lc lc{};
+  lc.tid = -1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), -EINVAL);
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_DEL, &lc), -EINVAL);
+  lc.tid = 0x3ffffff0;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), -ESRCH);
+  lc.tid = 2;  // kthreadd: kernel threads never join
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), -EINVAL);
+  lc.tid = 0;
+  lc.flags = 1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), -EINVAL);
+  lc.flags = 0;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_DEL, &lc), -ENOENT);  // not a member
+  kairos_park park{};
+  park.flags = 1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_PARK, &park), -EINVAL);
+  park.flags = 0;
+  park.timeout_ns = ~0ULL;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_PARK, &park), -EINVAL);
+  EXPECT_EQ(read_stat("live_parked"), 0u);
+  EXPECT_EQ(read_stat("live_lc_threads"), 0u);
+  ::close(fd);
+}
+
+TEST(KmodDev, MmapChecksOffsetLengthAndSharing) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int fd = dev_open();
+  ASSERT_GE(fd, 0);
+  kairos_version v{};
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_VERSION, &v), 0);
+  const std::size_t page = KAIROS_CPU_PAGE_SIZE;
+  EXPECT_EQ(::mmap(nullptr, page, PROT_READ, MAP_SHARED, fd,
+                   static_cast<off_t>(v.nr_cpus * page)), MAP_FAILED);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(::mmap(nullptr, (v.nr_cpus + 1) * page, PROT_READ, MAP_SHARED, fd,
+                   0), MAP_FAILED);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0),
+            MAP_FAILED);
+  EXPECT_EQ(errno, EINVAL);
+  // One CPU's page alone, read-only; then all of them writable.
+  void* one = ::mmap(nullptr, page, PROT_READ, MAP_SHARED, fd,
+                     static_cast<off_t>((v.nr_cpus - 1) * page));
+  ASSERT_NE(one, MAP_FAILED);
+  EXPECT_EQ(static_cast<kairos_cpu_page*>(one)->parked, 0u);
+  EXPECT_EQ(read_stat("live_mappings"), 1u);
+  kairos_cpu_page* all = map_pages(fd, PROT_READ | PROT_WRITE);
+  ASSERT_NE(all, nullptr);
+  EXPECT_EQ(read_stat("live_mappings"), 2u);
+  ::munmap(one, page);
+  ::munmap(all, v.nr_cpus * page);
+  EXPECT_EQ(read_stat("live_mappings"), 0u);
+  ::close(fd);
+}
+
+// Without CAP_SYS_NICE/CAP_SYS_ADMIN: version, park and read-only mmap
+// work; everything else is EPERM. Runs in a child that drops the caps.
+TEST(KmodDev, UnprivilegedCallersGetEperm) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const std::size_t len = pages_len();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (::syscall(SYS_capget, &hdr, data)) _exit(100);
+    for (int cap : {CAP_SYS_NICE, CAP_SYS_ADMIN}) {
+      data[cap / 32].effective &= ~(1u << (cap % 32));
+      data[cap / 32].permitted &= ~(1u << (cap % 32));
+    }
+    if (::syscall(SYS_capset, &hdr, data)) _exit(101);
+    int fails = 0;
+    const int fd = dev_open();
+    if (fd < 0) _exit(102);
+    kairos_version v{};
+    fails += ioc(fd, KAIROS_IOC_VERSION, &v) != 0;
+    kairos_grant g{};
+    fails += ioc(fd, KAIROS_IOC_GRANT, &g) != -EPERM;
+    kairos_cpuset s = cpuset_of(0);
+    fails += ioc(fd, KAIROS_IOC_KICK, &s) != -EPERM;
+    kairos_preempt p{};
+    p.cpus = s;
+    fails += ioc(fd, KAIROS_IOC_PREEMPT, &p) != -EPERM;
+    kairos_lc lc{};
+    fails += ioc(fd, KAIROS_IOC_LC_ADD, &lc) != -EPERM;
+    fails += ioc(fd, KAIROS_IOC_LC_DEL, &lc) != -EPERM;
+    kairos_park park{};
+    park.timeout_ns = 1000000;  // parking itself is allowed
+    fails += ioc(fd, KAIROS_IOC_PARK, &park) != -ETIMEDOUT;
+    void* w = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    fails += w != MAP_FAILED || errno != EPERM;
+    void* r = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+    fails += r == MAP_FAILED;
+    if (r != MAP_FAILED)
+      fails += ::mprotect(r, len, PROT_READ | PROT_WRITE) == 0;
+    _exit(fails);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "checks that failed (or setup step)";
+}
+
+TEST(KmodDev, ParkThenGrantByTidOnAnotherCpu) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  ASSERT_GE(online_cpus(), 2);
+  const int fd = dev_open();
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ);
+  ASSERT_NE(pages, nullptr);
+  const auto grants0 = read_stat("grants");
+  {
+    Parker parker(fd, 0);
+    ASSERT_TRUE(parked_on(pages, 0, 1));
+    EXPECT_EQ(read_stat("live_parked"), 1u);
+    EXPECT_FALSE(parker.done);
+    kairos_grant g{};
+    g.cpu = 1;
+    g.tid = parker.tid;
+    ASSERT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), 0);
+    ASSERT_TRUE(wait_for([&] { return parker.done.load(); }, 5s));
+    parker.th.join();
+    EXPECT_EQ(parker.ret, 0);
+    EXPECT_EQ(parker.out.cpu, 1u);
+    EXPECT_EQ(parker.out.gen, 0u);
+    EXPECT_EQ(parker.cpu_after, 1);  // running where it was granted
+    EXPECT_EQ(KAIROS_CPU_PAGE(pages, 1)->running_tid, parker.tid);
+    EXPECT_EQ(KAIROS_CPU_PAGE(pages, 0)->parked, 0u);
+  }
+  EXPECT_EQ(read_stat("grants"), grants0 + 1);
+  EXPECT_EQ(read_stat("live_parked"), 0u);
+  ::munmap(pages, pages_len());
+  ::close(fd);
+}
+
+TEST(KmodDev, GrantAnyThreadParkedOnACpu) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int fd = dev_open();
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ);
+  ASSERT_NE(pages, nullptr);
+  Parker a(fd, 1), b(fd, 1);
+  ASSERT_TRUE(parked_on(pages, 1, 2));
+  kairos_grant g{};
+  g.cpu = 1;
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), 0);
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), 0);
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), -ESRCH);  // nobody left
+  ASSERT_TRUE(wait_for([&] { return a.done && b.done; }, 5s));
+  a.th.join();
+  b.th.join();
+  EXPECT_EQ(a.ret, 0);
+  EXPECT_EQ(b.ret, 0);
+  ::munmap(pages, pages_len());
+  ::close(fd);
+}
+
+TEST(KmodDev, ParkTimesOutAndIsInterruptedBySignals) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int fd = dev_open();
+  {
+    Parker timed(fd, 1, 20'000'000);
+    timed.th.join();
+    EXPECT_EQ(timed.ret, -ETIMEDOUT);
+  }
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {};
+  ::sigaction(SIGUSR2, &sa, nullptr);  // no SA_RESTART
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ);
+  ASSERT_NE(pages, nullptr);
+  Parker p(fd, 1);
+  ASSERT_TRUE(parked_on(pages, 1, 1));
+  ::pthread_kill(p.th.native_handle(), SIGUSR2);
+  p.th.join();
+  EXPECT_EQ(p.ret, -EINTR);
+  EXPECT_EQ(KAIROS_CPU_PAGE(pages, 1)->parked, 0u);
+  EXPECT_EQ(read_stat("live_parked"), 0u);
+  ::munmap(pages, pages_len());
+  ::close(fd);
+}
+
+TEST(KmodDev, GrantPostedInTheSharedPage) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int fd = dev_open();
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ | PROT_WRITE);
+  ASSERT_NE(pages, nullptr);
+  kairos_cpu_page& pg = *KAIROS_CPU_PAGE(pages, 1);
+  kairos_cpuset cpu1 = cpuset_of(1);
+
+  // 1. Posted, then KICK: the parked thread named runs; done_gen follows.
+  {
+    Parker p(fd, 1);
+    ASSERT_TRUE(parked_on(pages, 1, 1));
+    const std::uint64_t gen = pg.done_gen + 1;
+    pg.grant_tid = p.tid;
+    __atomic_store_n(&pg.grant_gen, gen, __ATOMIC_RELEASE);
+    EXPECT_FALSE(p.done);  // nothing happens without a kick or a spinner
+    ASSERT_EQ(ioc(fd, KAIROS_IOC_KICK, &cpu1), 0);
+    p.th.join();
+    EXPECT_EQ(p.ret, 0);
+    EXPECT_EQ(p.out.gen, gen);
+    EXPECT_EQ(__atomic_load_n(&pg.done_gen, __ATOMIC_ACQUIRE), gen);
+    EXPECT_EQ(pg.done_status, 0);
+    EXPECT_EQ(pg.running_tid, p.tid);
+  }
+  // 2. Posted for nobody: completion says -ESRCH.
+  {
+    const auto misses = read_stat("grant_misses");
+    const std::uint64_t gen = pg.done_gen + 1;
+    pg.grant_tid = 0;
+    __atomic_store_n(&pg.grant_gen, gen, __ATOMIC_RELEASE);
+    ASSERT_EQ(ioc(fd, KAIROS_IOC_KICK, &cpu1), 0);
+    EXPECT_EQ(pg.done_gen, gen);
+    EXPECT_EQ(pg.done_status, -ESRCH);
+    EXPECT_EQ(read_stat("grant_misses"), misses + 1);
+  }
+  // 3. No system call at all: a thread parking with a spin window takes
+  //    the grant waiting in its CPU's page.
+  {
+    ASSERT_EQ(write_sysfs("park_spin_max_us", "10000"), 0);
+    const std::uint64_t gen = pg.done_gen + 1;
+    pg.grant_tid = 0;
+    __atomic_store_n(&pg.grant_gen, gen, __ATOMIC_RELEASE);
+    Parker p(fd, 1, 5'000'000'000ULL, 10'000'000);
+    p.th.join();
+    EXPECT_EQ(p.ret, 0);
+    EXPECT_EQ(p.out.gen, gen);
+    EXPECT_EQ(pg.done_gen, gen);
+    EXPECT_EQ(pg.running_tid, p.tid);
+  }
+  ::munmap(pages, pages_len());
+  ::close(fd);
+}
+
+std::atomic<int> g_sig_count{0};
+std::atomic<pid_t> g_sig_target{0};
+std::atomic<int> g_sig_wrong{0};
+
+TEST(KmodDev, PreemptBumpsTheFlagAndSignalsOnlyTheGrantedThread) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int fd = dev_open();
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ);
+  ASSERT_NE(pages, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {
+    if (self_tid() == g_sig_target.load()) ++g_sig_count;
+    else ++g_sig_wrong;
+  };
+  ::sigaction(SIGUSR1, &sa, nullptr);
+
+  // A granted thread spinning on CPU 1 until it has been signalled.
+  std::atomic<bool> stop{false};
+  std::atomic<int> state{0};
+  std::thread t([&] {
+    pin_self(1);
+    g_sig_target = self_tid();
+    kairos_park a{};
+    a.timeout_ns = 10'000'000'000ULL;
+    state = 1;
+    state = ioc(fd, KAIROS_IOC_PARK, &a) == 0 ? 2 : 3;
+    while (!stop) {
+    }
+  });
+  ASSERT_TRUE(parked_on(pages, 1, 1));
+  kairos_grant g{};
+  g.cpu = 1;
+  g.tid = g_sig_target;
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), 0);
+  ASSERT_TRUE(wait_for([&] { return state.load() >= 2; }, 5s));
+  ASSERT_EQ(state.load(), 2);
+
+  kairos_preempt p{};
+  p.cpus = cpuset_of(1);
+  p.signo = SIGUSR1;
+  const std::uint64_t gen0 = KAIROS_CPU_PAGE(pages, 1)->preempt_gen;
+  // The IPI signals only if the granted thread is on the CPU right then.
+  int tries = 0;
+  while (g_sig_count == 0 && tries < 100) {
+    ASSERT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), 0);
+    ++tries;
+    wait_for([] { return g_sig_count.load() > 0; }, 20ms);
+  }
+  EXPECT_GT(g_sig_count.load(), 0);
+  EXPECT_EQ(KAIROS_CPU_PAGE(pages, 1)->preempt_gen, gen0 + tries);  // the flag, every time
+  EXPECT_GE(read_stat("preempt_ipis"), static_cast<std::uint64_t>(tries));
+  EXPECT_GE(read_stat("preempt_signals"), 1u);
+
+  // CPU 0 runs nobody the module granted: the flag moves, no signal.
+  const std::uint64_t gen_cpu0 = KAIROS_CPU_PAGE(pages, 0)->preempt_gen;
+  p.cpus = cpuset_of(0);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), 0);
+  EXPECT_EQ(KAIROS_CPU_PAGE(pages, 0)->preempt_gen, gen_cpu0 + 20);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(g_sig_wrong.load(), 0);
+  stop = true;
+  t.join();
+  ::munmap(pages, pages_len());
+  ::close(fd);
+}
+
+TEST(KmodDev, ClosingTheFdReleasesLcThreads) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> tid{0};
+  std::thread t([&] {
+    tid = self_tid();
+    while (!stop) std::this_thread::sleep_for(1ms);
+  });
+  ASSERT_TRUE(wait_for([&] { return tid.load() != 0; }, 5s));
+  const int fd = dev_open();
+  const int other = dev_open();
+  kairos_lc lc{};
+  lc.tid = tid;
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), 0);
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), -EEXIST);
+  EXPECT_EQ(ioc(other, KAIROS_IOC_LC_DEL, &lc), -ENOENT);  // not its own
+  EXPECT_EQ(::sched_getscheduler(tid), SCHED_FIFO);
+  EXPECT_EQ(read_stat("live_lc_threads"), 1u);
+  ::close(other);
+  EXPECT_EQ(::sched_getscheduler(tid), SCHED_FIFO);
+  ::close(fd);
+  EXPECT_EQ(::sched_getscheduler(tid), SCHED_OTHER);
+  EXPECT_EQ(read_stat("live_lc_threads"), 0u);
+  // LC_DEL gives the same, and RT threads cannot join.
+  const int fd2 = dev_open();
+  ASSERT_EQ(ioc(fd2, KAIROS_IOC_LC_ADD, &lc), 0);
+  ASSERT_EQ(ioc(fd2, KAIROS_IOC_LC_DEL, &lc), 0);
+  EXPECT_EQ(::sched_getscheduler(tid), SCHED_OTHER);
+  sched_param sp{};
+  sp.sched_priority = 5;
+  ASSERT_EQ(::sched_setscheduler(tid, SCHED_RR, &sp), 0);
+  EXPECT_EQ(ioc(fd2, KAIROS_IOC_LC_ADD, &lc), -EBUSY);
+  sp.sched_priority = 0;
+  ::sched_setscheduler(tid, SCHED_OTHER, &sp);
+  ::close(fd2);
+  stop = true;
+  t.join();
+}
+
+}  // namespace

@@ -1,0 +1,113 @@
+#include "kmod_testlib.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kairos::kmodtest {
+
+using kairos::vmtest::build_path;
+using kairos::vmtest::path_exists;
+using kairos::vmtest::read_file;
+
+int load_module() {
+  const std::string ko = build_path("kmod-build/kairos.ko");
+  const int fd = ::open(ko.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  const long r = ::syscall(SYS_finit_module, fd, "", 0);
+  const int err = r ? -errno : 0;
+  ::close(fd);
+  return err;
+}
+
+int unload_module() {
+  return ::syscall(SYS_delete_module, "kairos", O_NONBLOCK) ? -errno : 0;
+}
+
+ModuleScope::ModuleScope() {
+  if (path_exists(kSysfs)) {
+    ADD_FAILURE() << "kairos.ko is already loaded: a previous test leaked it";
+    unload_module();
+  }
+  const int r = load_module();
+  EXPECT_EQ(r, 0) << std::strerror(-r);
+  loaded_ = r == 0;
+}
+
+ModuleScope::~ModuleScope() {
+  if (!loaded_) return;
+  std::string detail;
+  EXPECT_TRUE(live_counters_zero(&detail)) << detail;
+  EXPECT_EQ(unload_module(), 0);
+  EXPECT_FALSE(path_exists(kSysfs));
+}
+
+int write_sysfs(const std::string& file, const std::string& s) {
+  const std::string path = std::string(kSysfs) + "/" + file;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  const ssize_t n = ::write(fd, s.data(), s.size());
+  const int err = n < 0 ? -errno : 0;
+  ::close(fd);
+  return err;
+}
+
+std::string read_sysfs(const std::string& file) {
+  std::string s = read_file(std::string(kSysfs) + "/" + file);
+  const auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+std::uint64_t read_stat(const std::string& name) {
+  return std::stoull(read_sysfs("stats/" + name));
+}
+
+bool live_counters_zero(std::string* detail) {
+  bool ok = true;
+  for (const char* n : {"live_files", "live_mappings", "live_parked",
+                        "live_lc_threads"}) {
+    const std::string v = read_sysfs(std::string("stats/") + n);
+    if (v != "0") {
+      ok = false;
+      if (detail) *detail += std::string(n) + "=" + v + " ";
+    }
+  }
+  return ok;
+}
+
+int dev_open() {
+  const int fd = ::open(KAIROS_DEV_PATH, O_RDWR | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+int ioc(int fd, unsigned long cmd, void* arg) {
+  return ::ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+kairos_cpuset cpuset_of(int cpu) {
+  kairos_cpuset s{};
+  s.bits[cpu / 64] |= 1ULL << (cpu % 64);
+  return s;
+}
+
+void pin_self(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof(set), &set), 0);
+  ::sched_yield();
+}
+
+pid_t self_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+int online_cpus() { return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)); }
+
+}  // namespace kairos::kmodtest

@@ -1,0 +1,53 @@
+// Helpers for the kairos.ko tests inside the VM: load/unload the module,
+// sysfs access that reports errno, /dev/kairos calls, thread pinning.
+#pragma once
+
+#include "vm_testlib.hpp"
+
+#include "../../kmod/uapi/kairos.h"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace kairos::kmodtest {
+
+inline constexpr const char* kSysfs = KAIROS_SYSFS_DIR;
+
+// finit_module / delete_module; 0 or -errno.
+int load_module();
+int unload_module();
+
+// Loads kairos.ko for one test and unloads it at the end (failing the
+// test if that is impossible or if live-object counters are not zero).
+class ModuleScope {
+ public:
+  ModuleScope();
+  ~ModuleScope();
+  bool loaded() const { return loaded_; }
+
+ private:
+  bool loaded_ = false;
+};
+
+// Writes s to a sysfs file in one write(); 0 or -errno.
+int write_sysfs(const std::string& file, const std::string& s);
+// The first line of a sysfs file under /sys/kernel/kairos/, no newline.
+std::string read_sysfs(const std::string& file);
+std::uint64_t read_stat(const std::string& name);  // stats/<name>
+// Every stats/live_* counter is zero.
+bool live_counters_zero(std::string* detail = nullptr);
+
+// /dev/kairos calls; they return 0 or -errno.
+int dev_open();
+int ioc(int fd, unsigned long cmd, void* arg);
+
+kairos_cpuset cpuset_of(int cpu);
+
+// Pins the calling thread to one CPU; gettid() of the caller.
+void pin_self(int cpu);
+pid_t self_tid();
+int online_cpus();
+
+}  // namespace kairos::kmodtest
