@@ -101,6 +101,9 @@ struct alignas(64) Kthread {
   std::atomic<std::uint32_t> park_state{0};
   std::atomic<std::uint32_t> futex_word{0};
   std::atomic<int> tid{0};
+  // Uthreads started on / exited on this kthread; written only by it.
+  std::atomic<std::int64_t> started{0};
+  std::atomic<std::int64_t> exited{0};
 
   std::thread os_thread;
 };
@@ -121,7 +124,9 @@ struct RuntimeImpl {
   alignas(64) std::atomic<int> nr_spinning{0};
   std::atomic<int> nr_parked{0};
   std::atomic<unsigned> inject_rr{0};
-  alignas(64) std::atomic<std::int64_t> live{0};
+  // Uthreads started from outside the runtime (other starts and all exits
+  // are counted per kthread, without shared read-modify-writes).
+  alignas(64) std::atomic<std::int64_t> foreign_started{0};
   std::atomic<bool> draining{false};
   std::atomic<bool> stopping{false};
 
@@ -148,6 +153,13 @@ struct RuntimeImpl {
 
 // scheduler.cpp
 Kthread* current_kthread();
+// Uthreads started and not yet exited; exact once no uthread can start
+// new ones (it reads exits before starts, so it never undercounts).
+std::int64_t live_uthreads(RuntimeImpl* rt);
+// Owner-only increment of a kthread-private counter.
+inline void bump(std::atomic<std::int64_t>& c) {
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
 void rq_push(Kthread* k, Uthread* u);
 void make_ready(Uthread* u);
 void maybe_wake(RuntimeImpl* rt);

@@ -104,21 +104,57 @@ void request_preempt(RuntimeImpl* rt, Kthread* k) {
   k->preempt_req.store(true, std::memory_order_relaxed);
 }
 
-// Asks a kthread whose uthread has not switched for a whole quantum to
-// preempt it at its next safe point.
+// The runtime's own housekeeping thread, two jobs:
+// - preemption: a kthread whose uthread has not switched for a whole
+//   quantum is asked to preempt it at its next safe point;
+// - congestion (self_wake only, Shenango's rule run in-process): a queue
+//   whose dequeue count did not move while it held work across two checks
+//   gets a parked kthread woken. This covers a waker that readies a uthread
+//   locally and then keeps running instead of switching to it.
 void ticker_main(RuntimeImpl* rt) {
-  const auto tick = std::max(rt->cfg.preempt_quantum / 2,
-                             std::chrono::microseconds(50));
-  std::vector<std::uint64_t> last(rt->ks.size(), ~0ull);
+  using namespace std::chrono;
+  const std::size_t n = rt->ks.size();
+  const auto quantum = rt->cfg.preempt_quantum;
+  const auto busy_tick = microseconds(50);
+  const auto idle_tick = milliseconds(1);
+  std::vector<std::uint64_t> last_switches(n, ~0ull);
+  std::vector<steady_clock::time_point> since(n, steady_clock::now());
+  std::vector<std::uint32_t> last_tail(n, 0);
+  std::vector<bool> was_queued(n, false);
+  microseconds tick = idle_tick;
   while (!rt->stopping.load(std::memory_order_acquire)) {
     std::this_thread::sleep_for(tick);
-    for (std::size_t i = 0; i < rt->ks.size(); ++i) {
+    bool busy = false;
+    const auto now = steady_clock::now();
+    for (std::size_t i = 0; i < n; ++i) {
       Kthread* k = rt->ks[i].get();
-      const std::uint64_t s = k->switches.load(std::memory_order_relaxed);
-      if (k->current.load(std::memory_order_relaxed) && s == last[i])
-        request_preempt(rt, k);
-      last[i] = s;
+      const bool running = k->current.load(std::memory_order_relaxed) != nullptr;
+      busy |= running;
+      if (quantum.count() > 0) {
+        const std::uint64_t s = k->switches.load(std::memory_order_relaxed);
+        if (s != last_switches[i] || !running) {
+          last_switches[i] = s;
+          since[i] = now;
+        } else if (now - since[i] >= quantum) {
+          request_preempt(rt, k);
+          since[i] = now;
+        }
+      }
+      if (rt->cfg.self_wake) {
+        auto snap = read_queue_state(&rt->lines[i]);
+        if (!snap) continue;
+        const bool queued = snap->rq_len() != 0;
+        busy |= queued;
+        if (queued && was_queued[i] && snap->rq_tail == last_tail[i])
+          maybe_wake(rt);
+        was_queued[i] = queued;
+        last_tail[i] = snap->rq_tail;
+      }
     }
+    tick = busy ? std::min<microseconds>(
+                      busy_tick, quantum.count() > 0 ? quantum / 2 : busy_tick)
+                : idle_tick;
+    if (tick < microseconds(20)) tick = microseconds(20);
   }
 }
 
@@ -147,7 +183,7 @@ Runtime::Runtime(Config cfg) : impl_(std::make_unique<RuntimeImpl>()) {
   if (rt->cfg.preempt_by_signal) install_signal_handler();
   try {
     for (auto& k : rt->ks) k->os_thread = std::thread(kthread_main, k.get());
-    if (rt->cfg.preempt_quantum.count() > 0)
+    if (rt->cfg.preempt_quantum.count() > 0 || rt->cfg.self_wake)
       rt->ticker = std::thread(ticker_main, rt);
   } catch (...) {
     rt->stopping.store(true);
@@ -165,9 +201,8 @@ Runtime::~Runtime() {
   // Let every remaining uthread finish, whatever the allocator said.
   rt->draining.store(true, std::memory_order_seq_cst);
   grant(kthreads());
-  std::int64_t live;
-  while ((live = rt->live.load(std::memory_order_acquire)) != 0)
-    rt->live.wait(live);
+  while (live_uthreads(rt) != 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   rt->stopping.store(true, std::memory_order_seq_cst);
   for (auto& k : rt->ks) unpark_kthread(rt, k.get());
   for (auto& k : rt->ks) k->os_thread.join();

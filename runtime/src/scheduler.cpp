@@ -222,7 +222,7 @@ Uthread* find_work(Kthread* k) {
     if (Uthread* u = steal(k)) return u;
     if (poll_pollers(k)) continue;
     if (rt->stopping.load(std::memory_order_acquire) &&
-        rt->live.load(std::memory_order_acquire) == 0)
+        live_uthreads(rt) == 0)
       return nullptr;
     const std::uint64_t now = now_ns();
     if (spin_start == 0) {
@@ -289,6 +289,14 @@ void rq_push(Kthread* k, Uthread* u) {
   k->rq_lock.unlock();
 }
 
+std::int64_t live_uthreads(RuntimeImpl* rt) {
+  std::int64_t exited = 0, started = 0;
+  for (auto& k : rt->ks) exited += k->exited.load(std::memory_order_seq_cst);
+  for (auto& k : rt->ks) started += k->started.load(std::memory_order_seq_cst);
+  started += rt->foreign_started.load(std::memory_order_seq_cst);
+  return started - exited;
+}
+
 bool unpark_kthread(RuntimeImpl* rt, Kthread* k) {
   std::uint32_t parked = 1;
   if (!k->park_state.compare_exchange_strong(parked, 0)) return false;
@@ -312,7 +320,8 @@ void maybe_wake(RuntimeImpl* rt) {
 void make_ready(Uthread* u) {
   RuntimeImpl* rt = u->rt;
   Kthread* k = current_kthread();
-  if (!k || k->rt != rt) {
+  const bool local = k && k->rt == rt;
+  if (!local) {
     // From outside the runtime: round-robin, preferring running kthreads.
     const std::size_t n = rt->ks.size();
     const std::size_t start = rt->inject_rr.fetch_add(1) % n;
@@ -326,7 +335,11 @@ void make_ready(Uthread* u) {
     }
   }
   rq_push(k, u);
-  maybe_wake(rt);
+  // From a uthread, a single ready uthread is what this kthread runs next
+  // when the waker blocks or yields (the common hand-off), so only a
+  // second one is worth waking a parked kthread for. A waker that keeps
+  // running is bounded by preemption, and the allocator sees the line.
+  if (!local || k->rq_len.load(std::memory_order_relaxed) > 1) maybe_wake(rt);
 }
 
 void switch_away(Kthread* k, Uthread* cur, bool requeue, bool exiting,

@@ -70,7 +70,6 @@ void uthread_exit(Uthread* u) {
   if (u->fn_on_heap)
     ::operator delete(u->fn, std::align_val_t(u->fn_align));
   u->fn = nullptr;
-  RuntimeImpl* rt = u->rt;
   u->join_lock.lock();
   u->finished = true;
   Uthread* joiner = u->joiner;
@@ -81,9 +80,9 @@ void uthread_exit(Uthread* u) {
     u->done.store(1, std::memory_order_release);
     u->done.notify_all();
   }
-  if (rt->live.fetch_sub(1, std::memory_order_acq_rel) == 1)
-    rt->live.notify_all();
-  switch_away(current_kthread(), u, false, true, false);
+  Kthread* k = current_kthread();
+  bump(k->exited);
+  switch_away(k, u, false, true, false);
   __builtin_unreachable();
 }
 
@@ -150,7 +149,11 @@ Uthread* uthread_alloc(RuntimeImpl* rt, std::size_t size, std::size_t align,
 
 void uthread_start(RuntimeImpl* rt, Uthread* u, bool joinable) {
   u->refs.store(joinable ? 2 : 1, std::memory_order_relaxed);
-  rt->live.fetch_add(1, std::memory_order_relaxed);
+  Kthread* k = current_kthread();
+  if (k && k->rt == rt)
+    bump(k->started);
+  else
+    rt->foreign_started.fetch_add(1, std::memory_order_seq_cst);
   make_ready(u);
 }
 

@@ -51,7 +51,9 @@ struct Config {
   unsigned kthreads = 0;                 // 0: one per online CPU
   std::size_t stack_size = 64 * 1024;    // per uthread, plus a guard page
   // Wake a parked kthread when work is queued and no kthread is looking
-  // for work. Turn off when an external allocator decides (grant()).
+  // for work, and run the in-process congestion check (a queue that held
+  // work across two 50 us checks without a dequeue gets a kthread woken).
+  // Turn off when an external allocator decides (grant()).
   bool self_wake = true;
   // How long an idle kthread keeps looking for work before it parks.
   std::chrono::nanoseconds spin_before_park = std::chrono::microseconds(20);
