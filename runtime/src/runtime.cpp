@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -198,6 +199,12 @@ Runtime::Runtime(Config cfg) : impl_(std::make_unique<RuntimeImpl>()) {
 
 Runtime::~Runtime() {
   RuntimeImpl* rt = impl_.get();
+  if (current() == this) {
+    // It would wait for itself forever.
+    std::fputs("kairos: a Runtime was destroyed from one of its uthreads\n",
+               stderr);
+    std::abort();
+  }
   // Let every remaining uthread finish, whatever the allocator said.
   rt->draining.store(true, std::memory_order_seq_cst);
   grant(kthreads());

@@ -4,6 +4,8 @@
 
 #include <sys/mman.h>
 
+#include <cstdio>
+#include <exception>
 #include <new>
 #include <stdexcept>
 #include <system_error>
@@ -19,7 +21,14 @@ constexpr std::size_t kKthreadCacheMax = 64;
 void uthread_entry(Transfer t) {
   on_resume(t);
   Uthread* u = current_kthread()->current.load(std::memory_order_relaxed);
-  u->invoke(u->fn);
+  try {
+    u->invoke(u->fn);
+  } catch (...) {
+    // As with std::thread: an exception leaving the thread function ends
+    // the process (unwinding past the stack's first frame is undefined).
+    std::fputs("kairos: exception escaped a uthread\n", stderr);
+    std::terminate();
+  }
   uthread_exit(u);
 }
 

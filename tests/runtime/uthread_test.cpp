@@ -188,3 +188,13 @@ TEST(Uthread, SpawnFromOutsideSpreadsOverKthreads) {
   ts.clear();
   EXPECT_EQ(seen_mask.load(), 3u);
 }
+
+TEST(UthreadDeathTest, ExceptionEscapingAUthreadTerminates) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        Runtime rt({.kthreads = 1});
+        rt.spawn([] { throw std::runtime_error("boom"); }).join();
+      },
+      "exception escaped a uthread");
+}
