@@ -43,6 +43,8 @@ struct Uthread {
   Uthread* wl_next = nullptr;  // wait-list links (Mutex, CondVar)
   Uthread* wl_prev = nullptr;
   bool in_waitlist = false;    // guarded by the wait list's lock
+  // Kthread that ran it last (~0u: never ran); wakes send it back there.
+  std::atomic<unsigned> home{~0u};
 
   // Stack: [stack_lo, stack_lo + guard) is PROT_NONE.
   char* stack_lo = nullptr;

@@ -241,6 +241,7 @@ void run(Kthread* k, Uthread* u) {
   wait_off_cpu(u);
   u->on_cpu.store(true, std::memory_order_relaxed);
   k->current.store(u, std::memory_order_relaxed);
+  u->home.store(k->index, std::memory_order_relaxed);
   k->switches.store(k->switches.load(std::memory_order_relaxed) + 1,
                     std::memory_order_relaxed);
   k->direct_switches = 0;
@@ -334,6 +335,32 @@ void make_ready(Uthread* u) {
       }
     }
   }
+  if (local) {
+    // ZygOS-style remote wake: a uthread that last ran on another kthread
+    // goes back there (its cache is warm there) when that kthread is
+    // running, or is parked and may be woken for it; the kthread is
+    // unparked directly, much as ZygOS sends an IPI.
+    const unsigned home = u->home.load(std::memory_order_relaxed);
+    if (home != k->index && home < rt->ks.size()) {
+      Kthread* h = rt->ks[home].get();
+      const bool may_wake =
+          rt->cfg.self_wake || rt->draining.load(std::memory_order_relaxed);
+      if (!h->park_req.load(std::memory_order_relaxed)) {
+        if (h->park_state.load(std::memory_order_seq_cst) == 0) {
+          rq_push(h, u);
+          // It may have parked meanwhile: then behave as a wake.
+          if (h->park_state.load(std::memory_order_seq_cst) != 0 && may_wake)
+            unpark_kthread(rt, h);
+          return;
+        }
+        if (may_wake) {
+          rq_push(h, u);
+          unpark_kthread(rt, h);
+          return;
+        }
+      }
+    }
+  }
   rq_push(k, u);
   // From a uthread, a single ready uthread is what this kthread runs next
   // when the waker blocks or yields (the common hand-off), so only a
@@ -360,6 +387,7 @@ void switch_away(Kthread* k, Uthread* cur, bool requeue, bool exiting,
     wait_off_cpu(next);
     next->on_cpu.store(true, std::memory_order_relaxed);
     k->current.store(next, std::memory_order_relaxed);
+    next->home.store(k->index, std::memory_order_relaxed);
     k->switches.store(k->switches.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
     t = jump_context(next->ctx, next->tsan_fiber, &m);

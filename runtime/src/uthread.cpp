@@ -149,6 +149,7 @@ Uthread* uthread_alloc(RuntimeImpl* rt, std::size_t size, std::size_t align,
   u->in_timers = false;
   u->in_waitlist = false;
   u->on_cpu.store(false, std::memory_order_relaxed);
+  u->home.store(~0u, std::memory_order_relaxed);
   u->ctx = make_context(u->stack_lo + u->stack_bytes,
                         u->stack_bytes - rt->page, &uthread_entry);
   u->tsan_fiber = fiber_create();

@@ -184,10 +184,12 @@ BENCHMARK(BM_Switch_BoostContext)->UseRealTime();
 // an OS thread in FUTEX_WAIT. One iteration = one wake + one flag round trip.
 
 void BM_Wake_Kairos_CrossKthread(benchmark::State& state) {
-  // A granted kthread polls for work while it owns its core (Shenango);
-  // spin long enough that it is still polling when the next wake comes.
-  kairos::Runtime rt(
-      {.kthreads = 2, .spin_before_park = std::chrono::milliseconds(1)});
+  // Arg = how long an idle kthread polls before it parks, in us. 20 (the
+  // default): B's kthread has usually parked, so the wake unparks it (futex)
+  // and B runs there. 1000: a granted kthread keeps polling its core
+  // (Shenango), so the wake is a queue push it picks up.
+  kairos::Runtime rt({.kthreads = 2,
+                      .spin_before_park = std::chrono::microseconds(state.range(0))});
   kairos::Mutex m;
   kairos::CondVar cv;
   std::uint64_t seq = 0;  // guarded by m
@@ -210,10 +212,12 @@ void BM_Wake_Kairos_CrossKthread(benchmark::State& state) {
       });
       std::uint64_t n = 0;
       for (auto _ : state) {
-        {
-          std::lock_guard<kairos::Mutex> g(m);
-          seq = ++n;
+        // Spin for the mutex rather than block, so A never leaves its
+        // kthread (B holds it briefly between the ack and its next wait).
+        while (!m.try_lock()) {
         }
+        seq = ++n;
+        m.unlock();
         cv.notify_one();
         while (ack.load(std::memory_order_acquire) != n) {
         }
@@ -227,7 +231,7 @@ void BM_Wake_Kairos_CrossKthread(benchmark::State& state) {
   state.counters["cross_kthread_fraction"] =
       static_cast<double>(cross.load()) / std::max(1L, wakes.load());
 }
-BENCHMARK(BM_Wake_Kairos_CrossKthread)->UseRealTime();
+BENCHMARK(BM_Wake_Kairos_CrossKthread)->Arg(0)->Arg(20)->Arg(1000)->UseRealTime();
 
 long futex(std::atomic<std::uint32_t>* w, int op, std::uint32_t v) {
   return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(w), op, v,
