@@ -64,7 +64,11 @@ struct Uthread {
   Uthread* joiner = nullptr;
   bool foreign_joiner = false;
   std::atomic<std::uint32_t> done{0};  // for joiners outside uthreads
-  std::atomic<int> refs{0};            // handle + the running uthread
+  bool detached = false;               // guarded by join_lock
+  // Set by the context that took over from the exiting uthread once its
+  // stack is no longer used; whoever recycles a joinable one waits for it.
+  std::atomic<bool> exit_done{false};
+  bool exit_recycle = false;  // read right after the exit switch
 
   // Timed waits: wait_state decides the race between a notifier and the
   // timer; timer_it is valid while in_timers (guarded by the timer lock).
@@ -173,11 +177,17 @@ bool unpark_kthread(RuntimeImpl* rt, Kthread* k);
 void switch_away(Kthread* k, Uthread* cur, bool requeue, bool exiting,
                  bool force_sched);
 void kthread_main(Kthread* k);
+// Exiting uthread cur hands its kthread straight to the blocked joiner
+// 'next' (no run-queue round trip). False when the scheduler is due a
+// poll instead; the caller then takes the ordinary path.
+bool exit_to_joiner(Kthread* k, Uthread* cur, Uthread* next);
 // First thing every context does after a jump lands in it.
 void on_resume(Transfer t);
 
 // uthread.cpp
-void uthread_release(Uthread* u);
+// Called on the context that replaced an exiting uthread.
+void uthread_exited(Uthread* u);
+void uthread_recycle(Uthread* u);
 void free_all_uthreads(RuntimeImpl* rt);
 
 // timers.cpp

@@ -46,7 +46,7 @@ void on_resume(Transfer t) {
   if (m.from == nullptr) {
     current_kthread()->sched_ctx = t.fctx;
   } else if (m.exiting) {
-    uthread_release(m.from);
+    uthread_exited(m.from);
   } else {
     m.from->ctx = t.fctx;
     m.from->on_cpu.store(false, std::memory_order_release);
@@ -367,6 +367,22 @@ void make_ready(Uthread* u) {
   // second one is worth waking a parked kthread for. A waker that keeps
   // running is bounded by preemption, and the allocator sees the line.
   if (!local || k->rq_len.load(std::memory_order_relaxed) > 1) maybe_wake(rt);
+}
+
+bool exit_to_joiner(Kthread* k, Uthread* cur, Uthread* next) {
+  if ((k->direct_switches + 1) % kSchedEvery == 0 ||
+      k->park_req.load(std::memory_order_relaxed))
+    return false;
+  ++k->direct_switches;
+  wait_off_cpu(next);
+  next->on_cpu.store(true, std::memory_order_relaxed);
+  k->current.store(next, std::memory_order_relaxed);
+  next->home.store(k->index, std::memory_order_relaxed);
+  k->switches.store(k->switches.load(std::memory_order_relaxed) + 1,
+                    std::memory_order_relaxed);
+  SwitchMsg m{cur, true};
+  jump_context(next->ctx, next->tsan_fiber, &m);
+  __builtin_unreachable();
 }
 
 void switch_away(Kthread* k, Uthread* cur, bool requeue, bool exiting,

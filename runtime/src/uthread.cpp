@@ -83,14 +83,16 @@ void uthread_exit(Uthread* u) {
   u->finished = true;
   Uthread* joiner = u->joiner;
   const bool foreign = u->foreign_joiner;
+  u->exit_recycle = u->detached;  // else the joiner or detach() recycles
   u->join_lock.unlock();
-  if (joiner) make_ready(joiner);
   if (foreign) {
     u->done.store(1, std::memory_order_release);
     u->done.notify_all();
   }
   Kthread* k = current_kthread();
   bump(k->exited);
+  // The blocked joiner is ours to wake: run it right here.
+  if (joiner && !exit_to_joiner(k, u, joiner)) make_ready(joiner);
   switch_away(k, u, false, true, false);
   __builtin_unreachable();
 }
@@ -103,8 +105,14 @@ Uthread* self_or_null(Kthread** kout) {
 
 }  // namespace
 
-void uthread_release(Uthread* u) {
-  if (u->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+void uthread_exited(Uthread* u) {
+  if (u->exit_recycle)
+    uthread_recycle(u);
+  else
+    u->exit_done.store(true, std::memory_order_release);
+}
+
+void uthread_recycle(Uthread* u) {
   fiber_destroy(u->tsan_fiber);
   u->tsan_fiber = nullptr;
   RuntimeImpl* rt = u->rt;
@@ -158,7 +166,8 @@ Uthread* uthread_alloc(RuntimeImpl* rt, std::size_t size, std::size_t align,
 }
 
 void uthread_start(RuntimeImpl* rt, Uthread* u, bool joinable) {
-  u->refs.store(joinable ? 2 : 1, std::memory_order_relaxed);
+  u->detached = !joinable;
+  u->exit_done.store(false, std::memory_order_relaxed);
   Kthread* k = current_kthread();
   if (k && k->rt == rt)
     bump(k->started);
@@ -186,12 +195,21 @@ void uthread_join(Uthread* u) {
   } else {
     u->join_lock.unlock();
   }
-  uthread_release(u);
+  // finished is set before the exit switch: wait until its stack is free.
+  while (!u->exit_done.load(std::memory_order_acquire)) cpu_relax();
+  uthread_recycle(u);
 }
 
 void uthread_detach(Uthread* u) {
   if (!u) throw std::invalid_argument("kairos: detach of a non-joinable Thread");
-  uthread_release(u);
+  u->join_lock.lock();
+  const bool finished = u->finished;
+  if (!finished) u->detached = true;  // its exit recycles it
+  u->join_lock.unlock();
+  if (finished) {
+    while (!u->exit_done.load(std::memory_order_acquire)) cpu_relax();
+    uthread_recycle(u);
+  }
 }
 
 }  // namespace kairos::detail
