@@ -159,3 +159,28 @@ TEST(QueueLine, MalformedAreasAreRejectedWithAReason) {
   EXPECT_FALSE(RuntimeAreaView::attach_fd(-1, &err));
   EXPECT_NE(err.find("fstat"), std::string::npos);
 }
+
+TEST(Pollers, IdleKthreadsPollSharedQueuesAndRunWhatTheyFind) {
+  // A stand-in for the dataplane's RX rings: a counter of pending packets
+  // that only pollers look at. Each packet becomes a uthread.
+  Runtime rt({.kthreads = 2});
+  std::atomic<int> pending{0}, handled{0};
+  rt.add_poller([&](unsigned kthread) {
+    EXPECT_LT(kthread, 2u);
+    int n = pending.load();
+    while (n > 0 && !pending.compare_exchange_weak(n, n - 1)) {
+    }
+    if (n <= 0) return false;
+    Runtime::current()->spawn_detached([&] { handled.fetch_add(1); });
+    return true;
+  });
+  EXPECT_THROW(rt.add_poller({}), std::invalid_argument);
+  // Kthreads that are awake poll; wake one as a grant would.
+  pending = 50;
+  ASSERT_TRUE(eventually([&] {
+    rt.grant(1);
+    return handled.load() == 50;
+  }));
+  for (int i = 1; i < 8; ++i) rt.add_poller([](unsigned) { return false; });
+  EXPECT_THROW(rt.add_poller([](unsigned) { return false; }), std::length_error);
+}
