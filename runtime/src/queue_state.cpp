@@ -32,7 +32,9 @@ void QueueStateWriter::set_state(kairos_kthread_state s) {
 #define KAIROS_COUNTER_OP(method, member)                                  \
   void QueueStateWriter::method(std::uint32_t n) {                        \
     update([n](kairos_queue_state& l) {                                    \
-      field(l.member).fetch_add(n, std::memory_order_relaxed);             \
+      auto f = field(l.member);                                            \
+      f.store(f.load(std::memory_order_relaxed) + n,                       \
+              std::memory_order_relaxed);                                  \
     });                                                                    \
   }
 KAIROS_COUNTER_OP(rq_push, rq_head)
@@ -40,6 +42,34 @@ KAIROS_COUNTER_OP(rq_pop, rq_tail)
 KAIROS_COUNTER_OP(rx_push, rx_head)
 KAIROS_COUNTER_OP(rx_pop, rx_tail)
 #undef KAIROS_COUNTER_OP
+
+void QueueStateWriter::set_rx(std::uint32_t head, std::uint32_t tail) {
+  update([=](kairos_queue_state& l) {
+    field(l.rx_head).store(head, std::memory_order_relaxed);
+    field(l.rx_tail).store(tail, std::memory_order_relaxed);
+  });
+}
+
+void QueueStateWriter::set_identity(std::uint32_t cpu, std::uint32_t app_id) {
+  update([=](kairos_queue_state& l) {
+    field(l.cpu).store(cpu, std::memory_order_relaxed);
+    field(l.app_id).store(app_id, std::memory_order_relaxed);
+  });
+}
+
+void QueueStateWriter::set_cpu(std::uint32_t cpu) {
+  update([=](kairos_queue_state& l) {
+    field(l.cpu).store(cpu, std::memory_order_relaxed);
+  });
+}
+
+void QueueStateWriter::set_parked(std::uint64_t now_ns) {
+  update([=](kairos_queue_state& l) {
+    field(l.state).store(KAIROS_KTHREAD_PARKED, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(l.last_park_ns)
+        .store(now_ns, std::memory_order_relaxed);
+  });
+}
 
 std::optional<QueueSnapshot> read_queue_state(const kairos_queue_state* line,
                                               int max_retries) {
@@ -53,6 +83,11 @@ std::optional<QueueSnapshot> read_queue_state(const kairos_queue_state* line,
     s.rq_tail = load(line->rq_tail, std::memory_order_relaxed);
     s.rx_head = load(line->rx_head, std::memory_order_relaxed);
     s.rx_tail = load(line->rx_tail, std::memory_order_relaxed);
+    s.cpu = load(line->cpu, std::memory_order_relaxed);
+    s.app_id = load(line->app_id, std::memory_order_relaxed);
+    s.last_park_ns = std::atomic_ref<std::uint64_t>(
+                         const_cast<std::uint64_t&>(line->last_park_ns))
+                         .load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (load(line->generation, std::memory_order_relaxed) != g1) continue;
     s.generation = g1;

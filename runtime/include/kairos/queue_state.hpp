@@ -17,14 +17,19 @@ struct QueueSnapshot {
   kairos_kthread_state state = KAIROS_KTHREAD_PARKED;
   std::uint32_t rq_head = 0, rq_tail = 0;
   std::uint32_t rx_head = 0, rx_tail = 0;
+  std::uint32_t cpu = 0, app_id = 0;
+  std::uint64_t last_park_ns = 0;
 
   // Items waiting; counters wrap, so unsigned subtraction is the length.
   std::uint32_t rq_len() const { return rq_head - rq_tail; }
   std::uint32_t rx_len() const { return rx_head - rx_tail; }
 };
 
-// Single-writer updates. Every mutation bumps the generation twice
-// (odd while in progress) so readers can detect torn reads.
+// Updates of one line. Writers must be serialized by the caller (the
+// runtime holds the kthread's run-queue lock), so counters are advanced
+// with plain load+store, not locked read-modify-writes. Every mutation
+// bumps the generation twice (odd while in progress) so readers can
+// detect torn reads.
 class QueueStateWriter {
  public:
   explicit QueueStateWriter(kairos_queue_state* line) : line_(line) {}
@@ -34,6 +39,12 @@ class QueueStateWriter {
   void rq_pop(std::uint32_t n = 1);
   void rx_push(std::uint32_t n = 1);
   void rx_pop(std::uint32_t n = 1);
+  // Publishes an RX ring's indices as the consumer sees them.
+  void set_rx(std::uint32_t head, std::uint32_t tail);
+  void set_identity(std::uint32_t cpu, std::uint32_t app_id);
+  void set_cpu(std::uint32_t cpu);
+  // State change plus the park timestamp, as one update.
+  void set_parked(std::uint64_t now_ns);
 
  private:
   template <typename F>

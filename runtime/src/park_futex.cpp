@@ -1,0 +1,60 @@
+// Futex parking: the fallback when the kairos module is absent. Each
+// kthread sleeps on its own word; unpark sets it and wakes the kthread.
+#include "internal.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+namespace kairos::detail {
+namespace {
+
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val,
+           const timespec* ts) {
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, val,
+                 ts, nullptr, 0);
+}
+
+class FutexParker final : public Parker {
+ public:
+  const char* name() const override { return "futex"; }
+
+  void prepare(Kthread& k) override {
+    k.futex_word.store(0, std::memory_order_relaxed);
+  }
+
+  void park(Kthread& k, std::uint64_t deadline_ns) override {
+    while (k.futex_word.load(std::memory_order_acquire) == 0) {
+      timespec ts{};
+      const timespec* tsp = nullptr;
+      if (deadline_ns != kNoDeadline) {
+        const std::uint64_t now = now_ns();
+        if (now >= deadline_ns) return;
+        const std::uint64_t d = deadline_ns - now;
+        ts.tv_sec = static_cast<time_t>(d / 1000000000u);
+        ts.tv_nsec = static_cast<long>(d % 1000000000u);
+        tsp = &ts;
+      }
+      if (futex(&k.futex_word, FUTEX_WAIT_PRIVATE, 0, tsp) != 0 &&
+          errno == ETIMEDOUT)
+        return;
+    }
+  }
+
+  void unpark(Kthread& k) override {
+    k.futex_word.store(1, std::memory_order_release);
+    futex(&k.futex_word, FUTEX_WAKE_PRIVATE, 1, nullptr);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Parker> make_futex_parker() {
+  return std::make_unique<FutexParker>();
+}
+
+}  // namespace kairos::detail

@@ -1,0 +1,37 @@
+// How an idle kthread gives its core back and how it is woken: a small
+// interface so the futex fallback and the /dev/kairos module share the
+// scheduler's park protocol (see Scheduler::park in scheduler.cpp).
+#pragma once
+
+#include <kairos/runtime.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace kairos::detail {
+
+struct Kthread;
+inline constexpr std::uint64_t kNoDeadline = ~std::uint64_t{0};
+
+class Parker {
+ public:
+  virtual ~Parker() = default;
+  virtual const char* name() const = 0;
+  // Called by k itself before it publishes "parked".
+  virtual void prepare(Kthread& k) = 0;
+  // Called by k itself: sleeps until unpark(k) or the steady-clock deadline
+  // (ns) passes. May return early (spurious); the caller rechecks.
+  virtual void park(Kthread& k, std::uint64_t deadline_ns) = 0;
+  // Called by anyone, at most once per park, after winning k's park state.
+  virtual void unpark(Kthread& k) = 0;
+};
+
+std::unique_ptr<Parker> make_futex_parker();
+// Null with *why set when the module backend cannot be used.
+std::unique_ptr<Parker> make_devkairos_parker(std::string* why);
+// Picks a backend for cfg; throws std::runtime_error when an explicitly
+// requested backend is unavailable.
+std::unique_ptr<Parker> make_parker(ParkBackend backend);
+
+}  // namespace kairos::detail
