@@ -33,6 +33,7 @@ struct kairos_tunables tunables = {
 };
 struct kairos_exit_record exit_record;
 __u32 config_gen;
+__u32 inject_error;	/* tests: kairosd sets it to fail the scheduler */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -407,6 +408,18 @@ static bool rescue_starved(u64 now)
 	return false;
 }
 
+/* Lets a test prove that kairosd sees an error exit and recovers. */
+static void maybe_inject_error(void)
+{
+	static char fmt[] = "fault injected by kairosd for a test";
+	unsigned long long data[1] = {};
+
+	if (!inject_error)
+		return;
+	inject_error = 0;
+	scx_bpf_error_bstr(fmt, data, sizeof(data));
+}
+
 void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u64 now = bpf_ktime_get_ns();
@@ -414,6 +427,7 @@ void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 	u32 key = cpu, owner = 0;
 	u32 *o = bpf_map_lookup_elem(&cpu_owner, &key);
 
+	maybe_inject_error();
 	if (o && lc_app(*o))
 		owner = *o;
 	if (rescue_starved(now))

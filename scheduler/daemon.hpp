@@ -39,6 +39,7 @@ class Daemon {
   void stop();
 
   const SchedLoader* sched() const { return sched_.get(); }
+  void inject_error() { sched_->inject_error(); }
   const std::string& last_exit() const { return last_exit_; }
   unsigned restarts() const { return restarts_total_; }
 

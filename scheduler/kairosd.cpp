@@ -32,6 +32,8 @@ void usage(FILE* out) {
       "  --stats-interval-ms N  print statistics every N ms, 0 = only at exit (default 0)\n"
       "  --cgroup-root DIR      cgroup2 mount (default /sys/fs/cgroup)\n"
       "  --status-file PATH     status for 'kairosctl status' (default /run/kairos/status)\n"
+      "  --test-fault-after-ms N  (tests) make the scheduler fail once after N ms,\n"
+      "                         to exercise the error exit and the restart\n"
       "Guard tunables come from /sys/kernel/kairos/{quantum_us,period_us} when\n"
       "kairos.ko is loaded, else 900 us per 1000 us.\n");
 }
@@ -70,7 +72,7 @@ void print_stats(const kairos::SchedLoader& s) {
 
 int main(int argc, char** argv) {
   kairos::DaemonOptions opts;
-  long stats_ms = 0, scan_ms = 200;
+  long stats_ms = 0, scan_ms = 200, fault_ms = -1;
   static const option longopts[] = {
       {"slice-us", required_argument, nullptr, 's'},
       {"lc-slice-us", required_argument, nullptr, 'l'},
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
       {"stats-interval-ms", required_argument, nullptr, 'i'},
       {"cgroup-root", required_argument, nullptr, 'r'},
       {"status-file", required_argument, nullptr, 'f'},
+      {"test-fault-after-ms", required_argument, nullptr, 't'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1;) {
@@ -102,6 +105,9 @@ int main(int argc, char** argv) {
       case 'f':
         opts.status_path = optarg;
         break;
+      case 't':
+        fault_ms = parse_number("--test-fault-after-ms", optarg, 0, 3600000);
+        break;
       case 'h':
         usage(stdout);
         return 0;
@@ -123,8 +129,14 @@ int main(int argc, char** argv) {
     daemon.start();
     auto next_stats = std::chrono::steady_clock::now();
     auto next_scan = next_stats;
+    const auto fault_at = next_stats + std::chrono::milliseconds(fault_ms);
     while (!g_stop) {
       const auto now = std::chrono::steady_clock::now();
+      if (fault_ms >= 0 && now >= fault_at) {
+        std::printf("kairosd: injecting a scheduler fault (test)\n");
+        daemon.inject_error();
+        fault_ms = -1;
+      }
       if (now >= next_scan) {
         if (!daemon.poll()) {
           print_stats(*daemon.sched());

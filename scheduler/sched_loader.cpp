@@ -136,6 +136,10 @@ void SchedLoader::bump_config_gen() {
   std::atomic_ref<std::uint32_t>(skel_->bss->config_gen).fetch_add(1);
 }
 
+void SchedLoader::inject_error() {
+  std::atomic_ref<std::uint32_t>(skel_->bss->inject_error).store(1);
+}
+
 int SchedLoader::set_owner(std::uint32_t cpu, std::uint32_t app) {
   kairos_owner_req req{cpu, app, 0};
   LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &req, .ctx_size_in = sizeof req);

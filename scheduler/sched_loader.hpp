@@ -54,6 +54,9 @@ class SchedLoader {
   // The live, mmapped per-app queue statistics (KAIROS_MAX_APPS entries).
   const volatile kairos_app_stats* app_stats() const { return stats_map_; }
   std::uint32_t nr_cpus() const { return nr_cpus_; }
+  // Tests only: makes the BPF side call scx_bpf_error() on its next
+  // dispatch, so the error-exit and restart paths can be exercised.
+  void inject_error();
 
  private:
   ::kairos_sched* skel_ = nullptr;
