@@ -256,7 +256,7 @@ TEST(SchedVm, StressNgWithLcWorkloadForSixtySecondsNoWatchdog) {
   const auto ncpu = std::to_string(sysconf(_SC_NPROCESSORS_ONLN));
   Child lc({"/usr/bin/cyclictest", "-q", "-t", "2", "-i", "1000", "-D", "60"}, s.lc.dir());
   Child stress({"/usr/bin/stress-ng", "--cpu", ncpu, "--switch", "1", "--timeout", "60",
-                "--metrics-brief"});
+                "--metrics-brief", "--temp-path", "/tmp"});
   EXPECT_EQ(stress.wait(), 0) << stress.output();
   EXPECT_EQ(lc.wait(), 0) << lc.output();
   EXPECT_EQ(sched_state(), "enabled") << s.d->output();
