@@ -319,7 +319,13 @@ s32 KAIROS_OPS(kairos_select_cpu, struct task_struct *p, s32 prev_cpu,
 	return cpu;
 }
 
-/* Queues an LC task in its app's DSQ and makes an owned CPU take it. */
+/*
+ * Places an LC task on a CPU its app owns. An idle owned CPU, or one
+ * running other work while its guard allows LC, gets the task straight in
+ * its local DSQ (preempting what runs there): one step, no dispatch round
+ * trip. Otherwise (every owned CPU busy with this app, or throttled) it
+ * waits in the app's DSQ, which is what the queue statistics report.
+ */
 static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		       struct kairos_app *a, u64 enq_flags)
 {
@@ -330,10 +336,23 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 	cpu = pick_owned_cpu(p, app, a, scx_bpf_task_cpu(p), &kind);
 	if (cpu < 0)
 		return false;
+	__sync_fetch_and_add(&stats.lc_enqueued, 1);
+	if (kind == PICK_IDLE) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
+				   tunables.lc_slice_ns, enq_flags);
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		return true;
+	}
+	if (kind == PICK_PREEMPT) {
+		__sync_fetch_and_add(&stats.preempt_kicks, 1);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
+				   tunables.lc_slice_ns,
+				   enq_flags | SCX_ENQ_PREEMPT);
+		return true;
+	}
 	tc->enq_at = bpf_ktime_get_ns();
 	tc->queued_app = app;
 	scx_bpf_dsq_insert(p, app_dsq(app), tunables.lc_slice_ns, enq_flags);
-	__sync_fetch_and_add(&stats.lc_enqueued, 1);
 	s = bpf_map_lookup_elem(&app_stats, &app);
 	if (s) {
 		__sync_fetch_and_add(&s->enqueued, 1);
@@ -342,12 +361,6 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		if (!s->oldest_enq_ns)
 			s->oldest_enq_ns = tc->enq_at;
 		s->seq++;
-	}
-	if (kind == PICK_IDLE) {
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-	} else if (kind == PICK_PREEMPT) {
-		__sync_fetch_and_add(&stats.preempt_kicks, 1);
-		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	}
 	return true;
 }

@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -149,7 +150,13 @@ int main(int argc, char** argv) {
         print_stats(*daemon.sched());
         next_stats = now + std::chrono::milliseconds(stats_ms);
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      // Sleep until the next thing to do (up to 50 ms, so signals are
+      // noticed promptly), not in a busy tick: kairosd must not steal
+      // CPU time from the work it schedules.
+      auto wake = std::min(next_scan, now + std::chrono::milliseconds(50));
+      if (stats_ms) wake = std::min(wake, next_stats);
+      if (fault_ms >= 0) wake = std::min(wake, fault_at);
+      std::this_thread::sleep_until(wake);
     }
     print_stats(*daemon.sched());
     daemon.stop();

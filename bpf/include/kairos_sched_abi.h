@@ -74,7 +74,7 @@ struct kairos_sched_stats {
 	__kairos_u64 direct;		/* tasks put on an idle CPU in select_cpu */
 	__kairos_u64 lc_enqueued;	/* of which LC tasks into their app's DSQ */
 	__kairos_u64 lc_fallback;	/* LC tasks with no usable owned CPU: shared DSQ */
-	__kairos_u64 preempt_kicks;	/* SCX_KICK_PREEMPT sent for LC work */
+	__kairos_u64 preempt_kicks;	/* LC wakeups that preempted other work */
 	__kairos_u64 guard_throttles;	/* LC held back by the MicroQuanta guard */
 	__kairos_u64 rescues;		/* LC tasks run off-owner to avoid a stall */
 	__kairos_u64 cpu_online;	/* hotplug events seen */
