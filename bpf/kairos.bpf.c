@@ -424,13 +424,14 @@ static bool rescue_starved(u64 now)
 /* Lets a test prove that kairosd sees an error exit and recovers. */
 static void maybe_inject_error(void)
 {
-	static const char fmt[] = "fault injected by kairosd for a test";
+	/* not const: the kfunc wants writable memory, .rodata is refused */
+	static char fmt[] = "fault injected by kairosd for a test";
 	unsigned long long data[1] = {};
 
 	if (!inject_error)
 		return;
 	inject_error = 0;
-	scx_bpf_error_bstr((char *)fmt, data, sizeof(data));
+	scx_bpf_error_bstr(fmt, data, sizeof(data));
 }
 
 void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
