@@ -206,6 +206,12 @@ static void charge(struct cpu_ctx *c, u64 now)
 
 	c->run_start = now;
 	c->budget -= used;
+	/*
+	 * Debt is capped at one quantum: time charged across a long stall
+	 * (a descheduled vCPU, a long tick) must not throttle LC for long.
+	 */
+	if (c->budget < -(s64)tunables.quantum_ns)
+		c->budget = -(s64)tunables.quantum_ns;
 	s = bpf_map_lookup_elem(&app_stats, &app);
 	if (s)
 		__sync_fetch_and_add(&s->run_ns, used);
