@@ -2,52 +2,598 @@
 /*
  * kairos: the Kairos sched_ext scheduler.
  *
- * This first version is work-conserving FIFO over one shared queue: a
- * woken task goes straight to an idle CPU when there is one, otherwise to
- * the shared queue that every CPU drains. App DSQs, CPU ownership and the
- * MicroQuanta guard build on this skeleton.
+ * Tasks are classified by cgroup into apps (kairosd fills cgroup_app). A
+ * latency-critical (LC) app's tasks wait in the app's own DSQ and run only
+ * on CPUs the app owns (cpu_owner, changed through kairos_set_owner), with
+ * short slices. Everything else waits in one shared DSQ that every CPU
+ * drains, including owned CPUs their owner leaves idle.
+ *
+ * Safety nets, so that no runnable task is ever left behind:
+ *  - the MicroQuanta guard: LC work on a CPU may use at most quantum_ns of
+ *    every period_ns while other work waits (token bucket per CPU);
+ *  - an LC task that cannot run on any CPU its app owns (no grant, CPU
+ *    offline, affinity) is treated as an ordinary task;
+ *  - an LC task queued longer than rescue_ns runs on whichever CPU looks.
+ * See kairos_sched_abi.h for the maps shared with kairosd.
  */
 #include "kairos_bpf.h"
 #include "kairos_sched_abi.h"
 
 char _license[] SEC("license") = "GPL";
 
-#define KAIROS_SHARED_DSQ 0
-
-const volatile __u64 slice_ns = 5000000ULL;	/* set by kairosd before load */
+const volatile __u32 nr_cpus = 1;		/* nr_cpu_ids, set by kairosd */
 
 struct kairos_sched_stats stats;
+struct kairos_tunables tunables = {
+	.quantum_ns = 900000,
+	.period_ns = 1000000,
+	.lc_slice_ns = 500000,
+	.be_slice_ns = 5000000,
+	.rescue_ns = 250000000,
+};
 struct kairos_exit_record exit_record;
+__u32 config_gen;
+__u32 inject_error;	/* tests: kairosd sets it to fail the scheduler */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KAIROS_MAX_CGROUPS);
+	__type(key, u64);
+	__type(value, u32);
+} cgroup_app SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KAIROS_MAX_APPS);
+	__type(key, u32);
+	__type(value, struct kairos_app);
+} apps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KAIROS_MAX_CPUS);
+	__type(key, u32);
+	__type(value, u32);
+} cpu_owner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KAIROS_MAX_APPS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, u32);
+	__type(value, struct kairos_app_stats);
+} app_stats SEC(".maps");
+
+/* What each CPU is doing, read by other CPUs when they pick one to kick. */
+struct cpu_ctx {
+	u32 curr_app;		/* LC app whose task runs here, 0 if none */
+	u32 pad;
+	u64 run_start;		/* when curr_app's task was last charged */
+	s64 budget;		/* MicroQuanta tokens left, ns */
+	u64 refill_at;		/* when budget was last refilled */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KAIROS_MAX_CPUS);
+	__type(key, u32);
+	__type(value, struct cpu_ctx);
+} cpu_ctxs SEC(".maps");
+
+struct task_ctx {
+	u64 cgid;		/* cgroup the app below was computed for */
+	u32 gen;		/* config_gen it was computed with */
+	u32 app;		/* 0: ordinary task */
+	u64 enq_at;		/* when it entered its app's DSQ */
+	u32 queued_app;		/* app whose DSQ holds it, 0 if none */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+static __always_inline u64 app_dsq(u32 app)
+{
+	return KAIROS_APP_DSQ_BASE + app;
+}
+
+static struct task_ctx *task_ctx(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
+}
+
+static struct cpu_ctx *cpu_ctx(s32 cpu)
+{
+	u32 key = cpu;
+
+	return bpf_map_lookup_elem(&cpu_ctxs, &key);
+}
+
+/* The app of the nearest annotated ancestor of cgrp (cgroup v2), or 0. */
+static u32 app_of_cgroup(struct cgroup *cgrp)
+{
+	int level = BPF_CORE_READ(cgrp, level);
+	int i;
+
+	for (i = 0; i < KAIROS_CGROUP_DEPTH; i++) {
+		struct cgroup *anc = NULL;
+		u64 id;
+		u32 *app;
+
+		if (level - i < 1)	/* the root cgroup is never an app */
+			break;
+		bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[level - i]);
+		if (!anc)
+			break;
+		id = BPF_CORE_READ(anc, kn, id);
+		app = bpf_map_lookup_elem(&cgroup_app, &id);
+		if (app)
+			return *app < KAIROS_MAX_APPS ? *app : 0;
+	}
+	return 0;
+}
+
+/* The task's app, cached per task until it moves or the config changes. */
+static u32 task_app(struct task_struct *p, struct task_ctx *tc)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(p, cgroups, dfl_cgrp);
+	u64 cgid = BPF_CORE_READ(cgrp, kn, id);
+	u32 gen = config_gen;
+
+	if (tc->cgid != cgid || tc->gen != gen) {
+		tc->app = app_of_cgroup(cgrp);
+		tc->cgid = cgid;
+		tc->gen = gen;
+	}
+	return tc->app;
+}
+
+/* The LC app record of app, or NULL if app is not an LC app. */
+static struct kairos_app *lc_app(u32 app)
+{
+	struct kairos_app *a;
+
+	if (!app)
+		return NULL;
+	a = bpf_map_lookup_elem(&apps, &app);
+	if (!a || a->cls != KAIROS_CLASS_LC)
+		return NULL;
+	return a;
+}
+
+/* Index of cpu's word in a CPU bitmap; the mask keeps the verifier sure. */
+static __always_inline u32 cpu_word(u32 cpu)
+{
+	u32 w = cpu >> 6;
+
+	/* hide w's range from clang so that it keeps the mask */
+	asm volatile("" : "+r"(w));
+	return w & (KAIROS_CPU_WORDS - 1);
+}
+
+static bool owns(struct kairos_app *a, s32 cpu)
+{
+	if ((u32)cpu >= KAIROS_MAX_CPUS)
+		return false;
+	return a->owned[cpu_word(cpu)] & (1ULL << ((u32)cpu & 63));
+}
+
+/* Tops up a CPU's MicroQuanta budget for the time passed since the last. */
+static void refill(struct cpu_ctx *c, u64 now)
+{
+	u64 quantum = tunables.quantum_ns, period = tunables.period_ns;
+	u64 elapsed = now - c->refill_at;
+
+	c->refill_at = now;
+	if (!period || quantum >= period || elapsed >= period) {
+		c->budget = quantum;
+		return;
+	}
+	c->budget += elapsed * quantum / period;
+	if (c->budget > (s64)quantum)
+		c->budget = quantum;
+}
+
+/* Charges the LC task running on this CPU for the time since run_start. */
+static void charge(struct cpu_ctx *c, u64 now)
+{
+	struct kairos_app_stats *s;
+	u32 app = c->curr_app;
+	u64 used = now - c->run_start;
+
+	c->run_start = now;
+	c->budget -= used;
+	/*
+	 * Debt is capped at one quantum: time charged across a long stall
+	 * (a descheduled vCPU, a long tick) must not throttle LC for long.
+	 */
+	if (c->budget < -(s64)tunables.quantum_ns)
+		c->budget = -(s64)tunables.quantum_ns;
+	s = bpf_map_lookup_elem(&app_stats, &app);
+	if (s)
+		__sync_fetch_and_add(&s->run_ns, used);
+}
+
+static bool guard_allows(struct cpu_ctx *c)
+{
+	return c->budget > 0;
+}
+
+/* Publishes the app's queue length and the enqueue time of its head. */
+static void update_queue_stats(u32 app)
+{
+	struct kairos_app_stats *s = bpf_map_lookup_elem(&app_stats, &app);
+	struct task_struct *head;
+	s32 n = scx_bpf_dsq_nr_queued(app_dsq(app));
+	u64 oldest = 0;
+
+	if (!s)
+		return;
+	head = scx_bpf_dsq_peek(app_dsq(app));
+	if (head) {
+		struct task_ctx *htc = task_ctx(head);
+
+		if (htc)
+			oldest = htc->enq_at;
+	}
+	s->queued = n > 0 ? n : 0;
+	s->oldest_enq_ns = oldest;
+	s->seq++;
+}
+
+enum pick_kind { PICK_BUSY, PICK_IDLE, PICK_PREEMPT };
+
+/*
+ * An owned CPU of app a that p may use: an idle one (claimed: PICK_IDLE),
+ * else one not running this app's work whose guard allows LC
+ * (PICK_PREEMPT), else any (PICK_BUSY). -1 when the app owns no CPU p may
+ * run on.
+ */
+static s32 pick_owned_cpu(struct task_struct *p, u32 app,
+			  struct kairos_app *a, s32 prefer, enum pick_kind *kind)
+{
+	s32 preemptible = -1, any = -1;
+	u32 cpu;
+
+	*kind = PICK_BUSY;
+	if (prefer >= 0 && owns(a, prefer) &&
+	    bpf_cpumask_test_cpu(prefer, p->cpus_ptr) &&
+	    scx_bpf_test_and_clear_cpu_idle(prefer)) {
+		*kind = PICK_IDLE;
+		return prefer;
+	}
+	for (cpu = 0; cpu < KAIROS_MAX_CPUS; cpu++) {
+		struct cpu_ctx *c;
+
+		if (cpu >= nr_cpus)
+			break;
+		if (!owns(a, cpu) || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_test_and_clear_cpu_idle(cpu)) {
+			*kind = PICK_IDLE;
+			return cpu;
+		}
+		if (any < 0)
+			any = cpu;
+		c = cpu_ctx(cpu);
+		if (preemptible < 0 && c && c->curr_app != app &&
+		    guard_allows(c))
+			preemptible = cpu;
+	}
+	if (preemptible >= 0) {
+		*kind = PICK_PREEMPT;
+		return preemptible;
+	}
+	return any;
+}
 
 s32 KAIROS_OPS(kairos_select_cpu, struct task_struct *p, s32 prev_cpu,
 	       u64 wake_flags)
 {
+	struct task_ctx *tc = task_ctx(p);
+	struct kairos_app *a;
+	enum pick_kind kind;
 	bool is_idle = false;
+	u32 app;
 	s32 cpu;
 
+	if (tc) {
+		app = task_app(p, tc);
+		a = lc_app(app);
+		if (a) {
+			cpu = pick_owned_cpu(p, app, a, prev_cpu, &kind);
+			if (cpu >= 0) {
+				if (kind == PICK_IDLE) {
+					__sync_fetch_and_add(&stats.direct, 1);
+					scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL,
+							   tunables.lc_slice_ns,
+							   0);
+				}
+				return cpu;
+			}
+			/* no usable owned CPU: ordinary placement */
+		}
+	}
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
 		__sync_fetch_and_add(&stats.direct, 1);
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tunables.be_slice_ns, 0);
 	}
 	return cpu;
 }
 
+/*
+ * Places an LC task on a CPU its app owns. An idle owned CPU, or one
+ * running other work while its guard allows LC, gets the task straight in
+ * its local DSQ (preempting what runs there): one step, no dispatch round
+ * trip. Otherwise (every owned CPU busy with this app, or throttled) it
+ * waits in the app's DSQ, which is what the queue statistics report.
+ */
+static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
+		       struct kairos_app *a, u64 enq_flags)
+{
+	struct kairos_app_stats *s;
+	enum pick_kind kind;
+	s32 cpu;
+
+	cpu = pick_owned_cpu(p, app, a, scx_bpf_task_cpu(p), &kind);
+	if (cpu < 0)
+		return false;
+	__sync_fetch_and_add(&stats.lc_enqueued, 1);
+	if (kind == PICK_IDLE) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
+				   tunables.lc_slice_ns, enq_flags);
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		return true;
+	}
+	if (kind == PICK_PREEMPT) {
+		__sync_fetch_and_add(&stats.preempt_kicks, 1);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
+				   tunables.lc_slice_ns,
+				   enq_flags | SCX_ENQ_PREEMPT);
+		return true;
+	}
+	tc->enq_at = bpf_ktime_get_ns();
+	tc->queued_app = app;
+	scx_bpf_dsq_insert(p, app_dsq(app), tunables.lc_slice_ns, enq_flags);
+	s = bpf_map_lookup_elem(&app_stats, &app);
+	if (s) {
+		__sync_fetch_and_add(&s->enqueued, 1);
+		/* the insert lands after this callback returns */
+		s->queued = scx_bpf_dsq_nr_queued(app_dsq(app)) + 1;
+		if (!s->oldest_enq_ns)
+			s->oldest_enq_ns = tc->enq_at;
+		s->seq++;
+	}
+	return true;
+}
+
 void KAIROS_OPS(kairos_enqueue, struct task_struct *p, u64 enq_flags)
 {
+	struct task_ctx *tc = task_ctx(p);
+	s32 cpu;
+
 	__sync_fetch_and_add(&stats.enqueued, 1);
-	scx_bpf_dsq_insert(p, KAIROS_SHARED_DSQ, slice_ns, enq_flags);
+	if (tc) {
+		u32 app = task_app(p, tc);
+		struct kairos_app *a = lc_app(app);
+
+		if (a && enqueue_lc(p, tc, app, a, enq_flags))
+			return;
+		if (a)
+			__sync_fetch_and_add(&stats.lc_fallback, 1);
+	}
+	scx_bpf_dsq_insert(p, KAIROS_SHARED_DSQ, tunables.be_slice_ns,
+			   enq_flags);
+	/* work conserving: wake an idle CPU that may run it */
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+/*
+ * Runs a queued LC task whose app owns no CPU any more, or that waited
+ * past rescue_ns, if there is one.
+ */
+static bool rescue_starved(u64 now)
+{
+	int i;
+
+	for (i = 1; i < KAIROS_MAX_APPS; i++) {
+		u32 app = i;
+		struct kairos_app_stats *s = bpf_map_lookup_elem(&app_stats,
+								 &app);
+		struct kairos_app *a;
+		u64 oldest;
+
+		if (!s)
+			continue;
+		oldest = s->oldest_enq_ns;
+		if (!oldest)
+			continue;
+		a = bpf_map_lookup_elem(&apps, &app);
+		/* no owner left (revoked, offline): any CPU takes them */
+		if (a && a->nr_owned &&
+		    (now < oldest || now - oldest < tunables.rescue_ns))
+			continue;
+		if (scx_bpf_dsq_move_to_local(app_dsq(app))) {
+			__sync_fetch_and_add(&stats.rescues, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Lets a test prove that kairosd sees an error exit and recovers. */
+static void maybe_inject_error(void)
+{
+	/* not const: the kfunc wants writable memory, .rodata is refused */
+	static char fmt[] = "fault injected by kairosd for a test";
+	unsigned long long data[1] = {};
+
+	if (!inject_error)
+		return;
+	inject_error = 0;
+	scx_bpf_error_bstr(fmt, data, sizeof(data));
 }
 
 void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 {
-	if (scx_bpf_dsq_move_to_local(KAIROS_SHARED_DSQ))
-		__sync_fetch_and_add(&stats.dispatched, 1);
+	u64 now = bpf_ktime_get_ns();
+	struct cpu_ctx *c = cpu_ctx(cpu);
+	u32 key = cpu, owner = 0;
+	u32 *o = bpf_map_lookup_elem(&cpu_owner, &key);
+
+	maybe_inject_error();
+	if (o && lc_app(*o))
+		owner = *o;
+	if (rescue_starved(now))
+		goto out;
+	if (c)
+		refill(c, now);
+	if (owner && c && guard_allows(c) &&
+	    scx_bpf_dsq_move_to_local(app_dsq(owner)))
+		goto out;
+	if (scx_bpf_dsq_move_to_local(KAIROS_SHARED_DSQ)) {
+		if (owner && c && !guard_allows(c) &&
+		    scx_bpf_dsq_nr_queued(app_dsq(owner)))
+			__sync_fetch_and_add(&stats.guard_throttles, 1);
+		goto out;
+	}
+	/* nothing else to run: the guard does not hold LC back */
+	if (owner && scx_bpf_dsq_move_to_local(app_dsq(owner)))
+		goto out;
+	return;
+out:
+	__sync_fetch_and_add(&stats.dispatched, 1);
+}
+
+void KAIROS_OPS(kairos_running, struct task_struct *p)
+{
+	struct task_ctx *tc = task_ctx(p);
+	struct cpu_ctx *c = cpu_ctx(scx_bpf_task_cpu(p));
+	u64 now = bpf_ktime_get_ns();
+	u32 app;
+
+	if (!tc || !c)
+		return;
+	app = tc->queued_app;
+	if (app) {
+		struct kairos_app_stats *s = bpf_map_lookup_elem(&app_stats,
+								 &app);
+		u64 wait = now - tc->enq_at;
+
+		tc->queued_app = 0;
+		if (s) {
+			__sync_fetch_and_add(&s->dispatched, 1);
+			__sync_fetch_and_add(&s->wait_ns_total, wait);
+			if (wait > s->wait_ns_max)
+				s->wait_ns_max = wait;
+		}
+		update_queue_stats(app);
+	}
+	app = tc->app;
+	c->curr_app = lc_app(app) ? app : 0;
+	c->run_start = now;
+}
+
+void KAIROS_OPS(kairos_stopping, struct task_struct *p, bool runnable)
+{
+	struct cpu_ctx *c = cpu_ctx(scx_bpf_task_cpu(p));
+
+	if (!c || !c->curr_app)
+		return;
+	charge(c, bpf_ktime_get_ns());
+	c->curr_app = 0;
+}
+
+/*
+ * Every tick: an LC task past its CPU's MicroQuanta budget yields to
+ * waiting ordinary work; a non-LC task on an owned CPU yields to the
+ * owner's queued work once the budget allows it again.
+ */
+void KAIROS_OPS(kairos_tick, struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct cpu_ctx *c = cpu_ctx(cpu);
+	u64 now = bpf_ktime_get_ns();
+	u32 key = cpu;
+	u32 *o;
+
+	if (!c)
+		return;
+	refill(c, now);
+	if (c->curr_app) {
+		charge(c, now);
+		if (!guard_allows(c) &&
+		    scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) {
+			__sync_fetch_and_add(&stats.guard_throttles, 1);
+			scx_bpf_task_set_slice(p, 0);
+		}
+		return;
+	}
+	o = bpf_map_lookup_elem(&cpu_owner, &key);
+	if (o && *o && lc_app(*o) && guard_allows(c) &&
+	    scx_bpf_dsq_nr_queued(app_dsq(*o)) > 0)
+		scx_bpf_task_set_slice(p, 0);
+}
+
+s32 KAIROS_OPS(kairos_init_task, struct task_struct *p,
+	       struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctxs, p, 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Drops the CPU from its owner; kairosd re-plans on the next scan. */
+static void revoke_cpu(u32 cpu)
+{
+	struct kairos_app *a;
+	u32 *o = bpf_map_lookup_elem(&cpu_owner, &cpu);
+	u32 old;
+
+	if (!o || !*o)
+		return;
+	old = *o;
+	*o = 0;
+	a = bpf_map_lookup_elem(&apps, &old);
+	if (a && cpu < KAIROS_MAX_CPUS) {
+		__sync_fetch_and_and(&a->owned[cpu_word(cpu)],
+				     ~(1ULL << (cpu & 63)));
+		__sync_fetch_and_add(&a->nr_owned, -1);
+	}
+}
+
+void KAIROS_OPS(kairos_cpu_online, s32 cpu)
+{
+	__sync_fetch_and_add(&stats.cpu_online, 1);
+}
+
+void KAIROS_OPS(kairos_cpu_offline, s32 cpu)
+{
+	__sync_fetch_and_add(&stats.cpu_offline, 1);
+	revoke_cpu(cpu);
 }
 
 s32 KAIROS_OPS_SLEEPABLE(kairos_init)
 {
-	return scx_bpf_create_dsq(KAIROS_SHARED_DSQ, -1);
+	u32 app;
+	s32 err;
+
+	err = scx_bpf_create_dsq(KAIROS_SHARED_DSQ, -1);
+	if (err)
+		return err;
+	for (app = 1; app < KAIROS_MAX_APPS; app++) {
+		err = scx_bpf_create_dsq(app_dsq(app), -1);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 void KAIROS_OPS(kairos_exit, struct scx_exit_info *ei)
@@ -65,11 +611,49 @@ void KAIROS_OPS(kairos_exit, struct scx_exit_info *ei)
 	exit_record.kind = ei->kind;
 }
 
+/*
+ * Grant (req->app != 0) or revoke (0) a CPU; run by kairosd through
+ * BPF_PROG_TEST_RUN. A grant kicks the CPU with preemption so the app's
+ * queued work runs there at once. Returns 0 or -errno.
+ */
+SEC("syscall")
+int kairos_set_owner(struct kairos_owner_req *req)
+{
+	u32 cpu = req->cpu, app = req->app;
+	struct kairos_app *a;
+
+	if (cpu >= nr_cpus || cpu >= KAIROS_MAX_CPUS || app >= KAIROS_MAX_APPS)
+		return -EINVAL;
+	if (app && !lc_app(app))
+		return -ENOENT;
+	revoke_cpu(cpu);
+	if (!app) {
+		__sync_fetch_and_add(&stats.revokes, 1);
+		scx_bpf_kick_cpu(cpu, 0);
+		return 0;
+	}
+	a = bpf_map_lookup_elem(&apps, &app);
+	if (!a)
+		return -ENOENT;
+	__sync_fetch_and_or(&a->owned[cpu_word(cpu)], 1ULL << (cpu & 63));
+	__sync_fetch_and_add(&a->nr_owned, 1);
+	bpf_map_update_elem(&cpu_owner, &cpu, &app, BPF_ANY);
+	__sync_fetch_and_add(&stats.grants, 1);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	return 0;
+}
+
 SEC(".struct_ops.link")
 struct sched_ext_ops kairos_ops = {
 	.select_cpu	= (void *)kairos_select_cpu,
 	.enqueue	= (void *)kairos_enqueue,
 	.dispatch	= (void *)kairos_dispatch,
+	.running	= (void *)kairos_running,
+	.stopping	= (void *)kairos_stopping,
+	.tick		= (void *)kairos_tick,
+	.init_task	= (void *)kairos_init_task,
+	.cpu_online	= (void *)kairos_cpu_online,
+	.cpu_offline	= (void *)kairos_cpu_offline,
 	.init		= (void *)kairos_init,
 	.exit		= (void *)kairos_exit,
 	.timeout_ms	= 5000,

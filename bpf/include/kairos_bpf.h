@@ -15,6 +15,13 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
+/* vmlinux.h carries no errno macros. */
+#ifndef EINVAL
+#define ENOENT 2
+#define ENOMEM 12
+#define EINVAL 22
+#endif
+
 /* struct_ops callbacks are BPF programs in sections named after them. */
 #define KAIROS_OPS(name, args...) \
 	SEC("struct_ops/" #name) BPF_PROG(name, ##args)

@@ -1,14 +1,60 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * ABI between the kairos sched_ext scheduler (BPF) and kairosd: the layout
- * of what the scheduler publishes. Versioned; both sides include this file.
+ * ABI between the kairos sched_ext scheduler (BPF) and kairosd: the maps
+ * and records the two sides share. Versioned; both sides include this file.
+ *
+ * Maps (names as in the BPF object, all written by kairosd unless noted):
+ *   cgroup_app   HASH   u64 cgroup id (kernfs id)  -> u32 app id (1..MAX-1)
+ *                A task belongs to the app of its nearest ancestor cgroup
+ *                (up to KAIROS_CGROUP_DEPTH levels up) found in this map.
+ *   apps         ARRAY  u32 app id -> struct kairos_app (class; the CPU
+ *                mask is kept by the BPF side, see kairos_set_owner)
+ *   cpu_owner    ARRAY  u32 cpu -> u32 app id, 0 = nobody (BPF-maintained)
+ *   app_stats    ARRAY  BPF_F_MMAPABLE, u32 app id -> struct
+ *                kairos_app_stats; written by BPF, polled by the allocator
+ *                without system calls (one cache line per app).
+ * Programs:
+ *   kairos_set_owner  BPF_PROG_TYPE_SYSCALL, run with bpf_prog_test_run:
+ *                in = struct kairos_owner_req. Grants (app != 0) or
+ *                revokes (app == 0) a CPU and kicks it (with preemption on
+ *                a grant) so the change takes effect within microseconds.
+ * Global data (.bss): struct kairos_sched_stats stats, struct
+ *   kairos_tunables tunables (written by kairosd), struct
+ *   kairos_exit_record exit_record, u32 config_gen (bumped by kairosd after
+ *   changing cgroup_app/apps so tasks get classified again).
  */
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 1
+#define KAIROS_SCHED_ABI_VERSION 2
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
+
+#define KAIROS_MAX_APPS 16	/* app ids 1..15; 0 means "ordinary task" */
+#define KAIROS_MAX_CPUS 256
+#define KAIROS_CPU_WORDS (KAIROS_MAX_CPUS / 64)
+#define KAIROS_MAX_CGROUPS 1024
+#define KAIROS_CGROUP_DEPTH 8
+
+/* DSQ ids: the shared queue, and one per app (base + app id). */
+#define KAIROS_SHARED_DSQ 0
+#define KAIROS_APP_DSQ_BASE 16
+
+/* App classes. */
+#define KAIROS_CLASS_NONE 0
+#define KAIROS_CLASS_LC 1	/* latency-critical: runs on owned CPUs */
+#define KAIROS_CLASS_BE 2	/* best-effort: like ordinary tasks */
+
+/* Mirrors of the kernel's enum scx_exit_kind / scx_exit_code bits. */
+#define KAIROS_SCX_EXIT_UNREG 64
+#define KAIROS_SCX_EXIT_UNREG_BPF 65
+#define KAIROS_SCX_EXIT_UNREG_KERN 66
+#define KAIROS_SCX_EXIT_SYSRQ 67
+#define KAIROS_SCX_EXIT_ERROR 1024
+#define KAIROS_SCX_EXIT_ERROR_BPF 1025
+#define KAIROS_SCX_EXIT_ERROR_STALL 1026
+#define KAIROS_SCX_ECODE_RSN_HOTPLUG (1ULL << 32)
+#define KAIROS_SCX_ECODE_ACT_RESTART (1ULL << 48)
 
 #ifndef __VMLINUX_H__
 #include <stdint.h>
@@ -21,11 +67,56 @@ typedef u64 __kairos_u64;
 typedef s64 __kairos_s64;
 #endif
 
-/* Counters the scheduler keeps; read by kairosd from the skeleton's bss. */
+/* Global counters of the scheduler. */
 struct kairos_sched_stats {
 	__kairos_u64 enqueued;		/* ops.enqueue calls */
 	__kairos_u64 dispatched;	/* tasks moved to a local DSQ by ops.dispatch */
 	__kairos_u64 direct;		/* tasks put on an idle CPU in select_cpu */
+	__kairos_u64 lc_enqueued;	/* of which LC tasks into their app's DSQ */
+	__kairos_u64 lc_fallback;	/* LC tasks with no usable owned CPU: shared DSQ */
+	__kairos_u64 preempt_kicks;	/* LC wakeups that preempted other work */
+	__kairos_u64 guard_throttles;	/* LC held back by the MicroQuanta guard */
+	__kairos_u64 rescues;		/* LC tasks run off-owner to avoid a stall */
+	__kairos_u64 cpu_online;	/* hotplug events seen */
+	__kairos_u64 cpu_offline;
+	__kairos_u64 grants;		/* kairos_set_owner calls that granted */
+	__kairos_u64 revokes;
+};
+
+/* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of
+ * each period_ns (a token bucket, so the bound holds over any window).
+ * Written by kairosd; quantum_ns == period_ns disables the guard.
+ */
+struct kairos_tunables {
+	__kairos_u64 quantum_ns;
+	__kairos_u64 period_ns;
+	__kairos_u64 lc_slice_ns;	/* slice of LC tasks */
+	__kairos_u64 be_slice_ns;	/* slice of everything else */
+	__kairos_u64 rescue_ns;		/* LC queued longer than this runs anywhere */
+};
+
+struct kairos_app {
+	__kairos_u32 cls;		/* KAIROS_CLASS_* */
+	__kairos_u32 nr_owned;		/* CPUs owned now (BPF-maintained) */
+	__kairos_u64 owned[KAIROS_CPU_WORDS]; /* CPU bitmap (BPF-maintained) */
+};
+
+/* Per-app queue state, one cache line; times are bpf_ktime (CLOCK_MONOTONIC) ns. */
+struct kairos_app_stats {
+	__kairos_u64 queued;		/* tasks waiting in the app's DSQ now */
+	__kairos_u64 oldest_enq_ns;	/* enqueue time of the head, 0 if empty */
+	__kairos_u64 enqueued;		/* total */
+	__kairos_u64 dispatched;	/* total started from the app's DSQ */
+	__kairos_u64 wait_ns_total;	/* sum of queueing delays of those */
+	__kairos_u64 wait_ns_max;
+	__kairos_u64 run_ns;		/* CPU time of the app's tasks */
+	__kairos_u64 seq;		/* bumped on every change */
+};
+
+struct kairos_owner_req {
+	__kairos_u32 cpu;
+	__kairos_u32 app;		/* 0 revokes */
+	__kairos_s64 result;		/* out: 0, or -errno */
 };
 
 /* Why the scheduler stopped, copied out of struct scx_exit_info. */

@@ -1,0 +1,279 @@
+#include "daemon.hpp"
+
+#include "core_plan.hpp"
+#include "restart_policy.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace kairos {
+
+namespace {
+
+void log(const std::string& s) {
+  std::printf("kairosd: %s\n", s.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonOptions opts) : opts_(std::move(opts)) {}
+
+Daemon::~Daemon() { stop(); }
+
+std::optional<std::string> Daemon::read_sysfs(const std::string& name) const {
+  std::ifstream in(opts_.sysfs_dir + "/" + name);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void Daemon::load() {
+  SchedOptions so = opts_.sched;
+  so.tunables.quantum_ns = tunables_.quantum_us * 1000;
+  so.tunables.period_ns = tunables_.period_us * 1000;
+  sched_ = std::make_unique<SchedLoader>(so);
+  // A fresh scheduler knows nothing: give it every app again.
+  for (auto& [path, app] : apps_) {
+    sched_->set_app_class(app.id, app.annotation.cls == AppClass::lc
+                                      ? KAIROS_CLASS_LC
+                                      : KAIROS_CLASS_BE);
+    sched_->map_cgroup(app.cgroup_id, app.id);
+  }
+  sched_->bump_config_gen();
+}
+
+void Daemon::start() {
+  sync_tunables();
+  load();
+  log("scheduler kairos attached (state " + sched_ext_state() + ")");
+  sync_apps();
+  sync_owners();
+  write_status();
+}
+
+void Daemon::sync_tunables() {
+  const GuardTunables t =
+      resolve_tunables(read_sysfs("quantum_us"), read_sysfs("period_us"));
+  if (t == tunables_ && sched_) return;
+  if (!(t == tunables_))
+    log("guard quantum " + std::to_string(t.quantum_us) + " us per " +
+        std::to_string(t.period_us) + " us (" + t.source + ")");
+  tunables_ = t;
+  if (sched_) {
+    kairos_tunables k = opts_.sched.tunables;
+    k.quantum_ns = t.quantum_us * 1000;
+    k.period_ns = t.period_us * 1000;
+    sched_->set_tunables(k);
+  }
+}
+
+void Daemon::sync_apps() {
+  std::vector<FoundCgroup> found = scan_annotated(opts_.cgroup_root);
+  const unsigned ncpu = sched_->nr_cpus();
+  std::map<std::string, Annotation> wanted;
+  std::map<std::string, std::uint64_t> ids;
+  invalid_.clear();
+  std::vector<AnnotatedCgroup> accepted;
+  // Keep apps we already run first, so a new conflicting annotation loses.
+  std::stable_partition(found.begin(), found.end(), [&](const FoundCgroup& f) {
+    return apps_.count(f.path) != 0;
+  });
+  for (const auto& f : found) {
+    if (!f.parsed) {
+      invalid_.emplace_back(f.path, f.parsed.error);
+      continue;
+    }
+    const std::string why = check_annotation(f.path, *f.parsed.value, ncpu, accepted);
+    if (!why.empty()) {
+      invalid_.emplace_back(f.path, why);
+      continue;
+    }
+    accepted.push_back({f.path, *f.parsed.value});
+    wanted[f.path] = *f.parsed.value;
+    ids[f.path] = f.id;
+  }
+  bool changed = false;
+  for (auto it = apps_.begin(); it != apps_.end();) {
+    auto w = wanted.find(it->first);
+    if (w == wanted.end() || ids[it->first] != it->second.cgroup_id) {
+      log("app " + std::to_string(it->second.id) + " (" + it->first + ") retired");
+      sched_->unmap_cgroup(it->second.cgroup_id);
+      for (std::uint32_t c = 0; c < ncpu; ++c)
+        if (sched_->owner(c) == it->second.id) sched_->set_owner(c, 0);
+      sched_->set_app_class(it->second.id, KAIROS_CLASS_NONE);
+      it = apps_.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  std::set<std::uint32_t> used;
+  for (auto& [p, a] : apps_) used.insert(a.id);
+  for (auto& [path, ann] : wanted) {
+    auto it = apps_.find(path);
+    if (it != apps_.end()) {
+      if (!(it->second.annotation == ann)) {
+        it->second.annotation = ann;
+        sched_->set_app_class(it->second.id, ann.cls == AppClass::lc
+                                                 ? KAIROS_CLASS_LC
+                                                 : KAIROS_CLASS_BE);
+        log("app " + std::to_string(it->second.id) + " (" + path + ") now " +
+            format_annotation(ann));
+        changed = true;
+      }
+      continue;
+    }
+    std::uint32_t id = 1;
+    while (used.count(id)) ++id;
+    used.insert(id);
+    App app{id, ids[path], ann};
+    sched_->set_app_class(id, ann.cls == AppClass::lc ? KAIROS_CLASS_LC
+                                                      : KAIROS_CLASS_BE);
+    sched_->map_cgroup(app.cgroup_id, id);
+    apps_.emplace(path, app);
+    log("app " + std::to_string(id) + " (" + path + "): " + format_annotation(ann));
+    changed = true;
+  }
+  if (changed) sched_->bump_config_gen();
+}
+
+void Daemon::sync_owners() {
+  const unsigned ncpu = sched_->nr_cpus();
+  std::vector<CoreDemand> demands;
+  for (auto& [path, a] : apps_)
+    if (a.annotation.cls == AppClass::lc)
+      demands.push_back({a.id, a.annotation.guaranteed});
+  std::sort(demands.begin(), demands.end(),
+            [](const CoreDemand& x, const CoreDemand& y) { return x.app < y.app; });
+  std::vector<std::uint32_t> current(ncpu);
+  for (std::uint32_t c = 0; c < ncpu; ++c) current[c] = sched_->owner(c);
+  const auto plan = plan_owners(demands, online_cpus(ncpu), current);
+  // Revokes first, so a CPU is never owned twice.
+  for (std::uint32_t c = 0; c < ncpu; ++c)
+    if (current[c] && current[c] != plan[c]) sched_->set_owner(c, 0);
+  for (std::uint32_t c = 0; c < ncpu; ++c)
+    if (plan[c] && current[c] != plan[c]) {
+      const int err = sched_->set_owner(c, plan[c]);
+      if (err)
+        log("granting CPU " + std::to_string(c) + " to app " +
+            std::to_string(plan[c]) + " failed: " + std::to_string(err));
+      else
+        log("CPU " + std::to_string(c) + " granted to app " +
+            std::to_string(plan[c]));
+    }
+}
+
+bool Daemon::poll() {
+  if (auto ex = sched_->exit_info()) {
+    std::ostringstream o;
+    o << "the kernel stopped the scheduler: kind=" << ex->kind
+      << " code=" << ex->code << " reason='" << ex->reason << "' msg='"
+      << ex->message << "'";
+    last_exit_ = o.str();
+    log(last_exit_);
+    const auto now = std::chrono::steady_clock::now();
+    while (!restart_times_.empty() &&
+           now - restart_times_.front() > std::chrono::minutes(1))
+      restart_times_.pop_front();
+    const RestartDecision d =
+        decide_restart(ex->kind, ex->code, static_cast<unsigned>(restart_times_.size()));
+    if (!d.restart) {
+      log("not restarting: " + d.why);
+      return false;
+    }
+    log("restarting the scheduler: " + d.why);
+    sched_.reset();
+    for (int attempt = 0;; ++attempt) {
+      try {
+        load();
+        break;
+      } catch (const std::exception& e) {
+        // e.g. a hotplug still in progress: try again shortly
+        if (attempt >= 20) {
+          last_exit_ += std::string("; reload failed: ") + e.what();
+          log(std::string("reload failed: ") + e.what());
+          return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    restart_times_.push_back(now);
+    ++restarts_total_;
+    log("scheduler kairos attached again (restart " +
+        std::to_string(restarts_total_) + ")");
+  }
+  sync_tunables();
+  sync_apps();
+  sync_owners();
+  write_status();
+  return true;
+}
+
+void Daemon::stop() {
+  if (!sched_) return;
+  sched_.reset();
+  std::error_code ec;
+  std::filesystem::remove(opts_.status_path, ec);
+}
+
+void Daemon::write_status() const {
+  if (opts_.status_path.empty()) return;
+  std::ostringstream o;
+  const auto st = sched_->stats();
+  o << "kairosd pid=" << ::getpid() << " state=" << sched_ext_state()
+    << " restarts=" << restarts_total_ << " cpus=" << sched_->nr_cpus() << "\n";
+  o << "tunables quantum_us=" << tunables_.quantum_us
+    << " period_us=" << tunables_.period_us << " source="
+    << (tunables_.source == "kairos.ko" ? "kairos.ko" : "defaults") << "\n";
+  o << "stats enqueued=" << st.enqueued << " dispatched=" << st.dispatched
+    << " direct=" << st.direct << " lc_enqueued=" << st.lc_enqueued
+    << " lc_fallback=" << st.lc_fallback << " preempt_kicks=" << st.preempt_kicks
+    << " guard_throttles=" << st.guard_throttles << " rescues=" << st.rescues
+    << " cpu_online=" << st.cpu_online << " cpu_offline=" << st.cpu_offline
+    << " grants=" << st.grants << " revokes=" << st.revokes << "\n";
+  const auto now_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  for (auto& [path, a] : apps_) {
+    const volatile kairos_app_stats& s = sched_->app_stats()[a.id];
+    const kairos_app ka = sched_->app(a.id);
+    std::string cpus;
+    for (std::uint32_t c = 0; c < sched_->nr_cpus(); ++c)
+      if (ka.owned[c / 64] & (1ULL << (c % 64)))
+        cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
+    const std::uint64_t disp = s.dispatched, oldest = s.oldest_enq_ns;
+    o << "app id=" << a.id << " cgroup=" << path
+      << " class=" << class_name(a.annotation.cls)
+      << " guaranteed=" << a.annotation.guaranteed
+      << " burstable=" << a.annotation.burstable << " owned=" << ka.nr_owned
+      << " cpus=" << (cpus.empty() ? "-" : cpus) << " queued=" << s.queued
+      << " head_wait_us=" << (oldest && now_ns > oldest ? (now_ns - oldest) / 1000 : 0)
+      << " dispatched=" << disp
+      << " wait_avg_us=" << (disp ? s.wait_ns_total / disp / 1000 : 0)
+      << " wait_max_us=" << s.wait_ns_max / 1000
+      << " run_ms=" << s.run_ns / 1000000 << "\n";
+  }
+  for (auto& [path, why] : invalid_)
+    o << "ignored cgroup=" << path << " why=" << why << "\n";
+  const std::filesystem::path p(opts_.status_path);
+  std::error_code ec;
+  std::filesystem::create_directories(p.parent_path(), ec);
+  const std::string tmp = opts_.status_path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << o.str();
+  }
+  std::filesystem::rename(tmp, p, ec);
+}
+
+}  // namespace kairos

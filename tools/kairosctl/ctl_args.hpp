@@ -1,0 +1,36 @@
+// kairosctl's command line, parsed into requests (pure, unit-tested).
+#pragma once
+
+#include "annotation.hpp"
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace kairos::ctl {
+
+struct AnnotateCmd {
+  std::string cgroup;
+  bool clear = false;
+  Annotation annotation;
+};
+struct StatusCmd {};
+struct HelpCmd {};
+
+struct GlobalOpts {
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string status_file = "/run/kairos/status";
+};
+
+struct ParsedCmd {
+  std::variant<std::monostate, AnnotateCmd, StatusCmd, HelpCmd> cmd;
+  GlobalOpts global;
+  std::string error;  // set when cmd is monostate
+};
+
+// args excludes argv[0]. max_cpus bounds the core counts.
+ParsedCmd parse_args(const std::vector<std::string>& args, unsigned max_cpus);
+
+std::string usage_text();
+
+}  // namespace kairos::ctl
