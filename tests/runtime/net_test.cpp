@@ -288,16 +288,25 @@ TEST(NetQueueApi, FullTxRingDelaysPushesInOrder) {
   Stack stack(rt, fake.attach());
   UdpSocket sock = stack.bind(server(7000));
   constexpr unsigned kN = 100;  // > 16 slots
+  std::atomic<bool> issued{false};
   Thread t = rt.spawn([&] {
-    for (unsigned i = 0; i < kN; i++) ASSERT_TRUE(sock.send_to(client(1), msg(0, i)));
+    // All pushes first (the ring fills: the rest wait), then their waits.
+    std::vector<QToken> qts;
+    for (unsigned i = 0; i < kN; i++) qts.push_back(sock.push(client(1), msg(0, i)));
+    issued = true;
+    for (auto qt : qts) ASSERT_TRUE(sock.wait(qt));
   });
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (!issued && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+  ASSERT_TRUE(issued);
+  EXPECT_GT(stack.stats().tx_ring_full, 0u);  // nothing was consumed yet
   for (unsigned i = 0; i < kN; i++) {
     auto d = fake.take_tx();
     ASSERT_TRUE(d);
     EXPECT_EQ(unmsg(d->data).second, i);
   }
   t.join();
-  EXPECT_GT(stack.stats().tx_ring_full, 0u);
+  EXPECT_EQ(stack.stats().tx_sent, kN);
 }
 
 // Bad configuration and bad input: clear errors, nothing changes.
