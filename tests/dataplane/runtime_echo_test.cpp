@@ -3,6 +3,7 @@
 // fallback) in the other, and a UDP echo server written on runtime
 // uthreads with kairos::net's blocking sockets. Host kernel, root.
 #include "netns.hpp"
+#include "uthread_echo.hpp"
 
 #include <kairos/dataplane/backend.hpp>
 #include <kairos/dataplane/dataplane.hpp>
@@ -33,65 +34,6 @@ using dp::testing::VethPair;
 using namespace std::chrono_literals;
 
 constexpr std::uint16_t kPort = 7100;
-constexpr unsigned kKthreads = 2;
-
-// The server side: dataplane loop thread + runtime + echo uthreads.
-class UthreadEchoServer {
- public:
-  UthreadEchoServer(std::unique_ptr<dp::Backend> backend, dp::Endpoint listen)
-      : backend_(std::move(backend)),
-        region_(dp::ShmRegion::create(kKthreads, 1024)),
-        dp_(*backend_),
-        rt_({.kthreads = kKthreads}),
-        stack_(std::make_unique<Stack>(rt_, dp::ShmRegion::attach(region_.fd()))) {
-    app_ = dp_.add_app(listen, region_);
-    dp_.set_active(app_, {0, 1});
-    loop_ = std::thread([this] { dp_.run(stop_, 200us); });
-    sock_ = stack_->bind(listen);
-    // Several uthreads block in recv on one socket (Shenango style);
-    // each reply is the request plus one byte.
-    for (int i = 0; i < 4; i++)
-      servers_.push_back(rt_.spawn([s = sock_]() mutable {
-        while (auto d = s.recv_from()) {
-          d->data.push_back('!');
-          if (!s.send_to(d->peer, d->data)) return;
-        }
-      }));
-  }
-  ~UthreadEchoServer() {
-    sock_.close();                 // releases the blocked uthreads
-    for (auto& t : servers_) t.join();
-    stack_.reset();                // before the runtime
-    stop_ = true;
-    loop_.join();
-  }
-  std::string describe() const {
-    const dp::AppStats a = dp_.stats(app_);
-    const StackStats s = stack_->stats();
-    return "backend " + backend_->name() + "; dataplane delivered " +
-           std::to_string(a.rx_delivered) + " ring_full " +
-           std::to_string(a.rx_ring_full) + " tx_sent " + std::to_string(a.tx_sent) +
-           " tx_dropped " + std::to_string(a.tx_dropped) + "; stack delivered " +
-           std::to_string(s.rx_delivered) + " no_socket " +
-           std::to_string(s.rx_no_socket) + " overflow " +
-           std::to_string(s.rx_overflow) + " tx " + std::to_string(s.tx_sent);
-  }
-  dp::AppStats app_stats() const { return dp_.stats(app_); }
-  StackStats stack_stats() const { return stack_->stats(); }
-  const dp::Backend& backend() const { return *backend_; }
-
- private:
-  std::unique_ptr<dp::Backend> backend_;
-  dp::ShmRegion region_;
-  dp::Dataplane dp_;
-  std::uint32_t app_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread loop_;
-  Runtime rt_;
-  std::unique_ptr<Stack> stack_;
-  UdpSocket sock_;
-  std::vector<Thread> servers_;
-};
 
 std::vector<int> open_clients(const VethPair& v, unsigned n) {
   InNetns in(v.client);
@@ -183,7 +125,7 @@ TEST_F(RuntimeEchoVeth, AfXdpPathEchoesThroughUthreadSockets) {
     cfg.apps = {listen_};
     // AF_XDP where the kernel allows it, else the kernel-UDP fallback.
     srv = std::make_unique<UthreadEchoServer>(dp::make_backend_with_fallback(cfg, &why),
-                                              listen_);
+                                              listen_, 2);
   }
   RecordProperty("backend", srv->backend().name());
   if (!why.empty()) std::fprintf(stderr, "AF_XDP unavailable, fallback: %s\n", why.c_str());
@@ -197,7 +139,7 @@ TEST_F(RuntimeEchoVeth, KernelUdpBackendEchoesThroughUthreadSockets) {
   {
     InNetns in(veth_->server);
     srv = std::make_unique<UthreadEchoServer>(dp::make_kernel_udp_backend({listen_}),
-                                              listen_);
+                                              listen_, 2);
   }
   EXPECT_EQ(srv->backend().name(), "kernel-udp");
   auto fds = open_clients(*veth_, 8);
