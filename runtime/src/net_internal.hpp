@@ -56,7 +56,16 @@ struct SocketState {
   std::deque<QToken> pops;         // pops not completed, oldest first
   std::deque<PendingPush> pushes;  // pushes waiting for TX room, in order
   std::unordered_map<QToken, QResult> done;
-  WaitQueue wq;
+  // The wait queue (on the waiter's stack) of the uthread waiting for a
+  // token: a delivery wakes only that waiter. Notified under lk, so a
+  // waiter cannot return (and free it) while a notifier still uses it.
+  std::unordered_map<QToken, WaitQueue*> waiters;
+  void notify(QToken qt) {
+    if (auto it = waiters.find(qt); it != waiters.end()) it->second->notify_all();
+  }
+  void notify_everyone() {
+    for (auto& [qt, wq] : waiters) wq->notify_all();
+  }
 };
 
 struct alignas(64) RingSlot {

@@ -104,7 +104,16 @@ std::optional<std::pair<std::size_t, QResult>> UdpSocket::wait_any(
       }
       continue;
     }
-    if (!s_->wq.wait(s_->lk, deadline)) {
+    detail::WaitQueue me;
+    for (auto qt : qts)
+      if (s_->waiters.count(qt))
+        throw std::invalid_argument("kairos::net: token already waited by another uthread");
+    for (auto qt : qts) s_->waiters[qt] = &me;
+    const bool notified = me.wait(s_->lk, deadline);
+    for (auto qt : qts)
+      if (auto it = s_->waiters.find(qt); it != s_->waiters.end() && it->second == &me)
+        s_->waiters.erase(it);
+    if (!notified) {
       // Timed out; a delivery may have raced the timer, so look once more.
       for (std::size_t i = 0; i < qts.size(); i++) {
         auto it = s_->done.find(qts[i]);
@@ -159,13 +168,13 @@ void UdpSocket::close() {
     std::lock_guard g(s_->lk);
     if (s_->closed) return;
     s_->closed = true;
+    s_->notify_everyone();
   }
   st.sockets_lock.lock();
   if (auto it = st.by_port.find(s_->local.port);
       it != st.by_port.end() && it->second == s_)
     st.by_port.erase(it);
   st.sockets_lock.unlock();
-  s_->wq.notify_all();
 }
 
 Endpoint UdpSocket::local() const { return s_ ? s_->local : Endpoint{}; }

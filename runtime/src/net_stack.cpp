@@ -76,6 +76,7 @@ void StackState::deliver(Datagram&& d) {
     const QToken qt = s->pops.front();
     s->pops.pop_front();
     s->done[qt] = QResult{QResult::Op::kPop, qt, std::move(d)};
+    s->notify(qt);
   } else if (s->rx.size() >= s->cap) {
     s->lk.unlock();
     rx_overflow.fetch_add(1, std::memory_order_relaxed);
@@ -85,7 +86,6 @@ void StackState::deliver(Datagram&& d) {
   }
   s->lk.unlock();
   rx_delivered.fetch_add(1, std::memory_order_relaxed);
-  s->wq.notify_all();
 }
 
 // Sleeps on every RX ring's futex word (futex_waitv) while the whole

@@ -365,5 +365,56 @@ TEST(NetStack, SocketQueueOverflowIsCounted) {
   }
 }
 
+// Destroying the Stack closes its sockets: blocked receivers return.
+TEST(NetStack, StackDestructionReleasesBlockedReceivers) {
+  FakeDataplane fake(2);
+  Runtime rt({.kthreads = 2});
+  auto stack = std::make_unique<Stack>(rt, fake.attach());
+  UdpSocket sock = stack->bind(server(7000));
+  std::atomic<unsigned> started{0}, released{0};
+  std::vector<Thread> ts;
+  for (int i = 0; i < 8; i++)
+    ts.push_back(rt.spawn([&] {
+      started++;
+      if (!sock.recv_from()) released++;
+    }));
+  while (started < 8) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(5ms);  // let them block
+  stack.reset();
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(released.load(), 8u);
+}
+
+// One waiter per token: a second uthread waiting for the same token is
+// refused (a delivery wakes only the registered waiter).
+TEST(NetQueueApi, ConcurrentWaitOnOneTokenIsRefused) {
+  FakeDataplane fake(1);
+  Runtime rt({.kthreads = 1});
+  Stack stack(rt, fake.attach());
+  UdpSocket sock = stack.bind(server(7000));
+  const QToken qt = sock.pop();
+  std::atomic<bool> first_waiting{false}, refused{false};
+  std::optional<QResult> got;
+  Thread a = rt.spawn([&] {
+    first_waiting = true;
+    got = sock.wait(qt, 10s);
+  });
+  Thread b = rt.spawn([&] {
+    while (!first_waiting) this_uthread::yield();
+    this_uthread::yield();  // one kthread: a is blocked now
+    try {
+      sock.wait(qt, 1ms);
+    } catch (const std::invalid_argument&) {
+      refused = true;
+    }
+  });
+  b.join();
+  EXPECT_TRUE(refused);
+  fake.send(0, client(1), server(7000), msg(0, 3));
+  a.join();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(unmsg(got->dgram.data).second, 3u);
+}
+
 }  // namespace
 }  // namespace kairos::net

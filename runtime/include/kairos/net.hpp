@@ -130,8 +130,10 @@ class UdpSocket {
   bool send_to(const Endpoint& peer, std::span<const std::uint8_t> data);
 
   // Queue API. Pops complete in the order they were issued; pushes leave
-  // in the order they were issued. Every token is waited exactly once;
-  // unknown or already-waited tokens: std::invalid_argument.
+  // in the order they were issued. Every token is waited exactly once, by
+  // one waiter at a time (a delivery wakes only the uthread waiting for
+  // its token); unknown, already-waited or concurrently waited tokens:
+  // std::invalid_argument.
   QToken push(const Endpoint& peer, std::span<const std::uint8_t> data);
   QToken pop();
   // Blocks until qt completes; nullopt when the socket is closed first.
