@@ -2,6 +2,7 @@
 // dataplane, producing into the RX rings and consuming the TX rings of a
 // ShmRegion that the Stack maps a second time by fd.
 #include <kairos/net.hpp>
+#include <kairos/queue_state.hpp>
 
 #include <gtest/gtest.h>
 
@@ -123,8 +124,9 @@ TEST(NetStack, ManyBlockedReceiversGetEveryDatagramInFlowOrder) {
   // Each ring's indices reached the owner's queue-state line: drained.
   std::uint64_t tails = 0;
   for (unsigned k = 0; k < kK; k++) {
-    const kairos_queue_state* line = rt.queue_state_line(k);
-    EXPECT_EQ(line->rx_head, line->rx_tail) << "kthread " << k;
+    std::optional<QueueSnapshot> line;
+    while (!(line = read_queue_state(rt.queue_state_line(k)))) std::this_thread::yield();
+    EXPECT_EQ(line->rx_len(), 0u) << "kthread " << k;
     tails += line->rx_tail;
   }
   EXPECT_EQ(tails, kSockets * kFlowsPerSocket * kPerFlow);
