@@ -1,0 +1,160 @@
+// Network API of the runtime: blocking UDP sockets on uthreads (Shenango
+// style) and a Demikernel-like queue API (push/pop tokens, wait, wait with
+// a timeout, wait_any), over the dataplane's per-kthread shared-memory
+// RX/TX rings (scheduler/dataplane/include/kairos/dataplane/ring_abi.h).
+//
+//   kairos::Runtime rt({.kthreads = 4});
+//   kairos::net::Stack stack(rt, dp::ShmRegion::attach(fd));  // before spawning
+//   auto sock = stack.bind(dp::Endpoint::v4(0x0a000001, 7000));
+//   rt.spawn([&] {
+//     while (auto d = sock.recv_from()) sock.send_to(d->peer, d->data);
+//   });
+//
+// Who reads the rings: kthread k consumes RX ring k (the ring the
+// dataplane's bucket table fills for it) from a poller registered with
+// Runtime::add_poller, so an idle kthread drains it before it parks, and
+// publishes the ring's head/tail in its queue-state line (publish_rx) so
+// the allocator sees RX congestion. A running kthread also drains the RX
+// ring of a kthread that is parked (a try-lock per ring keeps each ring
+// single-consumer). Datagrams go to the socket bound to their destination
+// port; a uthread waiting in recv parks (the uthread, not the kthread) and
+// is made ready by the delivery. A doorbell thread sleeps on the rings'
+// futex words (ring_abi.h) and wakes the runtime when a datagram lands
+// while every kthread that could drain it is parked (self_wake mode; with
+// an external allocator, its grant does that).
+//
+// send pushes to the TX ring of the kthread the calling uthread runs on
+// (that kthread is the ring's only producer); the dataplane polls it.
+//
+// Buffer ownership: a received datagram is copied out of its ring slot and
+// the slot is released (the ring's tail passes it) before the datagram is
+// handed to any socket, so no caller ever sees memory the dataplane
+// reuses; the caller owns Datagram::data. send/push copy the caller's
+// bytes into a TX slot (or into the pending operation while the TX ring is
+// full) before they return; the caller may reuse its buffer at once.
+#pragma once
+
+#include <kairos/dataplane/endpoint.hpp>
+#include <kairos/dataplane/shm_rings.hpp>
+#include <kairos/runtime.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace kairos::net {
+
+using dp::Endpoint;
+using QToken = std::uint64_t;
+
+struct Datagram {
+  Endpoint peer;   // the sender
+  Endpoint local;  // the address it was sent to
+  std::vector<std::uint8_t> data;
+};
+
+// A completed queue operation.
+struct QResult {
+  enum class Op { kPush, kPop };
+  Op op = Op::kPop;
+  QToken qt = 0;
+  Datagram dgram;  // pop: the datagram; push: peer = destination, no data
+};
+
+struct StackStats {
+  std::uint64_t rx_delivered = 0;   // datagrams handed to a socket
+  std::uint64_t rx_stolen = 0;      // of those, taken from a parked kthread's ring
+  std::uint64_t rx_no_socket = 0;   // dropped: no socket bound to the port
+  std::uint64_t rx_overflow = 0;    // dropped: the socket's queue was full
+  std::uint64_t tx_sent = 0;        // datagrams pushed to a TX ring
+  std::uint64_t tx_ring_full = 0;   // pushes that found the TX ring full (retried)
+  std::uint64_t doorbell_wakes = 0; // runtime wakes by the doorbell thread
+};
+
+struct StackOptions {
+  // Datagrams a socket holds before it drops (counted in rx_overflow).
+  std::size_t socket_queue_cap = 8192;
+  // Run the doorbell thread (see above). Off: only running kthreads and
+  // the allocator's grants move datagrams off the rings.
+  bool doorbell = true;
+};
+
+namespace detail {
+struct StackState;
+struct SocketState;
+}  // namespace detail
+
+class UdpSocket;
+
+class Stack {
+ public:
+  // Serves region's ring pair k to runtime kthread k (the region must have
+  // exactly rt.kthreads() pairs: a clear error otherwise, nothing changes).
+  // Registers a poller: create the Stack before uthreads are spawned.
+  // The Stack must be destroyed before the Runtime; destroying it closes
+  // every socket (waiters return nullopt).
+  Stack(Runtime& rt, dp::ShmRegion region, StackOptions opt = {});
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // A socket receiving datagrams sent to local.port (and replying from
+  // local). Port 0 or a port already bound: std::invalid_argument.
+  UdpSocket bind(const Endpoint& local);
+  StackStats stats() const;
+  const dp::ShmRegion& region() const;
+
+ private:
+  std::shared_ptr<detail::StackState> st_;
+};
+
+// A handle (cheap to copy; copies refer to the same socket). Any uthread
+// may use it; several uthreads may wait on one socket (each datagram goes
+// to exactly one of them, oldest pop first). recv/wait from a thread that
+// is not a uthread also work (they poll), send/push need a uthread.
+class UdpSocket {
+ public:
+  UdpSocket() = default;
+
+  // Blocks the calling uthread until a datagram arrives. nullopt when the
+  // socket is closed or, with a timeout, when it passes.
+  std::optional<Datagram> recv_from(
+      std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
+  // Copies data into this kthread's TX ring; while the ring is full the
+  // uthread yields and retries. Larger than a ring slot:
+  // std::invalid_argument. False if the socket is closed.
+  bool send_to(const Endpoint& peer, std::span<const std::uint8_t> data);
+
+  // Queue API. Pops complete in the order they were issued; pushes leave
+  // in the order they were issued. Every token is waited exactly once, by
+  // one waiter at a time (a delivery wakes only the uthread waiting for
+  // its token); unknown, already-waited or concurrently waited tokens:
+  // std::invalid_argument.
+  QToken push(const Endpoint& peer, std::span<const std::uint8_t> data);
+  QToken pop();
+  // Blocks until qt completes; nullopt when the socket is closed first.
+  std::optional<QResult> wait(QToken qt);
+  // nullopt on timeout (the operation stays pending) or close.
+  std::optional<QResult> wait(QToken qt, std::chrono::nanoseconds timeout);
+  // The first of qts (all of this socket) to complete: index and result.
+  std::optional<std::pair<std::size_t, QResult>> wait_any(
+      std::span<const QToken> qts,
+      std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
+
+  // Unbinds; pending and future waits return nullopt.
+  void close();
+  bool valid() const { return s_ != nullptr; }
+  Endpoint local() const;
+  std::size_t queued() const;  // datagrams received, not yet popped
+
+ private:
+  friend class Stack;
+  explicit UdpSocket(std::shared_ptr<detail::SocketState> s) : s_(std::move(s)) {}
+  std::shared_ptr<detail::SocketState> s_;
+};
+
+}  // namespace kairos::net

@@ -1,0 +1,83 @@
+// A UDP echo server on runtime uthreads with kairos::net blocking
+// sockets, fed by the Kairos dataplane (for tests and the benchmark):
+// a dataplane loop thread, a Runtime, a Stack, and uthreads that block in
+// recv_from on one socket; each reply is the request plus '!'.
+#pragma once
+
+#include <kairos/dataplane/backend.hpp>
+#include <kairos/dataplane/dataplane.hpp>
+#include <kairos/net.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kairos::net {
+
+using namespace std::chrono_literals;
+
+class UthreadEchoServer {
+ public:
+  UthreadEchoServer(std::unique_ptr<dp::Backend> backend, dp::Endpoint listen,
+                    unsigned kthreads, dp::DataplaneConfig dcfg = {},
+                    unsigned servers = 4,
+                    std::chrono::nanoseconds spin_before_park = 20us)
+      : backend_(std::move(backend)),
+        region_(dp::ShmRegion::create(kthreads, 1024)),
+        dp_(*backend_, dcfg),
+        rt_({.kthreads = kthreads, .spin_before_park = spin_before_park}),
+        stack_(std::make_unique<Stack>(rt_, dp::ShmRegion::attach(region_.fd()))) {
+    app_ = dp_.add_app(listen, region_);
+    std::vector<std::uint32_t> all;
+    for (unsigned k = 0; k < kthreads; k++) all.push_back(k);
+    dp_.set_active(app_, all);
+    loop_ = std::thread([this] { dp_.run(stop_, 200us); });
+    sock_ = stack_->bind(listen);
+    // Several uthreads block in recv on one socket (Shenango style);
+    // each reply is the request plus one byte.
+    for (unsigned i = 0; i < servers; i++)
+      servers_.push_back(rt_.spawn([s = sock_]() mutable {
+        while (auto d = s.recv_from()) {
+          d->data.push_back('!');
+          if (!s.send_to(d->peer, d->data)) return;
+        }
+      }));
+  }
+  ~UthreadEchoServer() {
+    sock_.close();                 // releases the blocked uthreads
+    for (auto& t : servers_) t.join();
+    stack_.reset();                // before the runtime
+    stop_ = true;
+    loop_.join();
+  }
+  std::string describe() const {
+    const dp::AppStats a = dp_.stats(app_);
+    const StackStats s = stack_->stats();
+    return "backend " + backend_->name() + "; dataplane delivered " +
+           std::to_string(a.rx_delivered) + " ring_full " +
+           std::to_string(a.rx_ring_full) + " tx_sent " + std::to_string(a.tx_sent) +
+           " tx_dropped " + std::to_string(a.tx_dropped) + "; stack delivered " +
+           std::to_string(s.rx_delivered) + " no_socket " +
+           std::to_string(s.rx_no_socket) + " overflow " +
+           std::to_string(s.rx_overflow) + " tx " + std::to_string(s.tx_sent);
+  }
+  dp::AppStats app_stats() const { return dp_.stats(app_); }
+  StackStats stack_stats() const { return stack_->stats(); }
+  const dp::Backend& backend() const { return *backend_; }
+
+ private:
+  std::unique_ptr<dp::Backend> backend_;
+  dp::ShmRegion region_;
+  dp::Dataplane dp_;
+  std::uint32_t app_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+  Runtime rt_;
+  std::unique_ptr<Stack> stack_;
+  UdpSocket sock_;
+  std::vector<Thread> servers_;
+};
+
+}  // namespace kairos::net
