@@ -124,7 +124,11 @@ TEST(KmodClass, WithoutTheClassTheSpinnersShareEvenly) {
   std::printf("class disabled: normal share %.3f\n", n_cpu / (lc_cpu + n_cpu));
   EXPECT_NEAR(n_cpu / (lc_cpu + n_cpu), 0.5, 0.1);
   EXPECT_EQ(read_stat("throttles"), 0u);
-  // Enabling it again promotes the member.
+  // Enabling it again promotes the member. A long budget first, so the
+  // spinner cannot use up its quantum (and be throttled to SCHED_IDLE)
+  // between the write and the check on a slow, emulated CPU.
+  ASSERT_EQ(write_sysfs("period_us", "1000000"), 0);
+  ASSERT_EQ(write_sysfs("quantum_us", "900000"), 0);
   ASSERT_EQ(write_sysfs("enabled", "1"), 0);
   EXPECT_EQ(::sched_getscheduler(lc.tid), SCHED_FIFO);
   ::close(fd);
