@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,18 +36,18 @@ using kairos::vmtest::KernelLogGuard;
 using kairos::vmtest::path_exists;
 using kairos::vmtest::wait_for;
 
-// Spawns n uthreads that yield a few times each, joins them all and
-// returns how many ran to the end.
+// Spawns n detached uthreads that yield a few times each and waits (at
+// most 30 s, so a lost wake fails the test instead of hanging it with the
+// module loaded) until all ran to the end; returns how many did.
 int spawn_join_round(Runtime& rt, int n) {
-  std::atomic<int> done{0};
-  std::vector<Thread> ts;
+  auto done = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < n; ++i)
-    ts.push_back(rt.spawn([&] {
+    rt.spawn_detached([done] {
       for (int y = 0; y < 3; ++y) kairos::this_uthread::yield();
-      done.fetch_add(1);
-    }));
-  for (auto& t : ts) t.join();
-  return done.load();
+      done->fetch_add(1);
+    });
+  wait_for([&] { return done->load() == n; }, 30s);
+  return done->load();
 }
 
 std::string create_error(Config cfg) {
@@ -87,12 +88,15 @@ TEST(RuntimeDevKairos, GrantReclaimCyclesSignalsAndExternalGrants) {
   ModuleScope mod;
   ASSERT_TRUE(mod.loaded());
   {
-    // Allocator mode: only grant() wakes; SIGURG preemption makes PARK
+    // Allocator mode: only grant() wakes, and a granted kthread keeps
+    // polling its core until reclaimed. SIGURG preemption makes PARK
     // return -EINTR, which must not end a park.
     Runtime rt({.kthreads = 2,
                 .self_wake = false,
+                .spin_before_park = std::chrono::hours(1),
                 .preempt_by_signal = true,
                 .park = ParkBackend::kDevKairos});
+    EXPECT_EQ(rt.reclaim(2), 2u);
     ASSERT_TRUE(wait_for([&] { return rt.running_kthreads() == 0; }, 10s));
     std::string err;
     auto view = kairos::RuntimeAreaView::attach_fd(rt.queue_state_fd(), &err);
@@ -120,8 +124,8 @@ TEST(RuntimeDevKairos, GrantReclaimCyclesSignalsAndExternalGrants) {
           << "cycle " << cycle;
     }
 
-    // An external allocator grants kthread 1 by tid: it runs, finds no
-    // work and parks again through the module.
+    // An external allocator grants kthread 1 by tid (to CPU 0): it runs
+    // until reclaimed, then parks through the module again.
     const int fd = dev_open();
     ASSERT_GE(fd, 0);
     ASSERT_TRUE(wait_for([] { return read_stat("live_parked") == 2; }, 5s));
@@ -130,6 +134,9 @@ TEST(RuntimeDevKairos, GrantReclaimCyclesSignalsAndExternalGrants) {
     g.tid = tids[1];
     g.cpu = 0;
     EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), 0);
+    EXPECT_TRUE(wait_for([&] { return rt.running_kthreads() == 1; }, 10s));
+    EXPECT_EQ(read_stat("live_parked"), 1u);
+    EXPECT_EQ(rt.reclaim(1), 1u);
     EXPECT_TRUE(wait_for([&] { return read_stat("parks") >= parks + 1; }, 10s));
     EXPECT_TRUE(wait_for([&] { return rt.running_kthreads() == 0; }, 10s));
     ::close(fd);

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <vector>
 
@@ -25,10 +26,11 @@ struct Result {
   double p50_us, p99_us, cross;
 };
 
-Result wake_round(kairos::ParkBackend backend, int iters) {
+Result wake_round(kairos::ParkBackend backend, int first_cpu, int iters) {
   kairos::Runtime rt({.kthreads = 2,
                       .spin_before_park = std::chrono::nanoseconds(0),
-                      .park = backend});
+                      .park = backend,
+                      .first_cpu = first_cpu});
   kairos::Mutex m;
   kairos::CondVar cv;
   std::uint64_t seq = 0;  // guarded by m
@@ -80,23 +82,33 @@ Result wake_round(kairos::ParkBackend backend, int iters) {
 
 int main(int argc, char** argv) {
   const int iters = argc > 1 ? std::atoi(argv[1]) : 500;
+  // build_path() finds kairos.ko through KAIROS_BUILD_DIR (set by ctest);
+  // by hand, take the build tree this binary lives in (tests/runtime/..).
+  if (!std::getenv("KAIROS_BUILD_DIR")) {
+    const auto dir = std::filesystem::read_symlink("/proc/self/exe")
+                         .parent_path().parent_path().parent_path();
+    ::setenv("KAIROS_BUILD_DIR", dir.c_str(), 0);
+  }
   if (int r = kairos::kmodtest::load_module()) {
     std::fprintf(stderr, "cannot load kairos.ko: %d\n", r);
     return 1;
   }
-  // Alternate the backends so drift in the host's load hits both.
-  std::vector<Result> dev, fut;
-  for (int rep = 0; rep < 3; ++rep) {
-    dev.push_back(wake_round(kairos::ParkBackend::kDevKairos, iters));
-    fut.push_back(wake_round(kairos::ParkBackend::kFutex, iters));
+  // Kthreads pinned one per CPU (first_cpu 0, how Kairos deploys them:
+  // one kthread per granted core) and unpinned (-1). Alternate the
+  // backends so drift in the host's load hits both.
+  std::printf("| kthreads | rep | devkairos p50 us | p99 us | futex p50 us | p99 us | x p50 | x p99 | cross-kthread (dev/futex) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  for (int first_cpu : {0, -1}) {
+    for (int rep = 1; rep <= 3; ++rep) {
+      const Result d = wake_round(kairos::ParkBackend::kDevKairos, first_cpu, iters);
+      const Result f = wake_round(kairos::ParkBackend::kFutex, first_cpu, iters);
+      std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f / %.2f |\n",
+                  first_cpu >= 0 ? "pinned" : "unpinned", rep, d.p50_us, d.p99_us,
+                  f.p50_us, f.p99_us, d.p50_us / f.p50_us, d.p99_us / f.p99_us,
+                  d.cross, f.cross);
+      std::fflush(stdout);
+    }
   }
-  std::printf("| rep | devkairos p50 us | p99 us | futex p50 us | p99 us | x p50 | x p99 | cross-kthread (dev/futex) |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
-  for (int rep = 0; rep < 3; ++rep)
-    std::printf("| %d | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f / %.2f |\n",
-                rep + 1, dev[rep].p50_us, dev[rep].p99_us, fut[rep].p50_us,
-                fut[rep].p99_us, dev[rep].p50_us / fut[rep].p50_us,
-                dev[rep].p99_us / fut[rep].p99_us, dev[rep].cross, fut[rep].cross);
   std::printf("stats: parks %llu grants %llu grant_misses %llu\n",
               static_cast<unsigned long long>(kairos::kmodtest::read_stat("parks")),
               static_cast<unsigned long long>(kairos::kmodtest::read_stat("grants")),
