@@ -10,6 +10,8 @@
 #include "context.hpp"
 #include "parker.hpp"
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -106,6 +108,13 @@ struct alignas(64) Kthread {
   // 0 running, 1 parked: whoever moves it 1 -> 0 wakes the kthread.
   std::atomic<std::uint32_t> park_state{0};
   std::atomic<std::uint32_t> futex_word{0};
+  // /dev/kairos parking (park_devkairos.cpp): the park/wake handshake,
+  // the CPU the kthread parks on, and its affinity before any park.
+  std::atomic<std::uint32_t> dk_word{0};
+  std::atomic<unsigned> dk_cpu{0};
+  cpu_set_t dk_affinity{};
+  bool dk_affinity_saved = false;
+  bool dk_restore_affinity = false;
   std::atomic<int> tid{0};
   // Uthreads started on / exited on this kthread; written only by it.
   std::atomic<std::int64_t> started{0};

@@ -25,6 +25,9 @@ class Parker {
   virtual void park(Kthread& k, std::uint64_t deadline_ns) = 0;
   // Called by anyone, at most once per park, after winning k's park state.
   virtual void unpark(Kthread& k) = 0;
+  // Called by k itself when the park is over, also when it was cancelled
+  // after prepare() without calling park().
+  virtual void finish(Kthread& k) { (void)k; }
 };
 
 std::unique_ptr<Parker> make_futex_parker();

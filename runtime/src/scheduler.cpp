@@ -181,6 +181,9 @@ void park(Kthread* k, bool forced) {
   k->park_state.store(1, std::memory_order_seq_cst);
   rt->nr_parked.fetch_add(1, std::memory_order_seq_cst);
   k->rq_lock.lock();
+  // The CPU it parks on: where an allocator posts a grant for it.
+  if (const int cpu = sched_getcpu(); cpu >= 0)
+    k->line.set_cpu(static_cast<std::uint32_t>(cpu));
   k->line.set_parked(now_ns());
   k->rq_lock.unlock();
   rt->nr_spinning.fetch_sub(1, std::memory_order_seq_cst);
@@ -195,6 +198,7 @@ void park(Kthread* k, bool forced) {
        rt->draining.load());
   if (!cancel)
     rt->parker->park(*k, rt->next_deadline.load(std::memory_order_relaxed));
+  rt->parker->finish(*k);
   std::uint32_t parked = 1;
   if (k->park_state.compare_exchange_strong(parked, 0))
     rt->nr_parked.fetch_sub(1, std::memory_order_relaxed);

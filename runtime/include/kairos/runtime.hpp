@@ -42,9 +42,11 @@ void uthread_detach(Uthread* u);
 
 // How kthreads give their core back when idle.
 enum class ParkBackend {
-  kAuto,       // /dev/kairos when present and wired, else futex
+  kAuto,       // /dev/kairos when usable (module loaded, same ABI major,
+               // CAP_SYS_NICE or CAP_SYS_ADMIN), else futex
   kFutex,      // FUTEX_WAIT/FUTEX_WAKE on a per-kthread word
-  kDevKairos,  // the kernel module's park/grant ioctls (see park_devkairos.cpp)
+  kDevKairos,  // kairos.ko's PARK/GRANT ioctls (park_devkairos.cpp); the
+               // Runtime constructor throws when they cannot be used
 };
 
 struct Config {

@@ -1,0 +1,42 @@
+// Mechanism only: the /dev/kairos calls libkairos makes (kmod/uapi/kairos.h).
+// Opening checks the module's ABI major and that this process may grant;
+// the policy of when to park and whom to wake lives in park_devkairos.cpp.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace kairos::detail {
+
+class DevKairos {
+ public:
+  // Opens /dev/kairos; null with *why set (a sentence) when it is absent,
+  // speaks another ABI major, or this process lacks CAP_SYS_NICE /
+  // CAP_SYS_ADMIN (needed to grant).
+  static std::unique_ptr<DevKairos> open(std::string* why);
+  ~DevKairos();
+  DevKairos(const DevKairos&) = delete;
+  DevKairos& operator=(const DevKairos&) = delete;
+
+  // KAIROS_IOC_PARK on the calling thread (0 timeout = none). 0 when a
+  // grant woke it (*cpu = the CPU it now runs on), else -EINTR,
+  // -ETIMEDOUT or another -errno.
+  int park(std::uint64_t timeout_ns, unsigned* cpu) const;
+  // KAIROS_IOC_GRANT: wake thread tid (parked on any CPU) and run it on
+  // cpu. 0, -ESRCH (not parked), -EINVAL (bad CPU) or another -errno.
+  int grant(pid_t tid, unsigned cpu) const;
+  unsigned nr_cpus() const { return nr_cpus_; }
+
+ private:
+  DevKairos(int fd, unsigned nr_cpus) : fd_(fd), nr_cpus_(nr_cpus) {}
+  int fd_;
+  unsigned nr_cpus_;
+};
+
+// The longest timeout the module accepts for one PARK (it refuses more).
+inline constexpr std::uint64_t kDevKairosMaxParkNs = 3600ull * 1000000000ull;
+
+}  // namespace kairos::detail

@@ -1,0 +1,117 @@
+// Not a test: cross-kthread wake through each park backend, side by side in
+// one process (docs/benchmarks.md, "runtime parking through /dev/kairos").
+// Uthread A (kthread 0) notifies a CondVar on which B waits and spins until
+// B, run by the other kthread, acks; kthreads park at once when idle
+// (spin_before_park 0), so every wake unparks B's kthread. Loads kairos.ko
+// itself for the devkairos rounds. Usage: runtime_park_bench [iterations]
+#include <kairos/runtime.hpp>
+#include <kairos/sync.hpp>
+
+#include "../kmod/kmod_testlib.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+namespace {
+
+namespace tu = kairos::this_uthread;
+
+struct Result {
+  double p50_us, p99_us, cross;
+};
+
+Result wake_round(kairos::ParkBackend backend, int first_cpu, int iters) {
+  kairos::Runtime rt({.kthreads = 2,
+                      .spin_before_park = std::chrono::nanoseconds(0),
+                      .park = backend,
+                      .first_cpu = first_cpu});
+  kairos::Mutex m;
+  kairos::CondVar cv;
+  std::uint64_t seq = 0;  // guarded by m
+  bool done = false;      // guarded by m
+  std::atomic<std::uint64_t> ack{0};
+  std::atomic<long> cross{0};
+  std::vector<double> us;
+  rt.spawn([&] {
+      const unsigned a = tu::kthread_index();
+      kairos::Thread b = rt.spawn([&] {
+        std::uint64_t seen = 0;
+        std::unique_lock<kairos::Mutex> lk(m);
+        for (;;) {
+          cv.wait(lk, [&] { return seq != seen || done; });
+          if (done) return;
+          seen = seq;
+          if (tu::kthread_index() != a) cross.fetch_add(1);
+          ack.store(seen, std::memory_order_release);
+        }
+      });
+      for (std::uint64_t n = 1; n <= static_cast<std::uint64_t>(iters); ++n) {
+        // Let B's kthread park first (no spinning), then time one wake.
+        const auto idle = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+        while (std::chrono::steady_clock::now() < idle) {
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        while (!m.try_lock()) {
+        }
+        seq = n;
+        m.unlock();
+        cv.notify_one();
+        while (ack.load(std::memory_order_acquire) != n) {
+        }
+        us.push_back(std::chrono::duration<double, std::micro>(
+                         std::chrono::steady_clock::now() - t0).count());
+      }
+      {
+        std::lock_guard<kairos::Mutex> g(m);
+        done = true;
+      }
+      cv.notify_one();
+    }).join();
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[us.size() * 99 / 100],
+          static_cast<double>(cross.load()) / iters};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int iters = argc > 1 ? std::atoi(argv[1]) : 500;
+  // build_path() finds kairos.ko through KAIROS_BUILD_DIR (set by ctest);
+  // by hand, take the build tree this binary lives in (tests/runtime/..).
+  if (!std::getenv("KAIROS_BUILD_DIR")) {
+    const auto dir = std::filesystem::read_symlink("/proc/self/exe")
+                         .parent_path().parent_path().parent_path();
+    ::setenv("KAIROS_BUILD_DIR", dir.c_str(), 0);
+  }
+  if (int r = kairos::kmodtest::load_module()) {
+    std::fprintf(stderr, "cannot load kairos.ko: %d\n", r);
+    return 1;
+  }
+  // Kthreads pinned one per CPU (first_cpu 0, how Kairos deploys them:
+  // one kthread per granted core) and unpinned (-1). Alternate the
+  // backends so drift in the host's load hits both.
+  std::printf("| kthreads | rep | devkairos p50 us | p99 us | futex p50 us | p99 us | x p50 | x p99 | cross-kthread (dev/futex) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  for (int first_cpu : {0, -1}) {
+    for (int rep = 1; rep <= 3; ++rep) {
+      const Result d = wake_round(kairos::ParkBackend::kDevKairos, first_cpu, iters);
+      const Result f = wake_round(kairos::ParkBackend::kFutex, first_cpu, iters);
+      std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f / %.2f |\n",
+                  first_cpu >= 0 ? "pinned" : "unpinned", rep, d.p50_us, d.p99_us,
+                  f.p50_us, f.p99_us, d.p50_us / f.p50_us, d.p99_us / f.p99_us,
+                  d.cross, f.cross);
+      std::fflush(stdout);
+    }
+  }
+  std::printf("stats: parks %llu grants %llu grant_misses %llu\n",
+              static_cast<unsigned long long>(kairos::kmodtest::read_stat("parks")),
+              static_cast<unsigned long long>(kairos::kmodtest::read_stat("grants")),
+              static_cast<unsigned long long>(kairos::kmodtest::read_stat("grant_misses")));
+  return kairos::kmodtest::unload_module() ? 1 : 0;
+}
