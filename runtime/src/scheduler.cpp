@@ -77,6 +77,21 @@ Uthread* rq_pop(Kthread* k) {
   return u;
 }
 
+// Appends the chain first..last (n uthreads, last->rq_next == nullptr) to
+// k's run queue and publishes it in k's queue-state line.
+void rq_append(Kthread* k, Uthread* first, Uthread* last, std::uint32_t n) {
+  k->rq_lock.lock();
+  if (k->rq_tail)
+    k->rq_tail->rq_next = first;
+  else
+    k->rq_head = first;
+  k->rq_tail = last;
+  k->rq_len.store(k->rq_len.load(std::memory_order_relaxed) + n,
+                  std::memory_order_relaxed);
+  k->line.rq_push(n);
+  k->rq_lock.unlock();
+}
+
 // Takes the older half of v's queue (at least one). Returns the first
 // stolen uthread to run now; the rest go to k's queue.
 Uthread* steal_from(Kthread* k, Kthread* v) {
@@ -98,16 +113,7 @@ Uthread* steal_from(Kthread* k, Kthread* v) {
   if (!first) return nullptr;
   if (Uthread* rest = first->rq_next) {
     first->rq_next = nullptr;
-    k->rq_lock.lock();
-    if (k->rq_tail)
-      k->rq_tail->rq_next = rest;
-    else
-      k->rq_head = rest;
-    k->rq_tail = last;
-    k->rq_len.store(k->rq_len.load(std::memory_order_relaxed) + take - 1,
-                    std::memory_order_relaxed);
-    k->line.rq_push(take - 1);
-    k->rq_lock.unlock();
+    rq_append(k, rest, last, take - 1);
   }
   if (take > 1) maybe_wake(k->rt);  // more than one kthread's worth
   return first;
@@ -160,16 +166,7 @@ void migrate_queue(Kthread* k) {
   if (len) k->line.rq_pop(len);
   k->rq_lock.unlock();
   if (!head) return;
-  to->rq_lock.lock();
-  if (to->rq_tail)
-    to->rq_tail->rq_next = head;
-  else
-    to->rq_head = head;
-  to->rq_tail = tail;
-  to->rq_len.store(to->rq_len.load(std::memory_order_relaxed) + len,
-                   std::memory_order_relaxed);
-  to->line.rq_push(len);
-  to->rq_lock.unlock();
+  rq_append(to, head, tail, len);
 }
 
 // Gives the core back until unparked, a timer is due, or shutdown.
@@ -282,16 +279,7 @@ void on_preempt_signal(int) {
 
 void rq_push(Kthread* k, Uthread* u) {
   u->rq_next = nullptr;
-  k->rq_lock.lock();
-  if (k->rq_tail)
-    k->rq_tail->rq_next = u;
-  else
-    k->rq_head = u;
-  k->rq_tail = u;
-  k->rq_len.store(k->rq_len.load(std::memory_order_relaxed) + 1,
-                  std::memory_order_relaxed);
-  k->line.rq_push(1);
-  k->rq_lock.unlock();
+  rq_append(k, u, u, 1);
 }
 
 std::int64_t live_uthreads(RuntimeImpl* rt) {
