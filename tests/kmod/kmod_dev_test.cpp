@@ -246,14 +246,7 @@ TEST(KmodDev, UnprivilegedCallersGetEperm) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    if (::syscall(SYS_capget, &hdr, data)) _exit(100);
-    for (int cap : {CAP_SYS_NICE, CAP_SYS_ADMIN}) {
-      data[cap / 32].effective &= ~(1u << (cap % 32));
-      data[cap / 32].permitted &= ~(1u << (cap % 32));
-    }
-    if (::syscall(SYS_capset, &hdr, data)) _exit(101);
+    if (const int e = drop_grant_capabilities()) _exit(e);
     int fails = 0;
     const int fd = dev_open();
     if (fd < 0) _exit(102);

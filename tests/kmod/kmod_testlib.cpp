@@ -1,5 +1,7 @@
 #include "kmod_testlib.hpp"
 
+#include <linux/capability.h>
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -109,5 +111,16 @@ void pin_self(int cpu) {
 pid_t self_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 int online_cpus() { return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)); }
+
+int drop_grant_capabilities() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &hdr, data)) return 100;
+  for (int cap : {CAP_SYS_NICE, CAP_SYS_ADMIN}) {
+    data[cap / 32].effective &= ~(1u << (cap % 32));
+    data[cap / 32].permitted &= ~(1u << (cap % 32));
+  }
+  return ::syscall(SYS_capset, &hdr, data) ? 101 : 0;
+}
 
 }  // namespace kairos::kmodtest

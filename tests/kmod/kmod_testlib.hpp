@@ -48,6 +48,11 @@ kairos_cpuset cpuset_of(int cpu);
 // Pins the calling thread to one CPU; gettid() of the caller.
 void pin_self(int cpu);
 pid_t self_tid();
+
+// Drops CAP_SYS_NICE and CAP_SYS_ADMIN (what /dev/kairos checks) from the
+// calling thread's effective and permitted sets, for "unprivileged caller"
+// tests in a forked child. 0, or 100 (capget) / 101 (capset) on failure.
+int drop_grant_capabilities();
 int online_cpus();
 
 }  // namespace kairos::kmodtest
