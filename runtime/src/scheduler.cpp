@@ -237,14 +237,20 @@ Uthread* find_work(Kthread* k) {
   }
 }
 
-// Scheduler loop -> uthread u, and back when u switches to the scheduler.
-void run(Kthread* k, Uthread* u) {
+// Bookkeeping before u runs on k: u's previous context is off its old
+// CPU, k now runs u, and u's home (for remote wakes) becomes k.
+void take_cpu(Kthread* k, Uthread* u) {
   wait_off_cpu(u);
   u->on_cpu.store(true, std::memory_order_relaxed);
   k->current.store(u, std::memory_order_relaxed);
   u->home.store(k->index, std::memory_order_relaxed);
   k->switches.store(k->switches.load(std::memory_order_relaxed) + 1,
                     std::memory_order_relaxed);
+}
+
+// Scheduler loop -> uthread u, and back when u switches to the scheduler.
+void run(Kthread* k, Uthread* u) {
+  take_cpu(k, u);
   k->direct_switches = 0;
   set_line_state(k, KAIROS_KTHREAD_BUSY);
   SwitchMsg m{nullptr, false};
@@ -366,12 +372,7 @@ bool exit_to_joiner(Kthread* k, Uthread* cur, Uthread* next) {
       k->park_req.load(std::memory_order_relaxed))
     return false;
   ++k->direct_switches;
-  wait_off_cpu(next);
-  next->on_cpu.store(true, std::memory_order_relaxed);
-  k->current.store(next, std::memory_order_relaxed);
-  next->home.store(k->index, std::memory_order_relaxed);
-  k->switches.store(k->switches.load(std::memory_order_relaxed) + 1,
-                    std::memory_order_relaxed);
+  take_cpu(k, next);
   SwitchMsg m{cur, true};
   jump_context(next->ctx, next->tsan_fiber, &m);
   __builtin_unreachable();
