@@ -4,6 +4,8 @@
 // publishes its status (/run/kairos/status) until SIGINT/SIGTERM.
 #include "daemon.hpp"
 
+#include <kairos/dataplane/service.hpp>
+
 #include <getopt.h>
 
 #include <algorithm>
@@ -33,6 +35,8 @@ void usage(FILE* out) {
       "  --stats-interval-ms N  print statistics every N ms, 0 = only at exit (default 0)\n"
       "  --cgroup-root DIR      cgroup2 mount (default /sys/fs/cgroup)\n"
       "  --status-file PATH     status for 'kairosctl status' (default /run/kairos/status)\n"
+      "  --dataplane-config FILE  run the packet dataplane (format: scheduler/\n"
+      "                         dataplane/README.md); a bad file stops kairosd\n"
       "  --test-fault-after-ms N  (tests) make the scheduler fail once after N ms,\n"
       "                         to exercise the error exit and the restart\n"
       "Guard tunables come from /sys/kernel/kairos/{quantum_us,period_us} when\n"
@@ -74,6 +78,7 @@ void print_stats(const kairos::SchedLoader& s) {
 int main(int argc, char** argv) {
   kairos::DaemonOptions opts;
   long stats_ms = 0, scan_ms = 200, fault_ms = -1;
+  const char* dataplane_config = nullptr;
   static const option longopts[] = {
       {"slice-us", required_argument, nullptr, 's'},
       {"lc-slice-us", required_argument, nullptr, 'l'},
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
       {"cgroup-root", required_argument, nullptr, 'r'},
       {"status-file", required_argument, nullptr, 'f'},
       {"test-fault-after-ms", required_argument, nullptr, 't'},
+      {"dataplane-config", required_argument, nullptr, 'd'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1;) {
@@ -109,6 +115,9 @@ int main(int argc, char** argv) {
       case 't':
         fault_ms = parse_number("--test-fault-after-ms", optarg, 0, 3600000);
         break;
+      case 'd':
+        dataplane_config = optarg;
+        break;
       case 'h':
         usage(stdout);
         return 0;
@@ -121,6 +130,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kairosd: unexpected argument '%s'\n", argv[optind]);
     usage(stderr);
     return 2;
+  }
+
+  // The dataplane comes up completely (or kairosd exits) before the
+  // scheduler is loaded: never half-configured.
+  std::unique_ptr<kairos::dp::DataplaneService> dataplane;
+  if (dataplane_config) {
+    try {
+      dataplane = std::make_unique<kairos::dp::DataplaneService>(
+          kairos::dp::load_service_config(dataplane_config));
+      dataplane->start();
+      std::printf("kairosd: %s\n", dataplane->describe().c_str());
+      std::fflush(stdout);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kairosd: dataplane: %s\n", e.what());
+      return 2;
+    }
   }
 
   std::signal(SIGINT, on_signal);
@@ -160,6 +185,7 @@ int main(int argc, char** argv) {
     }
     print_stats(*daemon.sched());
     daemon.stop();
+    if (dataplane) std::printf("kairosd: %s\n", dataplane->describe().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kairosd: %s\n", e.what());
     return 1;

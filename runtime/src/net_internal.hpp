@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -24,9 +25,12 @@ using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 // that is not a uthread polls the notification epoch.
 class WaitQueue {
  public:
-  // Call with lk held: releases it, waits for notify_all or the deadline,
-  // takes it again. False on timeout. Spurious returns are allowed.
-  bool wait(SpinLock& lk, Deadline deadline);
+  // Call with every lock of locks held (distinct, in ascending address
+  // order, as lock_all takes them): releases them, waits for notify_all or
+  // the deadline, takes them again. False on timeout. Spurious returns
+  // are allowed. Several locks: one waiter on the tokens of several
+  // sockets (wait_any); a notifier holds one of them while notifying.
+  bool wait(std::span<SpinLock* const> locks, Deadline deadline);
   void notify_all();
 
  private:
@@ -35,6 +39,10 @@ class WaitQueue {
   std::atomic<unsigned> epoch_{0};
   std::atomic<unsigned> nr_waiting_{0};
 };
+
+// Locks (ascending address, no duplicates) taken and released as a set.
+void lock_all(std::span<SpinLock* const> locks);
+void unlock_all(std::span<SpinLock* const> locks);
 
 struct PendingPush {
   QToken qt;

@@ -3,6 +3,7 @@
 // the calling uthread runs on, in issue order, retried while it is full.
 #include "net_internal.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace kairos::net {
@@ -70,61 +71,119 @@ QToken UdpSocket::pop() {
   return qt;
 }
 
+namespace detail {
+namespace {
+
+// Holds a lock set for a scope (it is released and retaken inside).
+struct LockSetGuard {
+  std::span<SpinLock* const> locks;
+  explicit LockSetGuard(std::span<SpinLock* const> l) : locks(l) { lock_all(locks); }
+  ~LockSetGuard() { unlock_all(locks); }
+};
+
+// The first of qts to complete, qts[i] being a token of socks[i] (one
+// socket or several): waits with every socket's lock released, woken by
+// a delivery to any of them. nullopt on timeout or when every socket is
+// closed.
+std::optional<std::pair<std::size_t, QResult>> wait_any_of(
+    std::span<SocketState* const> socks, std::span<const QToken> qts,
+    std::optional<std::chrono::nanoseconds> timeout) {
+  Deadline deadline;
+  if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
+  // Lock order: ascending address, each socket once.
+  SpinLock* single[1] = {&socks[0]->lk};
+  std::vector<SpinLock*> many;
+  std::span<SpinLock* const> locks(single);
+  for (SocketState* s : socks)
+    if (s != socks[0]) {
+      for (SocketState* t : socks) many.push_back(&t->lk);
+      std::sort(many.begin(), many.end());
+      many.erase(std::unique(many.begin(), many.end()), many.end());
+      locks = many;
+      break;
+    }
+  LockSetGuard g(locks);
+  for (std::size_t i = 0; i < qts.size(); i++)
+    if (!known(*socks[i], qts[i]))
+      throw std::invalid_argument("kairos::net: unknown queue token");
+  auto take = [&]() -> std::optional<std::pair<std::size_t, QResult>> {
+    for (std::size_t i = 0; i < qts.size(); i++) {
+      auto it = socks[i]->done.find(qts[i]);
+      if (it == socks[i]->done.end()) continue;
+      QResult r = std::move(it->second);
+      socks[i]->done.erase(it);
+      return std::make_pair(i, std::move(r));
+    }
+    return std::nullopt;
+  };
+  for (;;) {
+    if (auto r = take()) return r;
+    bool all_closed = true, waits_push = false;
+    for (std::size_t i = 0; i < qts.size(); i++) {
+      all_closed &= socks[i]->closed;
+      if (socks[i]->closed) continue;  // its tokens never complete
+      for (auto& p : socks[i]->pushes) waits_push |= p.qt == qts[i];
+    }
+    if (all_closed) return std::nullopt;
+    if (waits_push) {
+      // TX room appears without any notification: yield and retry.
+      for (std::size_t i = 0; i < qts.size(); i++)
+        if (!socks[i]->closed) progress_tx(*socks[i]);
+      if (auto r = take()) return r;
+      if (deadline && std::chrono::steady_clock::now() >= *deadline) return std::nullopt;
+      unlock_all(locks);
+      this_uthread::yield();
+      lock_all(locks);
+      continue;
+    }
+    WaitQueue me;
+    for (std::size_t i = 0; i < qts.size(); i++)
+      if (auto it = socks[i]->waiters.find(qts[i]); it != socks[i]->waiters.end())
+        throw std::invalid_argument("kairos::net: token already waited by another uthread");
+    for (std::size_t i = 0; i < qts.size(); i++) socks[i]->waiters[qts[i]] = &me;
+    const bool notified = me.wait(locks, deadline);
+    for (std::size_t i = 0; i < qts.size(); i++)
+      if (auto it = socks[i]->waiters.find(qts[i]);
+          it != socks[i]->waiters.end() && it->second == &me)
+        socks[i]->waiters.erase(it);
+    // Timed out: a delivery may have raced the timer, so look once more.
+    if (!notified) return take();
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
 std::optional<std::pair<std::size_t, QResult>> UdpSocket::wait_any(
     std::span<const QToken> qts, std::optional<std::chrono::nanoseconds> timeout) {
   if (!s_) throw std::logic_error("kairos::net: invalid socket");
   if (qts.empty()) throw std::invalid_argument("kairos::net::wait_any: no tokens");
-  detail::Deadline deadline;
-  if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
-  std::unique_lock g(s_->lk);
-  for (auto qt : qts)
-    if (!detail::known(*s_, qt))
-      throw std::invalid_argument("kairos::net: unknown queue token");
-  for (;;) {
-    for (std::size_t i = 0; i < qts.size(); i++) {
-      auto it = s_->done.find(qts[i]);
-      if (it == s_->done.end()) continue;
-      QResult r = std::move(it->second);
-      s_->done.erase(it);
-      return std::make_pair(i, std::move(r));
-    }
-    if (s_->closed) return std::nullopt;
-    bool waits_push = false;
-    for (auto qt : qts)
-      for (auto& p : s_->pushes) waits_push |= p.qt == qt;
-    if (waits_push) {
-      // TX room appears without any notification: yield and retry.
-      detail::progress_tx(*s_);
-      if (!s_->pushes.empty()) {
-        if (deadline && std::chrono::steady_clock::now() >= *deadline)
-          return std::nullopt;
-        g.unlock();
-        this_uthread::yield();
-        g.lock();
-      }
-      continue;
-    }
-    detail::WaitQueue me;
-    for (auto qt : qts)
-      if (s_->waiters.count(qt))
-        throw std::invalid_argument("kairos::net: token already waited by another uthread");
-    for (auto qt : qts) s_->waiters[qt] = &me;
-    const bool notified = me.wait(s_->lk, deadline);
-    for (auto qt : qts)
-      if (auto it = s_->waiters.find(qt); it != s_->waiters.end() && it->second == &me)
-        s_->waiters.erase(it);
-    if (!notified) {
-      // Timed out; a delivery may have raced the timer, so look once more.
-      for (std::size_t i = 0; i < qts.size(); i++) {
-        auto it = s_->done.find(qts[i]);
-        if (it == s_->done.end()) continue;
-        QResult r = std::move(it->second);
-        s_->done.erase(it);
-        return std::make_pair(i, std::move(r));
-      }
-      return std::nullopt;
-    }
+  // The same socket for every token; no allocation for short lists (the
+  // recv path waits on one token).
+  SocketState* few[8];
+  std::vector<SocketState*> lots;
+  std::span<SocketState* const> socks;
+  if (qts.size() <= 8) {
+    std::fill_n(few, qts.size(), s_.get());
+    socks = std::span<SocketState* const>(few, qts.size());
+  } else {
+    lots.assign(qts.size(), s_.get());
+    socks = lots;
   }
+  return detail::wait_any_of(socks, qts, timeout);
+}
+
+std::optional<std::pair<std::size_t, QResult>> wait_any(
+    std::span<const SocketToken> tokens, std::optional<std::chrono::nanoseconds> timeout) {
+  if (tokens.empty()) throw std::invalid_argument("kairos::net::wait_any: no tokens");
+  std::vector<SocketState*> socks;
+  std::vector<QToken> qts;
+  for (const SocketToken& t : tokens) {
+    if (!t.socket.s_) throw std::logic_error("kairos::net: invalid socket");
+    socks.push_back(t.socket.s_.get());
+    qts.push_back(t.qt);
+  }
+  return detail::wait_any_of(socks, qts, timeout);
 }
 
 std::optional<QResult> UdpSocket::wait(QToken qt) {

@@ -12,13 +12,21 @@ namespace kairos::net::detail {
 
 using namespace kairos::detail;
 
-bool WaitQueue::wait(SpinLock& lk, Deadline deadline) {
+void lock_all(std::span<SpinLock* const> locks) {
+  for (SpinLock* l : locks) l->lock();
+}
+
+void unlock_all(std::span<SpinLock* const> locks) {
+  for (std::size_t i = locks.size(); i-- > 0;) locks[i]->unlock();
+}
+
+bool WaitQueue::wait(std::span<SpinLock* const> locks, Deadline deadline) {
   Kthread* k = current_kthread();
   Uthread* self = k ? k->current.load(std::memory_order_relaxed) : nullptr;
   if (!self) {
     // Not a uthread (a plain thread, or the scheduler context): poll.
     const unsigned e = epoch_.load(std::memory_order_acquire);
-    lk.unlock();
+    unlock_all(locks);
     bool notified = true;
     while (epoch_.load(std::memory_order_acquire) == e) {
       if (deadline && std::chrono::steady_clock::now() >= *deadline) {
@@ -27,7 +35,7 @@ bool WaitQueue::wait(SpinLock& lk, Deadline deadline) {
       }
       std::this_thread::yield();
     }
-    lk.lock();
+    lock_all(locks);
     return notified;
   }
   std::uint64_t ns = 0;
@@ -44,7 +52,7 @@ bool WaitQueue::wait(SpinLock& lk, Deadline deadline) {
   nr_waiting_.fetch_add(1, std::memory_order_seq_cst);
   wl_.unlock();
   if (deadline) timer_arm(self->rt, self, ns);
-  lk.unlock();
+  unlock_all(locks);
   switch_away(k, self, false, false, false);
   const std::uint32_t how = self->wait_state.load(std::memory_order_acquire);
   if (how == kTimedOut) {
@@ -58,7 +66,7 @@ bool WaitQueue::wait(SpinLock& lk, Deadline deadline) {
     timer_disarm(self->rt, self);
   }
   self->wait_state.store(kNotWaiting, std::memory_order_relaxed);
-  lk.lock();
+  lock_all(locks);
   return how != kTimedOut;
 }
 

@@ -47,16 +47,7 @@ TEST(DpdkBackend, EchoOverNetAfXdpOnVeth) {
   // No static neighbour: ARP and ICMP pass through kairos_steer (loaded by
   // the PMD) to the server's kernel.
   EXPECT_EQ(veth.client.sh("ping -c 2 -i 0.2 -W 2 " + veth.server_ip + " >/dev/null"), 0);
-  int fd;
-  {
-    InNetns in(veth.client);
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(7000);
-    inet_pton(AF_INET, veth.server_ip.c_str(), &sa.sin_addr);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  }
+  const int fd = testing::connected_udp_clients(veth.client, veth.server_ip, 7000, 1, 0)[0];
   std::set<int> kthreads;
   for (int i = 0; i < 20; i++) {
     char msg[16];

@@ -40,21 +40,8 @@ struct Result {
 Result measure(const char* name, const Options& o, dp::testing::VethPair& v,
                const std::function<std::shared_ptr<void>()>& start) {
   auto server = start();
-  std::vector<int> fds;
-  {
-    dp::testing::InNetns in(v.client);
-    for (unsigned i = 0; i < o.flows; i++) {
-      int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      int big = 8 << 20;
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-      sockaddr_in sa{};
-      sa.sin_family = AF_INET;
-      sa.sin_port = htons(7000);
-      inet_pton(AF_INET, v.server_ip.c_str(), &sa.sin_addr);
-      if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) std::abort();
-      fds.push_back(fd);
-    }
-  }
+  auto fds = dp::testing::connected_udp_clients(v.client, v.server_ip, 7000, o.flows,
+                                                8 << 20);
   udpload::LoadConfig c;
   c.duration_s = 0.2;
   c.rate = o.rate;

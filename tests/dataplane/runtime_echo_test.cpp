@@ -36,20 +36,7 @@ using namespace std::chrono_literals;
 constexpr std::uint16_t kPort = 7100;
 
 std::vector<int> open_clients(const VethPair& v, unsigned n) {
-  InNetns in(v.client);
-  std::vector<int> fds;
-  for (unsigned i = 0; i < n; i++) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int big = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(kPort);
-    inet_pton(AF_INET, v.server_ip.c_str(), &sa.sin_addr);
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-    fds.push_back(fd);
-  }
-  return fds;
+  return dp::testing::connected_udp_clients(v.client, v.server_ip, kPort, n);
 }
 
 std::string text(unsigned flow, unsigned seq) {

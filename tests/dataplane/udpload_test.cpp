@@ -20,16 +20,7 @@ TEST(UdpLoad, OpenLoopAgainstKernelEchoLosesNothingAtLowRate) {
   dp::testing::InNetns in(ns);
   const auto ep = *dp::Endpoint::parse("127.0.0.1:9100");
   KernelEcho server(ep, 1);
-  std::vector<int> fds;
-  for (int i = 0; i < 2; i++) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(9100);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-    fds.push_back(fd);
-  }
+  std::vector<int> fds = dp::testing::connected_udp_clients(ns, "127.0.0.1", 9100, 2, 0);
   LoadConfig cfg;
   cfg.rate = 2000;
   cfg.duration_s = 0.5;

@@ -42,18 +42,10 @@ struct Flow {
 // Client sockets (distinct source ports = distinct flows), made in the
 // client namespace; they stay there after the thread leaves it.
 std::vector<Flow> open_flows(const VethPair& v, unsigned n, std::uint16_t port) {
-  InNetns in(v.client);
   std::vector<Flow> flows;
-  for (unsigned i = 0; i < n; i++) {
+  for (int fd : testing::connected_udp_clients(v.client, v.server_ip, port, n)) {
     Flow f;
-    f.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int big = 4 << 20;
-    setsockopt(f.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    inet_pton(AF_INET, v.server_ip.c_str(), &sa.sin_addr);
-    EXPECT_EQ(connect(f.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    f.fd = fd;
     sockaddr_in me{};
     socklen_t len = sizeof me;
     getsockname(f.fd, reinterpret_cast<sockaddr*>(&me), &len);
@@ -281,16 +273,7 @@ TEST_F(VethDataplane, AfXdpServesIpv6WithNeighbourDiscoveryPassed) {
     cfg.apps = {ep6};
     app = std::make_unique<EchoApp>(make_afxdp_backend(cfg), ep6, 2);
   }
-  int fd;
-  {
-    InNetns in(veth_->client);
-    fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(7002);
-    inet_pton(AF_INET6, "fd77::1", &sa.sin6_addr);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  }
+  const int fd = testing::connected_udp_clients(veth_->client, "fd77::1", 7002, 1, 0)[0];
   // The client's kernel checks the UDP checksum, mandatory over IPv6: an
   // echo that arrives proves the built frame is right. Neighbour discovery
   // (ICMPv6) had to pass through the XDP program first.

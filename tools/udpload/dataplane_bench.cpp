@@ -42,6 +42,10 @@ struct Options {
   bool dpdk = true, json = false;
   bool poll = false;  // dedicated-core mode: dataplane and kthreads never sleep
   double dp_spins = 2000, kthread_spins = 2000;  // empty polls before sleeping
+  // > 0: a third path, af_xdp_y, measured in the same rounds: the
+  // dataplane and kthreads poll with sched_yield() for this long before
+  // they block (no wakeup on the request path while traffic flows).
+  unsigned yield_us = 0;
 };
 
 struct Row {
@@ -49,30 +53,12 @@ struct Row {
   udpload::LoadResult sat, lat;
 };
 
-std::vector<int> client_sockets(const dp::testing::Netns& ns, const std::string& ip,
-                                std::uint16_t port, unsigned flows) {
-  dp::testing::InNetns in(ns);
-  std::vector<int> fds;
-  for (unsigned i = 0; i < flows; i++) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int big = 8 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) std::abort();
-    fds.push_back(fd);
-  }
-  return fds;
-}
-
 // Runs both loads against whatever server `start` brings up.
 Row measure(const std::string& name, const Options& o, dp::testing::VethPair& v,
             std::uint16_t port, const std::function<std::shared_ptr<void>()>& start) {
   Row r{name, {}, {}};
   auto server = start();
-  auto fds = client_sockets(v.client, v.server_ip, port, o.flows);
+  auto fds = dp::testing::connected_udp_clients(v.client, v.server_ip, port, o.flows, 8 << 20);
   udpload::LoadConfig warm = o.load;
   warm.duration_s = 0.2;
   warm.rate = o.latency_rate;
@@ -109,25 +95,11 @@ Row median(std::vector<Row> rounds) {
   return m;
 }
 
-std::string mac_of(const dp::testing::Netns& ns, const std::string& ifname) {
-  dp::testing::InNetns in(ns);
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
-  if (ioctl(s, SIOCGIFHWADDR, &ifr) != 0) std::abort();
-  close(s);
-  auto* b = reinterpret_cast<unsigned char*>(ifr.ifr_hwaddr.sa_data);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2],
-                b[3], b[4], b[5]);
-  return buf;
-}
-
 int usage(const char* why) {
   std::fprintf(stderr,
                "dataplane_bench: %s\nusage: dataplane_bench [--duration S] [--rate N] "
                "[--flows N] [--size B] [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk] "
-               "[--dp-spins N] [--kthread-spins N] "
+               "[--dp-spins N] [--kthread-spins N] [--yield-us N] "
                "[--json]\n",
                why);
   return 2;
@@ -156,6 +128,7 @@ int main(int argc, char** argv) {
     else if (a == "--repeat") o.repeat = static_cast<unsigned>(v);
     else if (a == "--dp-spins") o.dp_spins = v;
     else if (a == "--kthread-spins") o.kthread_spins = v;
+    else if (a == "--yield-us") o.yield_us = static_cast<unsigned>(v);
     else return usage(("unknown option " + a).c_str());
   }
   if (o.flows == 0 || o.flows > 256 || o.kthreads == 0 || o.kthreads > 64 ||
@@ -166,40 +139,56 @@ int main(int argc, char** argv) {
   dp::testing::VethPair v(o.queues);
   if (!v.ok()) return usage("cannot create namespaces/veth (root?)");
   // A static neighbour: ARP is out of the measurement.
-  v.client.sh("ip neigh replace " + v.server_ip + " lladdr " + mac_of(v.server, v.server_if) +
+  v.client.sh("ip neigh replace " + v.server_ip + " lladdr " + dp::testing::mac_of(v.server, v.server_if) +
               " dev " + v.client_if + " nud permanent");
   const dp::Endpoint ep = *dp::Endpoint::parse(v.server_ip + ":7000");
   // Kernel and AF_XDP alternate, repeat times, and each metric is the
   // median over the rounds: the machine's noise hits both alike. DPDK's
   // EAL starts once per process, so it runs once, last.
-  std::vector<Row> kernel_rounds, afxdp_rounds;
+  std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds;
+  auto kairos_path = [&](unsigned yield_us) -> std::shared_ptr<void> {
+    dp::testing::InNetns in(v.server);
+    dp::AfXdpConfig cfg;
+    cfg.ifname = v.server_if;
+    cfg.apps = {ep};
+    dp::DataplaneConfig dcfg;
+    dcfg.idle_spins = o.poll ? SIZE_MAX : static_cast<std::size_t>(o.dp_spins);
+    dcfg.idle_yield_us = yield_us;
+    return std::make_shared<dp::testing::EchoApp>(
+        dp::make_afxdp_backend(cfg), ep, o.kthreads, dcfg,
+        o.poll ? UINT_MAX : static_cast<unsigned>(o.kthread_spins), yield_us);
+  };
   for (unsigned round = 0; round < o.repeat; round++) {
     kernel_rounds.push_back(measure("kernel", o, v, 7000, [&]() -> std::shared_ptr<void> {
       dp::testing::InNetns in(v.server);
       return std::make_shared<udpload::KernelEcho>(ep, o.kthreads);
     }));
-    afxdp_rounds.push_back(measure("af_xdp", o, v, 7000, [&]() -> std::shared_ptr<void> {
-      dp::testing::InNetns in(v.server);
-      dp::AfXdpConfig cfg;
-      cfg.ifname = v.server_if;
-      cfg.apps = {ep};
-      dp::DataplaneConfig dcfg;
-      dcfg.idle_spins = o.poll ? SIZE_MAX : static_cast<std::size_t>(o.dp_spins);
-      return std::make_shared<dp::testing::EchoApp>(
-          dp::make_afxdp_backend(cfg), ep, o.kthreads, dcfg,
-          o.poll ? UINT_MAX : static_cast<unsigned>(o.kthread_spins));
-    }));
+    afxdp_rounds.push_back(measure("af_xdp", o, v, 7000, [&] { return kairos_path(0); }));
+    if (o.yield_us)
+      yield_rounds.push_back(
+          measure("af_xdp_y", o, v, 7000, [&] { return kairos_path(o.yield_us); }));
   }
   std::vector<Row> rows{median(kernel_rounds), median(afxdp_rounds)};
+  if (o.yield_us) rows.push_back(median(yield_rounds));
   // Ratios within a round (runs seconds apart share the machine's mood),
   // then their median: the robust number on a noisy shared host.
-  std::vector<double> thr_ratio, p50_ratio;
-  for (unsigned r = 0; r < o.repeat; r++) {
-    thr_ratio.push_back(afxdp_rounds[r].sat.throughput / kernel_rounds[r].sat.throughput);
-    p50_ratio.push_back(afxdp_rounds[r].lat.p50_us / kernel_rounds[r].lat.p50_us);
-  }
-  std::sort(thr_ratio.begin(), thr_ratio.end());
-  std::sort(p50_ratio.begin(), p50_ratio.end());
+  struct Ratios {
+    std::string name;
+    std::vector<double> thr, p50;
+  };
+  std::vector<Ratios> ratios;
+  auto add_ratios = [&](const std::string& name, const std::vector<Row>& rounds) {
+    Ratios r{name, {}, {}};
+    for (unsigned i = 0; i < o.repeat; i++) {
+      r.thr.push_back(rounds[i].sat.throughput / kernel_rounds[i].sat.throughput);
+      r.p50.push_back(rounds[i].lat.p50_us / kernel_rounds[i].lat.p50_us);
+    }
+    std::sort(r.thr.begin(), r.thr.end());
+    std::sort(r.p50.begin(), r.p50.end());
+    ratios.push_back(std::move(r));
+  };
+  add_ratios("af_xdp", afxdp_rounds);
+  if (o.yield_us) add_ratios("af_xdp_y", yield_rounds);
   if (o.dpdk && dp::dpdk_available() && o.queues == 1) {
     rows.push_back(measure("dpdk", o, v, 7000, [&]() -> std::shared_ptr<void> {
       dp::testing::InNetns in(v.server);
@@ -240,10 +229,12 @@ int main(int argc, char** argv) {
   }
   std::printf("(latency at %.0f requests/s open loop; throughput at saturation)\n",
               o.latency_rate);
-  std::printf("af_xdp/kernel per round: throughput");
-  for (double x : thr_ratio) std::printf(" %.2f", x);
-  std::printf(" (median %.2f); p50", thr_ratio[thr_ratio.size() / 2]);
-  for (double x : p50_ratio) std::printf(" %.2f", x);
-  std::printf(" (median %.2f)\n", p50_ratio[p50_ratio.size() / 2]);
+  for (const Ratios& r : ratios) {
+    std::printf("%s/kernel per round: throughput", r.name.c_str());
+    for (double x : r.thr) std::printf(" %.2f", x);
+    std::printf(" (median %.2f); p50", r.thr[r.thr.size() / 2]);
+    for (double x : r.p50) std::printf(" %.2f", x);
+    std::printf(" (median %.2f)\n", r.p50[r.p50.size() / 2]);
+  }
   return 0;
 }

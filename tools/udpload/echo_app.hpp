@@ -19,9 +19,11 @@ namespace kairos::dp::testing {
 class EchoApp {
  public:
   EchoApp(std::unique_ptr<Backend> backend, Endpoint listen, unsigned kthreads,
-          DataplaneConfig cfg = {}, unsigned kthread_spins = 2000)
+          DataplaneConfig cfg = {}, unsigned kthread_spins = 2000,
+          unsigned kthread_yield_us = 0)
       : backend_(std::move(backend)), region_(ShmRegion::create(kthreads, 1024)),
-        dp_(*backend_, cfg), kthread_spins_(kthread_spins) {
+        dp_(*backend_, cfg), kthread_spins_(kthread_spins),
+        kthread_yield_us_(kthread_yield_us) {
     app_ = dp_.add_app(listen, region_);
     std::vector<std::uint32_t> all;
     for (unsigned k = 0; k < kthreads; k++) all.push_back(k);
@@ -42,7 +44,7 @@ class EchoApp {
  private:
   void serve(unsigned k, Endpoint listen) {
     prctl(PR_SET_TIMERSLACK, 1UL);
-    UdpQueue q(region_.rings(k), listen, kthread_spins_);
+    UdpQueue q(region_.rings(k), listen, kthread_spins_, 20, kthread_yield_us_);
     QToken pop = q.pop();
     while (!stop_) {
       auto r = q.wait(pop, std::chrono::milliseconds(20));
@@ -57,7 +59,7 @@ class EchoApp {
   std::unique_ptr<Backend> backend_;
   ShmRegion region_;
   Dataplane dp_;
-  unsigned kthread_spins_;
+  unsigned kthread_spins_, kthread_yield_us_;
   std::uint32_t app_ = 0;
   std::atomic<bool> stop_{false};
   std::thread loop_;

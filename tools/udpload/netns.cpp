@@ -1,11 +1,20 @@
 #include "netns.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <system_error>
 #include <stdexcept>
 #include <thread>
 
@@ -65,6 +74,57 @@ InNetns::InNetns(const Netns& ns) {
 InNetns::~InNetns() {
   if (setns(self_, CLONE_NEWNET) != 0) std::abort();  // never leave a thread astray
   close(self_);
+}
+
+std::vector<int> connected_udp_clients(const Netns& ns, const std::string& ip,
+                                       std::uint16_t port, unsigned n, int rcvbuf) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof *v6;
+  } else {
+    throw std::invalid_argument("connected_udp_clients: bad address '" + ip + "'");
+  }
+  InNetns in(ns);
+  std::vector<int> fds;
+  for (unsigned i = 0; i < n; i++) {
+    const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && rcvbuf > 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      const int err = errno;
+      if (fd >= 0) close(fd);
+      for (int f : fds) close(f);
+      throw std::system_error(err, std::generic_category(),
+                              "connected_udp_clients: socket/connect to " + ip);
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+std::string mac_of(const Netns& ns, const std::string& ifname) {
+  InNetns in(ns);
+  const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  const bool ok = s >= 0 && ioctl(s, SIOCGIFHWADDR, &ifr) == 0;
+  const int err = errno;
+  if (s >= 0) close(s);
+  if (!ok) throw std::system_error(err, std::generic_category(), "mac_of " + ifname);
+  auto* b = reinterpret_cast<unsigned char*>(ifr.ifr_hwaddr.sa_data);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2],
+                b[3], b[4], b[5]);
+  return buf;
 }
 
 }  // namespace kairos::dp::testing

@@ -4,7 +4,9 @@
 // chroot lacks), so they vanish with the process even if it crashes.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kairos::dp::testing {
 
@@ -49,5 +51,15 @@ class InNetns {
  private:
   int self_ = -1;
 };
+
+// n UDP sockets made in ns, each connected to ip:port (IPv4 or IPv6
+// text), so each is one flow (its own source port); they stay in ns after
+// the call. rcvbuf: SO_RCVBUF bytes (0: the default). Throws on failure.
+std::vector<int> connected_udp_clients(const Netns& ns, const std::string& ip,
+                                       std::uint16_t port, unsigned n,
+                                       int rcvbuf = 4 << 20);
+
+// The MAC address of ifname in ns, as "aa:bb:cc:dd:ee:ff". Throws on failure.
+std::string mac_of(const Netns& ns, const std::string& ifname);
 
 }  // namespace kairos::dp::testing

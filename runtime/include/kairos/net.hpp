@@ -89,6 +89,7 @@ struct SocketState;
 }  // namespace detail
 
 class UdpSocket;
+struct SocketToken;
 
 class Stack {
  public:
@@ -141,6 +142,7 @@ class UdpSocket {
   // nullopt on timeout (the operation stays pending) or close.
   std::optional<QResult> wait(QToken qt, std::chrono::nanoseconds timeout);
   // The first of qts (all of this socket) to complete: index and result.
+  // For tokens of several sockets, see the free wait_any below.
   std::optional<std::pair<std::size_t, QResult>> wait_any(
       std::span<const QToken> qts,
       std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
@@ -153,8 +155,28 @@ class UdpSocket {
 
  private:
   friend class Stack;
+  friend std::optional<std::pair<std::size_t, QResult>> wait_any(
+      std::span<const SocketToken>, std::optional<std::chrono::nanoseconds>);
   explicit UdpSocket(std::shared_ptr<detail::SocketState> s) : s_(std::move(s)) {}
   std::shared_ptr<detail::SocketState> s_;
 };
+
+// A token and the socket it belongs to.
+struct SocketToken {
+  UdpSocket socket;
+  QToken qt;
+};
+
+// wait_any across sockets (Demikernel's wait_any over queue descriptors):
+// the first of tokens to complete, its index and result. One uthread
+// waits, parked once for all of them; a delivery to any of the sockets
+// wakes it. Tokens of a closed socket never complete; nullopt when every
+// socket named is closed, or on timeout (the operations stay pending).
+// The rules of UdpSocket::wait_any hold per token (unknown, already
+// waited or concurrently waited: std::invalid_argument; invalid socket:
+// std::logic_error).
+std::optional<std::pair<std::size_t, QResult>> wait_any(
+    std::span<const SocketToken> tokens,
+    std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
 
 }  // namespace kairos::net

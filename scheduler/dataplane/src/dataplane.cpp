@@ -1,5 +1,6 @@
 #include <kairos/dataplane/dataplane.hpp>
 
+#include <sched.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -138,17 +139,27 @@ void Dataplane::rebalance() {
 void Dataplane::run(const std::atomic<bool>& stop, std::chrono::microseconds interval) {
   prctl(PR_SET_TIMERSLACK, 1UL);  // back-off sleeps of microseconds, not 50 us more
   auto next = std::chrono::steady_clock::now() + interval;
+  auto last_busy = std::chrono::steady_clock::now();
+  const auto yield_window = std::chrono::microseconds(cfg_.idle_yield_us);
   std::size_t idle = 0;
   while (!stop.load(std::memory_order_relaxed)) {
-    if (poll_once() == 0) {
-      // Spin while traffic is likely, then block on the backend (woken by
-      // RX at once, by the timeout for TX rings) so a core shared with
-      // other work is not burnt (dedicated core: raise idle_spins).
-      if (++idle > cfg_.idle_spins) backend_.wait_rx(std::chrono::microseconds(cfg_.idle_sleep_us));
+    const bool moved = poll_once() != 0;
+    const auto now = std::chrono::steady_clock::now();
+    if (!moved) {
+      // Spin while traffic is likely, then (optionally) poll-and-yield,
+      // then block on the backend (woken by RX at once, by the timeout for
+      // TX rings) so a core shared with other work is not burnt
+      // (dedicated core: raise idle_spins).
+      if (++idle > cfg_.idle_spins) {
+        if (now - last_busy < yield_window)
+          sched_yield();
+        else
+          backend_.wait_rx(std::chrono::microseconds(cfg_.idle_sleep_us));
+      }
     } else {
       idle = 0;
+      last_busy = now;
     }
-    const auto now = std::chrono::steady_clock::now();
     if (now >= next) {
       rebalance();
       next = now + interval;

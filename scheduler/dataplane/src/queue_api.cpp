@@ -1,14 +1,16 @@
 #include <kairos/dataplane/queue_api.hpp>
 
+#include <sched.h>
+
 #include <stdexcept>
 #include <thread>
 
 namespace kairos::dp {
 
 UdpQueue::UdpQueue(KthreadRings rings, Endpoint local, unsigned idle_spins,
-                   unsigned idle_sleep_us)
+                   unsigned idle_sleep_us, unsigned idle_yield_us)
     : rings_(rings), local_(local), idle_spins_(idle_spins),
-      idle_sleep_us_(idle_sleep_us) {
+      idle_sleep_us_(idle_sleep_us), idle_yield_us_(idle_yield_us) {
   if (!rings_.rx.valid() || !rings_.tx.valid())
     throw std::invalid_argument("UdpQueue: rings not mapped");
 }
@@ -85,19 +87,24 @@ std::optional<std::pair<std::size_t, QResult>> UdpQueue::wait_any(
   if (qts.empty()) throw std::invalid_argument("UdpQueue::wait_any: no tokens");
   for (auto qt : qts)
     if (!known(qt)) throw std::invalid_argument("UdpQueue: unknown queue token");
-  const auto deadline = timeout ? std::chrono::steady_clock::now() + *timeout
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = timeout ? start + *timeout
                                 : std::chrono::steady_clock::time_point::max();
+  const auto yield_until = start + std::chrono::microseconds(idle_yield_us_);
   for (unsigned spins = 0;; spins++) {
     progress();
     for (std::size_t i = 0; i < qts.size(); i++)
       if (auto r = take(qts[i])) return std::make_pair(i, std::move(*r));
     if (spins % 64 == 63) {
-      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return std::nullopt;
       // Spin first (a dedicated core answers fastest), then park on the
       // RX ring until the dataplane delivers (bounded, so pending pushes
       // into a full TX ring and timeouts are rechecked).
       if (spins > idle_spins_) {
-        if (!pops_.empty() && pushes_.empty())
+        if (now < yield_until)
+          sched_yield();
+        else if (!pops_.empty() && pushes_.empty())
           rings_.rx.park(std::chrono::milliseconds(1));
         else
           std::this_thread::sleep_for(std::chrono::microseconds(idle_sleep_us_));

@@ -1,12 +1,14 @@
 #include <kairos/dataplane/shm_rings.hpp>
 
 #include <linux/futex.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <ctime>
 #include <cerrno>
 #include <cstring>
@@ -35,6 +37,12 @@ std::uint64_t ring_bytes(std::uint32_t nr_slots) {
 
 std::uint64_t total_bytes(std::uint32_t nr_kthreads, std::uint32_t nr_slots) {
   return sizeof(kairos_dp_region) + 2ull * nr_kthreads * ring_bytes(nr_slots);
+}
+
+[[noreturn]] void throw_bad_geometry() {
+  throw std::invalid_argument(
+      "dataplane rings: need 1..256 kthreads and a power-of-two slot count "
+      "in 2..65536");
 }
 
 bool valid_geometry(std::uint32_t nr_kthreads, std::uint32_t nr_slots) {
@@ -104,20 +112,24 @@ std::uint64_t RingView::full_count() const {
       .load(std::memory_order_relaxed);
 }
 
-ShmRegion ShmRegion::create(std::uint32_t nr_kthreads, std::uint32_t nr_slots) {
-  if (!valid_geometry(nr_kthreads, nr_slots))
-    throw std::invalid_argument(
-        "dataplane rings: need 1..256 kthreads and a power-of-two slot count "
-        "in 2..65536");
+ShmRegion ShmRegion::create(std::uint32_t nr_kthreads, std::uint32_t nr_slots,
+                            const Endpoint& app) {
+  if (!valid_geometry(nr_kthreads, nr_slots)) throw_bad_geometry();
+  const int fd = memfd_create("kairos-dp-rings", MFD_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "memfd_create");
+  return create_on(fd, nr_kthreads, nr_slots, app);
+}
+
+ShmRegion ShmRegion::create_on(int fd, std::uint32_t nr_kthreads,
+                               std::uint32_t nr_slots, const Endpoint& app) {
   ShmRegion r;
+  r.fd_ = fd;  // closed by ~ShmRegion if anything below throws
   r.size_ = total_bytes(nr_kthreads, nr_slots);
-  r.fd_ = memfd_create("kairos-dp-rings", MFD_CLOEXEC);
-  if (r.fd_ < 0) throw std::system_error(errno, std::generic_category(), "memfd_create");
   if (ftruncate(r.fd_, static_cast<off_t>(r.size_)) != 0)
     throw std::system_error(errno, std::generic_category(), "ftruncate");
   void* p = mmap(nullptr, r.size_, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd_, 0);
   if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
-  r.hdr_ = static_cast<kairos_dp_region*>(p);  // memfd pages are zeroed
+  r.hdr_ = static_cast<kairos_dp_region*>(p);  // fresh pages are zeroed
   r.hdr_->version = KAIROS_DP_ABI_VERSION;
   r.hdr_->nr_kthreads = nr_kthreads;
   r.hdr_->nr_slots = nr_slots;
@@ -125,8 +137,60 @@ ShmRegion ShmRegion::create(std::uint32_t nr_kthreads, std::uint32_t nr_slots) {
   r.hdr_->ring_hdr_size = sizeof(kairos_dp_ring);
   r.hdr_->ring_bytes = ring_bytes(nr_slots);
   r.hdr_->total_bytes = r.size_;
+  r.hdr_->app = app.to_abi();
   store_release(r.hdr_->magic, KAIROS_DP_MAGIC);  // written last: ready
   return r;
+}
+
+bool ShmRegion::valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 200 || name[0] == '.') return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return false;
+  return true;
+}
+
+ShmRegion ShmRegion::create_named(const std::string& name, std::uint32_t nr_kthreads,
+                                  std::uint32_t nr_slots, const Endpoint& app) {
+  if (!valid_name(name))
+    throw std::invalid_argument("dataplane rings: bad shared-memory name '" + name +
+                                "' (1..200 of [A-Za-z0-9._-], not starting with '.')");
+  if (!valid_geometry(nr_kthreads, nr_slots)) throw_bad_geometry();
+  const std::string path = "/" + name;
+  const int fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw std::system_error(errno, std::generic_category(),
+                            "dataplane rings: create /dev/shm/" + name +
+                                (errno == EEXIST ? " (exists: another dataplane, or "
+                                                   "stale: remove it)"
+                                                 : ""));
+  try {
+    ShmRegion r = create_on(fd, nr_kthreads, nr_slots, app);
+    r.name_ = name;
+    r.owner_ = true;
+    return r;
+  } catch (...) {
+    shm_unlink(path.c_str());
+    throw;
+  }
+}
+
+ShmRegion ShmRegion::attach_named(const std::string& name) {
+  if (!valid_name(name))
+    throw std::invalid_argument("dataplane rings: bad shared-memory name '" + name + "'");
+  const int fd = shm_open(("/" + name).c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0)
+    throw std::system_error(errno, std::generic_category(),
+                            "dataplane rings: open /dev/shm/" + name);
+  try {
+    ShmRegion r = attach(fd);
+    close(fd);
+    r.name_ = name;
+    return r;
+  } catch (...) {
+    close(fd);
+    throw;
+  }
 }
 
 ShmRegion ShmRegion::attach(int fd) {
@@ -164,9 +228,11 @@ ShmRegion ShmRegion::attach(int fd) {
 }
 
 ShmRegion::ShmRegion(ShmRegion&& o) noexcept
-    : fd_(o.fd_), hdr_(o.hdr_), size_(o.size_) {
+    : fd_(o.fd_), hdr_(o.hdr_), size_(o.size_), name_(std::move(o.name_)),
+      owner_(o.owner_) {
   o.fd_ = -1;
   o.hdr_ = nullptr;
+  o.owner_ = false;
 }
 
 ShmRegion& ShmRegion::operator=(ShmRegion&& o) noexcept {
@@ -180,6 +246,7 @@ ShmRegion& ShmRegion::operator=(ShmRegion&& o) noexcept {
 ShmRegion::~ShmRegion() {
   if (hdr_) munmap(hdr_, size_);
   if (fd_ >= 0) close(fd_);
+  if (owner_) shm_unlink(("/" + name_).c_str());
 }
 
 KthreadRings ShmRegion::rings(std::uint32_t k) const {

@@ -25,6 +25,11 @@ struct DataplaneConfig {
   std::size_t tx_burst = 64;  // per kthread per poll
   std::size_t idle_spins = 2000;   // empty polls before backing off
   unsigned idle_sleep_us = 20;     // back-off sleep when idle
+  // After the spins, keep polling with sched_yield() in between for this
+  // long since the last datagram moved before blocking: no wakeup on the
+  // request path while traffic flows, yet a shared core goes to whoever
+  // else is runnable (0: block right after the spins).
+  unsigned idle_yield_us = 0;
 };
 
 struct AppStats {

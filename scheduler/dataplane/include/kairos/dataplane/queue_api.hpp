@@ -44,8 +44,11 @@ class UdpQueue {
   // local is the app address replies are sent from. A wait spins
   // idle_spins rounds, then parks on the RX ring (woken by the dataplane)
   // or, while pushes wait for TX room, sleeps idle_sleep_us between checks.
+  // idle_yield_us: after the spins, keep polling with sched_yield() for
+  // this long before parking (no wakeup needed while traffic flows; a
+  // shared core still goes to other runnable threads).
   UdpQueue(KthreadRings rings, Endpoint local, unsigned idle_spins = 2000,
-           unsigned idle_sleep_us = 20);
+           unsigned idle_sleep_us = 20, unsigned idle_yield_us = 0);
 
   // Queues one datagram to peer; throws std::invalid_argument when it
   // cannot fit a ring slot (nothing is queued then).
@@ -75,7 +78,7 @@ class UdpQueue {
 
   KthreadRings rings_;
   Endpoint local_;
-  unsigned idle_spins_, idle_sleep_us_;
+  unsigned idle_spins_, idle_sleep_us_, idle_yield_us_;
   QToken next_ = 1;
   std::deque<PendingPush> pushes_;
   std::deque<QToken> pops_;

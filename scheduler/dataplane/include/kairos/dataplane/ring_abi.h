@@ -21,19 +21,40 @@
  * of ring_bytes each (RX ring, then TX ring), each ring a struct
  * kairos_dp_ring header followed by nr_slots slots of slot_size bytes.
  * Plain C so that any runtime (C, C++, Rust) can use it.
+ *
+ * Finding the region across processes (kairosd --dataplane-config): the
+ * dataplane creates it as a POSIX shared-memory object (shm_open, so
+ * /dev/shm/<name>) named in its configuration, with O_EXCL (an existing
+ * name is an error, never reused), mode 0600, sizes it, fills the header
+ * and stores magic last (release). An app opens the same name, maps it,
+ * and checks magic (acquire), version and geometry before touching any
+ * ring; magic == 0 means "not ready yet, retry". app is the address the
+ * dataplane steers to this region. The dataplane unlinks the name when it
+ * stops; a mapping an app still holds stays valid memory but no longer
+ * moves traffic. In-process users may pass the memfd instead.
+ *
+ * Version history: 1 = layout; 2 = app endpoint in the header, named
+ * regions (the layout of rings and slots is unchanged).
  */
 #ifndef KAIROS_DP_RING_ABI_H
 #define KAIROS_DP_RING_ABI_H
 
 #include <stdint.h>
 
-#define KAIROS_DP_ABI_VERSION 1
+#define KAIROS_DP_ABI_VERSION 2
 #define KAIROS_DP_MAGIC 0x4b445052u		/* "KDPR" */
 #define KAIROS_DP_SLOT_SIZE 2048u
 #define KAIROS_DP_SLOT_HDR 64u
 #define KAIROS_DP_MAX_PAYLOAD (KAIROS_DP_SLOT_SIZE - KAIROS_DP_SLOT_HDR)
 #define KAIROS_DP_MAX_KTHREADS 256u
 #define KAIROS_DP_MAX_SLOTS 65536u		/* power of two, per ring */
+
+/* An address is IPv6-sized; IPv4 is IPv4-mapped (::ffff:a.b.c.d). */
+struct kairos_dp_endpoint {
+	uint8_t addr[16];
+	uint16_t port;		/* host order */
+	uint16_t pad;
+};
 
 struct kairos_dp_region {
 	uint32_t magic;
@@ -44,7 +65,8 @@ struct kairos_dp_region {
 	uint32_t ring_hdr_size;	/* sizeof(struct kairos_dp_ring) */
 	uint64_t ring_bytes;	/* header + slots of one ring */
 	uint64_t total_bytes;	/* the whole region */
-	uint8_t pad[24];
+	struct kairos_dp_endpoint app;	/* v2: address steered here (or zero) */
+	uint8_t pad[4];
 };
 
 struct kairos_dp_ring {
@@ -59,13 +81,6 @@ struct kairos_dp_ring {
 	uint32_t parked;	/* futex word: 1 while the consumer sleeps */
 	uint64_t consumed;
 	uint8_t pad3[48];
-};
-
-/* An address is IPv6-sized; IPv4 is IPv4-mapped (::ffff:a.b.c.d). */
-struct kairos_dp_endpoint {
-	uint8_t addr[16];
-	uint16_t port;		/* host order */
-	uint16_t pad;
 };
 
 /* Slot header; the payload follows at KAIROS_DP_SLOT_HDR. */

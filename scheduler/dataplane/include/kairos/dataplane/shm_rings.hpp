@@ -60,13 +60,26 @@ struct KthreadRings {
   RingView tx;  // kthread -> dataplane
 };
 
-// A memfd-backed region. create() makes a fresh one (dataplane side);
-// attach() maps one received from the dataplane and validates its header
-// (bad magic/version/sizes: a clear error, nothing mapped).
+// A shared-memory region of ring pairs. create() makes a fresh memfd one
+// (dataplane side); attach() maps one received from the dataplane and
+// validates its header (bad magic/version/sizes: a clear error, nothing
+// mapped). The named variants are the cross-process protocol of
+// ring_abi.h: a POSIX shm object /dev/shm/<name>, created exclusively by
+// the dataplane (which unlinks it when the region is destroyed) and
+// attached by name by the app.
 class ShmRegion {
  public:
-  static ShmRegion create(std::uint32_t nr_kthreads, std::uint32_t nr_slots);
+  static ShmRegion create(std::uint32_t nr_kthreads, std::uint32_t nr_slots,
+                          const Endpoint& app = {});
   static ShmRegion attach(int fd);
+  // Name: 1..200 characters of [A-Za-z0-9._-], not starting with '.'.
+  // An existing object of that name is an error (never reused).
+  static ShmRegion create_named(const std::string& name, std::uint32_t nr_kthreads,
+                                std::uint32_t nr_slots, const Endpoint& app = {});
+  static ShmRegion attach_named(const std::string& name);
+  static bool valid_name(const std::string& name);
+  Endpoint app() const { return Endpoint::from_abi(hdr_->app); }
+  const std::string& name() const { return name_; }  // empty: memfd
   ShmRegion(ShmRegion&&) noexcept;
   ShmRegion& operator=(ShmRegion&&) noexcept;
   ShmRegion(const ShmRegion&) = delete;
@@ -79,9 +92,13 @@ class ShmRegion {
 
  private:
   ShmRegion() = default;
+  static ShmRegion create_on(int fd, std::uint32_t nr_kthreads,
+                             std::uint32_t nr_slots, const Endpoint& app);
   int fd_ = -1;
   kairos_dp_region* hdr_ = nullptr;
   std::size_t size_ = 0;
+  std::string name_;     // the shm object's name when named
+  bool owner_ = false;   // created it: unlink the name on destruction
 };
 
 }  // namespace kairos::dp

@@ -1,0 +1,59 @@
+// The dataplane as a service of kairosd (Shenango's IOKernel role): from a
+// ServiceConfig it creates each app's named ring region (ring_abi.h, the
+// app process attaches by name), the backend (AF_XDP with the steering
+// program and its app map filled, DPDK, or kernel UDP), and the
+// Dataplane, then runs the loop on its own thread.
+//
+// All or nothing: the constructor either builds everything or throws and
+// leaves nothing behind (no shm object, no XDP program attached).
+#pragma once
+
+#include <kairos/dataplane/backend.hpp>
+#include <kairos/dataplane/dataplane.hpp>
+#include <kairos/dataplane/service_config.hpp>
+#include <kairos/dataplane/shm_rings.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kairos::dp {
+
+class DataplaneService {
+ public:
+  // Every app starts with all its kthreads active (granted); the
+  // allocator narrows that with set_active.
+  explicit DataplaneService(ServiceConfig cfg, DataplaneConfig dcfg = {});
+  ~DataplaneService();  // stops the loop, detaches, unlinks the regions
+  DataplaneService(const DataplaneService&) = delete;
+  DataplaneService& operator=(const DataplaneService&) = delete;
+
+  // Runs the loop on its own thread (rebalancing every interval).
+  void start(std::chrono::microseconds interval = std::chrono::microseconds(200));
+  void stop();
+
+  void set_active(std::uint32_t app, std::vector<std::uint32_t> kthreads);
+  std::size_t nr_apps() const { return regions_.size(); }
+  const ServiceConfig& config() const { return cfg_; }
+  const Backend& backend() const { return *backend_; }
+  // Why auto fell back to kernel UDP (empty when it did not).
+  const std::string& fallback_reason() const { return why_fallback_; }
+  AppStats app_stats(std::uint32_t app) const { return dp_->stats(app); }
+  const Dataplane& dataplane() const { return *dp_; }
+  // One line per app plus the backend's counters, for logs.
+  std::string describe() const;
+
+ private:
+  ServiceConfig cfg_;
+  std::vector<ShmRegion> regions_;  // before the backend: destroyed last
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Dataplane> dp_;
+  std::string why_fallback_;
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+};
+
+}  // namespace kairos::dp

@@ -1,0 +1,57 @@
+// The dataplane service's configuration file (kairosd --dataplane-config):
+// a line-based text format, parsed here without touching the system so
+// that every bad input is rejected before anything starts.
+//
+//   # comment (also after a value)
+//   interface kdps0          # device the XDP program and AF_XDP sockets use
+//   queues 2                 # device queues (0 or absent: ask the device)
+//   backend afxdp            # afxdp | dpdk | kernel | auto (afxdp, else kernel)
+//   dpdk-arg --no-huge       # one EAL argument per line (backend dpdk only)
+//   app 10.77.0.1:7000 shm=kairos-echo kthreads=2 [slots=1024]
+//
+// Each app line names the address and port steered to the app, the POSIX
+// shared-memory object of its ring region (ring_abi.h: the app attaches
+// by that name), how many kthreads (ring pairs) it runs and the slots per
+// ring. Errors name the file and line: "FILE:LINE: what".
+#pragma once
+
+#include <kairos/dataplane/endpoint.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kairos::dp {
+
+enum class BackendKind { kAfXdp, kDpdk, kKernel, kAuto };
+
+struct ServiceAppConfig {
+  Endpoint listen;
+  std::string shm_name;
+  std::uint32_t kthreads = 1;
+  std::uint32_t slots = 1024;  // per ring, power of two
+  unsigned line = 0;           // where it was declared (for messages)
+};
+
+struct ServiceConfig {
+  std::string ifname;
+  std::uint32_t queues = 0;
+  BackendKind backend = BackendKind::kAfXdp;
+  std::vector<std::string> dpdk_args;
+  std::vector<ServiceAppConfig> apps;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// source names the text in messages (the file's path). Throws ConfigError.
+ServiceConfig parse_service_config(std::string_view text, const std::string& source);
+// Reads and parses path; an unreadable file is a ConfigError too.
+ServiceConfig load_service_config(const std::string& path);
+const char* backend_kind_name(BackendKind k);
+
+}  // namespace kairos::dp

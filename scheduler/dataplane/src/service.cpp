@@ -1,0 +1,98 @@
+#include <kairos/dataplane/service.hpp>
+
+#include <sys/prctl.h>
+
+#include <stdexcept>
+
+namespace kairos::dp {
+namespace {
+
+std::unique_ptr<Backend> make_configured_backend(const ServiceConfig& c,
+                                                 std::string* why_fallback) {
+  std::vector<Endpoint> listen;
+  for (auto& a : c.apps) listen.push_back(a.listen);
+  AfXdpConfig x;
+  x.ifname = c.ifname;
+  x.nr_queues = c.queues;
+  x.apps = listen;
+  switch (c.backend) {
+    case BackendKind::kAfXdp:
+      return make_afxdp_backend(x);
+    case BackendKind::kAuto:
+      return make_backend_with_fallback(x, why_fallback);
+    case BackendKind::kKernel:
+      return make_kernel_udp_backend(listen);
+    case BackendKind::kDpdk:
+      if (!dpdk_available())
+        throw std::runtime_error("dataplane: backend dpdk, but kairosd was built without DPDK");
+      return make_dpdk_backend(c.dpdk_args, listen,
+                               static_cast<std::uint16_t>(c.queues ? c.queues : 1));
+  }
+  throw std::logic_error("dataplane: unknown backend");
+}
+
+}  // namespace
+
+DataplaneService::DataplaneService(ServiceConfig cfg, DataplaneConfig dcfg)
+    : cfg_(std::move(cfg)) {
+  // Members already built are destroyed if a later step throws: regions
+  // unlink their names, the backend detaches its XDP program.
+  for (auto& a : cfg_.apps)
+    regions_.push_back(ShmRegion::create_named(a.shm_name, a.kthreads, a.slots, a.listen));
+  backend_ = make_configured_backend(cfg_, &why_fallback_);
+  dp_ = std::make_unique<Dataplane>(*backend_, dcfg);
+  for (std::size_t i = 0; i < regions_.size(); i++) {
+    const std::uint32_t app = dp_->add_app(cfg_.apps[i].listen, regions_[i]);
+    std::vector<std::uint32_t> all;
+    for (std::uint32_t k = 0; k < cfg_.apps[i].kthreads; k++) all.push_back(k);
+    dp_->set_active(app, std::move(all));
+  }
+}
+
+DataplaneService::~DataplaneService() { stop(); }
+
+void DataplaneService::start(std::chrono::microseconds interval) {
+  if (loop_.joinable()) throw std::logic_error("dataplane service already started");
+  stop_ = false;
+  loop_ = std::thread([this, interval] {
+    prctl(PR_SET_NAME, "kairos-dataplane");
+    dp_->run(stop_, interval);
+  });
+}
+
+void DataplaneService::stop() {
+  stop_ = true;
+  if (loop_.joinable()) loop_.join();
+}
+
+void DataplaneService::set_active(std::uint32_t app, std::vector<std::uint32_t> kthreads) {
+  if (app >= regions_.size()) throw std::out_of_range("dataplane service: app index");
+  for (auto k : kthreads)
+    if (k >= cfg_.apps[app].kthreads)
+      throw std::out_of_range("dataplane service: kthread " + std::to_string(k) +
+                              " of an app with " +
+                              std::to_string(cfg_.apps[app].kthreads));
+  dp_->set_active(app, std::move(kthreads));
+}
+
+std::string DataplaneService::describe() const {
+  std::string s = "dataplane backend=" + backend_->name();
+  const BackendStats b = backend_->stats();
+  s += " rx=" + std::to_string(b.rx) + " rx_invalid=" + std::to_string(b.rx_invalid) +
+       " tx=" + std::to_string(b.tx) + " tx_full=" + std::to_string(b.tx_full) +
+       " tx_no_route=" + std::to_string(b.tx_no_route) +
+       " rx_no_app=" + std::to_string(dp_->rx_no_app());
+  for (std::size_t i = 0; i < regions_.size(); i++) {
+    const AppStats a = dp_->stats(static_cast<std::uint32_t>(i));
+    s += "\n  app " + cfg_.apps[i].listen.str() + " shm=" + cfg_.apps[i].shm_name +
+         " delivered=" + std::to_string(a.rx_delivered) +
+         " ring_full=" + std::to_string(a.rx_ring_full) +
+         " no_kthread=" + std::to_string(a.rx_no_kthread) +
+         " oversize=" + std::to_string(a.rx_oversize) +
+         " tx_sent=" + std::to_string(a.tx_sent) +
+         " tx_dropped=" + std::to_string(a.tx_dropped);
+  }
+  return s;
+}
+
+}  // namespace kairos::dp

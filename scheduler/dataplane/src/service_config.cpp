@@ -1,0 +1,198 @@
+#include <kairos/dataplane/service_config.hpp>
+#include <kairos/dataplane/shm_rings.hpp>
+
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace kairos::dp {
+namespace {
+
+std::vector<std::string_view> split_words(std::string_view line) {
+  if (auto hash = line.find('#'); hash != std::string_view::npos)
+    line = line.substr(0, hash);
+  std::vector<std::string_view> w;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
+    const std::size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') i++;
+    if (i > start) w.push_back(line.substr(start, i - start));
+  }
+  return w;
+}
+
+class Parser {
+ public:
+  explicit Parser(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(unsigned line, const std::string& what) const {
+    throw ConfigError(source_ + ":" + std::to_string(line) + ": " + what);
+  }
+  [[noreturn]] void fail_file(const std::string& what) const {
+    throw ConfigError(source_ + ": " + what);
+  }
+
+  std::uint32_t number(unsigned line, std::string_view what, std::string_view text,
+                       std::uint32_t lo, std::uint32_t hi) const {
+    std::uint32_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi)
+      fail(line, std::string(what) + " wants a number in " + std::to_string(lo) + ".." +
+                     std::to_string(hi) + ", got '" + std::string(text) + "'");
+    return v;
+  }
+
+  // interface, queues, backend: each at most once.
+  void once(unsigned line, std::string_view key) {
+    auto [it, fresh] = seen_.emplace(std::string(key), line);
+    if (!fresh)
+      fail(line, "'" + std::string(key) + "' given twice (first on line " +
+                     std::to_string(it->second) + ")");
+  }
+
+  void parse_line(unsigned line, const std::vector<std::string_view>& w, ServiceConfig& c) {
+    const std::string_view key = w[0];
+    auto want_one = [&] {
+      if (w.size() != 2)
+        fail(line, "'" + std::string(key) + "' takes exactly one value");
+    };
+    if (key == "interface") {
+      want_one();
+      once(line, key);
+      // Linux interface names: 1..15 bytes, no '/' or ':' (IFNAMSIZ).
+      if (w[1].size() > 15 || w[1].find_first_of("/:") != std::string_view::npos)
+        fail(line, "bad interface name '" + std::string(w[1]) + "'");
+      c.ifname = w[1];
+    } else if (key == "queues") {
+      want_one();
+      once(line, key);
+      c.queues = number(line, "queues", w[1], 0, 256);
+    } else if (key == "backend") {
+      want_one();
+      once(line, key);
+      if (w[1] == "afxdp") c.backend = BackendKind::kAfXdp;
+      else if (w[1] == "dpdk") c.backend = BackendKind::kDpdk;
+      else if (w[1] == "kernel") c.backend = BackendKind::kKernel;
+      else if (w[1] == "auto") c.backend = BackendKind::kAuto;
+      else fail(line, "backend wants afxdp, dpdk, kernel or auto, got '" + std::string(w[1]) + "'");
+    } else if (key == "dpdk-arg") {
+      want_one();
+      if (!first_dpdk_arg_) first_dpdk_arg_ = line;
+      c.dpdk_args.emplace_back(w[1]);
+    } else if (key == "app") {
+      c.apps.push_back(parse_app(line, w));
+    } else {
+      fail(line, "unknown keyword '" + std::string(key) +
+                     "' (expected interface, queues, backend, dpdk-arg or app)");
+    }
+  }
+
+  ServiceAppConfig parse_app(unsigned line, const std::vector<std::string_view>& w) const {
+    if (w.size() < 2) fail(line, "'app' wants ADDRESS:PORT shm=NAME [kthreads=N] [slots=N]");
+    ServiceAppConfig a;
+    a.line = line;
+    auto ep = Endpoint::parse(w[1]);
+    if (!ep || ep->port == 0)
+      fail(line, "bad app address '" + std::string(w[1]) +
+                     "' (want a.b.c.d:port or [v6]:port, port 1..65535)");
+    a.listen = *ep;
+    std::map<std::string_view, bool> given;
+    for (std::size_t i = 2; i < w.size(); i++) {
+      const auto eq = w[i].find('=');
+      if (eq == std::string_view::npos || eq == 0)
+        fail(line, "app option '" + std::string(w[i]) + "' is not KEY=VALUE");
+      const std::string_view k = w[i].substr(0, eq), v = w[i].substr(eq + 1);
+      if (given[k]) fail(line, "app option '" + std::string(k) + "' given twice");
+      given[k] = true;
+      if (k == "shm") {
+        if (!ShmRegion::valid_name(std::string(v)))
+          fail(line, "bad shm name '" + std::string(v) +
+                         "' (1..200 of [A-Za-z0-9._-], not starting with '.')");
+        a.shm_name = v;
+      } else if (k == "kthreads") {
+        a.kthreads = number(line, "kthreads", v, 1, KAIROS_DP_MAX_KTHREADS);
+      } else if (k == "slots") {
+        a.slots = number(line, "slots", v, 2, KAIROS_DP_MAX_SLOTS);
+        if (a.slots & (a.slots - 1)) fail(line, "slots must be a power of two");
+      } else {
+        fail(line, "unknown app option '" + std::string(k) +
+                       "' (expected shm, kthreads or slots)");
+      }
+    }
+    if (a.shm_name.empty()) fail(line, "app needs shm=NAME (its ring region)");
+    return a;
+  }
+
+  void check_whole(const ServiceConfig& c) const {
+    if (c.apps.empty()) fail_file("no 'app' line: nothing to serve");
+    for (std::size_t i = 0; i < c.apps.size(); i++)
+      for (std::size_t j = 0; j < i; j++) {
+        const auto &a = c.apps[i], &b = c.apps[j];
+        if (a.shm_name == b.shm_name)
+          fail(a.line, "shm name '" + a.shm_name + "' already used on line " +
+                           std::to_string(b.line));
+        // The same port on the same (or a wildcard) address would make the
+        // match ambiguous.
+        if (a.listen.port == b.listen.port &&
+            (a.listen == b.listen || a.listen.is_any() || b.listen.is_any()))
+          fail(a.line, "app " + a.listen.str() + " overlaps the app on line " +
+                           std::to_string(b.line));
+      }
+    const bool needs_if = c.backend != BackendKind::kKernel;
+    if (needs_if && c.ifname.empty())
+      fail_file(std::string("backend ") + backend_kind_name(c.backend) +
+                " needs an 'interface' line");
+    if (first_dpdk_arg_ && c.backend != BackendKind::kDpdk)
+      fail(first_dpdk_arg_, "dpdk-arg given but the backend is not dpdk");
+  }
+
+ private:
+  const std::string& source_;
+  std::map<std::string, unsigned> seen_;
+  unsigned first_dpdk_arg_ = 0;
+};
+
+}  // namespace
+
+const char* backend_kind_name(BackendKind k) {
+  switch (k) {
+    case BackendKind::kAfXdp: return "afxdp";
+    case BackendKind::kDpdk: return "dpdk";
+    case BackendKind::kKernel: return "kernel";
+    case BackendKind::kAuto: return "auto";
+  }
+  return "?";
+}
+
+ServiceConfig parse_service_config(std::string_view text, const std::string& source) {
+  Parser p(source);
+  ServiceConfig c;
+  unsigned line = 0;
+  while (!text.empty()) {
+    line++;
+    const auto nl = text.find('\n');
+    const std::string_view l = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (l.find('\0') != std::string_view::npos) p.fail(line, "NUL byte in the file");
+    const auto w = split_words(l);
+    if (!w.empty()) p.parse_line(line, w, c);
+  }
+  p.check_whole(c);
+  return c;
+}
+
+ServiceConfig load_service_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read the dataplane config");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw ConfigError(path + ": read error");
+  const std::string text = ss.str();
+  if (text.size() > (1u << 20)) throw ConfigError(path + ": larger than 1 MiB");
+  return parse_service_config(text, path);
+}
+
+}  // namespace kairos::dp

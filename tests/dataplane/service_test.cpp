@@ -1,0 +1,234 @@
+// kairosd's dataplane service, on the host (root): the real kairosd binary
+// refusing bad --dataplane-config files before it loads anything, and the
+// cross-process path: DataplaneService (AF_XDP on a veth between
+// namespaces) plus the kairos-echo app in ANOTHER process, attached to the
+// app's ring region by its shared-memory name.
+#include "netns.hpp"
+
+#include <kairos/dataplane/service.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace kairos::dp {
+namespace {
+
+using testing::InNetns;
+using testing::VethPair;
+
+// A child process with its stdout and stderr in one pipe.
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+
+  Child(const std::vector<std::string>& argv) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    out = p[0];
+  }
+  ~Child() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (out >= 0) close(out);
+  }
+  // Output until a line containing want shows up (or EOF / timeout).
+  std::string read_until(const std::string& want, int timeout_ms = 10000) {
+    std::string all;
+    while (all.find(want) == std::string::npos) {
+      pollfd p{out, POLLIN, 0};
+      if (poll(&p, 1, timeout_ms) != 1) break;
+      char buf[512];
+      const ssize_t n = read(out, buf, sizeof buf);
+      if (n <= 0) break;
+      all.append(buf, static_cast<std::size_t>(n));
+    }
+    return all;
+  }
+  // Exit status (-1 if it did not exit normally).
+  int wait_exit() {
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid) return -1;
+    pid = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  }
+};
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/kairos-dp-svc-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0 || write(fd, text.data(), text.size()) != ssize_t(text.size())) return "";
+  close(fd);
+  return path;
+}
+
+bool shm_exists(const std::string& name) {
+  return access(("/dev/shm/" + name).c_str(), F_OK) == 0;
+}
+
+TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
+  const std::string shm = "kairos-dp-kd-" + std::to_string(getpid());
+  const struct {
+    std::string text, want;
+  } cases[] = {
+      {"interface lo\nqueues many\napp 10.0.0.1:7 shm=" + shm + "\n", ":2: queues wants a number"},
+      {"interface lo\napp 10.0.0.1:7 shm=" + shm + " kthreads=0\n", ":2: kthreads wants"},
+      {"bogus\n", ":1: unknown keyword 'bogus'"},
+      {"interface lo\n", ": no 'app' line"},
+      // Parses, but the device does not exist: the backend fails and the
+      // region made before it is removed again.
+      {"interface kdp-none0\nbackend afxdp\napp 10.0.0.1:7 shm=" + shm + "\n", "kdp-none0"},
+  };
+  for (const auto& c : cases) {
+    const std::string path = write_temp(c.text);
+    ASSERT_FALSE(path.empty());
+    Child kd({KAIROSD_BIN, "--dataplane-config", path});
+    ASSERT_GT(kd.pid, 0);
+    const std::string out = kd.read_until("\n\n");  // until EOF
+    EXPECT_EQ(kd.wait_exit(), 2) << out;
+    EXPECT_NE(out.find("kairosd: dataplane: "), std::string::npos) << out;
+    EXPECT_NE(out.find(c.want), std::string::npos) << "wanted '" << c.want << "' in: " << out;
+    if (c.want.rfind(":", 0) == 0)  // line-numbered errors name the file too
+      EXPECT_NE(out.find(path + c.want), std::string::npos) << out;
+    // Never half-configured: nothing of the dataplane (and no scheduler:
+    // it exits before loading one) is left behind.
+    EXPECT_FALSE(shm_exists(shm));
+    EXPECT_EQ(out.find("scheduler"), std::string::npos) << out;
+    unlink(path.c_str());
+  }
+  Child missing({KAIROSD_BIN, "--dataplane-config", "/nonexistent/dp.conf"});
+  const std::string out = missing.read_until("\n\n");
+  EXPECT_EQ(missing.wait_exit(), 2);
+  EXPECT_NE(out.find("/nonexistent/dp.conf: cannot read"), std::string::npos) << out;
+}
+
+TEST(DataplaneService, FailsWholeAndLeavesNothingBehind) {
+  const std::string shm = "kairos-dp-svc-" + std::to_string(getpid());
+  Netns ns;
+  InNetns in(ns);
+  auto cfg = parse_service_config(
+      "interface kdp-none0\napp 10.0.0.1:7 shm=" + shm + "\n", "t");
+  EXPECT_THROW(DataplaneService s(cfg), std::exception);
+  EXPECT_FALSE(shm_exists(shm));
+  // An existing name is never taken over (nor removed).
+  auto squatter = ShmRegion::create_named(shm, 1, 8);
+  auto kcfg = parse_service_config(
+      "backend kernel\napp 127.0.0.1:7 shm=" + shm + "\n", "t");
+  try {
+    DataplaneService s(kcfg);
+    ADD_FAILURE() << "took over an existing region";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exists"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(shm_exists(shm));
+}
+
+std::optional<std::string> recv_text(int fd, int timeout_ms = 3000) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) != 1) return std::nullopt;
+  char buf[2048];
+  const ssize_t n = recv(fd, buf, sizeof buf, 0);
+  if (n <= 0) return std::nullopt;
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
+  VethPair veth(2);
+  ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
+  const std::string shm = "kairos-dp-echo-" + std::to_string(getpid());
+  std::unique_ptr<DataplaneService> svc;
+  {
+    InNetns in(veth.server);
+    svc = std::make_unique<DataplaneService>(parse_service_config(
+        "interface " + veth.server_if + "\nqueues 2\nbackend afxdp\n"
+        "app 10.77.0.1:7300 shm=" + shm + " kthreads=2 slots=512\n",
+        "test"));
+  }
+  EXPECT_EQ(svc->backend().name(), "af_xdp");
+  svc->start();
+  // The app is another process: it knows only the region's name.
+  Child app({KAIROS_ECHO_BIN, "--shm", shm, "--servers", "4"});
+  ASSERT_GT(app.pid, 0);
+  const std::string ready = app.read_until("\n");
+  ASSERT_NE(ready.find("kairos-echo ready 10.77.0.1:7300 kthreads=2"), std::string::npos)
+      << ready;
+  const std::string tag = "|" + std::to_string(app.pid);
+
+  auto fds = testing::connected_udp_clients(veth.client, veth.server_ip, 7300, 8);
+  unsigned sent = 0;
+  for (unsigned s = 0; s < 4; s++)
+    for (unsigned f = 0; f < fds.size(); f++) {
+      const std::string m = "f" + std::to_string(f) + " s" + std::to_string(s);
+      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
+      sent++;
+      auto r = recv_text(fds[f]);
+      ASSERT_TRUE(r) << "no echo for " << m << ": " << svc->describe();
+      EXPECT_EQ(*r, m + tag);  // answered by the other process
+    }
+  // A bounded burst on every flow: nothing lost.
+  constexpr unsigned kBurst = 32;
+  for (unsigned s = 0; s < kBurst; s++)
+    for (unsigned f = 0; f < fds.size(); f++) {
+      const std::string m = "b" + std::to_string(f) + " " + std::to_string(s);
+      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
+      sent++;
+    }
+  for (unsigned f = 0; f < fds.size(); f++) {
+    std::set<std::string> want, got;
+    for (unsigned s = 0; s < kBurst; s++)
+      want.insert("b" + std::to_string(f) + " " + std::to_string(s) + tag);
+    for (unsigned s = 0; s < kBurst; s++) {
+      auto r = recv_text(fds[f]);
+      if (!r) break;
+      got.insert(*r);
+    }
+    EXPECT_EQ(got, want) << "flow " << f << ": " << svc->describe();
+  }
+  const AppStats a = svc->app_stats(0);
+  EXPECT_EQ(a.rx_delivered, sent) << svc->describe();
+  EXPECT_EQ(a.tx_sent, sent) << svc->describe();
+  EXPECT_EQ(a.rx_ring_full + a.rx_no_kthread + a.rx_oversize + a.tx_dropped, 0u);
+  // Ordinary traffic still reaches the server's kernel.
+  EXPECT_EQ(veth.client.sh("ping -c 1 -W 2 " + veth.server_ip + " >/dev/null"), 0);
+
+  // The app stops cleanly and counted the same datagrams.
+  kill(app.pid, SIGTERM);
+  const std::string bye = app.read_until("rx_overflow=");
+  EXPECT_EQ(app.wait_exit(), 0) << bye;
+  EXPECT_NE(bye.find("rx_delivered=" + std::to_string(sent) + " tx_sent=" +
+                     std::to_string(sent) + " rx_no_socket=0 rx_overflow=0"),
+            std::string::npos)
+      << bye;
+  for (int fd : fds) close(fd);
+  svc.reset();
+  EXPECT_FALSE(shm_exists(shm));  // the service unlinked the region's name
+}
+
+}  // namespace
+}  // namespace kairos::dp

@@ -1,0 +1,115 @@
+// kairos-echo: a UDP echo app in its own process, served by the dataplane
+// that kairosd (or a DataplaneService) runs: it attaches to the app's ring
+// region by its shared-memory name (ring_abi.h), learns its address from
+// the region header, and answers on runtime uthreads with kairos::net
+// blocking sockets. Each reply is the request followed by "|<pid>", so a
+// client can tell which process answered.
+//   kairos-echo --shm NAME [--servers N] [--wait-s S]
+// Prints "kairos-echo ready <addr> kthreads=<n>" once it serves; on
+// SIGINT/SIGTERM closes its socket, prints its counters and exits 0.
+#include <kairos/dataplane/shm_rings.hpp>
+#include <kairos/net.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+int usage(const char* why) {
+  std::fprintf(stderr,
+               "kairos-echo: %s\nusage: kairos-echo --shm NAME [--servers N] [--wait-s S]\n",
+               why);
+  return 2;
+}
+
+// The dataplane may still be starting: retry until the region is ready.
+kairos::dp::ShmRegion attach_when_ready(const std::string& name, double wait_s) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration<double>(wait_s);
+  for (;;) {
+    try {
+      return kairos::dp::ShmRegion::attach_named(name);
+    } catch (const std::exception&) {
+      if (std::chrono::steady_clock::now() >= until) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string shm;
+  unsigned servers = 4;
+  double wait_s = 5;
+  for (int i = 1; i < argc; i++) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return usage(("missing value after " + a).c_str());
+    const char* v = argv[++i];
+    char* end = nullptr;
+    if (a == "--shm") {
+      shm = v;
+    } else if (a == "--servers") {
+      const long n = std::strtol(v, &end, 10);
+      if (*end || n < 1 || n > 1024) return usage("--servers wants 1..1024");
+      servers = static_cast<unsigned>(n);
+    } else if (a == "--wait-s") {
+      wait_s = std::strtod(v, &end);
+      if (*end || wait_s < 0 || wait_s > 3600) return usage("--wait-s wants 0..3600");
+    } else {
+      return usage(("unknown option " + a).c_str());
+    }
+  }
+  if (shm.empty()) return usage("--shm NAME is required");
+
+  // Signals are taken by sigwait on this thread only (blocked before the
+  // runtime's threads exist, so they inherit the mask).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  try {
+    kairos::dp::ShmRegion region = attach_when_ready(shm, wait_s);
+    const kairos::dp::Endpoint local = region.app();
+    if (local.port == 0) throw std::runtime_error("region " + shm + " names no app address");
+    const unsigned kthreads = region.nr_kthreads();
+    kairos::Runtime rt({.kthreads = kthreads});
+    auto stack = std::make_unique<kairos::net::Stack>(rt, std::move(region));
+    kairos::net::UdpSocket sock = stack->bind(local);
+    const std::string tag = "|" + std::to_string(getpid());
+    std::vector<kairos::Thread> workers;
+    for (unsigned i = 0; i < servers; i++)
+      workers.push_back(rt.spawn([s = sock, tag]() mutable {
+        while (auto d = s.recv_from()) {
+          d->data.insert(d->data.end(), tag.begin(), tag.end());
+          if (!s.send_to(d->peer, d->data)) return;
+        }
+      }));
+    std::printf("kairos-echo ready %s kthreads=%u\n", local.str().c_str(), kthreads);
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    sock.close();
+    for (auto& t : workers) t.join();
+    const kairos::net::StackStats st = stack->stats();
+    stack.reset();
+    std::printf("kairos-echo stats rx_delivered=%llu tx_sent=%llu rx_no_socket=%llu "
+                "rx_overflow=%llu\n",
+                (unsigned long long)st.rx_delivered, (unsigned long long)st.tx_sent,
+                (unsigned long long)st.rx_no_socket, (unsigned long long)st.rx_overflow);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kairos-echo: %s\n", e.what());
+    return 1;
+  }
+}
