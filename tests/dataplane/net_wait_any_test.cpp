@@ -180,8 +180,9 @@ TEST(NetWaitAny, ClosedSocketsAndBadInput) {
   std::atomic<bool> returned{false};
   Thread t = rt.spawn([&] {
     const QToken pa = a.pop(), pb = b.pop();
-    const SocketToken wrong[] = {{a, pb}};
-    EXPECT_THROW(wait_any(wrong), std::invalid_argument);  // pb is b's token
+    // Tokens are numbered per socket: one a never issued is refused.
+    const SocketToken wrong[] = {{b, pb}, {a, pa + 1000}};
+    EXPECT_THROW(wait_any(wrong), std::invalid_argument);
     const SocketToken invalid[] = {{UdpSocket(), pa}};
     EXPECT_THROW(wait_any(invalid), std::logic_error);
     EXPECT_THROW(wait_any(std::span<const SocketToken>()), std::invalid_argument);

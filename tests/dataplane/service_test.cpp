@@ -114,8 +114,9 @@ TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
     EXPECT_EQ(kd.wait_exit(), 2) << out;
     EXPECT_NE(out.find("kairosd: dataplane: "), std::string::npos) << out;
     EXPECT_NE(out.find(c.want), std::string::npos) << "wanted '" << c.want << "' in: " << out;
-    if (c.want.rfind(":", 0) == 0)  // line-numbered errors name the file too
+    if (c.want.rfind(":", 0) == 0) {  // line-numbered errors name the file too
       EXPECT_NE(out.find(path + c.want), std::string::npos) << out;
+    }
     // Never half-configured: nothing of the dataplane (and no scheduler:
     // it exits before loading one) is left behind.
     EXPECT_FALSE(shm_exists(shm));
@@ -130,7 +131,7 @@ TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
 
 TEST(DataplaneService, FailsWholeAndLeavesNothingBehind) {
   const std::string shm = "kairos-dp-svc-" + std::to_string(getpid());
-  Netns ns;
+  testing::Netns ns;
   InNetns in(ns);
   auto cfg = parse_service_config(
       "interface kdp-none0\napp 10.0.0.1:7 shm=" + shm + "\n", "t");
