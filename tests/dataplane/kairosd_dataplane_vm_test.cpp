@@ -1,0 +1,77 @@
+// In the sched_ext VM: kairosd itself runs the dataplane from a
+// --dataplane-config file next to the scheduler, and the kairos-echo app,
+// another process, attaches to its ring region by name and answers UDP
+// through it. Kernel-UDP backend on loopback (the VM's network is lo).
+#include "sched_testlib.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+namespace kairos::schedtest {
+namespace {
+
+using vmtest::build_path;
+using vmtest::wait_for;
+using namespace std::chrono_literals;
+
+TEST(KairosdDataplane, ServesAnAppInAnotherProcessBesideTheScheduler) {
+  vmtest::KernelLogGuard guard;
+  const std::string shm = "kairos-vm-echo";
+  const std::string conf = "/tmp/kairos-dp-vm.conf";
+  {
+    std::ofstream f(conf);
+    f << "# loopback: the kernel-UDP backend\nbackend kernel\n"
+         "app 127.0.0.1:7400 shm=" << shm << " kthreads=2\n";
+  }
+  Kairosd kd({"--dataplane-config", conf});
+  ASSERT_TRUE(kd.wait_ready()) << kd.output();
+  EXPECT_NE(kd.output().find("kairosd: dataplane backend=kernel-udp"), std::string::npos)
+      << kd.output();
+  Child echo({build_path("tools/udpload/kairos-echo"), "--shm", shm});
+  ASSERT_TRUE(wait_for([&] { return echo.output().find("ready") != std::string::npos; }, 20s))
+      << echo.output();
+  EXPECT_NE(echo.output().find("kairos-echo ready 127.0.0.1:7400 kthreads=2"),
+            std::string::npos) << echo.output();
+
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(7400);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  constexpr int kN = 20;
+  const std::string tag = "|" + std::to_string(echo.pid());
+  for (int i = 0; i < kN; i++) {
+    const std::string m = "vm " + std::to_string(i);
+    ASSERT_EQ(send(fd, m.data(), m.size(), 0), ssize_t(m.size()));
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 10000), 1) << "no echo for " << m << "\n" << kd.output();
+    char buf[256];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), m + tag);
+  }
+  close(fd);
+  EXPECT_EQ(echo.stop(SIGTERM), 0) << echo.output();
+  EXPECT_NE(echo.output().find("rx_delivered=" + std::to_string(kN) + " tx_sent=" +
+                               std::to_string(kN)),
+            std::string::npos) << echo.output();
+  EXPECT_EQ(kd.stop(SIGINT), 0) << kd.output();
+  // Its exit report counts the same datagrams; the region is gone.
+  EXPECT_NE(kd.output().find("app 127.0.0.1:7400 shm=" + shm + " delivered=" +
+                             std::to_string(kN) + " ring_full=0"),
+            std::string::npos) << kd.output();
+  EXPECT_NE(access(("/dev/shm/" + shm).c_str(), F_OK), 0);
+  unlink(conf.c_str());
+}
+
+}  // namespace
+}  // namespace kairos::schedtest
