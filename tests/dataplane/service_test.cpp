@@ -101,6 +101,9 @@ TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
       {"interface lo\napp 10.0.0.1:7 shm=" + shm + " kthreads=0\n", ":2: kthreads wants"},
       {"bogus\n", ":1: unknown keyword 'bogus'"},
       {"interface lo\n", ": no 'app' line"},
+      // kairosd never links DPDK (see scheduler/dataplane/CMakeLists.txt).
+      {"interface lo\nbackend dpdk\ndpdk-arg --no-pci\napp 10.0.0.1:7 shm=" + shm + "\n",
+       "built without DPDK"},
       // Parses, but the device does not exist: the backend fails and the
       // region made before it is removed again.
       {"interface kdp-none0\nbackend afxdp\napp 10.0.0.1:7 shm=" + shm + "\n", "kdp-none0"},

@@ -24,7 +24,7 @@ std::unique_ptr<Backend> make_configured_backend(const ServiceConfig& c,
       return make_kernel_udp_backend(listen);
     case BackendKind::kDpdk:
       if (!dpdk_available())
-        throw std::runtime_error("dataplane: backend dpdk, but kairosd was built without DPDK");
+        throw std::runtime_error("dataplane: backend dpdk, but this program is built without DPDK (kairosd never links it: use afxdp)");
       return make_dpdk_backend(c.dpdk_args, listen,
                                static_cast<std::uint16_t>(c.queues ? c.queues : 1));
   }
