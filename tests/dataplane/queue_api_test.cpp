@@ -78,5 +78,42 @@ TEST(UdpQueue, WaitAnyReturnsTheFirstCompleted) {
   EXPECT_THROW(q.wait_any({}), std::invalid_argument);
 }
 
+// One thread, two queues (two kthreads' rings): wait_any across them
+// completes whichever queue's pop the dataplane fills, times out with
+// nothing, and refuses bad lists without consuming anything.
+TEST(UdpQueue, WaitAnyAcrossQueues) {
+  auto region = ShmRegion::create(2, 8);
+  UdpQueue q0(region.rings(0), kLocal, 10), q1(region.rings(1), kLocal, 10);
+  const QToken p0 = q0.pop(), p1 = q1.pop();
+  const std::pair<UdpQueue*, QToken> both[] = {{&q0, p0}, {&q1, p1}};
+  EXPECT_FALSE(wait_any(both, 2ms));
+  std::array<std::uint8_t, 1> m{5};
+  ASSERT_TRUE(region.rings(1).rx.try_push(kPeer, kLocal, 0, m));
+  auto r = wait_any(both, 1s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 1u);
+  EXPECT_EQ(r->second.qt, p1);
+  EXPECT_EQ(r->second.data, std::vector<std::uint8_t>({5}));
+  // A push on q1 and the still-pending pop on q0: the push completes.
+  const QToken s1 = q1.push(kPeer, m);
+  const std::pair<UdpQueue*, QToken> mixed[] = {{&q0, p0}, {&q1, s1}};
+  r = wait_any(mixed);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 1u);
+  EXPECT_EQ(r->second.op, QResult::Op::kPush);
+  // Bad lists: nothing is consumed (p0 still completes afterwards).
+  const std::pair<UdpQueue*, QToken> unknown[] = {{&q0, p0}, {&q1, 999}};
+  EXPECT_THROW(wait_any(unknown), std::invalid_argument);
+  const std::pair<UdpQueue*, QToken> null_queue[] = {{nullptr, p0}};
+  EXPECT_THROW(wait_any(null_queue), std::invalid_argument);
+  EXPECT_THROW(wait_any(std::span<const std::pair<UdpQueue*, QToken>>()),
+               std::invalid_argument);
+  ASSERT_TRUE(region.rings(0).rx.try_push(kPeer, kLocal, 0, m));
+  const std::pair<UdpQueue*, QToken> first[] = {{&q0, p0}};
+  r = wait_any(first, 1s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->second.qt, p0);
+}
+
 }  // namespace
 }  // namespace kairos::dp

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <thread>
 
@@ -109,6 +110,31 @@ std::optional<std::pair<std::size_t, QResult>> UdpQueue::wait_any(
         else
           std::this_thread::sleep_for(std::chrono::microseconds(idle_sleep_us_));
       }
+    }
+  }
+}
+
+std::optional<std::pair<std::size_t, QResult>> wait_any(
+    std::span<const std::pair<UdpQueue*, QToken>> tokens,
+    std::optional<std::chrono::nanoseconds> timeout) {
+  if (tokens.empty()) throw std::invalid_argument("dp::wait_any: no tokens");
+  unsigned spins_max = 0, sleep_us = ~0u;
+  for (auto& [q, qt] : tokens) {
+    if (!q) throw std::invalid_argument("dp::wait_any: null queue");
+    if (!q->known(qt)) throw std::invalid_argument("UdpQueue: unknown queue token");
+    spins_max = std::max(spins_max, q->idle_spins_);
+    sleep_us = std::min(sleep_us, q->idle_sleep_us_);
+  }
+  const auto deadline = timeout ? std::chrono::steady_clock::now() + *timeout
+                                : std::chrono::steady_clock::time_point::max();
+  for (unsigned spins = 0;; spins++) {
+    for (auto& [q, qt] : tokens) q->progress();
+    for (std::size_t i = 0; i < tokens.size(); i++)
+      if (auto r = tokens[i].first->take(tokens[i].second))
+        return std::make_pair(i, std::move(*r));
+    if (spins % 64 == 63) {
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      if (spins > spins_max) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
     }
   }
 }

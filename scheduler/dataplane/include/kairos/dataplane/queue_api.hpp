@@ -67,6 +67,8 @@ class UdpQueue {
   std::uint32_t rx_backlog() const { return rings_.rx.occupancy(); }
 
  private:
+  friend std::optional<std::pair<std::size_t, QResult>> wait_any(
+      std::span<const std::pair<UdpQueue*, QToken>>, std::optional<std::chrono::nanoseconds>);
   struct PendingPush {
     QToken qt;
     Endpoint peer;
@@ -84,5 +86,16 @@ class UdpQueue {
   std::deque<QToken> pops_;
   std::unordered_map<QToken, QResult> done_;
 };
+
+// wait_any across queues (one thread serving several apps or kthreads'
+// rings): the first of the (queue, token) pairs to complete, its index
+// and result; nullopt on timeout. The calling thread must be the one
+// that uses every queue named. It spins (the largest idle_spins of the
+// queues), then sleeps the smallest idle_sleep_us between checks: one
+// thread cannot park on several RX rings. Unknown tokens or a null queue:
+// std::invalid_argument, nothing consumed.
+std::optional<std::pair<std::size_t, QResult>> wait_any(
+    std::span<const std::pair<UdpQueue*, QToken>> tokens,
+    std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
 
 }  // namespace kairos::dp
