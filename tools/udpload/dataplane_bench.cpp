@@ -15,9 +15,8 @@
 #include "netns.hpp"
 
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,7 +50,17 @@ struct Options {
 struct Row {
   std::string name;
   udpload::LoadResult sat, lat;
+  // Context switches of the whole process (client included, the same for
+  // every path) per reply during the latency run: the wakeups a request
+  // costs, a count that the machine's load does not distort much.
+  double switches_per_reply = 0;
 };
+
+std::uint64_t process_switches() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<std::uint64_t>(ru.ru_nvcsw + ru.ru_nivcsw);
+}
 
 // Runs both loads against whatever server `start` brings up.
 Row measure(const std::string& name, const Options& o, dp::testing::VethPair& v,
@@ -68,7 +77,10 @@ Row measure(const std::string& name, const Options& o, dp::testing::VethPair& v,
   r.sat = udpload::run_load(fds, sat);
   udpload::LoadConfig lat = o.load;
   lat.rate = o.latency_rate;
+  const std::uint64_t sw0 = process_switches();
   r.lat = udpload::run_load(fds, lat);
+  if (r.lat.received)
+    r.switches_per_reply = double(process_switches() - sw0) / double(r.lat.received);
   for (int fd : fds) close(fd);
   server.reset();
   std::fprintf(stderr, "%-10s saturation: %s\n%-10s at %.0f/s:  %s\n", name.c_str(),
@@ -92,6 +104,7 @@ Row median(std::vector<Row> rounds) {
   m.lat.p99_us = med([](Row& r) { return r.lat.p99_us; });
   m.lat.p999_us = med([](Row& r) { return r.lat.p999_us; });
   m.lat.throughput = med([](Row& r) { return r.lat.throughput; });
+  m.switches_per_reply = med([](Row& r) { return r.switches_per_reply; });
   return m;
 }
 
@@ -219,13 +232,14 @@ int main(int argc, char** argv) {
   std::printf("UDP echo, %zu-byte requests, %u flows, %u kthread(s), veth with %u queue(s), "
               "median of %u rounds (dpdk: 1 round)\n",
               o.load.size, o.flows, o.kthreads, o.queues, o.repeat);
-  std::printf("%-8s %14s %8s %9s %9s %9s %9s %8s\n", "path", "max replies/s", "x base",
-              "lost %", "p50 us", "p99 us", "p99.9 us", "p50 x");
+  std::printf("%-8s %14s %8s %9s %9s %9s %9s %8s %9s\n", "path", "max replies/s", "x base",
+              "lost %", "p50 us", "p99 us", "p99.9 us", "p50 x", "csw/reply");
   for (const Row& r : rows) {
     const double lost = r.sat.sent ? 100.0 * (r.sat.sent - r.sat.received) / r.sat.sent : 0;
-    std::printf("%-8s %14.0f %8.2f %9.2f %9.1f %9.1f %9.1f %8.2f\n", r.name.c_str(),
+    std::printf("%-8s %14.0f %8.2f %9.2f %9.1f %9.1f %9.1f %8.2f %9.2f\n", r.name.c_str(),
                 r.sat.throughput, r.sat.throughput / base.sat.throughput, lost,
-                r.lat.p50_us, r.lat.p99_us, r.lat.p999_us, r.lat.p50_us / base.lat.p50_us);
+                r.lat.p50_us, r.lat.p99_us, r.lat.p999_us, r.lat.p50_us / base.lat.p50_us,
+                r.switches_per_reply);
   }
   std::printf("(latency at %.0f requests/s open loop; throughput at saturation)\n",
               o.latency_rate);
