@@ -82,6 +82,7 @@ std::string DataplaneService::describe() const {
        " tx=" + std::to_string(b.tx) + " tx_full=" + std::to_string(b.tx_full) +
        " tx_no_route=" + std::to_string(b.tx_no_route) +
        " rx_no_app=" + std::to_string(dp_->rx_no_app());
+  if (!why_fallback_.empty()) s += " (AF_XDP unavailable: " + why_fallback_ + ")";
   for (std::size_t i = 0; i < regions_.size(); i++) {
     const AppStats a = dp_->stats(static_cast<std::uint32_t>(i));
     s += "\n  app " + cfg_.apps[i].listen.str() + " shm=" + cfg_.apps[i].shm_name +
