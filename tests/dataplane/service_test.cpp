@@ -21,6 +21,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -151,6 +152,35 @@ TEST(DataplaneService, FailsWholeAndLeavesNothingBehind) {
     EXPECT_NE(std::string(e.what()).find("exists"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(shm_exists(shm));
+}
+
+// The allocator's hook: grants name kthreads of the app; anything else is
+// refused and changes nothing.
+TEST(DataplaneService, SetActiveChecksItsInput) {
+  const std::string shm = "kairos-dp-grant-" + std::to_string(getpid());
+  testing::Netns ns;
+  ASSERT_EQ(ns.sh("ip link set lo up"), 0);
+  InNetns in(ns);
+  DataplaneService s(parse_service_config(
+      "backend kernel\napp 127.0.0.1:7301 shm=" + shm + " kthreads=2\n", "t"));
+  EXPECT_EQ(s.backend().name(), "kernel-udp");
+  EXPECT_EQ(s.nr_apps(), 1u);
+  EXPECT_TRUE(shm_exists(shm));
+  EXPECT_THROW(s.set_active(1, {0}), std::out_of_range);     // no such app
+  EXPECT_THROW(s.set_active(0, {0, 2}), std::out_of_range);  // no kthread 2
+  s.start();
+  s.set_active(0, {1});
+  // Applied by the loop at its next poll: every bucket on kthread 1.
+  bool moved = false;
+  for (int i = 0; i < 200 && !moved; i++) {
+    const auto t = s.dataplane().table(0);
+    moved = t.active() == std::vector<std::uint32_t>{1};
+    if (!moved) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(moved);
+  EXPECT_NE(s.describe().find("app 127.0.0.1:7301 shm=" + shm), std::string::npos);
+  EXPECT_THROW(s.start(), std::logic_error);  // already running
+  s.stop();
 }
 
 std::optional<std::string> recv_text(int fd, int timeout_ms = 3000) {
