@@ -23,6 +23,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
+// Long-only options get values outside the character range.
+constexpr int kOptDataplaneConfig = 1000;
+
 void on_signal(int) { g_stop = true; }
 
 void usage(FILE* out) {
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
       {"cgroup-root", required_argument, nullptr, 'r'},
       {"status-file", required_argument, nullptr, 'f'},
       {"test-fault-after-ms", required_argument, nullptr, 't'},
-      {"dataplane-config", required_argument, nullptr, 'd'},
+      {"dataplane-config", required_argument, nullptr, kOptDataplaneConfig},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1;) {
@@ -115,7 +118,7 @@ int main(int argc, char** argv) {
       case 't':
         fault_ms = parse_number("--test-fault-after-ms", optarg, 0, 3600000);
         break;
-      case 'd':
+      case kOptDataplaneConfig:
         dataplane_config = optarg;
         break;
       case 'h':
@@ -132,6 +135,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   // The dataplane comes up completely (or kairosd exits) before the
   // scheduler is loaded: never half-configured.
   std::unique_ptr<kairos::dp::DataplaneService> dataplane;
@@ -148,8 +153,6 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   kairos::Daemon daemon(opts);
   try {
     daemon.start();
