@@ -133,6 +133,35 @@ TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
   EXPECT_NE(out.find("/nonexistent/dp.conf: cannot read"), std::string::npos) << out;
 }
 
+// kairos-echo's command line: every bad flag is a clear error (exit 2);
+// a region that never appears is one too (exit 1), after --wait-s.
+TEST(KairosEcho, BadFlagsAndAMissingRegion) {
+  const struct {
+    std::vector<std::string> args;
+    int rc;
+    std::string want;
+  } cases[] = {
+      {{}, 2, "--shm NAME is required"},
+      {{"--shm"}, 2, "missing value after --shm"},
+      {{"--shm", "x", "--servers", "0"}, 2, "--servers wants 1..1024"},
+      {{"--shm", "x", "--servers", "3z"}, 2, "--servers wants 1..1024"},
+      {{"--shm", "x", "--wait-s", "-1"}, 2, "--wait-s wants 0..3600"},
+      {{"--bogus", "1"}, 2, "unknown option --bogus"},
+      {{"--shm", "../x", "--wait-s", "0"}, 1, "bad shared-memory name '../x'"},
+      {{"--shm", "kairos-dp-none-" + std::to_string(getpid()), "--wait-s", "0.1"}, 1,
+       "open /dev/shm/kairos-dp-none-"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv{KAIROS_ECHO_BIN};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    Child echo(argv);
+    ASSERT_GT(echo.pid, 0);
+    const std::string out = echo.read_until("\n\n");  // until EOF
+    EXPECT_EQ(echo.wait_exit(), c.rc) << out;
+    EXPECT_NE(out.find(c.want), std::string::npos) << "wanted '" << c.want << "' in: " << out;
+  }
+}
+
 TEST(DataplaneService, FailsWholeAndLeavesNothingBehind) {
   const std::string shm = "kairos-dp-svc-" + std::to_string(getpid());
   testing::Netns ns;
