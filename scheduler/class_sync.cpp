@@ -1,5 +1,7 @@
 #include "class_sync.hpp"
 
+#include <sched.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -36,6 +38,10 @@ std::set<pid_t> parse_thread_list(std::string_view text) {
     out.insert(static_cast<pid_t>(v));
   }
   return out;
+}
+
+bool inherited_from_member(int policy, int priority, int class_priority) {
+  return policy == SCHED_FIFO && class_priority > 0 && priority == class_priority;
 }
 
 LcMembership::Step LcMembership::plan(const std::set<pid_t>& wanted) {

@@ -38,6 +38,15 @@ std::string_view backend_name(Backend b);
 // decimal per line; anything else is skipped.
 std::set<pid_t> parse_thread_list(std::string_view text);
 
+// kairos.ko runs members SCHED_FIFO at its lc_rt_priority and does not
+// set SCHED_RESET_ON_FORK, so a thread a member starts is born SCHED_FIFO
+// at that priority without being a member (unbounded, and LC_ADD refuses
+// it as "already real-time"). Such a thread, refused with -EBUSY (which the
+// module only returns for non-members), is taken as inherited: kairosd puts
+// it back to SCHED_OTHER and adds it. Deliberately real-time threads at
+// other priorities (cyclictest -p 80) are left alone.
+bool inherited_from_member(int policy, int priority, int class_priority);
+
 class LcMembership {
  public:
   struct Step {

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -110,7 +111,7 @@ void ClassSync::sync(const std::vector<std::string>& lc_dirs) {
       if (auto msg = m_.removed(t, lc_ioctl(fd_, KAIROS_IOC_LC_DEL, t)); !msg.empty())
         log_(msg);
     for (pid_t t : step.add)
-      if (auto msg = m_.added(t, lc_ioctl(fd_, KAIROS_IOC_LC_ADD, t)); !msg.empty())
+      if (auto msg = m_.added(t, add(t)); !msg.empty())
         log_(msg);
     if (round || !m_.needs_reopen(capacity_)) break;
     // Exited members still hold slots: a fresh fd frees them; the live
@@ -126,11 +127,30 @@ void ClassSync::sync(const std::vector<std::string>& lc_dirs) {
   }
 }
 
+int ClassSync::add(pid_t tid) {
+  const int err = lc_ioctl(fd_, KAIROS_IOC_LC_ADD, tid);
+  if (err != -EBUSY) return err;
+  sched_param p{};
+  const int policy = ::sched_getscheduler(tid);
+  if (policy < 0 || ::sched_getparam(tid, &p)) return err;
+  unsigned prio = 0;
+  std::ifstream(std::string(KAIROS_SYSFS_DIR) + "/lc_rt_priority") >> prio;
+  if (!inherited_from_member(policy & ~SCHED_RESET_ON_FORK, p.sched_priority,
+                             static_cast<int>(prio)))
+    return err;
+  sched_param normal{};
+  if (::sched_setscheduler(tid, SCHED_OTHER, &normal)) return err;
+  log_("thread " + std::to_string(tid) +
+       " was born SCHED_FIFO from an LC class member: reset and added");
+  ++adopted_;
+  return lc_ioctl(fd_, KAIROS_IOC_LC_ADD, tid);
+}
+
 std::string ClassSync::status_line() const {
   std::ostringstream o;
   o << "class attached=" << (fd_ >= 0) << " members=" << m_.members().size()
     << " refused=" << m_.refused().size() << " stale=" << m_.stale()
-    << " capacity=" << capacity_ << " reopens=" << reopens_;
+    << " capacity=" << capacity_ << " reopens=" << reopens_ << " adopted=" << adopted_;
   return o.str();
 }
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <cerrno>
 
 using namespace kairos;
@@ -159,4 +161,12 @@ TEST(LcMembership, OtherDeleteErrorsAreReported) {
   apply_ok(m, m.plan({4}));
   m.plan({});
   EXPECT_EQ(m.removed(4, -ENOENT), "") << "not ours any more: nothing to say";
+}
+
+TEST(InheritedFromMember, OnlyFifoAtTheClassPriority) {
+  EXPECT_TRUE(inherited_from_member(SCHED_FIFO, 10, 10));
+  EXPECT_FALSE(inherited_from_member(SCHED_FIFO, 80, 10)) << "deliberately real-time";
+  EXPECT_FALSE(inherited_from_member(SCHED_RR, 10, 10));
+  EXPECT_FALSE(inherited_from_member(SCHED_OTHER, 0, 10));
+  EXPECT_FALSE(inherited_from_member(SCHED_FIFO, 0, 0)) << "unknown class priority";
 }

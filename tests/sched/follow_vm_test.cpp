@@ -178,19 +178,33 @@ TEST(FollowVm, KmodBackendKeepsLcCgroupThreadsInTheClass) {
         << d.output() << d.status();
     EXPECT_EQ(status_field(d.status(), "class", "", "members"), "1") << d.status();
 
-    // A thread it starts later joins too.
+    // A thread it starts later joins too. Started by a member, it is born
+    // SCHED_FIFO outside the class (kairos.ko sets no SCHED_RESET_ON_FORK):
+    // kairosd resets and adds it ("adopted").
     const pid_t t2 = host.spawn_thread();
     EXPECT_TRUE(wait_for([&] { return lc_member(t2) && live_lc() == 2; }, 10s))
         << d.status();
+    EXPECT_EQ(status_field(d.status(), "class", "", "adopted"), "1") << d.status();
 
     // Moved out of the LC cgroup: both leave, back to SCHED_OTHER.
     move_process(host.pid(), "/sys/fs/cgroup");
     EXPECT_TRUE(wait_for([&] { return plain(host.pid()) && plain(t2) && live_lc() == 0; }, 10s))
         << d.status();
+    // A thread made real-time on purpose (outside, then moved in with its
+    // process) is left alone: refused, reported, still SCHED_FIFO 80.
+    const pid_t t3 = host.spawn_thread();
+    sched_param rt{};
+    rt.sched_priority = 80;
+    ASSERT_EQ(::sched_setscheduler(t3, SCHED_FIFO, &rt), 0);
     // Moved back: members again.
     move_process(host.pid(), lc.dir());
-    EXPECT_TRUE(wait_for([&] { return lc_member(host.pid()) && lc_member(t2); }, 10s))
-        << d.status();
+    EXPECT_TRUE(wait_for([&] { return lc_member(host.pid()) && lc_member(t2) && live_lc() == 2; },
+                         10s)) << d.status();
+    EXPECT_TRUE(wait_for([&] { return status_field(d.status(), "class", "", "refused") == "1"; },
+                         10s)) << d.status();
+    EXPECT_NE(d.output().find("thread " + std::to_string(t3) + " is already real-time"),
+              std::string::npos) << d.output();
+    EXPECT_EQ(::sched_getscheduler(t3), SCHED_FIFO);
 
     // The annotation goes: they leave; it comes back: they join.
     ASSERT_EQ(kairosctl({"annotate", lc.name(), "--clear"}), 0);
