@@ -184,7 +184,8 @@ TEST(FollowVm, KmodBackendKeepsLcCgroupThreadsInTheClass) {
     const pid_t t2 = host.spawn_thread();
     EXPECT_TRUE(wait_for([&] { return lc_member(t2) && live_lc() == 2; }, 10s))
         << d.status();
-    EXPECT_EQ(status_field(d.status(), "class", "", "adopted"), "1") << d.status();
+    EXPECT_TRUE(wait_for([&] { return status_field(d.status(), "class", "", "adopted") == "1"; },
+                         10s)) << d.status();
 
     // Moved out of the LC cgroup: both leave, back to SCHED_OTHER.
     move_process(host.pid(), "/sys/fs/cgroup");
