@@ -240,7 +240,9 @@ TEST(FollowVm, AutoFallsBackToTheClassWhenTheSchedulerExitsForGood) {
     EXPECT_TRUE(wait_for([&] { return lc_member(host.pid()) && live_lc() == 1; }, 20s))
         << d.output() << d.status();
     EXPECT_TRUE(d.alive()) << d.output();
-    EXPECT_EQ(status_field(d.status(), "kairosd", "", "backend"), "kmod") << d.status();
+    EXPECT_TRUE(wait_for([&] {
+      return status_field(d.status(), "kairosd", "", "backend") == "kmod";
+    }, 10s)) << d.status();
     EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
     EXPECT_TRUE(plain(host.pid()));
     EXPECT_EQ(live_lc(), 0);

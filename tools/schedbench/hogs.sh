@@ -4,7 +4,9 @@
 # the timer floor (cyclictest with no hog at all), then EEVDF, SCHED_FIFO
 # and kairos with stress-ng --cpu H for each H in HOG_COUNTS (default
 # "N 4N", N = CPUs). Configurations are interleaved over ROUNDS rounds; the
-# table shows medians. Run it in the VM:
+# table shows medians. When kairos.ko is built, a fourth configuration
+# runs kairosd --backend kmod (LC threads in the module's class, no
+# sched_ext scheduler). Run it in the VM:
 #   tools/dev vm -- tools/schedbench/hogs.sh build/rootfs 6 3
 set -eu
 build=$(cd "$1" && pwd)
@@ -14,7 +16,31 @@ n=$(nproc)
 counts=${4:-"$n $((4 * n))"}
 . "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
-trap 'kairos_stop >/dev/null 2>&1 || true; lc_cgroup_remove' EXIT
+ko=$build/kmod-build/kairos.ko
+[ -f "$ko" ] || ko=
+trap 'kairos_stop >/dev/null 2>&1 || true; [ -z "$ko" ] || rmmod kairos 2>/dev/null; lc_cgroup_remove' EXIT
+
+# kmod_start / kmod_stop: kairos.ko loaded and kairosd keeping the LC
+# cgroup's threads in its class.
+kmod_start() {
+	insmod "$ko"
+	kairosd_out=$tmp/kairosd-kmod.out
+	"$build/scheduler/kairosd" --backend kmod --status-file "$tmp/status" >"$kairosd_out" 2>&1 &
+	kairosd_pid=$!
+	i=0
+	until grep -q "backend=kmod" "$tmp/status" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 300 ] && kill -0 $kairosd_pid 2>/dev/null || {
+			cat "$kairosd_out" >&2
+			return 1
+		}
+		sleep 0.1
+	done
+}
+kmod_stop() {
+	kairos_stop
+	rmmod kairos
+}
 [ "$(cat /sys/kernel/sched_ext/state)" = disabled ] || {
 	echo "schedbench: needs a sched_ext kernel with no scheduler loaded" >&2
 	exit 1
@@ -32,6 +58,13 @@ while [ $r -le "$rounds" ]; do
 		kairos_start
 		lat_run kairos$h.$r "$secs" other "$h"
 		kairos_stop
+		if [ -n "$ko" ]; then
+			kmod_start
+			# proof that cyclictest's threads joined the class
+			(sleep 3; grep '^class' "$tmp/status" >>"$tmp/class-members.txt") &
+			lat_run kmod$h.$r "$secs" other "$h"
+			kmod_stop
+		fi
 	done
 	r=$((r + 1))
 done
@@ -58,9 +91,11 @@ for h in $counts; do
 	row "EEVDF, $h hogs" eevdf$h "$f99" "$e99"
 	row "SCHED_FIFO, $h hogs" fifo$h "$f99" "$e99"
 	row "kairos, $h hogs" kairos$h "$f99" "$e99"
+	[ -z "$ko" ] || row "kmod class, $h hogs" kmod$h "$f99" "$e99"
 	printf '%-22s EEVDF %s, FIFO %s, kairos %s\n' "  hog bogo-ops" \
 		"$(cat "$tmp"/eevdf$h.*.hog | sort -n | sed -n 2p)" \
 		"$(cat "$tmp"/fifo$h.*.hog | sort -n | sed -n 2p)" \
 		"$(cat "$tmp"/kairos$h.*.hog | sort -n | sed -n 2p)"
 done
+[ -z "$ko" ] || { echo "LC class during the kmod runs (3 s in):"; sort "$tmp/class-members.txt" | uniq -c; }
 rm -rf "$tmp"
