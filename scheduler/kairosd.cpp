@@ -190,8 +190,13 @@ int main(int argc, char** argv) {
       if (fault_ms >= 0) wake = std::min(wake, fault_at);
       daemon.wait_until(wake);  // returns early to follow cgroup changes
     }
-    if (daemon.sched()) print_stats(*daemon.sched());
+    const bool had_sched = daemon.sched() != nullptr;
+    if (had_sched) print_stats(*daemon.sched());
     daemon.stop();
+    if (!had_sched) {
+      std::printf("kairosd: LC threads released from kairos.ko's class\n");
+      return 0;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kairosd: %s\n", e.what());
     return 1;
