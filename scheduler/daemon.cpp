@@ -126,9 +126,10 @@ void Daemon::sync_apps() {
     if (it != apps_.end()) {
       if (!(it->second.annotation == ann)) {
         it->second.annotation = ann;
-        if (sched_) sched_->set_app_class(it->second.id, ann.cls == AppClass::lc
-                                                 ? KAIROS_CLASS_LC
-                                                 : KAIROS_CLASS_BE);
+        if (sched_)
+          sched_->set_app_class(it->second.id, ann.cls == AppClass::lc
+                                                   ? KAIROS_CLASS_LC
+                                                   : KAIROS_CLASS_BE);
         log("app " + std::to_string(it->second.id) + " (" + path + ") now " +
             format_annotation(ann));
         changed = true;
