@@ -24,6 +24,12 @@ std::string_view backend_name(Backend b) {
   return "?";
 }
 
+std::string abi_mismatch(unsigned major, unsigned minor, unsigned want_major) {
+  if (major == want_major) return "";
+  return "kairos.ko speaks ABI " + std::to_string(major) + "." + std::to_string(minor) +
+         ", kairosd needs " + std::to_string(want_major) + ".x";
+}
+
 std::set<pid_t> parse_thread_list(std::string_view text) {
   std::set<pid_t> out;
   while (!text.empty()) {

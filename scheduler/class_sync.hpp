@@ -34,6 +34,10 @@ enum class Backend { automatic, sched_ext, kmod };
 std::optional<Backend> parse_backend(std::string_view text);
 std::string_view backend_name(Backend b);
 
+// "" when kairos.ko's ABI (from KAIROS_IOC_VERSION) is one kairosd speaks
+// (same major), else a readable reason.
+std::string abi_mismatch(unsigned major, unsigned minor, unsigned want_major);
+
 // Thread ids from a cgroup.threads / cgroup.procs text: one positive
 // decimal per line; anything else is skipped.
 std::set<pid_t> parse_thread_list(std::string_view text);

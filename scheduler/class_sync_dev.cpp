@@ -69,10 +69,8 @@ int ClassSync::open_checked(std::string* why) const {
     ::close(fd);
     return -1;
   }
-  if (v.major != KAIROS_ABI_MAJOR) {
-    *why = "kairos.ko speaks ABI " + std::to_string(v.major) + "." +
-           std::to_string(v.minor) + ", kairosd needs " +
-           std::to_string(KAIROS_ABI_MAJOR) + ".x";
+  if (std::string m = abi_mismatch(v.major, v.minor, KAIROS_ABI_MAJOR); !m.empty()) {
+    *why = m;
     ::close(fd);
     return -1;
   }

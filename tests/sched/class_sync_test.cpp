@@ -33,6 +33,13 @@ TEST(Backend, ParsesItsNamesOnly) {
     EXPECT_EQ(parse_backend(backend_name(b)), b);
 }
 
+TEST(Abi, OnlyTheSameMajorIsAccepted) {
+  EXPECT_EQ(abi_mismatch(1, 0, 1), "");
+  EXPECT_EQ(abi_mismatch(1, 7, 1), "") << "minor versions only add";
+  EXPECT_EQ(abi_mismatch(2, 0, 1), "kairos.ko speaks ABI 2.0, kairosd needs 1.x");
+  EXPECT_NE(abi_mismatch(0, 9, 1), "");
+}
+
 TEST(ThreadList, KeepsPositiveIdsAndSkipsGarbage) {
   EXPECT_EQ(parse_thread_list("12\n7\n12\n"), (std::set<pid_t>{7, 12}));
   EXPECT_EQ(parse_thread_list(""), std::set<pid_t>{});
