@@ -18,7 +18,7 @@ counts=${4:-"$n $((4 * n))"}
 tmp=$(mktemp -d)
 ko=$build/kmod-build/kairos.ko
 [ -f "$ko" ] || ko=
-trap 'kairos_stop >/dev/null 2>&1 || true; [ -z "$ko" ] || rmmod kairos 2>/dev/null; lc_cgroup_remove' EXIT
+trap 'kairos_stop >/dev/null 2>&1 || true; [ -z "$ko" ] || rmmod kairos 2>/dev/null || true; lc_cgroup_remove' EXIT
 
 # kmod_start / kmod_stop: kairos.ko loaded and kairosd keeping the LC
 # cgroup's threads in its class.
