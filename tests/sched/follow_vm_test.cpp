@@ -27,27 +27,38 @@ using kairos::kmodtest::ModuleScope;
 using kairos::kmodtest::read_stat;
 using namespace std::chrono_literals;
 
-// A process in a cgroup that starts threads on request (each blocks
-// forever), so the test can watch threads join and leave the LC class.
+// A process in a cgroup that starts threads on request, so the test can
+// watch threads join and leave the LC class. 't': a thread that blocks
+// forever; 'e': one that exits at the next 'q'.
 class ThreadHost {
  public:
   explicit ThreadHost(const std::string& cgroup_dir) {
-    int cmd[2], res[2];
+    int cmd[2], res[2], quit[2];
     EXPECT_EQ(::pipe2(cmd, O_CLOEXEC), 0);
     EXPECT_EQ(::pipe2(res, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(quit, O_CLOEXEC), 0);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::close(cmd[1]);
       ::close(res[0]);
       std::ofstream(cgroup_dir + "/cgroup.procs") << "0" << std::flush;
       report(res[1]);
-      for (char c; ::read(cmd[0], &c, 1) == 1;)
-        std::thread([fd = res[1]] {
+      for (char c; ::read(cmd[0], &c, 1) == 1;) {
+        if (c == 'q') {
+          if (::write(quit[1], "q", 1) != 1) _exit(4);
+          continue;
+        }
+        std::thread([fd = res[1], q = c == 'e' ? quit[0] : -1] {
           report(fd);
+          char b;
+          if (q >= 0 && ::read(q, &b, 1) == 1) return;
           for (;;) ::pause();
         }).detach();
+      }
       _exit(0);
     }
+    ::close(quit[0]);
+    ::close(quit[1]);
     ::close(cmd[0]);
     ::close(res[1]);
     cmd_ = cmd[1];
@@ -61,10 +72,12 @@ class ThreadHost {
     ::close(res_);
   }
   pid_t pid() const { return pid_; }
-  pid_t spawn_thread() {
-    EXPECT_EQ(::write(cmd_, "t", 1), 1);
+  pid_t spawn_thread(bool exits_on_quit = false) {
+    EXPECT_EQ(::write(cmd_, exits_on_quit ? "e" : "t", 1), 1);
     return next_tid();
   }
+  // Ends one thread started with exits_on_quit.
+  void quit_one() { EXPECT_EQ(::write(cmd_, "q", 1), 1); }
 
  private:
   static void report(int fd) {
@@ -215,7 +228,23 @@ TEST(FollowVm, KmodBackendKeepsLcCgroupThreadsInTheClass) {
     EXPECT_TRUE(wait_for([&] { return lc_member(host.pid()) && lc_member(t2) && live_lc() == 2; },
                          10s)) << d.status();
 
-    // kairosd killed: its fd closes and the module lets them go.
+    std::string ctl;
+    EXPECT_EQ(kairosctl({"--status-file", Kairosd::status_path(), "status"}, &ctl), 0);
+    EXPECT_NE(ctl.find("backend kmod"), std::string::npos) << ctl;
+    EXPECT_NE(ctl.find("LC class (kairos.ko): 2 threads"), std::string::npos) << ctl;
+
+    // A member that exits: LC_DEL cannot find it any more and kairos.ko
+    // holds its slot until the fd closes; kairosd counts it as stale.
+    const pid_t t4 = host.spawn_thread(true);
+    EXPECT_TRUE(wait_for([&] { return lc_member(t4) && live_lc() == 3; }, 10s)) << d.status();
+    host.quit_one();
+    EXPECT_TRUE(wait_for([&] { return status_field(d.status(), "class", "", "stale") == "1"; },
+                         10s)) << d.status();
+    EXPECT_EQ(status_field(d.status(), "class", "", "members"), "2") << d.status();
+    EXPECT_EQ(live_lc(), 3) << "the module keeps the exited thread's slot while the fd is open";
+
+    // kairosd killed: its fd closes and the module lets them go (the
+    // exited thread's slot too).
     d.stop(SIGKILL);
     EXPECT_TRUE(wait_for([&] { return plain(host.pid()) && plain(t2) && live_lc() == 0; }, 10s));
   }
