@@ -5,6 +5,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -99,6 +100,26 @@ std::vector<bool> online_cpus(unsigned nr_possible) {
     for (unsigned c = lo; c <= hi && c < nr_possible; ++c) on[c] = true;
   }
   return on;
+}
+
+unsigned possible_cpus() {
+  std::ifstream in("/sys/devices/system/cpu/possible");
+  std::string list;
+  unsigned top = 0;
+  bool any = false;
+  if (std::getline(in, list)) {
+    std::stringstream ss(list);
+    for (std::string range; std::getline(ss, range, ',');) {
+      unsigned lo = 0, hi = 0;
+      const int n = std::sscanf(range.c_str(), "%u-%u", &lo, &hi);
+      if (n < 1) continue;
+      top = std::max(top, n == 2 ? hi : lo);
+      any = true;
+    }
+  }
+  if (any) return top + 1;
+  const long n = ::sysconf(_SC_NPROCESSORS_CONF);
+  return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
 }  // namespace kairos

@@ -32,5 +32,8 @@ void remove_annotation(const std::string& dir);
 std::vector<FoundCgroup> scan_annotated(const std::string& root);
 // Number of online CPUs and the online map, from sysfs.
 std::vector<bool> online_cpus(unsigned nr_possible);
+// Number of possible CPU ids (highest in /sys/devices/system/cpu/possible
+// plus one); the online count from sysconf if that file is unreadable.
+unsigned possible_cpus();
 
 }  // namespace kairos

@@ -53,10 +53,11 @@ void Daemon::load() {
 
 void Daemon::start() {
   sync_tunables();
-  load();
-  log("scheduler kairos attached (state " + sched_ext_state() + ")");
+  start_watch();
+  if (!attach_sched()) enter_class_mode("");
   sync_apps();
   sync_owners();
+  sync_class();
   write_status();
 }
 
@@ -78,7 +79,7 @@ void Daemon::sync_tunables() {
 
 void Daemon::sync_apps() {
   std::vector<FoundCgroup> found = scan_annotated(opts_.cgroup_root);
-  const unsigned ncpu = sched_->nr_cpus();
+  const unsigned ncpu = nr_cpus();
   std::map<std::string, Annotation> wanted;
   std::map<std::string, std::uint64_t> ids;
   invalid_.clear();
@@ -106,10 +107,12 @@ void Daemon::sync_apps() {
     auto w = wanted.find(it->first);
     if (w == wanted.end() || ids[it->first] != it->second.cgroup_id) {
       log("app " + std::to_string(it->second.id) + " (" + it->first + ") retired");
-      sched_->unmap_cgroup(it->second.cgroup_id);
-      for (std::uint32_t c = 0; c < ncpu; ++c)
-        if (sched_->owner(c) == it->second.id) sched_->set_owner(c, 0);
-      sched_->set_app_class(it->second.id, KAIROS_CLASS_NONE);
+      if (sched_) {
+        sched_->unmap_cgroup(it->second.cgroup_id);
+        for (std::uint32_t c = 0; c < ncpu; ++c)
+          if (sched_->owner(c) == it->second.id) sched_->set_owner(c, 0);
+        sched_->set_app_class(it->second.id, KAIROS_CLASS_NONE);
+      }
       it = apps_.erase(it);
       changed = true;
     } else {
@@ -123,9 +126,10 @@ void Daemon::sync_apps() {
     if (it != apps_.end()) {
       if (!(it->second.annotation == ann)) {
         it->second.annotation = ann;
-        sched_->set_app_class(it->second.id, ann.cls == AppClass::lc
-                                                 ? KAIROS_CLASS_LC
-                                                 : KAIROS_CLASS_BE);
+        if (sched_)
+          sched_->set_app_class(it->second.id, ann.cls == AppClass::lc
+                                                   ? KAIROS_CLASS_LC
+                                                   : KAIROS_CLASS_BE);
         log("app " + std::to_string(it->second.id) + " (" + path + ") now " +
             format_annotation(ann));
         changed = true;
@@ -136,17 +140,20 @@ void Daemon::sync_apps() {
     while (used.count(id)) ++id;
     used.insert(id);
     App app{id, ids[path], ann};
-    sched_->set_app_class(id, ann.cls == AppClass::lc ? KAIROS_CLASS_LC
-                                                      : KAIROS_CLASS_BE);
-    sched_->map_cgroup(app.cgroup_id, id);
+    if (sched_) {
+      sched_->set_app_class(id, ann.cls == AppClass::lc ? KAIROS_CLASS_LC
+                                                        : KAIROS_CLASS_BE);
+      sched_->map_cgroup(app.cgroup_id, id);
+    }
     apps_.emplace(path, app);
     log("app " + std::to_string(id) + " (" + path + "): " + format_annotation(ann));
     changed = true;
   }
-  if (changed) sched_->bump_config_gen();
+  if (changed && sched_) sched_->bump_config_gen();
 }
 
 void Daemon::sync_owners() {
+  if (!sched_) return;
   const unsigned ncpu = sched_->nr_cpus();
   std::vector<CoreDemand> demands;
   for (auto& [path, a] : apps_)
@@ -173,7 +180,7 @@ void Daemon::sync_owners() {
 }
 
 bool Daemon::poll() {
-  if (auto ex = sched_->exit_info()) {
+  if (auto ex = sched_ ? sched_->exit_info() : std::nullopt) {
     std::ostringstream o;
     o << "the kernel stopped the scheduler: kind=" << ex->kind
       << " code=" << ex->code << " reason='" << ex->reason << "' msg='"
@@ -188,7 +195,7 @@ bool Daemon::poll() {
         decide_restart(ex->kind, ex->code, static_cast<unsigned>(restart_times_.size()));
     if (!d.restart) {
       log("not restarting: " + d.why);
-      return false;
+      return fall_back_to_class("the scheduler exited for good");
     }
     log("restarting the scheduler: " + d.why);
     sched_.reset();
@@ -201,7 +208,7 @@ bool Daemon::poll() {
         if (attempt >= 20) {
           last_exit_ += std::string("; reload failed: ") + e.what();
           log(std::string("reload failed: ") + e.what());
-          return false;
+          return fall_back_to_class("the scheduler could not be reloaded");
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
@@ -212,15 +219,27 @@ bool Daemon::poll() {
         std::to_string(restarts_total_) + ")");
   }
   sync_tunables();
-  sync_apps();
+  maybe_reattach();
+  // With the watch, annotations were followed as they changed; the full
+  // rescan is the safety net. Without it, every round rescans.
+  const auto now = std::chrono::steady_clock::now();
+  if (!watch_ || !watch_->complete() || now >= next_rescan_) {
+    ++rescans_;
+    if (watch_) watch_->resync();
+    next_rescan_ = now + std::chrono::milliseconds(opts_.rescan_interval_ms);
+    sync_apps();
+  }
   sync_owners();
+  sync_class();
   write_status();
   return true;
 }
 
 void Daemon::stop() {
-  if (!sched_) return;
+  if (class_) class_->detach();
+  if (!sched_ && !class_) return;
   sched_.reset();
+  class_.reset();
   std::error_code ec;
   std::filesystem::remove(opts_.status_path, ec);
 }
@@ -228,9 +247,12 @@ void Daemon::stop() {
 void Daemon::write_status() const {
   if (opts_.status_path.empty()) return;
   std::ostringstream o;
-  const auto st = sched_->stats();
+  const auto st = sched_ ? sched_->stats() : kairos_sched_stats{};
   o << "kairosd pid=" << ::getpid() << " state=" << sched_ext_state()
-    << " restarts=" << restarts_total_ << " cpus=" << sched_->nr_cpus() << "\n";
+    << " restarts=" << restarts_total_ << " cpus=" << nr_cpus()
+    << " backend=" << (sched_ ? "sched_ext" : "kmod") << "\n";
+  o << watch_status() << "\n";
+  if (class_) o << class_->status_line() << "\n";
   o << "tunables quantum_us=" << tunables_.quantum_us
     << " period_us=" << tunables_.period_us << " source="
     << (tunables_.source == "kairos.ko" ? "kairos.ko" : "defaults") << "\n";
@@ -245,10 +267,11 @@ void Daemon::write_status() const {
           std::chrono::steady_clock::now().time_since_epoch())
           .count());
   for (auto& [path, a] : apps_) {
-    const volatile kairos_app_stats& s = sched_->app_stats()[a.id];
-    const kairos_app ka = sched_->app(a.id);
+    static const kairos_app_stats kNoStats{};
+    const volatile kairos_app_stats& s = sched_ ? sched_->app_stats()[a.id] : kNoStats;
+    const kairos_app ka = sched_ ? sched_->app(a.id) : kairos_app{};
     std::string cpus;
-    for (std::uint32_t c = 0; c < sched_->nr_cpus(); ++c)
+    for (std::uint32_t c = 0; c < nr_cpus() && sched_; ++c)
       if (ka.owned[c / 64] & (1ULL << (c % 64)))
         cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
     const std::uint64_t disp = s.dispatched, oldest = s.oldest_enq_ns;

@@ -4,7 +4,9 @@
 // file that `kairosctl status` reads.
 #pragma once
 
+#include "cgroup_watch.hpp"
 #include "cgroup_xattr.hpp"
+#include "class_sync_dev.hpp"
 #include "sched_loader.hpp"
 #include "tunables.hpp"
 
@@ -23,6 +25,14 @@ struct DaemonOptions {
   std::string sysfs_dir = "/sys/kernel/kairos";
   std::string status_path = "/run/kairos/status";
   SchedOptions sched;
+  // Who keeps LC threads ahead: see class_sync.hpp (Backend).
+  Backend backend = Backend::automatic;
+  std::string kairos_dev = "/dev/kairos";
+  // Annotation changes arrive through inotify (cgroup_watch.hpp); the full
+  // rescan below is only a safety net. Without the watch, every poll()
+  // rescans, as before.
+  bool watch_cgroups = true;
+  unsigned rescan_interval_ms = 2000;
 };
 
 class Daemon {
@@ -37,7 +47,10 @@ class Daemon {
   bool poll();
   // Detaches the scheduler and removes the status file.
   void stop();
+  // Sleeps until `until`, or less when cgroups change (then follows them).
+  void wait_until(std::chrono::steady_clock::time_point until);
 
+  // nullptr while the module's class (not sched_ext) keeps LC threads.
   const SchedLoader* sched() const { return sched_.get(); }
   void inject_error() { sched_->inject_error(); }
   const std::string& last_exit() const { return last_exit_; }
@@ -55,6 +68,15 @@ class Daemon {
   void sync_owners();
   void sync_tunables();
   void write_status() const;
+  // The module's LC class when no scheduler is attached (daemon_sync.cpp).
+  void start_watch();
+  bool attach_sched();
+  void enter_class_mode(const std::string& why);
+  bool fall_back_to_class(const std::string& why);
+  void sync_class();
+  void maybe_reattach();
+  unsigned nr_cpus() const;
+  std::string watch_status() const;
   std::optional<std::string> read_sysfs(const std::string& name) const;
 
   DaemonOptions opts_;
@@ -65,6 +87,14 @@ class Daemon {
   std::deque<std::chrono::steady_clock::time_point> restart_times_;
   unsigned restarts_total_ = 0;
   std::string last_exit_;
+  std::unique_ptr<CgroupWatch> watch_;
+  std::chrono::steady_clock::time_point next_rescan_{};
+  std::uint64_t rescans_ = 0;  // fallback rescans (not event-driven ones)
+  std::unique_ptr<ClassSync> class_;
+  bool reattach_ = true;  // auto: try sched_ext again while in class mode
+  std::chrono::steady_clock::time_point next_reattach_{};
+  std::string attach_error_;    // last reason sched_ext did not attach
+  std::uint64_t event_syncs_ = 0;  // syncs triggered by cgroup events
 };
 
 }  // namespace kairos

@@ -40,6 +40,14 @@ void usage(FILE* out) {
       "  --status-file PATH     status for 'kairosctl status' (default /run/kairos/status)\n"
       "  --dataplane-config FILE  run the packet dataplane (format: scheduler/\n"
       "                         dataplane/README.md); a bad file stops kairosd\n"
+
+      "  --backend auto|sched_ext|kmod  who keeps LC threads ahead (default auto:\n"
+      "                         the sched_ext scheduler, else kairos.ko's LC class,\n"
+      "                         also after the scheduler exits for good)\n"
+      "  --rescan-interval-ms N full rescan of the cgroup tree behind the inotify\n"
+      "                         watch, 100..3600000 ms (default 2000)\n"
+      "  --no-cgroup-watch      no inotify: rescan the cgroups on every scan\n"
+      "  --kairos-dev PATH      kairos.ko's device (default /dev/kairos)\n"
       "  --test-fault-after-ms N  (tests) make the scheduler fail once after N ms,\n"
       "                         to exercise the error exit and the restart\n"
       "Guard tunables come from /sys/kernel/kairos/{quantum_us,period_us} when\n"
@@ -91,6 +99,11 @@ int main(int argc, char** argv) {
       {"status-file", required_argument, nullptr, 'f'},
       {"test-fault-after-ms", required_argument, nullptr, 't'},
       {"dataplane-config", required_argument, nullptr, kOptDataplaneConfig},
+
+      {"backend", required_argument, nullptr, 'b'},
+      {"rescan-interval-ms", required_argument, nullptr, 'R'},
+      {"no-cgroup-watch", no_argument, nullptr, 'W'},
+      {"kairos-dev", required_argument, nullptr, 'k'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1;) {
@@ -120,6 +133,25 @@ int main(int argc, char** argv) {
         break;
       case kOptDataplaneConfig:
         dataplane_config = optarg;
+        break;
+      case 'b':
+        if (auto b = kairos::parse_backend(optarg)) {
+          opts.backend = *b;
+        } else {
+          std::fprintf(stderr, "kairosd: --backend wants auto, sched_ext or kmod, got '%s'\n",
+                       optarg);
+          return 2;
+        }
+        break;
+      case 'R':
+        opts.rescan_interval_ms =
+            static_cast<unsigned>(parse_number("--rescan-interval-ms", optarg, 100, 3600000));
+        break;
+      case 'W':
+        opts.watch_cgroups = false;
+        break;
+      case 'k':
+        opts.kairos_dev = optarg;
         break;
       case 'h':
         usage(stdout);
@@ -162,20 +194,22 @@ int main(int argc, char** argv) {
     while (!g_stop) {
       const auto now = std::chrono::steady_clock::now();
       if (fault_ms >= 0 && now >= fault_at) {
-        std::printf("kairosd: injecting a scheduler fault (test)\n");
-        daemon.inject_error();
+        if (daemon.sched()) {
+          std::printf("kairosd: injecting a scheduler fault (test)\n");
+          daemon.inject_error();
+        }
         fault_ms = -1;
       }
       if (now >= next_scan) {
         if (!daemon.poll()) {
-          print_stats(*daemon.sched());
+          if (daemon.sched()) print_stats(*daemon.sched());
           std::fprintf(stderr, "kairosd: %s\n", daemon.last_exit().c_str());
           return 3;
         }
         next_scan = now + std::chrono::milliseconds(scan_ms);
       }
       if (stats_ms && now >= next_stats) {
-        print_stats(*daemon.sched());
+        if (daemon.sched()) print_stats(*daemon.sched());
         next_stats = now + std::chrono::milliseconds(stats_ms);
       }
       // Sleep until the next thing to do (up to 50 ms, so signals are
@@ -184,11 +218,17 @@ int main(int argc, char** argv) {
       auto wake = std::min(next_scan, now + std::chrono::milliseconds(50));
       if (stats_ms) wake = std::min(wake, next_stats);
       if (fault_ms >= 0) wake = std::min(wake, fault_at);
-      std::this_thread::sleep_until(wake);
+      daemon.wait_until(wake);  // returns early to follow cgroup changes
     }
-    print_stats(*daemon.sched());
+    const bool had_sched = daemon.sched() != nullptr;
+    if (had_sched) print_stats(*daemon.sched());
     daemon.stop();
     if (dataplane) std::printf("kairosd: %s\n", dataplane->describe().c_str());
+
+    if (!had_sched) {
+      std::printf("kairosd: LC threads released from kairos.ko's class\n");
+      return 0;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kairosd: %s\n", e.what());
     return 1;

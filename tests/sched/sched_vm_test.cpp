@@ -71,13 +71,28 @@ TEST(SchedVm, LcTaskStaysOnItsAppsCpus) {
   std::vector<std::unique_ptr<Child>> be;
   for (int i = 0; i < 3; ++i) be.push_back(std::make_unique<Child>(spinner()));
   sleep_ms(300);
+  // The scheduler's own escape hatches (an LC task queued past rescue_ns
+  // runs anywhere; one whose app lost its CPU runs as ordinary) are the
+  // only allowed reasons to see it elsewhere: a loaded host can stall an
+  // emulated CPU for longer than rescue_ns (250 ms).
+  const auto escapes = [&] {
+    const std::string st = s.d->status();
+    return std::stol("0" + status_field(st, "stats", "", "rescues")) +
+           std::stol("0" + status_field(st, "stats", "", "lc_fallback"));
+  };
+  const long escapes0 = escapes();
   std::map<int, int> seen;
   for (int i = 0; i < 40; ++i) {
     sleep_ms(50);
     ++seen[last_cpu(lc.pid())];
   }
-  EXPECT_EQ(seen.size(), 1u) << "LC spinner seen on several CPUs";
-  EXPECT_EQ(seen.begin()->first, mine);
+  EXPECT_TRUE(seen.count(mine)) << "LC spinner never seen on its CPU";
+  if (seen.size() != 1u) {
+    // The status is rewritten every 100 ms: let it catch up.
+    EXPECT_TRUE(wait_for([&] { return escapes() > escapes0; }, 2s))
+        << "LC spinner seen on several CPUs (" << seen.size()
+        << ") with no rescue or fallback\n" << s.d->status();
+  }
   EXPECT_TRUE(lc.alive());
   // The guard keeps BE work alive on the LC CPU as well: the LC task got
   // CPU time and so did the BE spinners.

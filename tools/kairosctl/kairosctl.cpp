@@ -95,10 +95,16 @@ int status(const ctl::GlobalOpts& g) {
     return 0;
   }
   auto& k = lines[0];
-  std::printf("kairosd: running (pid %s), scheduler %s, %s restarts, %s CPUs\n",
-              k["pid"].c_str(), k["state"].c_str(), k["restarts"].c_str(),
-              k["cpus"].c_str());
+  std::printf("kairosd: running (pid %s), backend %s, sched_ext %s, %s restarts, %s CPUs\n",
+              k["pid"].c_str(), k.count("backend") ? k["backend"].c_str() : "sched_ext",
+              k["state"].c_str(), k["restarts"].c_str(), k["cpus"].c_str());
   for (auto& l : lines) {
+    if (l["_kind"] == "watch")
+      std::printf("cgroups: followed by %s, %s full rescans\n",
+                  l["mode"] == "inotify" ? "inotify" : "polling", l["rescans"].c_str());
+    if (l["_kind"] == "class")
+      std::printf("LC class (kairos.ko): %s threads, %s refused, %s slots of exited threads\n",
+                  l["members"].c_str(), l["refused"].c_str(), l["stale"].c_str());
     if (l["_kind"] == "tunables")
       std::printf("guard: LC may use %s us of every %s us per CPU (%s)\n",
                   l["quantum_us"].c_str(), l["period_us"].c_str(), l["source"].c_str());

@@ -7,17 +7,23 @@ CG=/sys/fs/cgroup
 kairosd_pid=
 kairosd_out=
 
-# lat_run NAME SECONDS MODE: cyclictest (1 thread, 1 ms interval) in the
-# LC cgroup kb-lc next to stress-ng --cpu N on every CPU. MODE: other
-# (SCHED_OTHER) or fifo (SCHED_FIFO prio 80). Leaves "p50 p99 max" in
-# $tmp/NAME.lat and the hog's bogo-ops in $tmp/NAME.hog.
+# lat_run NAME SECONDS MODE [HOGS]: cyclictest (1 thread, 1 ms interval)
+# in the LC cgroup kb-lc next to stress-ng --cpu HOGS (default: one per
+# CPU; 0: no hog, the emulator's timer floor). MODE: other (SCHED_OTHER)
+# or fifo (SCHED_FIFO prio 80). Leaves "p50 p99 max" in $tmp/NAME.lat and
+# the hog's bogo-ops in $tmp/NAME.hog.
 lat_run() {
-	name=$1 secs=$2 mode=$3
+	name=$1 secs=$2 mode=$3 hogs=${4:-$(nproc)}
 	prio=
 	[ "$mode" = fifo ] && prio="-p 80"
-	stress-ng --cpu "$(nproc)" --timeout "$((secs + 2))" --metrics-brief \
-		--temp-path /tmp >"$tmp/$name.stress" 2>&1 &
-	spid=$!
+	spid=
+	if [ "$hogs" -gt 0 ]; then
+		stress-ng --cpu "$hogs" --timeout "$((secs + 2))" --metrics-brief \
+			--temp-path /tmp >"$tmp/$name.stress" 2>&1 &
+		spid=$!
+	else
+		: >"$tmp/$name.stress"
+	fi
 	sleep 1
 	# shellcheck disable=SC2086
 	sh -c "echo \$\$ > $CG/kb-lc/cgroup.procs && exec cyclictest -q -m -t 1 \
@@ -25,7 +31,7 @@ lat_run() {
 		cat "$tmp/$name.cyc" >&2
 		return 1
 	}
-	wait $spid || { cat "$tmp/$name.stress" >&2; return 1; }
+	[ -z "$spid" ] || wait $spid || { cat "$tmp/$name.stress" >&2; return 1; }
 	hist_percentiles "$tmp/$name.cyc" >"$tmp/$name.lat"
 	bogo_ops "$tmp/$name.stress" >"$tmp/$name.hog"
 }
