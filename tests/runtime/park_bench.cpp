@@ -7,20 +7,15 @@
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 
+#include "../bench/wake_pingpong.hpp"
 #include "../kmod/kmod_testlib.hpp"
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
-#include <vector>
 
 namespace {
-
-namespace tu = kairos::this_uthread;
 
 struct Result {
   double p50_us, p99_us, cross;
@@ -31,51 +26,11 @@ Result wake_round(kairos::ParkBackend backend, int first_cpu, int iters) {
                       .spin_before_park = std::chrono::nanoseconds(0),
                       .park = backend,
                       .first_cpu = first_cpu});
-  kairos::Mutex m;
-  kairos::CondVar cv;
-  std::uint64_t seq = 0;  // guarded by m
-  bool done = false;      // guarded by m
-  std::atomic<std::uint64_t> ack{0};
-  std::atomic<long> cross{0};
-  std::vector<double> us;
-  rt.spawn([&] {
-      const unsigned a = tu::kthread_index();
-      kairos::Thread b = rt.spawn([&] {
-        std::uint64_t seen = 0;
-        std::unique_lock<kairos::Mutex> lk(m);
-        for (;;) {
-          cv.wait(lk, [&] { return seq != seen || done; });
-          if (done) return;
-          seen = seq;
-          if (tu::kthread_index() != a) cross.fetch_add(1);
-          ack.store(seen, std::memory_order_release);
-        }
-      });
-      for (std::uint64_t n = 1; n <= static_cast<std::uint64_t>(iters); ++n) {
-        // Let B's kthread park first (no spinning), then time one wake.
-        const auto idle = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-        while (std::chrono::steady_clock::now() < idle) {
-        }
-        const auto t0 = std::chrono::steady_clock::now();
-        while (!m.try_lock()) {
-        }
-        seq = n;
-        m.unlock();
-        cv.notify_one();
-        while (ack.load(std::memory_order_acquire) != n) {
-        }
-        us.push_back(std::chrono::duration<double, std::micro>(
-                         std::chrono::steady_clock::now() - t0).count());
-      }
-      {
-        std::lock_guard<kairos::Mutex> g(m);
-        done = true;
-      }
-      cv.notify_one();
-    }).join();
-  std::sort(us.begin(), us.end());
-  return {us[us.size() / 2], us[us.size() * 99 / 100],
-          static_cast<double>(cross.load()) / iters};
+  // Let B's kthread park first (no spinning), then time one wake.
+  kairos::bench::WakeResult r = kairos::bench::cross_kthread_wake(
+      rt, kairos::bench::Rounds{iters},
+      {.idle_before_wake = std::chrono::microseconds(200), .record = true});
+  return {r.quantile(0.5), r.quantile(0.99), r.cross_fraction()};
 }
 
 }  // namespace
