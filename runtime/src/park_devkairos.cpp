@@ -61,7 +61,8 @@ class DevKairosParker final : public Parker {
     k.dk_word.store(kParking, std::memory_order_seq_cst);
   }
 
-  void park(Kthread& k, std::uint64_t deadline_ns) override {
+  void park(Kthread& k, std::uint64_t deadline_ns,
+            std::uint64_t spin_ns) override {
     const unsigned parked_cpu = k.dk_cpu.load(std::memory_order_relaxed);
     unsigned granted_cpu = parked_cpu;
     for (;;) {
@@ -73,7 +74,7 @@ class DevKairosParker final : public Parker {
         timeout = deadline_ns - now;
       }
       if (timeout > kDevKairosMaxParkNs) timeout = kDevKairosMaxParkNs;
-      const int r = dev_->park(timeout, &granted_cpu);
+      const int r = dev_->park(timeout, spin_ns, &granted_cpu);
       if (r == 0) break;              // granted (by us or by an allocator)
       if (r == -EINTR) continue;      // a signal (e.g. preemption): recheck
       if (r == -ETIMEDOUT) continue;  // the loop rechecks the deadline
@@ -89,6 +90,11 @@ class DevKairosParker final : public Parker {
   // Tells an unparker still retrying GRANT that this park is over.
   void finish(Kthread& k) override {
     k.dk_word.store(kRunning, std::memory_order_seq_cst);
+  }
+
+  const void* cpu_pages(unsigned* n) const override {
+    *n = dev_->nr_cpus();
+    return dev_->pages();
   }
 
   void unpark(Kthread& k) override {

@@ -185,17 +185,26 @@ void report_wake(benchmark::State& state, const kairos::bench::WakeResult& r) {
 }
 
 void BM_Wake_Kairos_CrossKthread(benchmark::State& state) {
-  // Arg = how long an idle kthread looks for work before it parks, in us.
-  // 0: B's kthread is parked at every wake (futex-parked kthread woken).
-  // 20 (the default) and 1000: the wake usually lands while it still
-  // looks for work (Shenango's spinning kthread), unless the kernel has
-  // taken its CPU away.
+  // Args: how long an idle kthread looks for work before it parks (us),
+  // and adaptive_spin. Spin 0: B's kthread is parked at every wake (a
+  // futex-parked kthread is woken). Spin 20 (the default) and 1000: the
+  // wake lands while it still looks for work (Shenango's spinning kthread)
+  // unless the kernel took its CPU away; adaptive_spin 1 (the default)
+  // then parks at once for a while instead (src/spin_policy.hpp).
   kairos::Runtime rt({.kthreads = 2,
-                      .spin_before_park = std::chrono::microseconds(state.range(0))});
+                      .spin_before_park = std::chrono::microseconds(state.range(0)),
+                      .adaptive_spin = state.range(1) != 0});
   report_wake(state, kairos::bench::cross_kthread_wake(
                          rt, [&] { return state.KeepRunning(); }));
 }
-BENCHMARK(BM_Wake_Kairos_CrossKthread)->Arg(0)->Arg(20)->Arg(1000)->UseRealTime();
+BENCHMARK(BM_Wake_Kairos_CrossKthread)
+    ->ArgNames({"spin_us", "adaptive"})
+    ->Args({0, 1})
+    ->Args({20, 1})
+    ->Args({20, 0})
+    ->Args({1000, 1})
+    ->Args({1000, 0})
+    ->UseRealTime();
 
 void BM_Wake_Futex(benchmark::State& state) {
   report_wake(state, kairos::bench::futex_wake([&] { return state.KeepRunning(); }));
