@@ -85,11 +85,12 @@ WakeResult cross_kthread_wake(kairos::Runtime& rt, More&& more,
       std::uint64_t n = 0;
       while (more()) {
         spin_for(opt.idle_before_wake);
-        const auto t0 = std::chrono::steady_clock::now();
         // Spin for the mutex rather than block, so A never leaves its
         // kthread (B holds it briefly between the ack and its next wait).
         while (!m.try_lock()) {
         }
+        // Timed from here, as the futex peer: the wake call to the ack.
+        const auto t0 = std::chrono::steady_clock::now();
         seq = ++n;
         m.unlock();
         cv.notify_one();
