@@ -93,6 +93,11 @@ std::uint64_t page_preempt_gen(const void* pages, unsigned cpu) {
   return *static_cast<const volatile __u64*>(&pg->preempt_gen);
 }
 
+std::uint32_t page_parked(const void* pages, unsigned cpu) {
+  const kairos_cpu_page* pg = KAIROS_CPU_PAGE(pages, cpu);
+  return *static_cast<const volatile __u32*>(&pg->parked);
+}
+
 int DevKairos::park(std::uint64_t timeout_ns, std::uint64_t spin_ns,
                     unsigned* cpu) const {
   kairos_park a{};

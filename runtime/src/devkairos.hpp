@@ -43,6 +43,8 @@ class DevKairos {
 // CPU cpu's preempt_gen in pages mapped from /dev/kairos (a flag the
 // module bumps on each KAIROS_IOC_PREEMPT of that CPU).
 std::uint64_t page_preempt_gen(const void* pages, unsigned cpu);
+// How many threads are parked on CPU cpu now (the page's parked count).
+std::uint32_t page_parked(const void* pages, unsigned cpu);
 
 // The longest timeout the module accepts for one PARK (it refuses more).
 inline constexpr std::uint64_t kDevKairosMaxParkNs = 3600ull * 1000000000ull;

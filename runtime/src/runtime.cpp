@@ -184,7 +184,9 @@ Runtime::Runtime(Config cfg) : impl_(std::make_unique<RuntimeImpl>()) {
     k->line = QueueStateWriter(&rt->lines[i]);
     k->spin = SpinPolicy(
         static_cast<std::uint64_t>(rt->cfg.spin_before_park.count()),
-        rt->cfg.adaptive_spin, &process_spin_state());
+        // Allocator mode: a granted core is the allocator's call (and
+        // dedicated to the kthread under sched_ext), so it keeps spinning.
+        rt->cfg.adaptive_spin && rt->cfg.self_wake, &process_spin_state());
     rt->ks.push_back(std::move(k));
   }
   if (rt->cfg.preempt_by_signal) install_signal_handler();

@@ -133,12 +133,13 @@ void hold_off_cpu(int) {
   g_held.fetch_add(1);
 }
 
-bool parks_after_being_held(bool adaptive) {
+bool parks_after_being_held(bool adaptive, bool self_wake = true) {
   struct sigaction sa {}, old {};
   sa.sa_handler = &hold_off_cpu;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR2, &sa, &old);
   kairos::Runtime rt({.kthreads = 1,
+                      .self_wake = self_wake,
                       .spin_before_park = std::chrono::seconds(60),
                       .adaptive_spin = adaptive});
   rt.spawn([] { return; }).join();  // it is up and idle, spinning
@@ -148,7 +149,7 @@ bool parks_after_being_held(bool adaptive) {
   EXPECT_TRUE(kairos::test::eventually([&] { return g_held.load() > before; }));
   const bool parked = kairos::test::eventually(
       [&] { return rt.running_kthreads() == 0; },
-      adaptive ? std::chrono::seconds(20) : std::chrono::seconds(1));
+      adaptive && self_wake ? std::chrono::seconds(20) : std::chrono::seconds(1));
   sigaction(SIGUSR2, &old, nullptr);
   return parked;
 }
@@ -161,4 +162,10 @@ TEST(SpinPolicy, AKthreadHeldOffItsCpuWhileSpinningParks) {
 
 TEST(SpinPolicy, WithoutAdaptiveSpinTheHeldKthreadKeepsSpinning) {
   EXPECT_FALSE(parks_after_being_held(false));
+}
+
+TEST(SpinPolicy, InAllocatorModeTheGrantedKthreadKeepsSpinning) {
+  // self_wake off: parking would hand the core back behind the
+  // allocator's back (nothing in the runtime would wake it again).
+  EXPECT_FALSE(parks_after_being_held(true, false));
 }

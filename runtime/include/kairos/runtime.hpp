@@ -63,7 +63,9 @@ struct Config {
   // spinning (its CPU is shared with other work) parks at once when idle
   // for a backoff time (1 ms, doubling to 128 ms while it keeps happening),
   // because a woken thread gets a CPU sooner than a descheduled spinner.
-  // On granted (dedicated) cores it never triggers. See src/spin_policy.hpp.
+  // On granted (dedicated) cores it never triggers. Only with self_wake:
+  // in allocator mode a granted kthread spins as told (the allocator owns
+  // that decision). See src/spin_policy.hpp.
   bool adaptive_spin = true;
   // Ask a uthread to yield at its next safe point once it has run this
   // long without switching; 0 turns the preemption ticker off.
