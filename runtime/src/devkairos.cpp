@@ -4,6 +4,7 @@
 #include "../../kmod/uapi/kairos.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -60,14 +61,48 @@ std::unique_ptr<DevKairos> DevKairos::open(std::string* why) {
     ::close(fd);
     return nullptr;
   }
-  return std::unique_ptr<DevKairos>(new DevKairos(fd, v.nr_cpus));
+  // Read-only pages (anyone may map them so): preempt_gen, the flag that
+  // KAIROS_IOC_PREEMPT raises.
+  if (v.nr_cpus == 0 || v.nr_cpus > KAIROS_MAX_CPUS ||
+      v.cpu_page_size != KAIROS_CPU_PAGE_SIZE) {
+    *why = "kairos.ko reports " + std::to_string(v.nr_cpus) + " CPUs with " +
+           std::to_string(v.cpu_page_size) + "-byte pages, expected 1.." +
+           std::to_string(KAIROS_MAX_CPUS) + " of " +
+           std::to_string(KAIROS_CPU_PAGE_SIZE);
+    ::close(fd);
+    return nullptr;
+  }
+  void* pages = ::mmap(nullptr, std::size_t{v.nr_cpus} * KAIROS_CPU_PAGE_SIZE,
+                       PROT_READ, MAP_SHARED, fd, 0);
+  if (pages == MAP_FAILED) {
+    *why = "mmap of the " KAIROS_DEV_PATH " CPU pages failed: " + err(errno);
+    ::close(fd);
+    return nullptr;
+  }
+  return std::unique_ptr<DevKairos>(new DevKairos(fd, v.nr_cpus, pages));
 }
 
-DevKairos::~DevKairos() { ::close(fd_); }
+DevKairos::~DevKairos() {
+  ::munmap(pages_, std::size_t{nr_cpus_} * KAIROS_CPU_PAGE_SIZE);
+  ::close(fd_);
+}
 
-int DevKairos::park(std::uint64_t timeout_ns, unsigned* cpu) const {
+std::uint64_t page_preempt_gen(const void* pages, unsigned cpu) {
+  const kairos_cpu_page* pg = KAIROS_CPU_PAGE(pages, cpu);
+  // The kernel bumps it with a plain store: a volatile read sees it.
+  return *static_cast<const volatile __u64*>(&pg->preempt_gen);
+}
+
+std::uint32_t page_parked(const void* pages, unsigned cpu) {
+  const kairos_cpu_page* pg = KAIROS_CPU_PAGE(pages, cpu);
+  return *static_cast<const volatile __u32*>(&pg->parked);
+}
+
+int DevKairos::park(std::uint64_t timeout_ns, std::uint64_t spin_ns,
+                    unsigned* cpu) const {
   kairos_park a{};
   a.timeout_ns = timeout_ns;
+  a.spin_ns = spin_ns;
   const int r = ioc(fd_, KAIROS_IOC_PARK, &a);
   if (r == 0) *cpu = a.cpu;
   return r;

@@ -21,20 +21,30 @@ class DevKairos {
   DevKairos(const DevKairos&) = delete;
   DevKairos& operator=(const DevKairos&) = delete;
 
-  // KAIROS_IOC_PARK on the calling thread (0 timeout = none). 0 when a
-  // grant woke it (*cpu = the CPU it now runs on), else -EINTR,
-  // -ETIMEDOUT or another -errno.
-  int park(std::uint64_t timeout_ns, unsigned* cpu) const;
+  // KAIROS_IOC_PARK on the calling thread (0 timeout = none), polling
+  // its CPU page for spin_ns first. 0 when a grant woke it (*cpu = the CPU
+  // it now runs on), else -EINTR, -ETIMEDOUT or another -errno.
+  int park(std::uint64_t timeout_ns, std::uint64_t spin_ns, unsigned* cpu) const;
   // KAIROS_IOC_GRANT: wake thread tid (parked on any CPU) and run it on
   // cpu. 0, -ESRCH (not parked), -EINVAL (bad CPU) or another -errno.
   int grant(pid_t tid, unsigned cpu) const;
   unsigned nr_cpus() const { return nr_cpus_; }
+  // The per-CPU pages (nr_cpus() of them), mapped read-only when opened.
+  const void* pages() const { return pages_; }
 
  private:
-  DevKairos(int fd, unsigned nr_cpus) : fd_(fd), nr_cpus_(nr_cpus) {}
+  DevKairos(int fd, unsigned nr_cpus, void* pages)
+      : fd_(fd), nr_cpus_(nr_cpus), pages_(pages) {}
   int fd_;
   unsigned nr_cpus_;
+  void* pages_;
 };
+
+// CPU cpu's preempt_gen in pages mapped from /dev/kairos (a flag the
+// module bumps on each KAIROS_IOC_PREEMPT of that CPU).
+std::uint64_t page_preempt_gen(const void* pages, unsigned cpu);
+// How many threads are parked on CPU cpu now (the page's parked count).
+std::uint32_t page_parked(const void* pages, unsigned cpu);
 
 // The longest timeout the module accepts for one PARK (it refuses more).
 inline constexpr std::uint64_t kDevKairosMaxParkNs = 3600ull * 1000000000ull;

@@ -9,6 +9,7 @@
 
 #include "context.hpp"
 #include "parker.hpp"
+#include "spin_policy.hpp"
 
 #include <sched.h>
 
@@ -100,6 +101,11 @@ struct alignas(64) Kthread {
   std::uint32_t sched_polls = 0;
   std::uint64_t rng = 0;
   std::vector<Uthread*> free_cache;
+  SpinPolicy spin{0, false, nullptr};
+  // Preemption by flag (/dev/kairos pages): the CPU and its preempt_gen
+  // as last seen at a safe point.
+  unsigned pg_cpu = ~0u;
+  std::uint64_t pg_gen = 0;
 
   // Requests from other threads, checked at safe points.
   alignas(64) std::atomic<bool> preempt_req{false};
@@ -128,6 +134,11 @@ struct RuntimeImpl {
   Runtime* pub = nullptr;
   std::vector<std::unique_ptr<Kthread>> ks;
   std::unique_ptr<Parker> parker;
+  // The module's per-CPU pages, mapped read-only, when the devkairos
+  // backend is in use (else null): each CPU's preempt_gen is a flag that
+  // KAIROS_IOC_PREEMPT raises and safe points check.
+  const void* cpu_pages = nullptr;
+  unsigned nr_cpu_pages = 0;
 
   // Shared-memory area (kairos/abi/runtime_area.h).
   int area_fd = -1;
@@ -192,6 +203,10 @@ void kthread_main(Kthread* k);
 bool exit_to_joiner(Kthread* k, Uthread* cur, Uthread* next);
 // First thing every context does after a jump lands in it.
 void on_resume(Transfer t);
+// Preemption by flag: true when the module's preempt_gen of the CPU k runs
+// on changed since k last looked on that CPU (KAIROS_IOC_PREEMPT of it).
+// Always false without the /dev/kairos pages. Owner-only.
+bool preempt_flag_raised(Kthread* k);
 
 // uthread.cpp
 // Called on the context that replaced an exiting uthread.

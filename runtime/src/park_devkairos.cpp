@@ -15,6 +15,12 @@
 //   until it works or the park is over (it saw kWoken, was granted by
 //   someone else, or never slept).
 // A late GRANT may end a later park early; the scheduler rechecks anyway.
+//
+// The mmap'd CPU pages (read-only here) serve three things: the unparker
+// waits in the page's parked count instead of retrying GRANT in a loop;
+// PARK's spin (Config::park_spin) polls the page for a posted grant; and
+// each page's preempt_gen is the preemption flag safe points check
+// (scheduler.cpp, preempt_flag_raised).
 #include "devkairos.hpp"
 #include "internal.hpp"
 
@@ -31,6 +37,9 @@ namespace kairos::detail {
 namespace {
 
 enum : std::uint32_t { kRunning = 0, kParking = 1, kWoken = 2 };
+
+// Page polls between two GRANTs of a kthread still on its way into PARK.
+constexpr unsigned kPageWaitPolls = 20000;
 
 [[noreturn]] void fatal(const char* what, int err) {
   // A failed wake would leave a kthread asleep for good: say so loudly.
@@ -61,7 +70,8 @@ class DevKairosParker final : public Parker {
     k.dk_word.store(kParking, std::memory_order_seq_cst);
   }
 
-  void park(Kthread& k, std::uint64_t deadline_ns) override {
+  void park(Kthread& k, std::uint64_t deadline_ns,
+            std::uint64_t spin_ns) override {
     const unsigned parked_cpu = k.dk_cpu.load(std::memory_order_relaxed);
     unsigned granted_cpu = parked_cpu;
     for (;;) {
@@ -73,7 +83,7 @@ class DevKairosParker final : public Parker {
         timeout = deadline_ns - now;
       }
       if (timeout > kDevKairosMaxParkNs) timeout = kDevKairosMaxParkNs;
-      const int r = dev_->park(timeout, &granted_cpu);
+      const int r = dev_->park(timeout, spin_ns, &granted_cpu);
       if (r == 0) break;              // granted (by us or by an allocator)
       if (r == -EINTR) continue;      // a signal (e.g. preemption): recheck
       if (r == -ETIMEDOUT) continue;  // the loop rechecks the deadline
@@ -91,6 +101,11 @@ class DevKairosParker final : public Parker {
     k.dk_word.store(kRunning, std::memory_order_seq_cst);
   }
 
+  const void* cpu_pages(unsigned* n) const override {
+    *n = dev_->nr_cpus();
+    return dev_->pages();
+  }
+
   void unpark(Kthread& k) override {
     if (k.dk_word.exchange(kWoken, std::memory_order_seq_cst) == kRunning)
       return;  // it has left park() already
@@ -101,7 +116,17 @@ class DevKairosParker final : public Parker {
       if (r == 0) return;
       if (r == -ESRCH) {
         // Not on the module's list: still on its way in (retry), or it
-        // has seen kWoken / another grant and left (done).
+        // has seen kWoken / another grant and left (done). Wait for it
+        // in the page, without system calls: a GRANT per retry swamped
+        // the module (and the emulated CPUs) when the parker was slow to
+        // get there. Bounded, since an unpinned parker may have moved to
+        // another CPU than the one it recorded.
+        for (unsigned i = 0; i < kPageWaitPolls; ++i) {
+          if (k.dk_word.load(std::memory_order_seq_cst) != kWoken) return;
+          if (cpu < dev_->nr_cpus() && page_parked(dev_->pages(), cpu) != 0)
+            break;
+          cpu_relax();
+        }
         if (k.dk_word.load(std::memory_order_seq_cst) != kWoken) return;
         if (tries > 8) sched_yield();  // let it reach the ioctl
         continue;

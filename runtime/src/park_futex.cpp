@@ -27,7 +27,7 @@ class FutexParker final : public Parker {
     k.futex_word.store(0, std::memory_order_relaxed);
   }
 
-  void park(Kthread& k, std::uint64_t deadline_ns) override {
+  void park(Kthread& k, std::uint64_t deadline_ns, std::uint64_t) override {
     while (k.futex_word.load(std::memory_order_acquire) == 0) {
       timespec ts{};
       const timespec* tsp = nullptr;

@@ -21,13 +21,21 @@ class Parker {
   // Called by k itself before it publishes "parked".
   virtual void prepare(Kthread& k) = 0;
   // Called by k itself: sleeps until unpark(k) or the steady-clock deadline
-  // (ns) passes. May return early (spurious); the caller rechecks.
-  virtual void park(Kthread& k, std::uint64_t deadline_ns) = 0;
+  // (ns) passes. May return early (spurious); the caller rechecks. spin_ns:
+  // how long a backend that can take a wake without sleeping may poll for
+  // it first (devkairos: inside PARK); others ignore it.
+  virtual void park(Kthread& k, std::uint64_t deadline_ns,
+                    std::uint64_t spin_ns) = 0;
   // Called by anyone, at most once per park, after winning k's park state.
   virtual void unpark(Kthread& k) = 0;
   // Called by k itself when the park is over, also when it was cancelled
   // after prepare() without calling park().
   virtual void finish(Kthread& k) { (void)k; }
+  // The module's per-CPU pages (read-only, *n of them), or null.
+  virtual const void* cpu_pages(unsigned* n) const {
+    *n = 0;
+    return nullptr;
+  }
 };
 
 std::unique_ptr<Parker> make_futex_parker();

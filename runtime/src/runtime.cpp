@@ -39,6 +39,8 @@ void validate(const Config& c) {
     throw std::invalid_argument("kairos: stack_size must be in [16 KiB, 1 GiB]");
   if (c.spin_before_park.count() < 0)
     throw std::invalid_argument("kairos: spin_before_park must be >= 0");
+  if (c.park_spin.count() < 0 || c.park_spin > std::chrono::seconds(1))
+    throw std::invalid_argument("kairos: park_spin must be in [0, 1 s]");
   if (c.preempt_quantum.count() < 0)
     throw std::invalid_argument("kairos: preempt_quantum must be >= 0");
   if (!c.shm_name.empty() &&
@@ -172,6 +174,7 @@ Runtime::Runtime(Config cfg) : impl_(std::make_unique<RuntimeImpl>()) {
   rt->pub = this;
   rt->page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   rt->parker = make_parker(rt->cfg.park);
+  rt->cpu_pages = rt->parker->cpu_pages(&rt->nr_cpu_pages);
   const unsigned n = rt->cfg.kthreads;
   create_area(rt, n);
   for (unsigned i = 0; i < n; ++i) {
@@ -179,6 +182,11 @@ Runtime::Runtime(Config cfg) : impl_(std::make_unique<RuntimeImpl>()) {
     k->rt = rt;
     k->index = i;
     k->line = QueueStateWriter(&rt->lines[i]);
+    k->spin = SpinPolicy(
+        static_cast<std::uint64_t>(rt->cfg.spin_before_park.count()),
+        // Allocator mode: a granted core is the allocator's call (and
+        // dedicated to the kthread under sched_ext), so it keeps spinning.
+        rt->cfg.adaptive_spin && rt->cfg.self_wake, &process_spin_state());
     rt->ks.push_back(std::move(k));
   }
   if (rt->cfg.preempt_by_signal) install_signal_handler();

@@ -1,5 +1,6 @@
 // The per-kthread scheduler: run queues, stack switches, work stealing,
 // spinning and parking (ZygOS / Shenango style).
+#include "devkairos.hpp"
 #include "internal.hpp"
 
 #include <sched.h>
@@ -193,8 +194,15 @@ void park(Kthread* k, bool forced) {
        work_visible(rt)) ||
       (forced && k->rq_len.load(std::memory_order_relaxed) != 0 &&
        rt->draining.load());
-  if (!cancel)
-    rt->parker->park(*k, rt->next_deadline.load(std::memory_order_relaxed));
+  if (!cancel) {
+    // No spinning in the park either while the spin policy backs off.
+    const std::uint64_t spin =
+        k->spin.quiet(now_ns())
+            ? 0
+            : static_cast<std::uint64_t>(rt->cfg.park_spin.count());
+    rt->parker->park(*k, rt->next_deadline.load(std::memory_order_relaxed),
+                     spin);
+  }
   rt->parker->finish(*k);
   std::uint32_t parked = 1;
   if (k->park_state.compare_exchange_strong(parked, 0))
@@ -203,17 +211,18 @@ void park(Kthread* k, bool forced) {
   set_line_state(k, KAIROS_KTHREAD_RUNNING);
 }
 
-// The idle loop: local queue, timers, stealing, pollers, spin, park.
+// The idle loop: local queue, timers, stealing, pollers, spin, park. How
+// long it spins is the spin policy's call (spin_policy.hpp): it parks at
+// once when its CPU turns out to be shared.
 Uthread* find_work(Kthread* k) {
   RuntimeImpl* rt = k->rt;
-  std::uint64_t spin_start = 0;
-  const auto spin_ns = static_cast<std::uint64_t>(rt->cfg.spin_before_park.count());
+  std::uint64_t spin_start = 0, spin_ns = 0, last_poll = 0;
   for (;;) {
     if (k->park_req.load(std::memory_order_relaxed)) {
       k->park_req.store(false, std::memory_order_relaxed);
       migrate_queue(k);
       park(k, true);
-      spin_start = 0;
+      spin_start = last_poll = 0;
     }
     // Timers first: a kthread whose queue never drains must still fire
     // them (preempted uthreads come back through here).
@@ -221,16 +230,22 @@ Uthread* find_work(Kthread* k) {
     if ((++k->sched_polls % kPollersEvery) == 0) poll_pollers(k);
     if (Uthread* u = rq_pop(k)) return u;
     if (Uthread* u = steal(k)) return u;
-    if (poll_pollers(k)) continue;
+    if (poll_pollers(k)) {
+      last_poll = 0;  // its work is no gap
+      continue;
+    }
     if (rt->stopping.load(std::memory_order_acquire) &&
         live_uthreads(rt) == 0)
       return nullptr;
     const std::uint64_t now = now_ns();
+    const bool descheduled = k->spin.on_poll(last_poll, now);
+    last_poll = now;
     if (spin_start == 0) {
       spin_start = now;
-    } else if (now - spin_start >= spin_ns) {
+      spin_ns = k->spin.budget(now);
+    } else if (descheduled || now - spin_start >= spin_ns) {
       park(k, false);
-      spin_start = 0;
+      spin_start = last_poll = 0;
       continue;
     }
     for (int i = 0; i < 16; ++i) cpu_relax();
@@ -250,6 +265,8 @@ void take_cpu(Kthread* k, Uthread* u) {
 
 // Scheduler loop -> uthread u, and back when u switches to the scheduler.
 void run(Kthread* k, Uthread* u) {
+  // A PREEMPT that came while the kthread was idle is not for u.
+  if (k->rt->cpu_pages) preempt_flag_raised(k);
   take_cpu(k, u);
   k->direct_switches = 0;
   set_line_state(k, KAIROS_KTHREAD_BUSY);
@@ -281,6 +298,26 @@ __attribute__((noinline)) Kthread* current_kthread() {
 void on_preempt_signal(int) {
   if (Kthread* k = tl_kthread)
     k->preempt_req.store(true, std::memory_order_relaxed);
+}
+
+SpinShared& process_spin_state() {
+  static SpinShared state;
+  return state;
+}
+
+bool preempt_flag_raised(Kthread* k) {
+  RuntimeImpl* rt = k->rt;
+  if (!rt->cpu_pages) return false;
+  const int c = sched_getcpu();
+  if (c < 0 || static_cast<unsigned>(c) >= rt->nr_cpu_pages) return false;
+  const auto cpu = static_cast<unsigned>(c);
+  const std::uint64_t gen = page_preempt_gen(rt->cpu_pages, cpu);
+  // A move to another CPU only resynchronises: that CPU's earlier
+  // PREEMPTs were meant for whoever ran there.
+  const bool raised = cpu == k->pg_cpu && gen != k->pg_gen;
+  k->pg_cpu = cpu;
+  k->pg_gen = gen;
+  return raised;
 }
 
 void rq_push(Kthread* k, Uthread* u) {

@@ -257,7 +257,10 @@ bool preemption_point() {
   Kthread* k;
   Uthread* self = self_or_null(&k);
   if (!self) return false;
-  const bool preempt = k->preempt_req.load(std::memory_order_relaxed);
+  // Requests by flag (ticker, Runtime::preempt, SIGURG), by the module's
+  // preempt_gen (an allocator's KAIROS_IOC_PREEMPT, no signal), or park.
+  const bool preempt = k->preempt_req.load(std::memory_order_relaxed) ||
+                       preempt_flag_raised(k);
   if (!preempt && !k->park_req.load(std::memory_order_relaxed)) return false;
   k->preempt_req.store(false, std::memory_order_relaxed);
   // Through the scheduler loop: it polls timers and shared queues, parks

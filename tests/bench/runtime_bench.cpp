@@ -8,18 +8,16 @@
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 
+#include "wake_pingpong.hpp"
+
 #include <benchmark/benchmark.h>
 #include <boost/context/detail/fcontext.hpp>
 #include <boost/fiber/all.hpp>
 
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -178,93 +176,46 @@ void BM_Switch_BoostContext(benchmark::State& state) {
 BENCHMARK(BM_Switch_BoostContext)->UseRealTime();
 
 // ------------------------------------------------------ cross-kthread wake
-// A wakes a blocked B and busy-waits (without yielding, so A's kthread stays
-// occupied) until B, now running elsewhere, raises an ack flag. Kairos: B is
-// blocked on a CondVar; the idle kthread steals it and runs it. Futex: B is
-// an OS thread in FUTEX_WAIT. One iteration = one wake + one flag round trip.
+// The shared ping-pong (wake_pingpong.hpp): A wakes a blocked B and
+// busy-waits until B, now running on the other kthread, acks. Kairos: B
+// waits on a CondVar; futex: B is an OS thread in FUTEX_WAIT.
+
+// Besides the mean (Time), the median and p99 of the single wakes: the
+// loaded 2-core host stalls a few wakes for milliseconds, which the mean
+// mixes with the typical case.
+void report_wake(benchmark::State& state, kairos::bench::WakeResult r) {
+  state.counters["cross_kthread_fraction"] = r.cross_fraction();
+  state.counters["p50_us"] = r.quantile(0.5);
+  state.counters["p99_us"] = r.quantile(0.99);
+}
+
+constexpr kairos::bench::WakeOptions kRecord{.record = true};
 
 void BM_Wake_Kairos_CrossKthread(benchmark::State& state) {
-  // Arg = how long an idle kthread polls before it parks, in us. 20 (the
-  // default): B's kthread has usually parked, so the wake unparks it (futex)
-  // and B runs there. 1000: a granted kthread keeps polling its core
-  // (Shenango), so the wake is a queue push it picks up.
+  // Args: how long an idle kthread looks for work before it parks (us),
+  // and adaptive_spin. Spin 0: B's kthread is parked at every wake (a
+  // futex-parked kthread is woken). Spin 20 (the default) and 1000: the
+  // wake lands while it still looks for work (Shenango's spinning kthread)
+  // unless the kernel took its CPU away; adaptive_spin 1 (the default)
+  // then parks at once for a while instead (src/spin_policy.hpp).
   kairos::Runtime rt({.kthreads = 2,
-                      .spin_before_park = std::chrono::microseconds(state.range(0))});
-  kairos::Mutex m;
-  kairos::CondVar cv;
-  std::uint64_t seq = 0;  // guarded by m
-  bool done = false;      // guarded by m
-  std::atomic<std::uint64_t> ack{0};
-  std::atomic<long> cross{0}, wakes{0};
-  rt.spawn([&] {
-      const unsigned a_kthread = tu::kthread_index();
-      kairos::Thread b = rt.spawn([&] {
-        std::uint64_t seen = 0;
-        std::unique_lock<kairos::Mutex> lk(m);
-        for (;;) {
-          cv.wait(lk, [&] { return seq != seen || done; });
-          if (done) return;
-          seen = seq;
-          if (tu::kthread_index() != a_kthread) cross.fetch_add(1);
-          wakes.fetch_add(1);
-          ack.store(seen, std::memory_order_release);
-        }
-      });
-      std::uint64_t n = 0;
-      for (auto _ : state) {
-        // Spin for the mutex rather than block, so A never leaves its
-        // kthread (B holds it briefly between the ack and its next wait).
-        while (!m.try_lock()) {
-        }
-        seq = ++n;
-        m.unlock();
-        cv.notify_one();
-        while (ack.load(std::memory_order_acquire) != n) {
-        }
-      }
-      {
-        std::lock_guard<kairos::Mutex> g(m);
-        done = true;
-      }
-      cv.notify_one();
-    }).join();
-  state.counters["cross_kthread_fraction"] =
-      static_cast<double>(cross.load()) / std::max(1L, wakes.load());
+                      .spin_before_park = std::chrono::microseconds(state.range(0)),
+                      .adaptive_spin = state.range(1) != 0});
+  report_wake(state, kairos::bench::cross_kthread_wake(
+                         rt, [&] { return state.KeepRunning(); }, kRecord));
 }
-BENCHMARK(BM_Wake_Kairos_CrossKthread)->Arg(0)->Arg(20)->Arg(1000)->UseRealTime();
-
-long futex(std::atomic<std::uint32_t>* w, int op, std::uint32_t v) {
-  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(w), op, v,
-                 nullptr, nullptr, 0);
-}
+BENCHMARK(BM_Wake_Kairos_CrossKthread)
+    ->ArgNames({"spin_us", "adaptive"})
+    ->Args({0, 1})
+    ->Args({20, 1})
+    ->Args({20, 0})
+    ->Args({1000, 1})
+    ->Args({1000, 0})
+    ->UseRealTime();
 
 void BM_Wake_Futex(benchmark::State& state) {
-  std::atomic<std::uint32_t> seq{0};
-  std::atomic<std::uint32_t> ack{0};
-  std::atomic<bool> done{false};
-  std::thread b([&] {
-    std::uint32_t seen = 0;
-    for (;;) {
-      std::uint32_t v;
-      while ((v = seq.load(std::memory_order_acquire)) == seen &&
-             !done.load(std::memory_order_relaxed))
-        futex(&seq, FUTEX_WAIT_PRIVATE, v);
-      if (done.load()) return;
-      seen = v;
-      ack.store(seen, std::memory_order_release);
-    }
-  });
-  std::uint32_t n = 0;
-  for (auto _ : state) {
-    seq.store(++n, std::memory_order_release);
-    futex(&seq, FUTEX_WAKE_PRIVATE, 1);
-    while (ack.load(std::memory_order_acquire) != n) {
-    }
-  }
-  done = true;
-  seq.store(++n);
-  futex(&seq, FUTEX_WAKE_PRIVATE, 1);
-  b.join();
+  report_wake(state,
+              kairos::bench::futex_wake([&] { return state.KeepRunning(); }, kRecord));
 }
 BENCHMARK(BM_Wake_Futex)->UseRealTime();
 

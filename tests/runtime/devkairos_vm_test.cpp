@@ -10,7 +10,9 @@
 #include "../kmod/kmod_testlib.hpp"
 
 #include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,6 +145,149 @@ TEST(RuntimeDevKairos, GrantReclaimCyclesSignalsAndExternalGrants) {
     ASSERT_EQ(rt.grant(2), 2u);
     EXPECT_EQ(spawn_join_round(rt, 50), 50);
   }
+  EXPECT_EQ(read_stat("live_parked"), 0u);
+}
+
+// Maps every CPU page of /dev/kairos read-write (root may post grants).
+struct Pages {
+  int fd = -1;
+  void* base = MAP_FAILED;
+  std::size_t len = 0;
+  Pages() {
+    fd = dev_open();
+    kairos_version v{};
+    if (fd < 0 || ioc(fd, KAIROS_IOC_VERSION, &v) != 0) return;
+    len = std::size_t{v.nr_cpus} * KAIROS_CPU_PAGE_SIZE;
+    base = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  }
+  ~Pages() {
+    if (base != MAP_FAILED) ::munmap(base, len);
+    if (fd >= 0) ::close(fd);
+  }
+  bool ok() const { return base != MAP_FAILED; }
+  kairos_cpu_page* cpu(int c) const { return KAIROS_CPU_PAGE(base, c); }
+};
+
+template <typename T>
+T load(const T& x) {
+  return __atomic_load_n(&x, __ATOMIC_ACQUIRE);
+}
+
+// wait_for without its 10 ms sleeps, for windows shorter than that.
+template <typename Pred>
+bool spin_until(Pred pred, std::chrono::milliseconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred())
+    if (std::chrono::steady_clock::now() > end) return pred();
+  return true;
+}
+
+// A uthread that only calls preemption_point() gives way when an allocator
+// raises the CPU's preempt_gen with KAIROS_IOC_PREEMPT and no signal.
+TEST(RuntimeDevKairos, PreemptGenFlagPreemptsAtSafePoints) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const int cpu = online_cpus() > 1 ? 1 : 0;
+  {
+    Runtime rt({.kthreads = 1, .park = ParkBackend::kDevKairos, .first_cpu = cpu});
+    std::atomic<bool> stop{false}, other_ran{false};
+    std::atomic<long> preempted{0}, loops{0};
+    Thread spinner = rt.spawn([&] {
+      while (!stop.load()) {
+        if (kairos::this_uthread::preemption_point()) preempted.fetch_add(1);
+        loops.fetch_add(1);
+      }
+    });
+    ASSERT_TRUE(wait_for([&] { return loops.load() > 1000; }, 10s));
+    // Queued behind the spinner on the only kthread: runs only if it yields.
+    Thread other = rt.spawn([&] { other_ran = true; });
+    // A failed ASSERT must not leave the joins waiting for the spinner.
+    struct StopOnExit {
+      std::atomic<bool>& s;
+      ~StopOnExit() { s = true; }
+    } stop_on_exit{stop};
+    const long l0 = loops.load();
+    ASSERT_TRUE(wait_for([&] { return loops.load() > l0 + 100000; }, 20s));
+    EXPECT_EQ(preempted.load(), 0);
+    EXPECT_FALSE(other_ran.load());
+
+    const int fd = dev_open();
+    ASSERT_GE(fd, 0);
+    const std::uint64_t ipis = read_stat("preempt_ipis");
+    kairos_preempt p{};
+    p.cpus = cpuset_of(cpu);
+    p.signo = 0;  // the flag alone
+    ASSERT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), 0);
+    EXPECT_TRUE(wait_for([&] { return preempted.load() >= 1; }, 10s));
+    EXPECT_TRUE(wait_for([&] { return other_ran.load(); }, 10s));
+    EXPECT_GE(read_stat("preempt_ipis"), ipis + 1);
+    ASSERT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), 0);
+    EXPECT_TRUE(wait_for([&] { return preempted.load() >= 2; }, 10s));
+    // One PREEMPT, one preemption: no repeats without new PREEMPTs.
+    const long l1 = loops.load();
+    ASSERT_TRUE(wait_for([&] { return loops.load() > l1 + 100000; }, 20s));
+    EXPECT_EQ(preempted.load(), 2);
+    ::close(fd);
+    stop = true;
+  }
+  EXPECT_EQ(read_stat("live_parked"), 0u);
+}
+
+// park_spin: a reclaimed kthread polls its CPU page inside PARK, so an
+// allocator's grant posted in the page is taken with no KICK. Without
+// park_spin nobody looks at the page until a KICK (the control).
+int posted_grants_taken_without_kick(std::chrono::nanoseconds park_spin, int tries) {
+  const int cpu = online_cpus() > 1 ? 1 : 0;
+  Pages pages;
+  EXPECT_TRUE(pages.ok());
+  if (!pages.ok()) return -1;
+  kairos_cpu_page* pg = pages.cpu(cpu);
+  // This thread polls the page from the other CPU (restored at the end).
+  cpu_set_t saved;
+  sched_getaffinity(0, sizeof(saved), &saved);
+  struct Restore {
+    cpu_set_t& set;
+    ~Restore() { sched_setaffinity(0, sizeof(set), &set); }
+  } restore{saved};
+  if (cpu != 0) pin_self(0);
+  // adaptive_spin off: the emulator's stalls must not turn the spin off.
+  Runtime rt({.kthreads = 1,
+              .self_wake = false,
+              .spin_before_park = std::chrono::hours(1),
+              .adaptive_spin = false,
+              .park = ParkBackend::kDevKairos,
+              .park_spin = park_spin,
+              .first_cpu = cpu});
+  int taken = 0;
+  for (int i = 0; i < tries; ++i) {
+    EXPECT_EQ(rt.reclaim(1), 1u);
+    if (!spin_until([&] { return load(pg->parked) == 1; }, 10s)) return -1;
+    const std::uint64_t gen = load(pg->done_gen) + 1;
+    __atomic_store_n(&pg->grant_tid, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pg->grant_gen, gen, __ATOMIC_RELEASE);
+    if (spin_until([&] { return load(pg->done_gen) == gen; }, 200ms)) {
+      EXPECT_EQ(load(pg->done_status), 0);
+      ++taken;
+    } else {
+      const kairos_cpuset set = cpuset_of(cpu);
+      EXPECT_EQ(ioc(pages.fd, KAIROS_IOC_KICK, const_cast<kairos_cpuset*>(&set)), 0);
+      EXPECT_TRUE(wait_for([&] { return load(pg->done_gen) == gen; }, 10s));
+    }
+    EXPECT_TRUE(wait_for([&] { return rt.running_kthreads() == 1; }, 10s));
+    EXPECT_EQ(spawn_join_round(rt, 5), 5);
+  }
+  return taken;
+}
+
+TEST(RuntimeDevKairos, ParkSpinTakesPostedGrantsWithoutKick) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  ASSERT_EQ(write_sysfs("park_spin_max_us", "10000"), 0);
+  EXPECT_EQ(posted_grants_taken_without_kick(std::chrono::nanoseconds(0), 3), 0);
+  // The emulated CPU may miss a 10 ms window now and then: most must land.
+  EXPECT_GE(posted_grants_taken_without_kick(std::chrono::milliseconds(10), 6), 3);
   EXPECT_EQ(read_stat("live_parked"), 0u);
 }
 

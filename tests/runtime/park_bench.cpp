@@ -1,81 +1,51 @@
 // Not a test: cross-kthread wake through each park backend, side by side in
-// one process (docs/benchmarks.md, "runtime parking through /dev/kairos").
-// Uthread A (kthread 0) notifies a CondVar on which B waits and spins until
-// B, run by the other kthread, acks; kthreads park at once when idle
-// (spin_before_park 0), so every wake unparks B's kthread. Loads kairos.ko
-// itself for the devkairos rounds. Usage: runtime_park_bench [iterations]
+// one process (docs/benchmarks.md, "runtime parking through /dev/kairos"),
+// with the ping-pong of tests/bench/wake_pingpong.hpp: uthread A (kthread
+// 0) notifies a CondVar on which B waits and spins until B, run by the
+// other kthread, acks. Kthreads park at once when idle (spin_before_park
+// 0), so every wake unparks B's kthread. Modes:
+//  - sleeping: A waits 200 us before each wake, so B's kthread is asleep
+//    (PARK / FUTEX_WAIT); pinned one per CPU and unpinned;
+//  - PARK spin: A waits 20 us; devkairos parks with park_spin 100 us, so
+//    the GRANT finds the kthread still polling in PARK (parked, but not
+//    asleep); futex has nothing alike and sleeps.
+// Loads kairos.ko itself. Usage: runtime_park_bench [iterations]
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 
+#include "../bench/wake_pingpong.hpp"
 #include "../kmod/kmod_testlib.hpp"
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
-#include <vector>
 
 namespace {
-
-namespace tu = kairos::this_uthread;
 
 struct Result {
   double p50_us, p99_us, cross;
 };
 
-Result wake_round(kairos::ParkBackend backend, int first_cpu, int iters) {
+struct Mode {
+  const char* name;
+  int first_cpu;
+  std::chrono::microseconds idle, park_spin;
+};
+
+Result wake_round(kairos::ParkBackend backend, const Mode& m, int iters) {
+  // adaptive_spin off: the emulator's stalls would switch the PARK spin
+  // off now and then; this measures the mechanism.
   kairos::Runtime rt({.kthreads = 2,
                       .spin_before_park = std::chrono::nanoseconds(0),
+                      .adaptive_spin = false,
                       .park = backend,
-                      .first_cpu = first_cpu});
-  kairos::Mutex m;
-  kairos::CondVar cv;
-  std::uint64_t seq = 0;  // guarded by m
-  bool done = false;      // guarded by m
-  std::atomic<std::uint64_t> ack{0};
-  std::atomic<long> cross{0};
-  std::vector<double> us;
-  rt.spawn([&] {
-      const unsigned a = tu::kthread_index();
-      kairos::Thread b = rt.spawn([&] {
-        std::uint64_t seen = 0;
-        std::unique_lock<kairos::Mutex> lk(m);
-        for (;;) {
-          cv.wait(lk, [&] { return seq != seen || done; });
-          if (done) return;
-          seen = seq;
-          if (tu::kthread_index() != a) cross.fetch_add(1);
-          ack.store(seen, std::memory_order_release);
-        }
-      });
-      for (std::uint64_t n = 1; n <= static_cast<std::uint64_t>(iters); ++n) {
-        // Let B's kthread park first (no spinning), then time one wake.
-        const auto idle = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-        while (std::chrono::steady_clock::now() < idle) {
-        }
-        const auto t0 = std::chrono::steady_clock::now();
-        while (!m.try_lock()) {
-        }
-        seq = n;
-        m.unlock();
-        cv.notify_one();
-        while (ack.load(std::memory_order_acquire) != n) {
-        }
-        us.push_back(std::chrono::duration<double, std::micro>(
-                         std::chrono::steady_clock::now() - t0).count());
-      }
-      {
-        std::lock_guard<kairos::Mutex> g(m);
-        done = true;
-      }
-      cv.notify_one();
-    }).join();
-  std::sort(us.begin(), us.end());
-  return {us[us.size() / 2], us[us.size() * 99 / 100],
-          static_cast<double>(cross.load()) / iters};
+                      .park_spin = m.park_spin,
+                      .first_cpu = m.first_cpu});
+  kairos::bench::WakeResult r = kairos::bench::cross_kthread_wake(
+      rt, kairos::bench::Rounds{iters},
+      {.idle_before_wake = m.idle, .record = true});
+  return {r.quantile(0.5), r.quantile(0.99), r.cross_fraction()};
 }
 
 }  // namespace
@@ -96,16 +66,25 @@ int main(int argc, char** argv) {
   // Kthreads pinned one per CPU (first_cpu 0, how Kairos deploys them:
   // one kthread per granted core) and unpinned (-1). Alternate the
   // backends so drift in the host's load hits both.
+  using std::chrono::microseconds;
+  const Mode modes[] = {
+      {"pinned, sleeping", 0, microseconds(200), microseconds(0)},
+      {"unpinned, sleeping", -1, microseconds(200), microseconds(0)},
+      {"pinned, PARK spin 100 us", 0, microseconds(20), microseconds(100)},
+  };
+  if (kairos::kmodtest::write_sysfs("park_spin_max_us", "1000") != 0) {
+    std::fprintf(stderr, "cannot set park_spin_max_us\n");
+    return 1;
+  }
   std::printf("| kthreads | rep | devkairos p50 us | p99 us | futex p50 us | p99 us | x p50 | x p99 | cross-kthread (dev/futex) |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|\n");
-  for (int first_cpu : {0, -1}) {
+  for (const Mode& m : modes) {
     for (int rep = 1; rep <= 3; ++rep) {
-      const Result d = wake_round(kairos::ParkBackend::kDevKairos, first_cpu, iters);
-      const Result f = wake_round(kairos::ParkBackend::kFutex, first_cpu, iters);
+      const Result d = wake_round(kairos::ParkBackend::kDevKairos, m, iters);
+      const Result f = wake_round(kairos::ParkBackend::kFutex, m, iters);
       std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f / %.2f |\n",
-                  first_cpu >= 0 ? "pinned" : "unpinned", rep, d.p50_us, d.p99_us,
-                  f.p50_us, f.p99_us, d.p50_us / f.p50_us, d.p99_us / f.p99_us,
-                  d.cross, f.cross);
+                  m.name, rep, d.p50_us, d.p99_us, f.p50_us, f.p99_us,
+                  d.p50_us / f.p50_us, d.p99_us / f.p99_us, d.cross, f.cross);
       std::fflush(stdout);
     }
   }

@@ -37,7 +37,7 @@ TEST(FutexParker, ParkSleepsUntilUnparkOrDeadline) {
   // Deadline: returns on its own.
   p->prepare(k);
   const auto t0 = std::chrono::steady_clock::now();
-  p->park(k, kairos::detail::now_ns() + 3'000'000);
+  p->park(k, kairos::detail::now_ns() + 3'000'000, 0);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 3ms);
   // Unpark from another thread wakes it; an unpark before the park is not
   // lost either.
@@ -46,11 +46,11 @@ TEST(FutexParker, ParkSleepsUntilUnparkOrDeadline) {
     std::this_thread::sleep_for(2ms);
     p->unpark(k);
   });
-  p->park(k, kairos::detail::kNoDeadline);
+  p->park(k, kairos::detail::kNoDeadline, 0);
   waker.join();
   p->prepare(k);
   p->unpark(k);
-  p->park(k, kairos::detail::kNoDeadline);  // returns at once
+  p->park(k, kairos::detail::kNoDeadline, 0);  // returns at once
 }
 
 TEST(Park, DevKairosWithoutTheModuleSaysSoAndAutoFallsBack) {

@@ -59,6 +59,14 @@ struct Config {
   bool self_wake = true;
   // How long an idle kthread keeps looking for work before it parks.
   std::chrono::nanoseconds spin_before_park = std::chrono::microseconds(20);
+  // Spin only while it pays: a kthread that finds it was descheduled while
+  // spinning (its CPU is shared with other work) parks at once when idle
+  // for a backoff time (1 ms, doubling to 128 ms while it keeps happening),
+  // because a woken thread gets a CPU sooner than a descheduled spinner.
+  // On granted (dedicated) cores it never triggers. Only with self_wake:
+  // in allocator mode a granted kthread spins as told (the allocator owns
+  // that decision). See src/spin_policy.hpp.
+  bool adaptive_spin = true;
   // Ask a uthread to yield at its next safe point once it has run this
   // long without switching; 0 turns the preemption ticker off.
   std::chrono::microseconds preempt_quantum{0};
@@ -66,6 +74,12 @@ struct Config {
   // same flag) instead of only setting the flag.
   bool preempt_by_signal = false;
   ParkBackend park = ParkBackend::kAuto;
+  // kDevKairos only: a parked kthread first polls its CPU's page inside
+  // KAIROS_IOC_PARK this long (the module caps it at park_spin_max_us), so
+  // a grant that comes soon (GRANT by tid, or one posted in the page by an
+  // allocator) lands without putting it to sleep and waking it. It counts
+  // as parked meanwhile. 0: sleep at once. At most 1 s.
+  std::chrono::nanoseconds park_spin{0};
   std::uint32_t app_id = 0;
   // Name for shm_open (e.g. "/kairos-myapp") so another process can open
   // the queue-state area by name; empty: an anonymous memfd only.

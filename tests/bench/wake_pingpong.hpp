@@ -1,0 +1,168 @@
+// The cross-kthread wake ping-pong, shared by runtime_bench (host, Google
+// Benchmark) and runtime_park_bench (VM, park backends side by side).
+//
+// Uthread A notifies a CondVar on which uthread B waits, then busy-waits
+// (without yielding, so A's kthread stays occupied) until B, run by another
+// kthread, raises an ack flag. One round = one wake + one flag round trip.
+// The plain-thread peer (futex_wake_pingpong) is the same pattern with an
+// OS thread in FUTEX_WAIT.
+#pragma once
+
+#include <kairos/runtime.hpp>
+#include <kairos/sync.hpp>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kairos::bench {
+
+struct WakeOptions {
+  // A waits this long before each wake (spinning, so its kthread stays
+  // busy): lets B's kthread reach its idle state (spin, park) first.
+  std::chrono::nanoseconds idle_before_wake{0};
+  // Record each round's latency (from just before the wake to the ack).
+  bool record = false;
+};
+
+struct WakeResult {
+  long rounds = 0;
+  long cross = 0;           // rounds in which B ran on another kthread than A
+  std::vector<double> us;   // per-round latency, when recorded
+  double cross_fraction() const {
+    return rounds ? static_cast<double>(cross) / static_cast<double>(rounds) : 0;
+  }
+  // Quantile q in [0, 1] of the recorded latencies (sorts them).
+  double quantile(double q) {
+    if (us.empty()) return 0;
+    std::sort(us.begin(), us.end());
+    const auto i = static_cast<std::size_t>(q * static_cast<double>(us.size() - 1));
+    return us[i];
+  }
+};
+
+inline void spin_for(std::chrono::nanoseconds d) {
+  if (d.count() <= 0) return;
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
+// Runs rounds on rt (needs >= 2 kthreads) while more() says so; more() is
+// called on A's uthread before each round (e.g. benchmark::State::KeepRunning).
+template <typename More>
+WakeResult cross_kthread_wake(kairos::Runtime& rt, More&& more,
+                              WakeOptions opt = {}) {
+  kairos::Mutex m;
+  kairos::CondVar cv;
+  std::uint64_t seq = 0;  // guarded by m
+  bool done = false;      // guarded by m
+  std::atomic<std::uint64_t> ack{0};
+  std::atomic<long> cross{0};
+  WakeResult r;
+  rt.spawn([&] {
+      const unsigned a = kairos::this_uthread::kthread_index();
+      kairos::Thread b = rt.spawn([&] {
+        std::uint64_t seen = 0;
+        std::unique_lock<kairos::Mutex> lk(m);
+        for (;;) {
+          cv.wait(lk, [&] { return seq != seen || done; });
+          if (done) return;
+          seen = seq;
+          if (kairos::this_uthread::kthread_index() != a)
+            cross.fetch_add(1, std::memory_order_relaxed);
+          ack.store(seen, std::memory_order_release);
+        }
+      });
+      std::uint64_t n = 0;
+      while (more()) {
+        spin_for(opt.idle_before_wake);
+        // Spin for the mutex rather than block, so A never leaves its
+        // kthread (B holds it briefly between the ack and its next wait).
+        while (!m.try_lock()) {
+        }
+        // Timed from here, as the futex peer: the wake call to the ack.
+        const auto t0 = std::chrono::steady_clock::now();
+        seq = ++n;
+        m.unlock();
+        cv.notify_one();
+        while (ack.load(std::memory_order_acquire) != n) {
+        }
+        if (opt.record)
+          r.us.push_back(std::chrono::duration<double, std::micro>(
+                             std::chrono::steady_clock::now() - t0)
+                             .count());
+      }
+      r.rounds = static_cast<long>(n);
+      {
+        std::lock_guard<kairos::Mutex> g(m);
+        done = true;
+      }
+      cv.notify_one();
+    }).join();
+  r.cross = cross.load();
+  return r;
+}
+
+inline long futex_call(std::atomic<std::uint32_t>* w, int op, std::uint32_t v) {
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(w), op, v,
+                 nullptr, nullptr, 0);
+}
+
+// The peer: the same rounds with B an OS thread in FUTEX_WAIT and A the
+// calling thread (FUTEX_WAKE, then spin on the ack).
+template <typename More>
+WakeResult futex_wake(More&& more, WakeOptions opt = {}) {
+  std::atomic<std::uint32_t> seq{0};
+  std::atomic<std::uint32_t> ack{0};
+  std::atomic<bool> done{false};
+  std::thread b([&] {
+    std::uint32_t seen = 0;
+    for (;;) {
+      std::uint32_t v;
+      while ((v = seq.load(std::memory_order_acquire)) == seen &&
+             !done.load(std::memory_order_relaxed))
+        futex_call(&seq, FUTEX_WAIT_PRIVATE, v);
+      if (done.load()) return;
+      seen = v;
+      ack.store(seen, std::memory_order_release);
+    }
+  });
+  WakeResult r;
+  std::uint32_t n = 0;
+  while (more()) {
+    spin_for(opt.idle_before_wake);
+    const auto t0 = std::chrono::steady_clock::now();
+    seq.store(++n, std::memory_order_release);
+    futex_call(&seq, FUTEX_WAKE_PRIVATE, 1);
+    while (ack.load(std::memory_order_acquire) != n) {
+    }
+    if (opt.record)
+      r.us.push_back(std::chrono::duration<double, std::micro>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count());
+  }
+  r.rounds = n;
+  r.cross = n;
+  done = true;
+  seq.store(++n);
+  futex_call(&seq, FUTEX_WAKE_PRIVATE, 1);
+  b.join();
+  return r;
+}
+
+// more() for a fixed number of rounds.
+struct Rounds {
+  long left;
+  bool operator()() { return left-- > 0; }
+};
+
+}  // namespace kairos::bench
