@@ -56,8 +56,61 @@ void Daemon::start() {
   load();
   log("scheduler kairos attached (state " + sched_ext_state() + ")");
   sync_apps();
-  sync_owners();
+  if (opts_.allocator.enabled) {
+    const auto online = online_cpus(sched_->nr_cpus());
+    alloc_ = std::make_unique<AllocatorService>(
+        opts_.allocator,
+        static_cast<unsigned>(std::count(online.begin(), online.end(), true)), log);
+    log(std::string("allocator on CPU ") + std::to_string(opts_.allocator.cpu) +
+        ", poll every " + std::to_string(alloc_->effective_poll_ns() / 1000) + " us, " +
+        (alloc_->low_power() ? "low-power (sleeps between polls)" : "spinning"));
+    sync_allocator();
+    alloc_->start(*sched_);
+  } else {
+    sync_owners();
+  }
   write_status();
+}
+
+void Daemon::sync_allocator() {
+  std::set<std::string> lc;
+  for (auto& [path, a] : apps_)
+    if (a.annotation.cls == AppClass::lc) lc.insert(path);
+  auto found = discovery_.scan(lc, log);
+  std::sort(found.begin(), found.end(),
+            [](const DiscoveredRuntime& x, const DiscoveredRuntime& y) { return x.pid < y.pid; });
+  std::vector<AllocatorApp> want;
+  std::map<std::uint32_t, pid_t> driven;
+  for (auto& [path, a] : apps_) {
+    if (a.annotation.cls != AppClass::lc) continue;
+    AllocatorApp x;
+    x.id = a.id;
+    x.guaranteed = a.annotation.guaranteed;
+    x.max_cores = a.annotation.burstable;
+    // One runtime process per app is driven (the lowest pid); the app's
+    // other threads are scheduled as an unmodified app's would be.
+    for (const auto& r : found)
+      if (r.cgroup == path) {
+        x.pid = r.pid;
+        x.area = r.area;
+        driven[a.id] = r.pid;
+        break;
+      }
+    want.push_back(std::move(x));
+  }
+  for (auto& [id, pid] : driven)
+    if (driven_[id] != pid)
+      log("app " + std::to_string(id) + ": allocator drives the kthreads of runtime pid " +
+          std::to_string(pid));
+  for (auto& [id, pid] : driven_)
+    if (pid && !driven.count(id))
+      log("app " + std::to_string(id) + ": runtime pid " + std::to_string(pid) + " gone");
+  driven_ = driven;
+  alloc_->update(std::move(want), online_cpus(sched_->nr_cpus()));
+}
+
+std::string Daemon::allocator_summary() const {
+  return alloc_ ? alloc_->summary() : "";
 }
 
 void Daemon::sync_tunables() {
@@ -191,6 +244,7 @@ bool Daemon::poll() {
       return false;
     }
     log("restarting the scheduler: " + d.why);
+    if (alloc_) alloc_->stop();  // it must not touch the old scheduler
     sched_.reset();
     for (int attempt = 0;; ++attempt) {
       try {
@@ -210,16 +264,21 @@ bool Daemon::poll() {
     ++restarts_total_;
     log("scheduler kairos attached again (restart " +
         std::to_string(restarts_total_) + ")");
+    if (alloc_) alloc_->start(*sched_);
   }
   sync_tunables();
   sync_apps();
-  sync_owners();
+  if (alloc_)
+    sync_allocator();
+  else
+    sync_owners();
   write_status();
   return true;
 }
 
 void Daemon::stop() {
   if (!sched_) return;
+  if (alloc_) alloc_->stop();
   sched_.reset();
   std::error_code ec;
   std::filesystem::remove(opts_.status_path, ec);
@@ -265,6 +324,7 @@ void Daemon::write_status() const {
   }
   for (auto& [path, why] : invalid_)
     o << "ignored cgroup=" << path << " why=" << why << "\n";
+  if (alloc_) o << alloc_->status_lines();
   const std::filesystem::path p(opts_.status_path);
   std::error_code ec;
   std::filesystem::create_directories(p.parent_path(), ec);

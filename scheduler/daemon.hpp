@@ -4,7 +4,9 @@
 // file that `kairosctl status` reads.
 #pragma once
 
+#include "allocator_service.hpp"
 #include "cgroup_xattr.hpp"
+#include "runtime_discovery.hpp"
 #include "sched_loader.hpp"
 #include "tunables.hpp"
 
@@ -23,6 +25,7 @@ struct DaemonOptions {
   std::string sysfs_dir = "/sys/kernel/kairos";
   std::string status_path = "/run/kairos/status";
   SchedOptions sched;
+  AllocatorOptions allocator;  // enabled = false: guaranteed cores only
 };
 
 class Daemon {
@@ -42,6 +45,8 @@ class Daemon {
   void inject_error() { sched_->inject_error(); }
   const std::string& last_exit() const { return last_exit_; }
   unsigned restarts() const { return restarts_total_; }
+  // The allocator's one-line summary ("" when it is off).
+  std::string allocator_summary() const;
 
  private:
   struct App {
@@ -54,6 +59,7 @@ class Daemon {
   void sync_apps();
   void sync_owners();
   void sync_tunables();
+  void sync_allocator();  // apps + runtime areas + online CPUs -> allocator
   void write_status() const;
   std::optional<std::string> read_sysfs(const std::string& name) const;
 
@@ -65,6 +71,9 @@ class Daemon {
   std::deque<std::chrono::steady_clock::time_point> restart_times_;
   unsigned restarts_total_ = 0;
   std::string last_exit_;
+  std::unique_ptr<AllocatorService> alloc_;  // null with --no-allocator
+  RuntimeDiscovery discovery_;
+  std::map<std::uint32_t, pid_t> driven_;    // app -> runtime pid (for logs)
 };
 
 }  // namespace kairos

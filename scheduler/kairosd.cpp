@@ -5,6 +5,7 @@
 #include "daemon.hpp"
 
 #include <getopt.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -35,6 +36,11 @@ void usage(FILE* out) {
       "  --status-file PATH     status for 'kairosctl status' (default /run/kairos/status)\n"
       "  --test-fault-after-ms N  (tests) make the scheduler fail once after N ms,\n"
       "                         to exercise the error exit and the restart\n"
+      "  --no-allocator         no allocator: LC apps own their guaranteed cores only\n"
+      "  --poll-us N            allocator poll interval, 1..1000000 us (default 5)\n"
+      "  --allocator-cpu N      CPU of the allocator's poll loop, never granted (default 0)\n"
+      "  --allocator-low-power  sleep between polls (default below 4 online CPUs)\n"
+      "  --allocator-spin       spin between polls (default from 4 online CPUs up)\n"
       "Guard tunables come from /sys/kernel/kairos/{quantum_us,period_us} when\n"
       "kairos.ko is loaded, else 900 us per 1000 us.\n");
 }
@@ -82,6 +88,11 @@ int main(int argc, char** argv) {
       {"cgroup-root", required_argument, nullptr, 'r'},
       {"status-file", required_argument, nullptr, 'f'},
       {"test-fault-after-ms", required_argument, nullptr, 't'},
+      {"no-allocator", no_argument, nullptr, 'N'},
+      {"poll-us", required_argument, nullptr, 'P'},
+      {"allocator-cpu", required_argument, nullptr, 'C'},
+      {"allocator-low-power", no_argument, nullptr, 'L'},
+      {"allocator-spin", no_argument, nullptr, 'S'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1;) {
@@ -109,6 +120,32 @@ int main(int argc, char** argv) {
       case 't':
         fault_ms = parse_number("--test-fault-after-ms", optarg, 0, 3600000);
         break;
+      case 'N':
+        opts.allocator.enabled = false;
+        break;
+      case 'P':
+        opts.allocator.poll_ns =
+            static_cast<std::uint64_t>(parse_number("--poll-us", optarg, 1, 1000000)) * 1000;
+        break;
+      case 'C': {
+        const long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+        opts.allocator.cpu = static_cast<unsigned>(
+            parse_number("--allocator-cpu", optarg, 0, ncpu > 0 ? ncpu - 1 : 0));
+        break;
+      }
+      case 'L':
+      case 'S': {
+        const auto want = c == 'L' ? kairos::AllocatorOptions::Power::kLowPower
+                                   : kairos::AllocatorOptions::Power::kSpin;
+        if (opts.allocator.power != kairos::AllocatorOptions::Power::kAuto &&
+            opts.allocator.power != want) {
+          std::fprintf(stderr, "kairosd: --allocator-low-power and --allocator-spin "
+                               "exclude each other\n");
+          return 2;
+        }
+        opts.allocator.power = want;
+        break;
+      }
       case 'h':
         usage(stdout);
         return 0;
@@ -159,6 +196,8 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_until(wake);
     }
     print_stats(*daemon.sched());
+    if (const std::string a = daemon.allocator_summary(); !a.empty())
+      std::printf("kairosd: %s\n", a.c_str());
     daemon.stop();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kairosd: %s\n", e.what());

@@ -53,6 +53,8 @@ class SchedLoader {
   kairos_app app(std::uint32_t app) const;
   // The live, mmapped per-app queue statistics (KAIROS_MAX_APPS entries).
   const volatile kairos_app_stats* app_stats() const { return stats_map_; }
+  // The live, mmapped per-CPU activity (nr_cpus() entries) for the allocator.
+  const volatile kairos_cpu_state* cpu_state() const { return cpu_state_; }
   std::uint32_t nr_cpus() const { return nr_cpus_; }
   // Tests only: makes the BPF side call scx_bpf_error() on its next
   // dispatch, so the error-exit and restart paths can be exercised.
@@ -63,6 +65,8 @@ class SchedLoader {
   ::bpf_link* link_ = nullptr;
   volatile kairos_app_stats* stats_map_ = nullptr;
   std::size_t stats_len_ = 0;
+  volatile kairos_cpu_state* cpu_state_ = nullptr;
+  std::size_t cpu_state_len_ = 0;
   std::uint32_t nr_cpus_ = 0;
 };
 
