@@ -150,8 +150,9 @@ TEST(RuntimeDiscovery, AttachesAGoodAreaAndIgnoresBadOnes) {
   // pid 2 (kthreadd) exists; the symlink is refused by O_NOFOLLOW.
   EXPECT_TRUE(log.has("kairos-rt.2 ", "open")) << ::testing::PrintToString(log.lines);
   EXPECT_FALSE(log.has("unrelated-file", ""));
-  if (can_chown)
+  if (can_chown) {
     EXPECT_TRUE(log.has("kairos-rt.3 ", "owned by uid 12345")) << ::testing::PrintToString(log.lines);
+  }
 
   // Reasons are logged once, not on every scan; the attached view is kept.
   const auto before = log.lines.size();

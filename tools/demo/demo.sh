@@ -66,6 +66,46 @@ lat_run kairos "$secs" other
 	exit 1
 }
 
+# --- allocator: grants follow the load (issue 6) ---
+# A libkairos server in allocator mode (tools/spinserver: kthreads park
+# when idle, only kairosd's grants wake them) in cgroup kd-spin annotated
+# LC with 0 guaranteed and 1 burstable core, next to the batch hog:
+# idle, open-loop load, idle. Prints the cores kairosd's allocator has
+# granted to it (BPF owner map, via the status file) over time.
+step "allocator: cores granted to a libkairos server follow its load"
+if [ -n "$inserted" ] && [ -x "$build/tools/spinserver/spinserver" ]; then
+	lc_cgroup_remove  # its guaranteed core is the one the server may burst on
+	mkdir -p $CG/kd-spin
+	"$build/tools/kairosctl/kairosctl" annotate kd-spin --class lc \
+		--guaranteed 0 --burstable 1 >/dev/null
+	stress-ng --cpu "$(nproc)" --timeout 12 --temp-path /tmp >/dev/null 2>&1 &
+	hog=$!
+	sh -c "echo \$\$ > $CG/kd-spin/cgroup.procs && exec $build/tools/spinserver/spinserver \
+		--kthreads 1 --service-us 200 --phase 0:2000 --phase 2000:4000 --phase 0:3000" \
+		>"$tmp/spin.out" 2>&1 &
+	spin=$!
+	owned() { sed -n 's/^app .*cgroup=kd-spin .*owned=\([0-9]*\).*/\1/p' /run/kairos/status; }
+	grants() { sed -n 's/^allocator .* grants=\([0-9]*\).*/\1/p' /run/kairos/status; }
+	printf '   %-6s %-14s %-15s %s\n' "t (s)" "server phase" "cores granted" "allocator grants so far"
+	t=0
+	while kill -0 $spin 2>/dev/null && [ $t -lt 120 ]; do
+		phase=idle
+		grep -q "phase 0 " "$tmp/spin.out" && phase=load
+		grep -q "phase 1 " "$tmp/spin.out" && phase=idle
+		[ $((t % 2)) -eq 0 ] && printf '   %-6s %-14s %-15s %s\n' \
+			"$(awk -v t=$t 'BEGIN { printf "%.1f", t / 4 }')" "$phase" "$(owned)" "$(grants)"
+		t=$((t + 1))
+		sleep 0.25
+	done
+	wait $spin || { cat "$tmp/spin.out" >&2; exit 1; }
+	wait $hog || true
+	sed -n 's/^spinserver: phase 1 /   load phase: /p' "$tmp/spin.out"
+	grep '^allocator ' /run/kairos/status | sed 's/^/   /'
+	rmdir $CG/kd-spin 2>/dev/null || true
+else
+	show "skipped" "needs kairos.ko (parked kthreads are woken through /dev/kairos) and spinserver"
+fi
+
 step "stop kairosd (SIGTERM): back to the default scheduler"
 kairos_stop
 show "/sys/kernel/sched_ext/state" "$(cat /sys/kernel/sched_ext/state)"
