@@ -350,6 +350,7 @@ std::string AllocatorService::status_lines() const {
     << " kthreads=" << nk << " polls=" << polls
     << " poll_ns_avg=" << (polls ? ns / polls : 0)
     << " poll_ns_max=" << st_.poll_ns_max.load()
+    << " quiet_polls=" << qp << " quiet_ns=" << qns
     << " quiet_poll_ns_avg=" << (qp ? qns / qp : 0)
     << " ns_per_kthread=" << (qp && nk ? qns / qp / nk : 0)
     << " grants=" << grants << " revokes=" << st_.revokes.load()

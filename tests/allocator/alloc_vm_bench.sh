@@ -1,0 +1,78 @@
+#!/bin/sh
+# alloc_vm_bench.sh BUILD_DIR: kairosd's allocator measured inside the
+# sched_ext VM (docs/benchmarks.md, "allocator in kairosd"). Run as root:
+#   tools/dev vm -- 'sh tests/allocator/alloc_vm_bench.sh build/rootfs'
+# 1. Poll cost inside kairosd: a spinserver with N idle (parked) kthreads,
+#    N = 1, 16, 64; kairosd's own counters (polls that decided nothing)
+#    over 2 s. Peer in the same boot: allocator_bench's
+#    read+poll of the same number of lines (same code path, no kairosd).
+# 2. Decision latency: spinserver requests that arrive while no kthread
+#    runs ("cold") wait for kairosd to see them, grant a core and GRANT the
+#    kthread; their queueing delay is congestion-visible -> kthread running.
+#    Next to a BE hog on every CPU, at 200 and 1000 requests/s.
+set -eu
+build=$(cd "$1" && pwd)
+CG=/sys/fs/cgroup
+tmp=$(mktemp -d)
+kpid=
+cleanup() {
+	[ -n "$kpid" ] && kill "$kpid" 2>/dev/null && wait "$kpid" 2>/dev/null || true
+	echo 1 >$CG/kab/cgroup.kill 2>/dev/null || true
+	sleep 0.3
+	rmdir $CG/kab 2>/dev/null || true
+	rmmod kairos 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+insmod "$build/kmod-build/kairos.ko"
+mkdir -p $CG/kab
+"$build/tools/kairosctl/kairosctl" annotate kab --class lc --guaranteed 0 --burstable 1 >/dev/null
+"$build/scheduler/kairosd" --status-file "$tmp/status" --allocator-low-power \
+	--poll-us 50 --scan-interval-ms 50 >"$tmp/kairosd.out" 2>&1 &
+kpid=$!
+i=0
+until grep -q '^allocator ' "$tmp/status" 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 300 ] || { cat "$tmp/kairosd.out"; exit 1; }
+	sleep 0.1
+done
+field() { sed -n "s/^allocator .* $1=\([0-9.]*\).*/\1/p" "$tmp/status"; }
+spin() { # spin KTHREADS PHASES... (runs in the LC cgroup)
+	k=$1; shift
+	sh -c "echo \$\$ > $CG/kab/cgroup.procs && exec $build/tools/spinserver/spinserver \
+		--kthreads $k --service-us 50 $*"
+}
+
+echo "== poll cost inside kairosd (low-power, 50 us polls; VM under TCG)"
+printf '%-9s %-22s %-16s\n' kthreads "ns per quiet poll" "ns per kthread"
+for k in 1 16 64; do
+	spin "$k" --phase 0:4000 >"$tmp/spin.$k" 2>&1 &
+	sp=$!
+	sleep 1.5  # discovered, kthreads parked
+	p0=$(field quiet_polls); n0=$(field quiet_ns)
+	sleep 2
+	p1=$(field quiet_polls); n1=$(field quiet_ns)
+	awk -v k="$k" -v p="$((p1 - p0))" -v n="$((n1 - n0))" -v kt="$(field kthreads)" \
+		'BEGIN { a = p ? n / p : 0; printf "%-9s %-22.0f %-16.1f (%d polls, %d kthreads seen)\n", k, a, kt ? a / kt : 0, p, kt }'
+	wait $sp || { cat "$tmp/spin.$k"; exit 1; }
+done
+
+echo "== peer: allocator_bench (read lines + policy poll), same VM"
+"$build/tests/allocator/allocator_bench" --benchmark_filter='BM_(PollLoop|ReadLinesOnly)/kthreads:(16|64)/writer:0' \
+	--benchmark_min_time=0.2s 2>/dev/null | grep -E '^BM_' || true
+
+echo "== decision latency: cold requests next to a BE hog on every CPU"
+hogs=
+for c in $(seq "$(nproc)"); do
+	sh -c 'while :; do :; done' &
+	hogs="$hogs $!"
+done
+sleep 0.5
+for rate in 200 1000; do
+	spin 1 --phase 0:1500 --phase "$rate:5000" | grep 'phase 1 ' || true
+done
+# shellcheck disable=SC2086
+kill $hogs 2>/dev/null || true
+grep '^allocator ' "$tmp/status"
+kill "$kpid"; wait "$kpid" || true
+kpid=
+grep 'allocator:' "$tmp/kairosd.out" || true
