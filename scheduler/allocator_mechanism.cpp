@@ -1,6 +1,7 @@
 #include "allocator_mechanism.hpp"
 
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,12 +12,35 @@ namespace kairos {
 KairosdMechanism::KairosdMechanism(
     SchedLoader& sched, DevKairosGranter* dev,
     std::function<RuntimeTarget*(policy::AppId)> runtime,
-    std::function<void(const std::string&)> log)
-    : sched_(sched), dev_(dev), runtime_(std::move(runtime)), log_(std::move(log)) {}
+    std::function<void(const std::string&)> log, Timing timing)
+    : sched_(sched),
+      dev_(dev),
+      runtime_(std::move(runtime)),
+      log_(std::move(log)),
+      timing_(timing) {}
+
+namespace {
+
+std::uint64_t mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+void add(std::atomic<std::uint64_t>* ns, std::atomic<std::uint64_t>* n, std::uint64_t t0) {
+  if (!ns) return;
+  ns->fetch_add(mono_ns() - t0, std::memory_order_relaxed);
+  n->fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
 
 bool KairosdMechanism::set_owner(policy::CoreId core, policy::AppId app) {
   const std::uint32_t a = app == policy::kNoApp ? 0 : app;
+  const std::uint64_t t0 = mono_ns();
   const int err = sched_.set_owner(core, a);
+  add(timing_.owner_ns, timing_.owner_calls, t0);
   if (err && log_) {
     const std::string msg = "set_owner(cpu " + std::to_string(core) + ", app " +
                             std::to_string(a) + ") failed: " + std::strerror(-err);
@@ -59,7 +83,9 @@ bool KairosdMechanism::wake(policy::AppId app, int kthread, policy::CoreId core)
     } else if (!tid_belongs(*t, k, tid)) {
       why = "tid " + std::to_string(tid) + " is not a thread of pid " + std::to_string(t->pid);
     } else {
+      const std::uint64_t t0 = mono_ns();
       const int err = dev_->grant(static_cast<pid_t>(tid), core);
+      add(timing_.wake_ns, timing_.wake_calls, t0);
       if (err == 0) return true;
       // -ESRCH: it is on its way into PARK (or was woken by its own
       // runtime); the policy frees the core and tries again next poll.

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,12 +31,21 @@ struct RuntimeTarget {
   std::vector<std::uint32_t> checked_tids;  // tids verified to be pid's
 };
 
+// Where the time of each step is added up (for kairosd's status).
+struct MechanismTiming {
+  std::atomic<std::uint64_t>* owner_ns = nullptr;
+  std::atomic<std::uint64_t>* owner_calls = nullptr;
+  std::atomic<std::uint64_t>* wake_ns = nullptr;
+  std::atomic<std::uint64_t>* wake_calls = nullptr;
+};
+
 class KairosdMechanism final : public policy::Mechanism {
  public:
+  using Timing = MechanismTiming;
   // runtime(app) returns the app's target or null (unmodified app).
   KairosdMechanism(SchedLoader& sched, DevKairosGranter* dev,
                    std::function<RuntimeTarget*(policy::AppId)> runtime,
-                   std::function<void(const std::string&)> log);
+                   std::function<void(const std::string&)> log, Timing timing = {});
 
   bool set_owner(policy::CoreId core, policy::AppId app) override;
   bool kick(policy::CoreId core, bool preempt) override;
@@ -51,6 +61,7 @@ class KairosdMechanism final : public policy::Mechanism {
   DevKairosGranter* dev_;
   std::function<RuntimeTarget*(policy::AppId)> runtime_;
   std::function<void(const std::string&)> log_;
+  Timing timing_;
   std::uint64_t wake_failures_ = 0;
   std::string last_error_;
 };

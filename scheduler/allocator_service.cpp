@@ -74,7 +74,9 @@ class AllocatorService::Loop {
         sched_(sched),
         ncpu_(sched.nr_cpus()),
         mech_(sched, svc.dev_.get(),
-              [this](AppId id) { return target(id); }, svc.log_) {
+              [this](AppId id) { return target(id); }, svc.log_,
+              KairosdMechanism::Timing{&svc.st_.owner_ns, &svc.st_.owner_calls,
+                                       &svc.st_.wake_ns, &svc.st_.wake_calls}) {
     cores_.resize(ncpu_);
   }
 
@@ -149,6 +151,7 @@ class AllocatorService::Loop {
         v.kthreads = a.kthreads;
         v.bpf.reset();
       } else {
+        v.kthreads = {};
         const volatile kairos_app_stats& s = stats[a.spec.id];
         const std::uint64_t q = s.queued;
         v.bpf = policy::AppQueueStat{
@@ -339,6 +342,10 @@ void AllocatorService::run(SchedLoader* sched) {
 }
 
 std::string AllocatorService::status_lines() const {
+  auto avg = [](const std::atomic<std::uint64_t>& ns, const std::atomic<std::uint64_t>& n) {
+    const std::uint64_t c = n.load();
+    return c ? ns.load() / c : 0;
+  };
   const std::uint64_t polls = st_.polls.load(), ns = st_.poll_ns.load();
   const std::uint64_t qp = st_.quiet_polls.load(), qns = st_.quiet_ns.load();
   const unsigned nk = st_.kthreads.load();
@@ -356,6 +363,8 @@ std::string AllocatorService::status_lines() const {
     << " grants=" << grants << " revokes=" << st_.revokes.load()
     << " failed=" << st_.failed.load()
     << " grant_apply_ns_avg=" << (grants ? st_.grant_ns.load() / grants : 0)
+    << " set_owner_ns_avg=" << avg(st_.owner_ns, st_.owner_calls)
+    << " wake_ns_avg=" << avg(st_.wake_ns, st_.wake_calls)
     << " bad_polls=" << st_.bad_polls.load()
     << " wake=" << (dev_ ? "devkairos" : "none") << "\n";
   std::lock_guard<std::mutex> g(mu_);

@@ -97,6 +97,7 @@ class AllocatorService {
     std::atomic<std::uint64_t> quiet_polls{0}, quiet_ns{0};  // no decision
     std::atomic<std::uint64_t> grants{0}, revokes{0}, failed{0}, grant_ns{0};
     std::atomic<std::uint64_t> bad_polls{0};
+    std::atomic<std::uint64_t> owner_ns{0}, owner_calls{0}, wake_ns{0}, wake_calls{0};
     std::atomic<unsigned> kthreads{0}, runtime_apps{0}, apps{0};
   };
 

@@ -60,9 +60,10 @@ TEST(AllocatorVm, GrantsFollowTheLoadAndGoBackWhenIdle) {
   std::vector<std::unique_ptr<Child>> be;
   for (long i = 0; i < ncpu; ++i) be.push_back(std::make_unique<Child>(spinner()));
 
-  // Idle 2 s (discovery), load 4 s (~40% of one core), idle 4 s.
+  // Idle 2 s (discovery), load 4 s (~5% of a core in service time; more
+  // with the emulated runtime's own cost), idle 4 s.
   Child srv({build_path("tools/spinserver/spinserver"), "--kthreads", "1",
-             "--service-us", "200", "--phase", "0:2000", "--phase", "2000:4000",
+             "--service-us", "100", "--phase", "0:2000", "--phase", "500:4000",
              "--phase", "0:4000"},
             lc.dir());
   const std::string pid = std::to_string(srv.pid());
@@ -101,10 +102,12 @@ TEST(AllocatorVm, GrantsFollowTheLoadAndGoBackWhenIdle) {
   std::printf("%s", out.c_str());
   std::printf("kairosd status at the end:\n%s", d.status().c_str());
   std::printf("under load, %ld of the samples saw the core granted\n", samples_owned);
-  EXPECT_NE(out.find("phase 1 rate=2000/s"), std::string::npos) << out;
+  EXPECT_NE(out.find("phase 1 rate=500/s"), std::string::npos) << out;
   EXPECT_EQ(sched_state(), "enabled");
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
   EXPECT_NE(d.output().find("allocator: "), std::string::npos) << d.output();
+  // The app fell back to unmodified when the runtime left: no bad polls.
+  EXPECT_EQ(d.output().find("poll refused"), std::string::npos) << d.output();
   std::printf("%s", d.output().c_str());
 }
 
