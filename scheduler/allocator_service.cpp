@@ -22,6 +22,10 @@ using policy::AppId;
 using policy::CoreId;
 using policy::Nanos;
 
+// How long a kthread whose line says PARKED may be treated as still on its
+// way into the module's PARK.
+constexpr Nanos kParkTransitNs = 2'000'000;
+
 Nanos mono_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -141,13 +145,24 @@ class AllocatorService::Loop {
     if (!alloc_) return;
     const Nanos t0 = mono_ns();
     const volatile kairos_app_stats* stats = sched_.app_stats();
+    const DevKairosGranter* dev = svc_.dev_.get();
     for (std::size_t i = 0; i < apps_.size(); ++i) {
       App& a = apps_[i];
       policy::AppView& v = views_[i];
       v.id = a.spec.id;
       if (a.target.area) {
-        for (std::uint32_t k = 0; k < a.kthreads.size(); ++k)
-          policy::read_kthread_view(a.target.area->line(k), a.kthreads[k]);
+        for (std::uint32_t k = 0; k < a.kthreads.size(); ++k) {
+          policy::KthreadView& kv = a.kthreads[k];
+          policy::read_kthread_view(a.target.area->line(k), kv);
+          // The line says PARKED before the kthread is inside the module's
+          // PARK: until it is, it still runs (a GRANT would miss it, and
+          // taking its core away would leave it stuck behind BE work on
+          // its way in). Bounded: after kParkTransitNs the line is trusted
+          // (the module may count it on another CPU than the line says).
+          if (kv.valid && kv.parked && dev && t0 - kv.last_park_ns < kParkTransitNs &&
+              dev->parked_on(kv.cpu) == 0)
+            kv.parked = false;
+        }
         v.kthreads = a.kthreads;
         v.bpf.reset();
       } else {
@@ -221,9 +236,12 @@ class AllocatorService::Loop {
   }
 
   void rebuild(const std::vector<bool>& online) {
-    // The allocator owns the owner map: start from an empty one.
+    // The allocator owns the owner map: start from an empty one. Every
+    // online CPU gets a revoke (a no-op where nobody owns it): the first
+    // run of the BPF grant program is much slower than the next ones
+    // (~100 ms seen in the emulated VM), and a grant must not pay that.
     for (CoreId c = 0; c < ncpu_; ++c)
-      if (sched_.owner(c) != 0) sched_.set_owner(c, 0);
+      if (sched_.owner(c) != 0 || (c < online.size() && online[c])) sched_.set_owner(c, 0);
     online_ = online;
     policy::Topology topo = read_topology(ncpu_);
     usable_ = 0;

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,10 +32,26 @@ std::unique_ptr<DevKairosGranter> DevKairosGranter::open(std::string* why) {
     ::close(fd);
     return nullptr;
   }
-  return std::unique_ptr<DevKairosGranter>(new DevKairosGranter(fd));
+  const std::size_t len = static_cast<std::size_t>(v.nr_cpus) * KAIROS_CPU_PAGE_SIZE;
+  void* pages = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+  if (pages == MAP_FAILED) {
+    *why = std::string("mmap of " KAIROS_DEV_PATH ": ") + std::strerror(errno);
+    ::close(fd);
+    return nullptr;
+  }
+  return std::unique_ptr<DevKairosGranter>(new DevKairosGranter(fd, pages, v.nr_cpus));
 }
 
-DevKairosGranter::~DevKairosGranter() { ::close(fd_); }
+DevKairosGranter::~DevKairosGranter() {
+  ::munmap(const_cast<void*>(pages_), static_cast<std::size_t>(nr_cpus_) * KAIROS_CPU_PAGE_SIZE);
+  ::close(fd_);
+}
+
+std::uint32_t DevKairosGranter::parked_on(std::uint32_t cpu) const {
+  if (cpu >= nr_cpus_) return 0;
+  const auto* pg = KAIROS_CPU_PAGE(const_cast<void*>(pages_), cpu);
+  return __atomic_load_n(&pg->parked, __ATOMIC_RELAXED);
+}
 
 int DevKairosGranter::grant(pid_t tid, std::uint32_t cpu) {
   kairos_grant g{};

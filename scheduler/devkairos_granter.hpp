@@ -20,10 +20,17 @@ class DevKairosGranter {
   // 0 or -errno.
   int grant(pid_t tid, std::uint32_t cpu);
   int preempt_flag(std::uint32_t cpu);
+  // Threads parked in the module on `cpu` right now, read from the
+  // read-only mapping of the per-CPU pages (no system call); 0 for a CPU
+  // out of range.
+  std::uint32_t parked_on(std::uint32_t cpu) const;
 
  private:
-  explicit DevKairosGranter(int fd) : fd_(fd) {}
+  DevKairosGranter(int fd, const void* pages, std::uint32_t nr_cpus)
+      : fd_(fd), pages_(pages), nr_cpus_(nr_cpus) {}
   int fd_;
+  const void* pages_;
+  std::uint32_t nr_cpus_;
 };
 
 }  // namespace kairos
