@@ -226,6 +226,11 @@ class AllocatorService::Loop {
     st.failed.fetch_add(r.failed, std::memory_order_relaxed);
     if (r.grants > r.failed)
       st.grant_ns.fetch_add((mono_ns() - t0), std::memory_order_relaxed);
+    for (const policy::Decision& x : d)
+      if (x.kind == policy::DecisionKind::kRevoke)
+        st.revoke_why[static_cast<unsigned>(x.reason) % kReasons].fetch_add(1, std::memory_order_relaxed);
+      else if (alloc_->owner(x.core) == x.app)
+        st.grant_why[static_cast<unsigned>(x.reason) % kReasons].fetch_add(1, std::memory_order_relaxed);
     // Guaranteed cores of unmodified apps change hands rarely (start,
     // hotplug, restart): say so, in the words of the static planner.
     for (const policy::Decision& x : d)
@@ -359,6 +364,19 @@ void AllocatorService::run(SchedLoader* sched) {
   }
 }
 
+namespace {
+// "congested:3,parked:2" (reasons with a count only; "-" when none).
+std::string by_reason(const std::array<std::atomic<std::uint64_t>, kReasons>& a) {
+  std::string out;
+  for (unsigned i = 0; i < kReasons; ++i)
+    if (const std::uint64_t n = a[i].load())
+      out += (out.empty() ? "" : ",") +
+             std::string(policy::to_string(static_cast<policy::Reason>(i))) + ":" +
+             std::to_string(n);
+  return out.empty() ? "-" : out;
+}
+}  // namespace
+
 std::string AllocatorService::status_lines() const {
   auto avg = [](const std::atomic<std::uint64_t>& ns, const std::atomic<std::uint64_t>& n) {
     const std::uint64_t c = n.load();
@@ -384,17 +402,22 @@ std::string AllocatorService::status_lines() const {
     << " set_owner_ns_avg=" << avg(st_.owner_ns, st_.owner_calls)
     << " wake_ns_avg=" << avg(st_.wake_ns, st_.wake_calls)
     << " bad_polls=" << st_.bad_polls.load()
+    << " grants_by_reason=" << by_reason(st_.grant_why)
+    << " revokes_by_reason=" << by_reason(st_.revoke_why)
     << " wake=" << (dev_ ? "devkairos" : "none") << "\n";
   std::lock_guard<std::mutex> g(mu_);
   for (const AllocatorApp& a : apps_) {
     if (!a.area) continue;
     unsigned running = 0;
+    std::uint64_t queued = 0;
     for (std::uint32_t k = 0; k < a.area->nr_kthreads(); ++k) {
       const auto s = a.area->snapshot(k);
       if (s && s->state != KAIROS_KTHREAD_PARKED) ++running;
+      if (s) queued += s->rq_len();
     }
     o << "runtime app=" << a.id << " pid=" << a.pid
-      << " kthreads=" << a.area->nr_kthreads() << " running=" << running << "\n";
+      << " kthreads=" << a.area->nr_kthreads() << " running=" << running
+      << " queued=" << queued << "\n";
   }
   return o.str();
 }

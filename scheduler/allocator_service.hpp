@@ -52,6 +52,8 @@ inline constexpr unsigned kLowPowerBelowCpus = 4;
 // In low-power mode polls are at least this far apart: a timer wakeup
 // every 5 us would cost more CPU than the polls it saves.
 inline constexpr std::uint64_t kLowPowerMinPollNs = 50'000;
+// Number of policy::Reason values (decision counts by reason).
+inline constexpr unsigned kReasons = 9;
 
 // One LC app as the allocator sees it.
 struct AllocatorApp {
@@ -98,6 +100,7 @@ class AllocatorService {
     std::atomic<std::uint64_t> grants{0}, revokes{0}, failed{0}, grant_ns{0};
     std::atomic<std::uint64_t> bad_polls{0};
     std::atomic<std::uint64_t> owner_ns{0}, owner_calls{0}, wake_ns{0}, wake_calls{0};
+    std::array<std::atomic<std::uint64_t>, kReasons> grant_why{}, revoke_why{};
     std::atomic<unsigned> kthreads{0}, runtime_apps{0}, apps{0};
   };
 

@@ -39,7 +39,7 @@ field() { sed -n "s/^allocator .* $1=\([0-9.]*\).*/\1/p" "$tmp/status"; }
 spin() { # spin KTHREADS PHASES... (runs in the LC cgroup)
 	k=$1; shift
 	sh -c "echo \$\$ > $CG/kab/cgroup.procs && exec $build/tools/spinserver/spinserver \
-		--kthreads $k --service-us 50 $*"
+		--kthreads $k --first-cpu $(($(nproc) - 1)) --service-us 50 $*"
 }
 
 echo "== poll cost inside kairosd (low-power, 50 us polls; VM under TCG)"

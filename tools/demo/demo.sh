@@ -81,7 +81,7 @@ if [ -n "$inserted" ] && [ -x "$build/tools/spinserver/spinserver" ]; then
 	stress-ng --cpu "$(nproc)" --timeout 12 --temp-path /tmp >/dev/null 2>&1 &
 	hog=$!
 	sh -c "echo \$\$ > $CG/kd-spin/cgroup.procs && exec $build/tools/spinserver/spinserver \
-		--kthreads 1 --service-us 100 --phase 0:2000 --phase 500:4000 --phase 0:3000" \
+		--kthreads 1 --first-cpu $(($(nproc) - 1)) --service-us 100 --phase 0:2000 --phase 500:4000 --phase 0:3000" \
 		>"$tmp/spin.out" 2>&1 &
 	spin=$!
 	owned() { sed -n 's/^app .*cgroup=kd-spin .*owned=\([0-9]*\).*/\1/p' /run/kairos/status; }
