@@ -10,7 +10,7 @@
 namespace kairos {
 
 KairosdMechanism::KairosdMechanism(
-    SchedLoader& sched, DevKairosGranter* dev,
+    SchedPort& sched, DevKairosGranter* dev,
     std::function<RuntimeTarget*(policy::AppId)> runtime,
     std::function<void(const std::string&)> log, Timing timing)
     : sched_(sched),

@@ -8,7 +8,7 @@
 #pragma once
 
 #include "devkairos_granter.hpp"
-#include "sched_loader.hpp"
+#include "sched_port.hpp"
 
 #include <kairos/policy/apply.hpp>
 #include <kairos/queue_state_area.hpp>
@@ -43,7 +43,7 @@ class KairosdMechanism final : public policy::Mechanism {
  public:
   using Timing = MechanismTiming;
   // runtime(app) returns the app's target or null (unmodified app).
-  KairosdMechanism(SchedLoader& sched, DevKairosGranter* dev,
+  KairosdMechanism(SchedPort& sched, DevKairosGranter* dev,
                    std::function<RuntimeTarget*(policy::AppId)> runtime,
                    std::function<void(const std::string&)> log, Timing timing = {});
 
@@ -57,7 +57,7 @@ class KairosdMechanism final : public policy::Mechanism {
  private:
   bool tid_belongs(RuntimeTarget& t, std::uint32_t k, std::uint32_t tid);
 
-  SchedLoader& sched_;
+  SchedPort& sched_;
   DevKairosGranter* dev_;
   std::function<RuntimeTarget*(policy::AppId)> runtime_;
   std::function<void(const std::string&)> log_;

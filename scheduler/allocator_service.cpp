@@ -73,7 +73,7 @@ policy::Topology read_topology(unsigned n) {
 // The poll loop's state; lives on the allocator thread only.
 class AllocatorService::Loop {
  public:
-  Loop(AllocatorService& svc, SchedLoader& sched)
+  Loop(AllocatorService& svc, SchedPort& sched)
       : svc_(svc),
         sched_(sched),
         ncpu_(sched.nr_cpus()),
@@ -267,7 +267,7 @@ class AllocatorService::Loop {
   }
 
   AllocatorService& svc_;
-  SchedLoader& sched_;
+  SchedPort& sched_;
   unsigned ncpu_;
   KairosdMechanism mech_;
   std::optional<policy::CoreAllocator> alloc_;
@@ -293,7 +293,7 @@ AllocatorService::AllocatorService(AllocatorOptions opts, unsigned online_cpus, 
 
 AllocatorService::~AllocatorService() { stop(); }
 
-void AllocatorService::start(SchedLoader& sched) {
+void AllocatorService::start(SchedPort& sched) {
   stop();
   stop_.store(false);
   thread_ = std::thread([this, s = &sched] { run(s); });
@@ -313,7 +313,7 @@ void AllocatorService::update(std::vector<AllocatorApp> apps, std::vector<bool> 
   gen_.fetch_add(1, std::memory_order_release);
 }
 
-void AllocatorService::run(SchedLoader* sched) {
+void AllocatorService::run(SchedPort* sched) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(opts_.cpu, &set);

@@ -12,7 +12,8 @@
 // blocks the poll loop (the loop picks the new set up with a try-lock).
 //
 // Placement: the loop runs pinned to its own CPU (--allocator-cpu, never
-// granted), SCHED_FIFO so BE work cannot delay a poll. It spins between
+// granted), as an ordinary thread (keep BE work off that CPU, e.g. with a
+// cpuset, for polls on time; see rt_priority below). It spins between
 // polls, except in low-power mode (auto on machines with fewer than 4
 // online CPUs, or --allocator-low-power), where it sleeps until the next
 // poll (clock_nanosleep, absolute) and polls at most every 50 us: grants
@@ -20,7 +21,7 @@
 #pragma once
 
 #include "allocator_mechanism.hpp"
-#include "sched_loader.hpp"
+#include "sched_port.hpp"
 
 #include <kairos/queue_state_area.hpp>
 
@@ -43,7 +44,10 @@ struct AllocatorOptions {
   std::uint64_t poll_ns = 5'000;
   unsigned cpu = 0;  // the poll loop's core; never granted
   enum class Power { kAuto, kLowPower, kSpin } power = Power::kAuto;
-  int rt_priority = 1;  // SCHED_FIFO priority of the loop, 0: stay SCHED_OTHER
+  // SCHED_FIFO priority of the loop, 0 (default): an ordinary thread. A
+  // real-time loop starved the tasks pinned to its CPU into sched_ext
+  // watchdog stalls in the emulated VM, so it is opt-in (tests, benches).
+  int rt_priority = 0;
 };
 
 // Machines with fewer online CPUs than this run the loop in low-power mode
@@ -82,7 +86,7 @@ class AllocatorService {
   }
   // Starts the poll loop over `sched` with a fresh policy (after every
   // scheduler (re)load). stop() joins it; `sched` is not used afterwards.
-  void start(SchedLoader& sched);
+  void start(SchedPort& sched);
   void stop();
   // The apps and online CPUs to manage, from the daemon's scan.
   void update(std::vector<AllocatorApp> apps, std::vector<bool> online);
@@ -104,7 +108,7 @@ class AllocatorService {
     std::atomic<unsigned> kthreads{0}, runtime_apps{0}, apps{0};
   };
 
-  void run(SchedLoader* sched);
+  void run(SchedPort* sched);
 
   AllocatorOptions opts_;
   bool low_power_;
