@@ -197,8 +197,11 @@ class AllocatorService::Loop {
     st.poll_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
     atomic_max(st.poll_ns_max, t1 - t0);
     if (decisions_.empty()) {
-      st.quiet_polls.fetch_add(1, std::memory_order_relaxed);
+      const std::uint64_t i = st.quiet_polls.fetch_add(1, std::memory_order_relaxed);
       st.quiet_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
+      st.recent_quiet[i % st.recent_quiet.size()].store(
+          static_cast<std::uint32_t>(std::min<Nanos>(t1 - t0, 0xffffffffu)),
+          std::memory_order_relaxed);
     }
   }
 
@@ -386,6 +389,7 @@ std::string AllocatorService::status_lines() const {
   const std::uint64_t qp = st_.quiet_polls.load(), qns = st_.quiet_ns.load();
   const unsigned nk = st_.kthreads.load();
   const std::uint64_t grants = st_.grants.load();
+  const std::uint64_t p50 = recent_quiet_p50();
   std::ostringstream o;
   o << "allocator mode=" << (low_power_ ? "low-power" : "spin")
     << " cpu=" << opts_.cpu << " poll_us=" << effective_poll_ns() / 1000.0
@@ -395,7 +399,8 @@ std::string AllocatorService::status_lines() const {
     << " poll_ns_max=" << st_.poll_ns_max.load()
     << " quiet_polls=" << qp << " quiet_ns=" << qns
     << " quiet_poll_ns_avg=" << (qp ? qns / qp : 0)
-    << " ns_per_kthread=" << (qp && nk ? qns / qp / nk : 0)
+    << " quiet_poll_ns_p50=" << p50
+    << " ns_per_kthread=" << (nk ? p50 / nk : 0)
     << " grants=" << grants << " revokes=" << st_.revokes.load()
     << " failed=" << st_.failed.load()
     << " grant_apply_ns_avg=" << (grants ? st_.grant_ns.load() / grants : 0)
@@ -422,15 +427,25 @@ std::string AllocatorService::status_lines() const {
   return o.str();
 }
 
+std::uint64_t AllocatorService::recent_quiet_p50() const {
+  const std::uint64_t n = std::min<std::uint64_t>(st_.quiet_polls.load(), st_.recent_quiet.size());
+  if (n == 0) return 0;
+  std::vector<std::uint32_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = st_.recent_quiet[i].load(std::memory_order_relaxed);
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n / 2), v.end());
+  return v[n / 2];
+}
+
 std::string AllocatorService::summary() const {
   const std::uint64_t polls = st_.polls.load();
   const std::uint64_t qp = st_.quiet_polls.load(), qns = st_.quiet_ns.load();
   const unsigned nk = st_.kthreads.load();
+  const std::uint64_t p50 = recent_quiet_p50();
   std::ostringstream o;
   o << "allocator: " << polls << " polls, "
-    << (polls ? st_.poll_ns.load() / polls : 0) << " ns per poll ("
-    << (qp ? qns / qp : 0) << " ns without decisions";
-  if (nk) o << ", " << (qp ? qns / qp / nk : 0) << " ns per monitored kthread of " << nk;
+    << (polls ? st_.poll_ns.load() / polls : 0) << " ns per poll on average ("
+    << (qp ? qns / qp : 0) << " ns without decisions, median of the last ones " << p50;
+  if (nk) o << ", " << p50 / nk << " ns per monitored kthread of " << nk;
   o << "), " << st_.grants.load() << " grants, " << st_.revokes.load()
     << " revokes, " << st_.failed.load() << " failed grants";
   return o.str();

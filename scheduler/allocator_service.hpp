@@ -105,10 +105,14 @@ class AllocatorService {
     std::atomic<std::uint64_t> bad_polls{0};
     std::atomic<std::uint64_t> owner_ns{0}, owner_calls{0}, wake_ns{0}, wake_calls{0};
     std::array<std::atomic<std::uint64_t>, kReasons> grant_why{}, revoke_why{};
+    // The last kRecentPolls quiet poll durations (one writer, the loop), for
+    // a median that a preempted poll on a shared machine does not skew.
+    std::array<std::atomic<std::uint32_t>, 1024> recent_quiet{};
     std::atomic<unsigned> kthreads{0}, runtime_apps{0}, apps{0};
   };
 
   void run(SchedPort* sched);
+  std::uint64_t recent_quiet_p50() const;
 
   AllocatorOptions opts_;
   bool low_power_;
