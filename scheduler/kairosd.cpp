@@ -41,6 +41,9 @@ void usage(FILE* out) {
       "  --allocator-cpu N      CPU of the allocator's poll loop, never granted (default 0)\n"
       "  --allocator-low-power  sleep between polls (default below 4 online CPUs)\n"
       "  --allocator-spin       spin between polls (default from 4 online CPUs up)\n"
+      "  --allocator-rt-priority N  run the poll loop SCHED_FIFO at priority 1..99\n"
+      "                         (default 0: an ordinary thread; only with its CPU\n"
+      "                         kept free of other work, or tasks pinned there stall)\n"
       "Guard tunables come from /sys/kernel/kairos/{quantum_us,period_us} when\n"
       "kairos.ko is loaded, else 900 us per 1000 us.\n");
 }
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
       {"allocator-cpu", required_argument, nullptr, 'C'},
       {"allocator-low-power", no_argument, nullptr, 'L'},
       {"allocator-spin", no_argument, nullptr, 'S'},
+      {"allocator-rt-priority", required_argument, nullptr, 'R'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1;) {
@@ -133,6 +137,10 @@ int main(int argc, char** argv) {
             parse_number("--allocator-cpu", optarg, 0, ncpu > 0 ? ncpu - 1 : 0));
         break;
       }
+      case 'R':
+        opts.allocator.rt_priority =
+            static_cast<int>(parse_number("--allocator-rt-priority", optarg, 0, 99));
+        break;
       case 'L':
       case 'S': {
         const auto want = c == 'L' ? kairos::AllocatorOptions::Power::kLowPower

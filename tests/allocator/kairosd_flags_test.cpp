@@ -35,7 +35,8 @@ TEST(KairosdFlags, HelpListsTheAllocatorOptions) {
   const Result r = run_kairosd({"--help"});
   EXPECT_EQ(r.status, 0) << r.out;
   for (const char* f : {"--no-allocator", "--poll-us", "--allocator-cpu",
-                        "--allocator-low-power", "--allocator-spin"})
+                        "--allocator-low-power", "--allocator-spin",
+                        "--allocator-rt-priority"})
     EXPECT_NE(r.out.find(f), std::string::npos) << f << "\n" << r.out;
 }
 
@@ -56,6 +57,8 @@ TEST(KairosdFlags, BadAllocatorFlagsAreRefused) {
       {{"--allocator-low-power", "--allocator-spin"}, "exclude each other"},
       {{"--allocator-spin", "--allocator-low-power"}, "exclude each other"},
       {{"--no-allocator=yes"}, "doesn't allow an argument"},
+      {{"--allocator-rt-priority", "100"}, "--allocator-rt-priority wants a number in 0..99"},
+      {{"--allocator-rt-priority", "-1"}, "--allocator-rt-priority wants a number"},
   };
   for (const auto& c : cases) {
     const Result r = run_kairosd(c.args);
