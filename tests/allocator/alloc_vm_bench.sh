@@ -45,7 +45,7 @@ spin() { # spin KTHREADS PHASES... (runs in the LC cgroup)
 echo "== poll cost inside kairosd (low-power, 50 us polls; VM under TCG)"
 printf '%-9s %-18s %-18s %-18s\n' kthreads "mean ns/quiet poll" "median ns/poll" "median ns/kthread"
 for k in 1 16 64; do
-	spin "$k" --phase 0:20000 >"$tmp/spin.$k" 2>&1 &
+	spin "$k" --phase 0:60000 >"$tmp/spin.$k" 2>&1 &
 	sp=$!
 	i=0  # until kairosd drives it (a runtime of 64 kthreads starts slowly here)
 	until [ "$(field kthreads)" = "$k" ]; do
@@ -58,7 +58,7 @@ for k in 1 16 64; do
 	p1=$(field quiet_polls); n1=$(field quiet_ns)
 	awk -v k="$k" -v p="$((p1 - p0))" -v n="$((n1 - n0))" -v m="$(field quiet_poll_ns_p50)" \
 		'BEGIN { printf "%-9s %-18.0f %-18s %-18.1f (%d polls)\n", k, p ? n / p : 0, m, m / k, p }'
-	kill "$sp"; wait "$sp" 2>/dev/null || true
+	kill "$sp" 2>/dev/null || true; wait "$sp" 2>/dev/null || true
 	rm -f "/dev/shm/kairos-rt.$sp"
 done
 
