@@ -38,7 +38,8 @@ done
 field() { sed -n "s/^allocator .* $1=\([0-9.]*\).*/\1/p" "$tmp/status"; }
 spin() { # spin KTHREADS PHASES... (runs in the LC cgroup)
 	k=$1; shift
-	sh -c "echo \$\$ > $CG/kab/cgroup.procs && exec $build/tools/spinserver/spinserver \
+	# exec: in "spin ... &", $! is then the spinserver itself
+	exec sh -c "echo \$\$ > $CG/kab/cgroup.procs && exec $build/tools/spinserver/spinserver \
 		--kthreads $k --first-cpu $(($(nproc) - 1)) --service-us 50 $*"
 }
 
@@ -76,7 +77,7 @@ sleep 0.5
 latency() { # latency LABEL: both rates against the running kairosd
 	for rate in 200 1000; do
 		printf '%s: ' "$1"
-		spin 1 --phase 0:1500 --phase "$rate:5000" | grep 'phase 1 ' || true
+		(spin 1 --phase 0:1500 --phase "$rate:5000") | grep 'phase 1' || true
 	done
 	grep '^allocator ' "$tmp/status"
 }
