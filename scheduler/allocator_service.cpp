@@ -115,13 +115,16 @@ class AllocatorService::Loop {
       App a;
       a.want = w;
       const unsigned max = std::min(std::max(w.max_cores, w.guaranteed), usable_);
-      a.spec = {w.id, std::min(w.guaranteed, max), 0, w.area != nullptr};
+      // Without /dev/kairos its kthreads cannot be woken: every grant would
+      // fail, so the app is managed as an unmodified one instead.
+      const bool runtime = w.area != nullptr && svc_.dev_ != nullptr;
+      a.spec = {w.id, std::min(w.guaranteed, max), 0, runtime};
       a.spec.burstable = max - a.spec.guaranteed;
       if (auto err = alloc_->add_app(a.spec)) {
         svc_.log_("allocator: app " + std::to_string(w.id) + " not managed: " + *err);
         continue;
       }
-      if (w.area) {
+      if (runtime) {
         a.target.pid = w.pid;
         a.target.area = w.area;
         a.kthreads.resize(w.area->nr_kthreads());

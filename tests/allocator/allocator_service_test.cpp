@@ -1,9 +1,12 @@
 // kairosd's allocator loop (scheduler/allocator_service.*) on the host:
 // the real poll thread, policy and mechanism over a fake scheduler (plain
 // memory behind SchedPort) and a real runtime area in a memfd. No
-// /dev/kairos here, so a runtime grant's wake fails and must be rolled
-// back; unmodified apps get their guaranteed cores; app changes and CPU
+// /dev/kairos here, so a runtime app is managed as an unmodified one; a
+// grant the scheduler refuses is rolled back and retried; unmodified apps
+// get their guaranteed cores; app changes and CPU
 // lists from the "daemon" are followed; stopping hands every core back.
+// (The wake of runtime kthreads through /dev/kairos is covered in the VM,
+// vm.allocator_vm_test.)
 #include "allocator_service.hpp"
 #include "fake_sched.hpp"
 
@@ -116,33 +119,48 @@ class FakeRuntime {
   std::vector<QueueStateWriter> writers_;
 };
 
-TEST(AllocatorService, RuntimeGrantWhoseWakeFailsIsRolledBack) {
+TEST(AllocatorService, WithoutDevKairosARuntimeAppIsManagedAsUnmodified) {
+  ASSERT_NE(access("/dev/kairos", F_OK), 0) << "unit tests expect no kairos.ko";
   FakeSched s(3);
   Logs log;
   AllocatorService svc(host_options(), 3, log.fn());
+  EXPECT_TRUE(log.has("runtime kthreads cannot be woken"));
   FakeRuntime rt(2);
   svc.update({{5, 0, 1, getpid(), rt.view()}}, std::vector<bool>(3, true));
   svc.start(s);
   ASSERT_TRUE(eventually([&] {
-    return svc.status_lines().find("kthreads=2") != std::string::npos;
+    return svc.status_lines().find(" apps=1 runtime_apps=0 ") != std::string::npos;
   })) << svc.status_lines();
-  EXPECT_EQ(s.owned_by(5), 0) << "an idle runtime app holds nothing";
-  // Work queued on a parked kthread: a grant (set_owner) follows, the wake
-  // cannot work without /dev/kairos (the "kthread" has no tid either), so
-  // the owner entry is cleared again.
+  // Work on a kthread line is not acted on (nothing could wake it); no
+  // grant is attempted and none fails.
   rt.line(0).rq_push();
-  ASSERT_TRUE(eventually([&] { return s.grants_to(5) > 0 && s.owned_by(5) == 0; }))
-      << s.describe();
-  ASSERT_TRUE(eventually([&] {
-    return svc.status_lines().find(" failed=0 ") == std::string::npos;
-  })) << svc.status_lines();
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(s.grants_to(5), 0u) << s.describe();
+  EXPECT_NE(svc.status_lines().find(" failed=0 "), std::string::npos) << svc.status_lines();
+  svc.stop();
+}
+
+TEST(AllocatorService, AFailedGrantIsRolledBackAndRetried) {
+  FakeSched s(3);
+  Logs log;
+  AllocatorService svc(host_options(), 3, log.fn());
+  s.refuse_app(5);  // the BPF side says no (e.g. the app was just retired)
+  svc.update({{5, 1, 1, 0, nullptr}}, std::vector<bool>(3, true));
+  svc.start(s);
+  ASSERT_TRUE(eventually([&] { return s.refused() >= 3; })) << s.describe();
+  EXPECT_EQ(s.owned_by(5), 0);
+  EXPECT_EQ(svc.status_lines().find(" failed=0 "), std::string::npos) << svc.status_lines();
+  EXPECT_TRUE(log.has("set_owner(cpu ")) << "the failure is reported";
+  // Accepted again: the next poll's retry lands.
+  s.refuse_app(0);
+  ASSERT_TRUE(eventually([&] { return s.owned_by(5) == 1; })) << s.describe();
   // The app goes away (annotation removed): nothing of it stays.
   svc.update({}, std::vector<bool>(3, true));
+  ASSERT_TRUE(eventually([&] { return s.owned_by(5) == 0; })) << s.describe();
   ASSERT_TRUE(eventually([&] {
     return svc.status_lines().find(" apps=0 ") != std::string::npos;
   })) << svc.status_lines();
   svc.stop();
-  EXPECT_EQ(s.owned_by(5), 0);
 }
 
 TEST(AllocatorService, OfflineCpusAreNotGrantedAndHotplugRebuilds) {

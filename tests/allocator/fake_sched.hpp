@@ -20,6 +20,10 @@ class FakeSched final : public SchedPort {
   std::uint32_t nr_cpus() const override { return n_; }
   int set_owner(std::uint32_t cpu, std::uint32_t app) override {
     if (cpu >= n_ || app >= KAIROS_MAX_APPS) return -22;
+    if (app && app == refuse_.load()) {
+      refused_.fetch_add(1);
+      return -2;  // -ENOENT, as kairos_set_owner says for a retired app
+    }
     owners_[cpu].store(app);
     if (app) grants_[app].fetch_add(1);
     return 0;
@@ -41,6 +45,9 @@ class FakeSched final : public SchedPort {
     return n;
   }
   std::uint64_t grants_to(std::uint32_t app) const { return grants_[app].load(); }
+  // Makes set_owner refuse grants to app (0: accept all again).
+  void refuse_app(std::uint32_t app) { refuse_.store(app); }
+  std::uint64_t refused() const { return refused_.load(); }
   std::string describe() const {
     std::string s = "owners:";
     for (std::uint32_t c = 0; c < n_; ++c) s += " " + std::to_string(owners_[c].load());
@@ -53,6 +60,8 @@ class FakeSched final : public SchedPort {
   std::vector<kairos_cpu_state> cpus_;
   volatile kairos_app_stats stats_[KAIROS_MAX_APPS] = {};
   std::atomic<std::uint64_t> grants_[KAIROS_MAX_APPS] = {};
+  std::atomic<std::uint32_t> refuse_{0};
+  std::atomic<std::uint64_t> refused_{0};
 };
 
 }  // namespace kairos

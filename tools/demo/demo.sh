@@ -84,18 +84,25 @@ if [ -n "$inserted" ] && [ -x "$build/tools/spinserver/spinserver" ]; then
 		--kthreads 1 --first-cpu $(($(nproc) - 1)) --service-us 100 --phase 0:2000 --phase 500:4000 --phase 0:3000" \
 		>"$tmp/spin.out" 2>&1 &
 	spin=$!
-	owned() { sed -n 's/^app .*cgroup=kd-spin .*owned=\([0-9]*\).*/\1/p' /run/kairos/status; }
-	grants() { sed -n 's/^allocator .* grants=\([0-9]*\).*/\1/p' /run/kairos/status; }
+	# One awk per sample (process starts are slow in the emulated VM):
+	# the server's phase from its output, the app's granted cores and the
+	# allocator's grant count from kairosd's status file.
+	sample() {
+		awk -v now="$1" -v t0="$t0" '
+		FILENAME != "/run/kairos/status" { if (/phase 1 /) ph = "idle (after)"; else if (/phase 0 /) ph = "load" }
+		FILENAME == "/run/kairos/status" && /^app .*cgroup=kd-spin / {
+			for (i = 1; i <= NF; i++) if ($i ~ /^owned=/) { split($i, a, "="); own = a[2] } }
+		FILENAME == "/run/kairos/status" && /^allocator / {
+			for (i = 1; i <= NF; i++) if ($i ~ /^grants=/) { split($i, a, "="); gr = a[2] } }
+		END { printf "   %-6.1f %-14s %-15s %s\n", now - t0, ph == "" ? "idle" : ph, own, gr }
+		' "$tmp/spin.out" /run/kairos/status
+	}
 	printf '   %-6s %-14s %-15s %s\n' "t (s)" "server phase" "cores granted" "allocator grants so far"
-	t=0
-	while kill -0 $spin 2>/dev/null && [ $t -lt 120 ]; do
-		phase=idle
-		grep -q "phase 0 " "$tmp/spin.out" && phase=load
-		grep -q "phase 1 " "$tmp/spin.out" && phase=idle
-		[ $((t % 2)) -eq 0 ] && printf '   %-6s %-14s %-15s %s\n' \
-			"$(awk -v t=$t 'BEGIN { printf "%.1f", t / 4 }')" "$phase" "$(owned)" "$(grants)"
-		t=$((t + 1))
-		sleep 0.25
+	read -r t0 _ </proc/uptime
+	while kill -0 $spin 2>/dev/null; do
+		read -r now _ </proc/uptime
+		sample "$now"
+		sleep 0.3
 	done
 	wait $spin || { cat "$tmp/spin.out" >&2; exit 1; }
 	wait $hog || true
