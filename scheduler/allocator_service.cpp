@@ -25,6 +25,8 @@ using policy::Nanos;
 // How long a kthread whose line says PARKED may be treated as still on its
 // way into the module's PARK.
 constexpr Nanos kParkTransitNs = 2'000'000;
+// Poll interval while no app can gain or lose a core (Loop::settled).
+constexpr Nanos kSettledPollNs = 10'000'000;
 
 Nanos mono_ns() {
   timespec ts;
@@ -141,6 +143,18 @@ class AllocatorService::Loop {
     svc_.st_.kthreads.store(nk, std::memory_order_relaxed);
     svc_.st_.runtime_apps.store(nrt, std::memory_order_relaxed);
     svc_.st_.apps.store(static_cast<unsigned>(apps_.size()), std::memory_order_relaxed);
+  }
+
+  // True when no poll can change anything until the apps or CPUs change:
+  // every app is unmodified with no burstable core and holds its
+  // guarantee (e.g. --guaranteed N --burstable N). The loop then sleeps.
+  bool settled() const {
+    if (!alloc_) return true;
+    for (const App& a : apps_)
+      if (a.spec.runtime || a.spec.burstable > 0 ||
+          alloc_->cores_held(a.spec.id) < a.spec.guaranteed)
+        return false;
+    return true;
   }
 
   // One poll; returns false when the policy refused the input.
@@ -356,7 +370,11 @@ void AllocatorService::run(SchedPort* sched) {
     if (next <= now) {
       next = now + interval_ns;  // fell behind: do not try to catch up
     }
-    if (low_power_) {
+    if (loop.settled()) {
+      // Nothing to watch: wake only to notice app or CPU changes.
+      next = now + kSettledPollNs;
+    }
+    if (low_power_ || loop.settled()) {
       timespec ts{static_cast<time_t>(next / 1'000'000'000ull),
                   static_cast<long>(next % 1'000'000'000ull)};
       while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {

@@ -163,6 +163,29 @@ TEST(AllocatorService, AFailedGrantIsRolledBackAndRetried) {
   svc.stop();
 }
 
+TEST(AllocatorService, SettledAppsArePolledRarely) {
+  FakeSched s(3);
+  Logs log;
+  AllocatorService svc(host_options(), 3, log.fn());
+  svc.update({{2, 1, 1, 0, nullptr}}, std::vector<bool>(3, true));  // G1 B1: static
+  svc.start(s);
+  ASSERT_TRUE(eventually([&] { return s.owned_by(2) == 1; })) << s.describe();
+  auto polls = [&] {
+    const std::string st = svc.status_lines();
+    const auto i = st.find(" polls=");
+    return std::stoull(st.substr(i + 7));
+  };
+  const auto p0 = polls();
+  std::this_thread::sleep_for(200ms);
+  // 20 us polls would be ~10000 here; settled, about 20 (10 ms apart).
+  EXPECT_LT(polls() - p0, 200u);
+  // A burstable app arrives: polls speed up again and it is served.
+  svc.update({{2, 1, 1, 0, nullptr}, {3, 0, 1, 0, nullptr}}, std::vector<bool>(3, true));
+  s.set_queue(3, 1, 1);
+  ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 1; })) << s.describe();
+  svc.stop();
+}
+
 TEST(AllocatorService, OfflineCpusAreNotGrantedAndHotplugRebuilds) {
   FakeSched s(4);
   Logs log;
