@@ -89,9 +89,17 @@ TEST(AllocatorVm, GrantsFollowTheLoadAndGoBackWhenIdle) {
   EXPECT_EQ(max_owned, 1) << "no core granted under load\n" << d.status();
   EXPECT_GT(grants1, grants0) << d.status();
 
-  // Idle again: the core goes back and stays back.
-  ASSERT_TRUE(wait_for([&] { return number_field(d.status(), "app", app, "owned") == 0; }, 5s))
-      << d.status();
+  // Idle again: the core goes back and stays back. (The status file may
+  // predate the end of the load phase: wait for one that shows the
+  // runtime's queue empty and its kthread parked, then one more scan.)
+  ASSERT_TRUE(wait_for([&] {
+    const std::string st = d.status();
+    return number_field(st, "app", app, "owned") == 0 &&
+           number_field(st, "runtime", "pid=" + pid, "queued") == 0 &&
+           number_field(st, "runtime", "pid=" + pid, "running") == 0;
+  }, 10s)) << d.status();
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(number_field(d.status(), "app", app, "owned"), 0) << d.status();
   const std::string idle_status = d.status();
   const long grants2 = number_field(idle_status, "allocator", "", "grants");
   for (int i = 0; i < 50; ++i) {
