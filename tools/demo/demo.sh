@@ -80,6 +80,7 @@ if [ -n "$inserted" ] && [ -x "$build/tools/spinserver/spinserver" ]; then
 		--guaranteed 0 --burstable 1 >/dev/null
 	stress-ng --cpu "$(nproc)" --timeout 12 --temp-path /tmp >/dev/null 2>&1 &
 	hog=$!
+	: >"$tmp/spin.out"  # exists before the first sample reads it
 	sh -c "echo \$\$ > $CG/kd-spin/cgroup.procs && exec $build/tools/spinserver/spinserver \
 		--kthreads 1 --first-cpu $(($(nproc) - 1)) --service-us 100 --phase 0:2000 --phase 500:4000 --phase 0:3000" \
 		>"$tmp/spin.out" 2>&1 &
@@ -101,7 +102,7 @@ if [ -n "$inserted" ] && [ -x "$build/tools/spinserver/spinserver" ]; then
 	read -r t0 _ </proc/uptime
 	while kill -0 $spin 2>/dev/null; do
 		read -r now _ </proc/uptime
-		sample "$now"
+		sample "$now" || true
 		sleep 0.3
 	done
 	wait $spin || { cat "$tmp/spin.out" >&2; exit 1; }
