@@ -64,6 +64,14 @@ struct {
 	__type(value, struct kairos_app_stats);
 } app_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KAIROS_MAX_CPUS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, u32);
+	__type(value, struct kairos_cpu_state);
+} cpu_state SEC(".maps");
+
 /* What each CPU is doing, read by other CPUs when they pick one to kick. */
 struct cpu_ctx {
 	u32 curr_app;		/* LC app whose task runs here, 0 if none */
@@ -471,6 +479,19 @@ out:
 	__sync_fetch_and_add(&stats.dispatched, 1);
 }
 
+/* The allocator's per-CPU view (cpu_state): what runs on cpu now. */
+static void publish_cpu_state(s32 cpu, u32 busy, u32 app)
+{
+	u32 key = cpu;
+	struct kairos_cpu_state *st = bpf_map_lookup_elem(&cpu_state, &key);
+
+	if (!st)
+		return;
+	st->busy = busy;
+	st->lc_app = app;
+	st->changes++;
+}
+
 void KAIROS_OPS(kairos_running, struct task_struct *p)
 {
 	struct task_ctx *tc = task_ctx(p);
@@ -498,12 +519,14 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 	app = tc->app;
 	c->curr_app = lc_app(app) ? app : 0;
 	c->run_start = now;
+	publish_cpu_state(scx_bpf_task_cpu(p), 1, c->curr_app);
 }
 
 void KAIROS_OPS(kairos_stopping, struct task_struct *p, bool runnable)
 {
 	struct cpu_ctx *c = cpu_ctx(scx_bpf_task_cpu(p));
 
+	publish_cpu_state(scx_bpf_task_cpu(p), 0, 0);
 	if (!c || !c->curr_app)
 		return;
 	charge(c, bpf_ktime_get_ns());

@@ -56,9 +56,74 @@ void Daemon::start() {
   start_watch();
   if (!attach_sched()) enter_class_mode("");
   sync_apps();
-  sync_owners();
+  sync_cores();
   sync_class();
   write_status();
+}
+
+// Who sets the owner map: the allocator loop (guaranteed cores, plus
+// burstable ones on congestion) or, with --no-allocator, the static plan of
+// guaranteed cores. Nothing while no scheduler is attached (class mode).
+void Daemon::sync_cores() {
+  if (!sched_) return;
+  if (!opts_.allocator.enabled) {
+    sync_owners();
+    return;
+  }
+  if (!alloc_) {
+    const auto online = online_cpus(sched_->nr_cpus());
+    alloc_ = std::make_unique<AllocatorService>(
+        opts_.allocator,
+        static_cast<unsigned>(std::count(online.begin(), online.end(), true)), log);
+    log(std::string("allocator on CPU ") + std::to_string(opts_.allocator.cpu) +
+        ", poll every " + std::to_string(alloc_->effective_poll_ns() / 1000) + " us, " +
+        (alloc_->low_power() ? "low-power (sleeps between polls)" : "spinning"));
+  }
+  sync_allocator();
+  // (Re)started after every attach: a reload or a reattach brings a new
+  // scheduler.
+  if (!alloc_->running()) alloc_->start(*sched_);
+}
+
+void Daemon::sync_allocator() {
+  std::set<std::string> lc;
+  for (auto& [path, a] : apps_)
+    if (a.annotation.cls == AppClass::lc) lc.insert(path);
+  auto found = discovery_.scan(lc, log);
+  std::sort(found.begin(), found.end(),
+            [](const DiscoveredRuntime& x, const DiscoveredRuntime& y) { return x.pid < y.pid; });
+  std::vector<AllocatorApp> want;
+  std::map<std::uint32_t, pid_t> driven;
+  for (auto& [path, a] : apps_) {
+    if (a.annotation.cls != AppClass::lc) continue;
+    AllocatorApp x;
+    x.id = a.id;
+    x.guaranteed = a.annotation.guaranteed;
+    x.max_cores = a.annotation.burstable;
+    // One runtime process per app is driven (the lowest pid); the app's
+    // other threads are scheduled as an unmodified app's would be.
+    for (const auto& r : found)
+      if (r.cgroup == path) {
+        x.pid = r.pid;
+        x.area = r.area;
+        driven[a.id] = r.pid;
+        break;
+      }
+    want.push_back(std::move(x));
+  }
+  for (auto& [id, pid] : driven)
+    if (driven_[id] != pid)
+      log("app " + std::to_string(id) + ": allocator drives the kthreads of runtime pid " +
+          std::to_string(pid));
+  for (auto& [id, pid] : driven_)
+    if (pid && !driven.count(id))
+      log("app " + std::to_string(id) + ": runtime pid " + std::to_string(pid) + " gone");
+  driven_ = driven;
+  alloc_->update(std::move(want), online_cpus(sched_->nr_cpus()));
+}
+
+std::string Daemon::allocator_summary() const {
+  return alloc_ ? alloc_->summary() : "";
 }
 
 void Daemon::sync_tunables() {
@@ -198,6 +263,7 @@ bool Daemon::poll() {
       return fall_back_to_class("the scheduler exited for good");
     }
     log("restarting the scheduler: " + d.why);
+    if (alloc_) alloc_->stop();  // it must not touch the old scheduler
     sched_.reset();
     for (int attempt = 0;; ++attempt) {
       try {
@@ -229,13 +295,14 @@ bool Daemon::poll() {
     next_rescan_ = now + std::chrono::milliseconds(opts_.rescan_interval_ms);
     sync_apps();
   }
-  sync_owners();
+  sync_cores();
   sync_class();
   write_status();
   return true;
 }
 
 void Daemon::stop() {
+  if (alloc_) alloc_->stop();  // before the scheduler it polls goes away
   if (class_) class_->detach();
   if (!sched_ && !class_) return;
   sched_.reset();
@@ -288,6 +355,7 @@ void Daemon::write_status() const {
   }
   for (auto& [path, why] : invalid_)
     o << "ignored cgroup=" << path << " why=" << why << "\n";
+  if (alloc_) o << alloc_->status_lines();
   const std::filesystem::path p(opts_.status_path);
   std::error_code ec;
   std::filesystem::create_directories(p.parent_path(), ec);

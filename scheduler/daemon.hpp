@@ -7,6 +7,10 @@
 #include "cgroup_watch.hpp"
 #include "cgroup_xattr.hpp"
 #include "class_sync_dev.hpp"
+
+#include "allocator_service.hpp"
+#include "cgroup_xattr.hpp"
+#include "runtime_discovery.hpp"
 #include "sched_loader.hpp"
 #include "tunables.hpp"
 
@@ -33,6 +37,8 @@ struct DaemonOptions {
   // rescans, as before.
   bool watch_cgroups = true;
   unsigned rescan_interval_ms = 2000;
+
+  AllocatorOptions allocator;  // enabled = false: guaranteed cores only
 };
 
 class Daemon {
@@ -55,6 +61,8 @@ class Daemon {
   void inject_error() { sched_->inject_error(); }
   const std::string& last_exit() const { return last_exit_; }
   unsigned restarts() const { return restarts_total_; }
+  // The allocator's one-line summary ("" when it is off).
+  std::string allocator_summary() const;
 
  private:
   struct App {
@@ -67,6 +75,8 @@ class Daemon {
   void sync_apps();
   void sync_owners();
   void sync_tunables();
+  void sync_cores();      // allocator or static guaranteed cores
+  void sync_allocator();  // apps + runtime areas + online CPUs -> allocator
   void write_status() const;
   // The module's LC class when no scheduler is attached (daemon_sync.cpp).
   void start_watch();
@@ -95,6 +105,10 @@ class Daemon {
   std::chrono::steady_clock::time_point next_reattach_{};
   std::string attach_error_;    // last reason sched_ext did not attach
   std::uint64_t event_syncs_ = 0;  // syncs triggered by cgroup events
+
+  std::unique_ptr<AllocatorService> alloc_;  // null with --no-allocator
+  RuntimeDiscovery discovery_;
+  std::map<std::uint32_t, pid_t> driven_;    // app -> runtime pid (for logs)
 };
 
 }  // namespace kairos

@@ -65,7 +65,7 @@ void Daemon::wait_until(std::chrono::steady_clock::time_point until) {
   if (!watch_->drain()) return;
   ++event_syncs_;
   sync_apps();
-  sync_owners();
+  sync_cores();
   sync_class();
   write_status();
 }
@@ -115,6 +115,7 @@ void Daemon::enter_class_mode(const std::string& why) {
 
 bool Daemon::fall_back_to_class(const std::string& why) {
   if (opts_.backend != Backend::automatic) return false;
+  if (alloc_) alloc_->stop();  // it must not touch the old scheduler
   sched_.reset();
   reattach_ = false;  // gone for good: the operator's or repeated faults
   enter_class_mode(why);

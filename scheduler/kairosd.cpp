@@ -7,6 +7,7 @@
 #include <kairos/dataplane/service.hpp>
 
 #include <getopt.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -40,7 +41,6 @@ void usage(FILE* out) {
       "  --status-file PATH     status for 'kairosctl status' (default /run/kairos/status)\n"
       "  --dataplane-config FILE  run the packet dataplane (format: scheduler/\n"
       "                         dataplane/README.md); a bad file stops kairosd\n"
-
       "  --backend auto|sched_ext|kmod  who keeps LC threads ahead (default auto:\n"
       "                         the sched_ext scheduler, else kairos.ko's LC class,\n"
       "                         also after the scheduler exits for good)\n"
@@ -50,6 +50,14 @@ void usage(FILE* out) {
       "  --kairos-dev PATH      kairos.ko's device (default /dev/kairos)\n"
       "  --test-fault-after-ms N  (tests) make the scheduler fail once after N ms,\n"
       "                         to exercise the error exit and the restart\n"
+      "  --no-allocator         no allocator: LC apps own their guaranteed cores only\n"
+      "  --poll-us N            allocator poll interval, 1..1000000 us (default 5)\n"
+      "  --allocator-cpu N      CPU of the allocator's poll loop, never granted (default 0)\n"
+      "  --allocator-low-power  sleep between polls (default below 4 online CPUs)\n"
+      "  --allocator-spin       spin between polls (default from 4 online CPUs up)\n"
+      "  --allocator-rt-priority N  run the poll loop SCHED_FIFO at priority 1..99\n"
+      "                         (default 0: an ordinary thread; only with its CPU\n"
+      "                         kept free of other work, or tasks pinned there stall)\n"
       "Guard tunables come from /sys/kernel/kairos/{quantum_us,period_us} when\n"
       "kairos.ko is loaded, else 900 us per 1000 us.\n");
 }
@@ -99,11 +107,17 @@ int main(int argc, char** argv) {
       {"status-file", required_argument, nullptr, 'f'},
       {"test-fault-after-ms", required_argument, nullptr, 't'},
       {"dataplane-config", required_argument, nullptr, kOptDataplaneConfig},
-
       {"backend", required_argument, nullptr, 'b'},
       {"rescan-interval-ms", required_argument, nullptr, 'R'},
       {"no-cgroup-watch", no_argument, nullptr, 'W'},
       {"kairos-dev", required_argument, nullptr, 'k'},
+
+      {"no-allocator", no_argument, nullptr, 'N'},
+      {"poll-us", required_argument, nullptr, 'P'},
+      {"allocator-cpu", required_argument, nullptr, 'C'},
+      {"allocator-low-power", no_argument, nullptr, 'L'},
+      {"allocator-spin", no_argument, nullptr, 'S'},
+      {"allocator-rt-priority", required_argument, nullptr, 'Q'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1;) {
@@ -153,6 +167,36 @@ int main(int argc, char** argv) {
       case 'k':
         opts.kairos_dev = optarg;
         break;
+      case 'N':
+        opts.allocator.enabled = false;
+        break;
+      case 'P':
+        opts.allocator.poll_ns =
+            static_cast<std::uint64_t>(parse_number("--poll-us", optarg, 1, 1000000)) * 1000;
+        break;
+      case 'C': {
+        const long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+        opts.allocator.cpu = static_cast<unsigned>(
+            parse_number("--allocator-cpu", optarg, 0, ncpu > 0 ? ncpu - 1 : 0));
+        break;
+      }
+      case 'Q':
+        opts.allocator.rt_priority =
+            static_cast<int>(parse_number("--allocator-rt-priority", optarg, 0, 99));
+        break;
+      case 'L':
+      case 'S': {
+        const auto want = c == 'L' ? kairos::AllocatorOptions::Power::kLowPower
+                                   : kairos::AllocatorOptions::Power::kSpin;
+        if (opts.allocator.power != kairos::AllocatorOptions::Power::kAuto &&
+            opts.allocator.power != want) {
+          std::fprintf(stderr, "kairosd: --allocator-low-power and --allocator-spin "
+                               "exclude each other\n");
+          return 2;
+        }
+        opts.allocator.power = want;
+        break;
+      }
       case 'h':
         usage(stdout);
         return 0;
@@ -222,6 +266,8 @@ int main(int argc, char** argv) {
     }
     const bool had_sched = daemon.sched() != nullptr;
     if (had_sched) print_stats(*daemon.sched());
+    if (const std::string a = daemon.allocator_summary(); !a.empty())
+      std::printf("kairosd: %s\n", a.c_str());
     daemon.stop();
     if (dataplane) std::printf("kairosd: %s\n", dataplane->describe().c_str());
 

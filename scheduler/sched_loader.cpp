@@ -65,9 +65,22 @@ SchedLoader::SchedLoader(const SchedOptions& opts) {
     throw sys_error("mmap of the app_stats map failed", err);
   }
   stats_map_ = static_cast<volatile kairos_app_stats*>(m);
+  cpu_state_len_ = sizeof(kairos_cpu_state) * KAIROS_MAX_CPUS;
+  cpu_state_len_ =
+      (cpu_state_len_ + getpagesize() - 1) / getpagesize() * getpagesize();
+  void* cs = mmap(nullptr, cpu_state_len_, PROT_READ, MAP_SHARED,
+                  bpf_map__fd(skel_->maps.cpu_state), 0);
+  if (cs == MAP_FAILED) {
+    const int err = errno;
+    munmap(m, stats_len_);
+    kairos_sched__destroy(skel_);
+    throw sys_error("mmap of the cpu_state map failed", err);
+  }
+  cpu_state_ = static_cast<volatile kairos_cpu_state*>(cs);
   link_ = bpf_map__attach_struct_ops(skel_->maps.kairos_ops);
   if (!link_) {
     const int err = errno;
+    munmap(cs, cpu_state_len_);
     munmap(m, stats_len_);
     kairos_sched__destroy(skel_);
     throw std::runtime_error(
@@ -78,6 +91,7 @@ SchedLoader::SchedLoader(const SchedOptions& opts) {
 
 SchedLoader::~SchedLoader() {
   bpf_link__destroy(link_);
+  munmap(const_cast<kairos_cpu_state*>(cpu_state_), cpu_state_len_);
   munmap(const_cast<kairos_app_stats*>(stats_map_), stats_len_);
   kairos_sched__destroy(skel_);
 }

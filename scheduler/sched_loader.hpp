@@ -3,6 +3,8 @@
 // detach it. Layouts are in bpf/include/kairos_sched_abi.h.
 #pragma once
 
+#include "sched_port.hpp"
+
 #include <kairos_sched_abi.h>
 
 #include <cstdint>
@@ -27,7 +29,7 @@ struct SchedExit {
   std::string message;
 };
 
-class SchedLoader {
+class SchedLoader final : public SchedPort {
  public:
   // Loads and attaches; throws std::runtime_error with a readable reason.
   explicit SchedLoader(const SchedOptions& opts);
@@ -48,12 +50,14 @@ class SchedLoader {
   // Makes running tasks re-read their app after map changes.
   void bump_config_gen();
   // Grants cpu to app (0 revokes) and kicks it; returns 0 or -errno.
-  int set_owner(std::uint32_t cpu, std::uint32_t app);
-  std::uint32_t owner(std::uint32_t cpu) const;
+  int set_owner(std::uint32_t cpu, std::uint32_t app) override;
+  std::uint32_t owner(std::uint32_t cpu) const override;
   kairos_app app(std::uint32_t app) const;
   // The live, mmapped per-app queue statistics (KAIROS_MAX_APPS entries).
-  const volatile kairos_app_stats* app_stats() const { return stats_map_; }
-  std::uint32_t nr_cpus() const { return nr_cpus_; }
+  const volatile kairos_app_stats* app_stats() const override { return stats_map_; }
+  // The live, mmapped per-CPU activity (nr_cpus() entries) for the allocator.
+  const volatile kairos_cpu_state* cpu_state() const override { return cpu_state_; }
+  std::uint32_t nr_cpus() const override { return nr_cpus_; }
   // Tests only: makes the BPF side call scx_bpf_error() on its next
   // dispatch, so the error-exit and restart paths can be exercised.
   void inject_error();
@@ -63,6 +67,8 @@ class SchedLoader {
   ::bpf_link* link_ = nullptr;
   volatile kairos_app_stats* stats_map_ = nullptr;
   std::size_t stats_len_ = 0;
+  volatile kairos_cpu_state* cpu_state_ = nullptr;
+  std::size_t cpu_state_len_ = 0;
   std::uint32_t nr_cpus_ = 0;
 };
 

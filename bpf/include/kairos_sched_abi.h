@@ -13,6 +13,9 @@
  *   app_stats    ARRAY  BPF_F_MMAPABLE, u32 app id -> struct
  *                kairos_app_stats; written by BPF, polled by the allocator
  *                without system calls (one cache line per app).
+ *   cpu_state    ARRAY  BPF_F_MMAPABLE, u32 cpu -> struct kairos_cpu_state;
+ *                written by BPF when a task starts or stops running on
+ *                the CPU, polled by the allocator (idle / BE / LC per CPU).
  * Programs:
  *   kairos_set_owner  BPF_PROG_TYPE_SYSCALL, run with bpf_prog_test_run:
  *                in = struct kairos_owner_req. Grants (app != 0) or
@@ -26,7 +29,7 @@
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 2
+#define KAIROS_SCHED_ABI_VERSION 3
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
 
@@ -111,6 +114,20 @@ struct kairos_app_stats {
 	__kairos_u64 wait_ns_max;
 	__kairos_u64 run_ns;		/* CPU time of the app's tasks */
 	__kairos_u64 seq;		/* bumped on every change */
+};
+
+/*
+ * What one CPU runs now, one cache line per CPU (v3). 'busy' is 1 from a
+ * task's ops.running to its ops.stopping, so 0 means the CPU is idle (or
+ * between two tasks); 'lc_app' is the LC app of that task, 0 for ordinary
+ * and BE tasks. The allocator reads it as: idle = !busy, BE work running
+ * = busy && !lc_app, owner left it idle = !(busy && lc_app == owner).
+ */
+struct kairos_cpu_state {
+	__kairos_u32 busy;
+	__kairos_u32 lc_app;
+	__kairos_u64 changes;		/* bumped on every update */
+	__kairos_u64 pad[6];
 };
 
 struct kairos_owner_req {

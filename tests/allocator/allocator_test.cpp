@@ -602,6 +602,37 @@ TEST(Allocator, UnmodifiedAppGrantedOnBpfQueueAndReclaimedWhenIdle) {
   EXPECT_EQ(h.alloc->cores_held(A), 1u);
 }
 
+TEST(Allocator, UnmodifiedAppHoldsGuaranteedCoresWhileIdle) {
+  Harness h(4);
+  h.unmodified_app(A, 1, 1);
+  // No queued task at all: the guaranteed core is granted anyway.
+  h.poll();
+  auto g = h.grants();
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].reason, Reason::kGuaranteed);
+  const CoreId mine = g[0].core;
+  // Congestion brings the burstable core.
+  h.bpf[A] = {2, h.now - 1};
+  h.poll();
+  ASSERT_EQ(h.grants().size(), 1u);
+  EXPECT_EQ(h.grants()[0].reason, Reason::kCongested);
+  const CoreId burst = h.grants()[0].core;
+  // Idle everywhere for many polls: only the burstable core goes back.
+  h.bpf[A] = {0, 0};
+  for (auto& c : h.cores) c.owner_idle = true;
+  std::vector<Decision> revokes;
+  for (int i = 0; i < 10; ++i) {
+    h.poll();
+    for (const auto& d : h.revokes()) revokes.push_back(d);
+    EXPECT_TRUE(h.grants().empty());
+  }
+  // Which of the two goes back does not matter, only the count.
+  ASSERT_EQ(revokes.size(), 1u);
+  EXPECT_TRUE(revokes[0].core == burst || revokes[0].core == mine);
+  EXPECT_EQ(revokes[0].reason, Reason::kIdle);
+  EXPECT_EQ(h.alloc->cores_held(A), 1u);
+}
+
 TEST(Allocator, RemoveAppRevokesItsCores) {
   Harness h(4);
   h.runtime_app(A, 0, 2, 2);

@@ -66,6 +66,54 @@ lat_run kairos "$secs" other
 	exit 1
 }
 
+# --- allocator: grants follow the load (issue 6) ---
+# A libkairos server in allocator mode (tools/spinserver: kthreads park
+# when idle, only kairosd's grants wake them) in cgroup kd-spin annotated
+# LC with 0 guaranteed and 1 burstable core, next to the batch hog:
+# idle, open-loop load, idle. Prints the cores kairosd's allocator has
+# granted to it (BPF owner map, via the status file) over time.
+step "allocator: cores granted to a libkairos server follow its load"
+if [ -n "$inserted" ] && [ -x "$build/tools/spinserver/spinserver" ]; then
+	lc_cgroup_remove  # its guaranteed core is the one the server may burst on
+	mkdir -p $CG/kd-spin
+	"$build/tools/kairosctl/kairosctl" annotate kd-spin --class lc \
+		--guaranteed 0 --burstable 1 >/dev/null
+	stress-ng --cpu "$(nproc)" --timeout 12 --temp-path /tmp >/dev/null 2>&1 &
+	hog=$!
+	: >"$tmp/spin.out"  # exists before the first sample reads it
+	sh -c "echo \$\$ > $CG/kd-spin/cgroup.procs && exec $build/tools/spinserver/spinserver \
+		--kthreads 1 --first-cpu $(($(nproc) - 1)) --service-us 100 --phase 0:2000 --phase 500:4000 --phase 0:3000" \
+		>"$tmp/spin.out" 2>&1 &
+	spin=$!
+	# One awk per sample (process starts are slow in the emulated VM):
+	# the server's phase from its output, the app's granted cores and the
+	# allocator's grant count from kairosd's status file.
+	sample() {
+		awk -v now="$1" -v t0="$t0" '
+		FILENAME != "/run/kairos/status" { if (/phase 1 /) ph = "idle (after)"; else if (/phase 0 /) ph = "load" }
+		FILENAME == "/run/kairos/status" && /^app .*cgroup=kd-spin / {
+			for (i = 1; i <= NF; i++) if ($i ~ /^owned=/) { split($i, a, "="); own = a[2] } }
+		FILENAME == "/run/kairos/status" && /^allocator / {
+			for (i = 1; i <= NF; i++) if ($i ~ /^grants=/) { split($i, a, "="); gr = a[2] } }
+		END { printf "   %-6.1f %-14s %-15s %s\n", now - t0, ph == "" ? "idle" : ph, own, gr }
+		' "$tmp/spin.out" /run/kairos/status
+	}
+	printf '   %-6s %-14s %-15s %s\n' "t (s)" "server phase" "cores granted" "allocator grants so far"
+	read -r t0 _ </proc/uptime
+	while kill -0 $spin 2>/dev/null; do
+		read -r now _ </proc/uptime
+		sample "$now" || true
+		sleep 0.3
+	done
+	wait $spin || { cat "$tmp/spin.out" >&2; exit 1; }
+	wait $hog || true
+	sed -n 's/^spinserver: phase 1 /   load phase: /p' "$tmp/spin.out"
+	grep '^allocator ' /run/kairos/status | sed 's/^/   /'
+	rmdir $CG/kd-spin 2>/dev/null || true
+else
+	show "skipped" "needs kairos.ko (parked kthreads are woken through /dev/kairos) and spinserver"
+fi
+
 step "stop kairosd (SIGTERM): back to the default scheduler"
 kairos_stop
 show "/sys/kernel/sched_ext/state" "$(cat /sys/kernel/sched_ext/state)"

@@ -114,6 +114,12 @@ int status(const ctl::GlobalOpts& g) {
                   l["grants"].c_str(), l["preempt_kicks"].c_str(),
                   l["guard_throttles"].c_str(), l["rescues"].c_str(),
                   l["lc_fallback"].c_str());
+    if (l["_kind"] == "allocator")
+      std::printf("allocator: %s on CPU %s, poll every %s us, %s ns per poll (median) "
+                  "(%s ns per monitored kthread, %s kthreads), %s grants, %s revokes\n",
+                  l["mode"].c_str(), l["cpu"].c_str(), l["poll_us"].c_str(),
+                  l["quiet_poll_ns_p50"].c_str(), l["ns_per_kthread"].c_str(),
+                  l["kthreads"].c_str(), l["grants"].c_str(), l["revokes"].c_str());
   }
   std::printf("\n%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s\n", "APP",
               "CGROUP", "CLASS", "GUAR", "BURST", "OWNED", "CPUS", "QUEUED",

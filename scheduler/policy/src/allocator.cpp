@@ -179,7 +179,13 @@ void CoreAllocator::observe_app(App& app, const PollInput& in,
     congested = congested || bpf_queue_congested(*v->bpf, last_poll_, polled_);
     queued += v->bpf->queued;
   }
-  if (app.held == 0 && queued > 0) {
+  if (!app.spec.runtime && app.held < app.spec.guaranteed) {
+    // An unmodified app has no park signal and its tasks only show up in
+    // its BPF queue while it owns a CPU: it holds its guaranteed cores
+    // all the time, as with a static partition.
+    app.needs = true;
+    app.need_reason = Reason::kGuaranteed;
+  } else if (app.held == 0 && queued > 0) {
     app.needs = true;
     app.need_reason = Reason::kWakeup;
   } else if (congested) {
@@ -201,7 +207,8 @@ void CoreAllocator::reclaim_idle_cores(const PollInput& in,
     if (cs.owner == kNoApp) continue;
     const App* app = find_app(cs.owner);
     if (!app || app->spec.runtime || !app->view) continue;
-    if (!in.cores[c].owner_idle) {
+    // Only burstable cores go back; guaranteed ones stay (see observe_app).
+    if (!in.cores[c].owner_idle || app->held <= app->spec.guaranteed) {
       cs.idle_polls = 0;
     } else if (++cs.idle_polls >= cfg_.idle_polls_to_reclaim) {
       revoke(c, Reason::kIdle, in.now, out);

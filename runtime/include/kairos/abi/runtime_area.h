@@ -22,6 +22,17 @@
 #define KAIROS_RUNTIME_AREA_VERSION 1
 #define KAIROS_RUNTIME_AREA_MAX_KTHREADS 1024
 
+/*
+ * Discovery: a runtime that wants kairosd's allocator to drive its kthreads
+ * (allocator mode, self_wake off) publishes its area with shm_open name
+ * KAIROS_RUNTIME_AREA_SHM_PREFIX "<pid>" (decimal pid of the process,
+ * e.g. "/kairos-rt.1234", i.e. /dev/shm/kairos-rt.1234). kairosd scans
+ * /dev/shm for that prefix, attaches read-only after validating the area
+ * (header pid == the pid in the name, file owned by the process's user),
+ * and maps the process to an app through /proc/<pid>/cgroup.
+ */
+#define KAIROS_RUNTIME_AREA_SHM_PREFIX "/kairos-rt."
+
 struct kairos_runtime_area {
 	kairos_u64 magic;	/* KAIROS_RUNTIME_AREA_MAGIC */
 	kairos_u32 version;	/* KAIROS_RUNTIME_AREA_VERSION */

@@ -6,7 +6,10 @@
 //
 // Rules, in the order poll() applies them:
 //  1. Reclaim: a core whose kthread parked (or an unmodified app left idle
-//     for idle_polls_to_reclaim polls) goes back to the pool.
+//     for idle_polls_to_reclaim polls, beyond its guaranteed count) goes
+//     back to the pool. Unmodified apps hold their guaranteed cores all
+//     the time (they have no park signal, and their tasks are only seen in
+//     the BPF queue while they own a CPU); runtime apps get them on need.
 //  2. Detect: an app is congested when any of its queues (kthread run
 //     queue, RX ring, or the BPF-side per-app queue) held an item at the
 //     previous poll that is still queued now. An app with work but no core
