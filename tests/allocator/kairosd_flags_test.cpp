@@ -64,9 +64,10 @@ TEST(KairosdFlags, BadAllocatorFlagsAreRefused) {
     const Result r = run_kairosd(c.args);
     EXPECT_EQ(r.status, 2) << c.args[0] << "\n" << r.out;
     EXPECT_NE(r.out.find(c.says), std::string::npos) << c.args[0] << "\n" << r.out;
-    // Refused before loading anything (on the host it would say sched_ext
-    // is missing; in the VM it would attach).
-    EXPECT_EQ(r.out.find("sched_ext"), std::string::npos) << r.out;
+    // Refused before loading anything (on the host it would say the
+    // sched_ext scheduler did not attach; in the VM it would attach).
+    EXPECT_EQ(r.out.find("kairosd: sched_ext"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("no backend"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("attached"), std::string::npos) << r.out;
   }
 }
