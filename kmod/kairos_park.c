@@ -343,16 +343,25 @@ long kairos_kick(const struct kairos_cpuset *set)
 	return ret;
 }
 
+/* Caller holds @cpu's lock, so concurrent bumps are not lost. */
+static void bump_preempt_gen(unsigned int cpu)
+{
+	struct kairos_cpu_page *pg = cpu_page(cpu);
+
+	/* Orders earlier stores of the caller before the flag. */
+	smp_store_release(&pg->preempt_gen, READ_ONCE(pg->preempt_gen) + 1);
+}
+
+/* @info is the signal number itself, so the caller need not wait. */
 static void preempt_ipi(void *info)
 {
 	struct kairos_pcpu *pc = this_cpu_ptr(&kairos_pcpu);
-	struct kairos_cpu_page *pg = cpu_page(smp_processor_id());
-	int signo = *(int *)info;
+	int signo = (int)(long)info;
 	bool ours;
 
-	WRITE_ONCE(pg->preempt_gen, pg->preempt_gen + 1);
 	this_cpu_inc(kairos_stats.preempt_ipis);
 	raw_spin_lock(&pc->lock);
+	bump_preempt_gen(smp_processor_id());
 	ours = current == pc->granted_task && current->pid == pc->granted_pid;
 	raw_spin_unlock(&pc->lock);
 	/* Only the thread this module put here may get the signal. */
@@ -362,19 +371,49 @@ static void preempt_ipi(void *info)
 	}
 }
 
+/* KAIROS_PREEMPT_NO_IPI: the flag only, stored from the caller's CPU. */
+static void preempt_flag_only(const struct cpumask *mask)
+{
+	unsigned long flags;
+	unsigned int cpu;
+
+	for_each_cpu(cpu, mask) {
+		struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
+
+		raw_spin_lock_irqsave(&pc->lock, flags);
+		bump_preempt_gen(cpu);
+		raw_spin_unlock_irqrestore(&pc->lock, flags);
+	}
+}
+
 long kairos_preempt(const struct kairos_preempt *p)
 {
 	cpumask_var_t mask;
 	int signo = p->signo;
 	int ret;
 
-	if (p->flags || signo < 0 || (signo && !valid_signal(signo)))
+	if (p->flags & ~KAIROS_PREEMPT_NO_IPI)
 		return -EINVAL;
+	if (signo < 0 || (signo && !valid_signal(signo)))
+		return -EINVAL;
+	if ((p->flags & KAIROS_PREEMPT_NO_IPI) && signo)
+		return -EINVAL;	/* a signal needs the IPI */
 	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
 		return -ENOMEM;
 	ret = kairos_cpuset_to_mask(&p->cpus, mask);
-	if (!ret)
-		on_each_cpu_mask(mask, preempt_ipi, &signo, true);
+	if (ret)
+		goto out;
+	if (p->flags & KAIROS_PREEMPT_NO_IPI) {
+		preempt_flag_only(mask);
+		goto out;
+	}
+	/*
+	 * No wait for the handlers: the caller goes on while the IPIs land
+	 * (the argument is passed by value, so nothing on this stack is
+	 * used by them).
+	 */
+	on_each_cpu_mask(mask, preempt_ipi, (void *)(long)signo, false);
+out:
 	free_cpumask_var(mask);
 	return ret;
 }
@@ -414,6 +453,8 @@ void kairos_park_exit(void)
 
 	if (!kairos_pages)
 		return;
+	/* PREEMPT does not wait for its IPIs: let any still queued run. */
+	kick_all_cpus_sync();
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		if (kairos_pages[cpu])
 			__free_page(kairos_pages[cpu]);
