@@ -32,7 +32,9 @@ constexpr int kCpu = 1;  // CPU 0 cannot go offline on x86
 // Puts CPU 1 back online at the end of a test, whatever happened.
 struct OnlineAtExit {
   ~OnlineAtExit() {
-    if (!cpu_is_online(kCpu)) EXPECT_EQ(set_cpu_online(kCpu, true), 0);
+    if (!cpu_is_online(kCpu)) {
+      EXPECT_EQ(set_cpu_online(kCpu, true), 0);
+    }
   }
 };
 
