@@ -22,13 +22,10 @@
  * per-CPU FIFO kthread (priority 50, above any member) applies them.
  * Per-CPU accounting is touched only on its own CPU with interrupts off.
  *
- * Budget as a token bucket: each period refills one quantum; time members
- * run at real-time priority (inside the budget, and the overrun between
- * the budget timer and the kthread's demotion) is charged. A CPU stays
- * throttled across period starts until its debt is paid, so the long-run
- * share is quantum / period even when demotion is slow compared to the
- * quantum. Time a demoted member runs as SCHED_IDLE (what the fair class
- * leaves over) is not charged.
+ * Budget as a token bucket: each period refills one quantum and all time
+ * members run on the CPU is charged. A CPU stays throttled across period
+ * starts until its debt is paid, so the long-run share is quantum / period
+ * even when demotion is slow compared to the quantum.
  *
  * CPU hotplug: a cpuhp state starts the CPU's kthread when it comes online
  * (and for each CPU online at load) and, when it goes down, stops its
@@ -65,7 +62,8 @@ struct kairos_cls_cpu {
 	struct hrtimer budget_timer;
 	struct task_struct *kthread;
 	u64 start;		/* when the running member's slice began */
-	u64 used;		/* member run time in this period */
+	u64 used;		/* member run time not yet paid for */
+	u64 overrun;		/* RT run time since the last throttle */
 	int running_idx;	/* lc_tasks index of the running member */
 	bool lc_running;	/* a member runs on this CPU now */
 	bool throttled;		/* budget spent, debt not paid yet */
@@ -102,26 +100,30 @@ static u64 quantum_ns(void)
 }
 
 /*
- * Charges the running member's time to this CPU's budget. Time it ran at
- * real-time priority after the budget was spent (before the kthread
- * demoted it) is an overrun: charged, so it is paid back in the next
- * periods (see period_fn). Time it ran demoted, as SCHED_IDLE, is not.
+ * Charges the running member's time to this CPU's budget, all of it: time
+ * run after the budget was spent is paid back in the next periods (see
+ * period_fn). Such time is either an overrun at real-time priority (from
+ * the budget timer to the kthread's demotion) or time run demoted, as
+ * SCHED_IDLE; the second is not small at sub-millisecond periods, because
+ * the fair class gives a task that just switched to it a slice at once.
  */
 static void account(struct kairos_cls_cpu *cc, u64 now)
 {
 	u64 delta = now > cc->start ? now - cc->start : 0;
-	bool demoted = READ_ONCE(lc_demoted[cc->running_idx]);
 
 	cc->start = now;
-	if (cc->throttled)
-		this_cpu_add(kairos_stats.lc_throttled_ns, delta);
-	if (demoted)
-		return;
 	cc->used += delta;
-	if (cc->throttled)
-		this_cpu_add(kairos_stats.lc_overrun_ns, delta);
-	else
+	if (!cc->throttled) {
 		this_cpu_add(kairos_stats.lc_runtime_ns, delta);
+		return;
+	}
+	this_cpu_add(kairos_stats.lc_throttled_ns, delta);
+	if (READ_ONCE(lc_demoted[cc->running_idx]))
+		return;
+	this_cpu_add(kairos_stats.lc_overrun_ns, delta);
+	cc->overrun += delta;
+	if (cc->overrun > __this_cpu_read(kairos_stats.lc_overrun_max_ns))
+		__this_cpu_write(kairos_stats.lc_overrun_max_ns, cc->overrun);
 }
 
 static void arm_budget(struct kairos_cls_cpu *cc)
@@ -212,6 +214,7 @@ static enum hrtimer_restart budget_fn(struct hrtimer *t)
 		return HRTIMER_RESTART;
 	}
 	cc->throttled = true;
+	cc->overrun = 0;
 	this_cpu_inc(kairos_stats.throttles);
 	kick_kthread(cc);
 	return HRTIMER_NORESTART;

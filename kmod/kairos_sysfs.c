@@ -192,6 +192,22 @@ STAT_SUM_SHOW(lc_throttled_ns);
 STAT_SUM_SHOW(lc_overrun_ns);
 STAT_SUM_SHOW(throttled_periods);
 
+/* The largest value of one per-CPU counter. */
+#define STAT_MAX_SHOW(name)						\
+static ssize_t name##_show(struct kobject *kobj,			\
+			   struct kobj_attribute *attr, char *buf)	\
+{									\
+	u64 max = 0;							\
+	int cpu;							\
+									\
+	for_each_possible_cpu(cpu)					\
+		max = max(max, READ_ONCE(per_cpu_ptr(&kairos_stats, cpu)->name));\
+	return sysfs_emit(buf, "%llu\n", max);				\
+}									\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
+
+STAT_MAX_SHOW(lc_overrun_max_ns);
+
 #define LIVE_SHOW(name)							\
 static ssize_t live_##name##_show(struct kobject *kobj,			\
 				  struct kobj_attribute *attr, char *buf)\
@@ -248,6 +264,7 @@ static struct attribute *stats_attrs[] = {
 	&lc_throttled_ns_attr.attr,
 	&lc_overrun_ns_attr.attr,
 	&throttled_periods_attr.attr,
+	&lc_overrun_max_ns_attr.attr,
 	&live_files_attr.attr,
 	&live_mappings_attr.attr,
 	&live_parked_attr.attr,

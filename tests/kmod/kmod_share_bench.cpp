@@ -5,7 +5,8 @@
 // a window; printed: the normal thread's share of the CPU (want
 // (period - quantum) / period), the mean overrun per throttle (time the
 // member still ran at real-time priority after its budget was spent, until
-// the per-CPU kthread demoted it) and the periods that began still in debt.
+// the per-CPU kthread demoted it), the time it ran demoted (SCHED_IDLE)
+// while its CPU was throttled, and the periods that began still in debt.
 // Usage: kmod_share_bench [WINDOW_MS [path of kairos.ko]].
 #include "../../kmod/uapi/kairos.h"
 
@@ -77,9 +78,16 @@ struct Spinner {
   }
 };
 
-void measure(int fd, int quantum_us, int period_us, int window_ms) {
-  // Period first when it grows, quantum first when it shrinks (q <= p).
-  write_sysfs("quantum_us", "10");
+const char* g_ko = "build/rootfs/kmod-build/kairos.ko";
+
+// A fresh module per pair, so its counters (the max included) are its own.
+// Its defaults (quantum 500 us, period 1 ms) let the period be set first.
+void measure(int quantum_us, int period_us, int window_ms) {
+  const int kfd = open(g_ko, O_RDONLY | O_CLOEXEC);
+  if (kfd < 0 || syscall(SYS_finit_module, kfd, "", 0)) die("load kairos.ko");
+  close(kfd);
+  const int fd = open(KAIROS_DEV_PATH, O_RDWR | O_CLOEXEC);
+  if (fd < 0) die("open /dev/kairos");
   if (!write_sysfs("period_us", std::to_string(period_us)) ||
       !write_sysfs("quantum_us", std::to_string(quantum_us)))
     die("set quantum/period");
@@ -89,34 +97,34 @@ void measure(int fd, int quantum_us, int period_us, int window_ms) {
   if (ioctl(fd, KAIROS_IOC_LC_ADD, &reg)) die("LC_ADD");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto thr0 = stat("throttles"), over0 = stat("lc_overrun_ns"),
-             debt0 = stat("throttled_periods");
+             debt0 = stat("throttled_periods"), late0 = stat("lc_throttled_ns");
   const double l0 = cpu_s(lc.clock), n0 = cpu_s(normal.clock);
   std::this_thread::sleep_for(std::chrono::milliseconds(window_ms));
   const double l = cpu_s(lc.clock) - l0, n = cpu_s(normal.clock) - n0;
   const auto thr = stat("throttles") - thr0, over = stat("lc_overrun_ns") - over0,
-             debt = stat("throttled_periods") - debt0;
+             debt = stat("throttled_periods") - debt0,
+             late = stat("lc_throttled_ns") - late0;
+  const auto over_max = stat("lc_overrun_max_ns");
   if (ioctl(fd, KAIROS_IOC_LC_DEL, &reg)) die("LC_DEL");
+  close(fd);
   const double want = double(period_us - quantum_us) / period_us;
-  std::printf("| %6.1f | %6.1f | %5.3f | %5.3f | %+6.3f | %6llu | %8.1f | %6llu |\n",
+  std::printf("| %6.1f | %6.1f | %5.3f | %5.3f | %+6.3f | %6llu | %8.1f | %8.1f | %7.1f | %6llu |\n",
               quantum_us / 1e3, period_us / 1e3, want, n / (l + n), n / (l + n) - want,
-              thr, thr ? double(over) / double(thr) / 1e3 : 0.0, debt);
+              thr, thr ? double(over) / double(thr) / 1e3 : 0.0, double(over_max) / 1e3,
+              double(late - over) / 1e6, debt);
   std::fflush(stdout);
+  if (syscall(SYS_delete_module, "kairos", O_NONBLOCK)) die("unload kairos.ko");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const int window_ms = argc > 1 ? std::atoi(argv[1]) : 2000;
-  const char* ko = argc > 2 ? argv[2] : "build/rootfs/kmod-build/kairos.ko";
+  if (argc > 2) g_ko = argv[2];
   if (window_ms < 100) {
     std::fprintf(stderr, "usage: kmod_share_bench [WINDOW_MS>=100 [KO]]\n");
     return 2;
   }
-  const int kfd = open(ko, O_RDONLY | O_CLOEXEC);
-  if (kfd < 0 || syscall(SYS_finit_module, kfd, "", 0)) die("load kairos.ko");
-  close(kfd);
-  const int fd = open(KAIROS_DEV_PATH, O_RDWR | O_CLOEXEC);
-  if (fd < 0) die("open /dev/kairos");
   cpu_set_t s;
   CPU_ZERO(&s);
   CPU_SET(0, &s);
@@ -124,11 +132,10 @@ int main(int argc, char** argv) {
   std::printf("kmod_share_bench: LC spinner + normal spinner on CPU 1, %d ms each\n\n",
               window_ms);
   std::printf("| quantum ms | period ms | want | normal share | error | throttles | "
-              "overrun/throttle us | debt periods |\n|---|---|---|---|---|---|---|---|\n");
+              "overrun/throttle us | max overrun us | ran demoted ms | debt periods |\n"
+              "|---|---|---|---|---|---|---|---|---|---|\n");
   static const int kPairs[][2] = {{300, 1000},  {500, 1000},   {1000, 3000},
                                   {1000, 10000}, {3000, 10000}, {15000, 50000}};
-  for (const auto& p : kPairs) measure(fd, p[0], p[1], window_ms);
-  close(fd);
-  if (syscall(SYS_delete_module, "kairos", O_NONBLOCK)) die("unload kairos.ko");
+  for (const auto& p : kPairs) measure(p[0], p[1], window_ms);
   return 0;
 }
