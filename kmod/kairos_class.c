@@ -267,8 +267,11 @@ static int set_policy(struct task_struct *p, int policy, int prio, int nice)
 		.sched_priority = prio,
 		.sched_nice = nice,
 	};
+	int ret = sched_setattr_nocheck(p, &attr);
 
-	return sched_setattr_nocheck(p, &attr);
+	if (ret)
+		this_cpu_inc(kairos_stats.policy_errors);
+	return ret;
 }
 
 static int promote(struct kairos_member *m)

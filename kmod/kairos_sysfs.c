@@ -191,6 +191,7 @@ STAT_SUM_SHOW(lc_runtime_ns);
 STAT_SUM_SHOW(lc_throttled_ns);
 STAT_SUM_SHOW(lc_overrun_ns);
 STAT_SUM_SHOW(throttled_periods);
+STAT_SUM_SHOW(policy_errors);
 
 /* The largest value of one per-CPU counter. */
 #define STAT_MAX_SHOW(name)						\
@@ -265,6 +266,7 @@ static struct attribute *stats_attrs[] = {
 	&lc_overrun_ns_attr.attr,
 	&throttled_periods_attr.attr,
 	&lc_overrun_max_ns_attr.attr,
+	&policy_errors_attr.attr,
 	&live_files_attr.attr,
 	&live_mappings_attr.attr,
 	&live_parked_attr.attr,

@@ -106,8 +106,9 @@ std::vector<std::uint64_t> grant_latency(Wake how) {
                   nullptr, 0);
         futex_word = 0;
       } else {
+        // No timeout, like the futex peer: an armed timeout costs an
+        // hrtimer cancel (a timer reprogram) on the woken side.
         kairos_park a{};
-        a.timeout_ns = 5'000'000'000ULL;
         a.spin_ns = how == Wake::kPostSpin ? 2'000'000 : 0;
         if (ioctl(g_fd, KAIROS_IOC_PARK, &a)) die("PARK");
       }

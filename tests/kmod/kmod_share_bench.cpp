@@ -99,12 +99,22 @@ void measure(int quantum_us, int period_us, int window_ms) {
   const auto thr0 = stat("throttles"), over0 = stat("lc_overrun_ns"),
              debt0 = stat("throttled_periods"), late0 = stat("lc_throttled_ns");
   const double l0 = cpu_s(lc.clock), n0 = cpu_s(normal.clock);
-  std::this_thread::sleep_for(std::chrono::milliseconds(window_ms));
+  // Sample the member's policy meanwhile (how much of the window it is
+  // demoted), from CPU 0.
+  int samples = 0, idle = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(window_ms);
+  while (std::chrono::steady_clock::now() < end) {
+    idle += sched_getscheduler(lc.tid) == SCHED_IDLE;
+    ++samples;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
   const double l = cpu_s(lc.clock) - l0, n = cpu_s(normal.clock) - n0;
   const auto thr = stat("throttles") - thr0, over = stat("lc_overrun_ns") - over0,
              debt = stat("throttled_periods") - debt0,
              late = stat("lc_throttled_ns") - late0;
   const auto over_max = stat("lc_overrun_max_ns");
+  std::fprintf(stderr, "q %d p %d: member SCHED_IDLE in %d of %d samples, policy errors %llu\n",
+               quantum_us, period_us, idle, samples, stat("policy_errors"));
   if (ioctl(fd, KAIROS_IOC_LC_DEL, &reg)) die("LC_DEL");
   close(fd);
   const double want = double(period_us - quantum_us) / period_us;
