@@ -22,10 +22,12 @@
  * per-CPU FIFO kthread (priority 50, above any member) applies them.
  * Per-CPU accounting is touched only on its own CPU with interrupts off.
  *
- * Budget as a token bucket: each period refills one quantum and all time
- * members run on the CPU is charged. A CPU stays throttled across period
- * starts until its debt is paid, so the long-run share is quantum / period
- * even when demotion is slow compared to the quantum.
+ * Budget as a token bucket: each period refills one quantum; time members
+ * run at real-time priority is charged, including the overrun between the
+ * budget timer and the kthread's demotion. A CPU stays throttled across
+ * period starts until that debt is paid, so the share members take at
+ * real-time priority stays quantum / period even when demotion is slow
+ * compared to the quantum.
  *
  * CPU hotplug: a cpuhp state starts the CPU's kthread when it comes online
  * (and for each CPU online at load) and, when it goes down, stops its
@@ -100,26 +102,30 @@ static u64 quantum_ns(void)
 }
 
 /*
- * Charges the running member's time to this CPU's budget, all of it: time
- * run after the budget was spent is paid back in the next periods (see
- * period_fn). Such time is either an overrun at real-time priority (from
- * the budget timer to the kthread's demotion) or time run demoted, as
- * SCHED_IDLE; the second is not small at sub-millisecond periods, because
- * the fair class gives a task that just switched to it a slice at once.
+ * Charges the running member's time to this CPU's budget. Time it ran at
+ * real-time priority after the budget was spent (from the budget timer to
+ * the kthread's demotion) is an overrun: charged, and paid back in the
+ * next periods (see period_fn). Time it ran demoted, as SCHED_IDLE, is
+ * what the fair class chose to give it: not charged (charging it was
+ * tried, and made sub-millisecond periods worse: the longer a member
+ * stays demoted, the more the fair class gave it on this kernel).
  */
 static void account(struct kairos_cls_cpu *cc, u64 now)
 {
 	u64 delta = now > cc->start ? now - cc->start : 0;
+	bool demoted = READ_ONCE(lc_demoted[cc->running_idx]);
 
 	cc->start = now;
-	cc->used += delta;
 	if (!cc->throttled) {
+		if (!demoted)
+			cc->used += delta;
 		this_cpu_add(kairos_stats.lc_runtime_ns, delta);
 		return;
 	}
 	this_cpu_add(kairos_stats.lc_throttled_ns, delta);
-	if (READ_ONCE(lc_demoted[cc->running_idx]))
+	if (demoted)
 		return;
+	cc->used += delta;
 	this_cpu_add(kairos_stats.lc_overrun_ns, delta);
 	cc->overrun += delta;
 	if (cc->overrun > __this_cpu_read(kairos_stats.lc_overrun_max_ns))
