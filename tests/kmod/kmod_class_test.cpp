@@ -80,6 +80,7 @@ void expect_share(int quantum_us, int period_us, std::chrono::milliseconds windo
   EXPECT_NEAR(share, want, 0.05);
   EXPECT_GT(read_stat("throttles"), throttles0);
   EXPECT_GT(read_stat("unthrottles"), 0u);
+  EXPECT_EQ(read_stat("policy_errors"), 0u);
   ::close(fd);
   EXPECT_EQ(::sched_getscheduler(lc.tid), SCHED_OTHER);
 }

@@ -185,6 +185,7 @@ TEST(KmodHotplug, CpuOfflineOnlineWhileThrottlingAndParked) {
               n_cpu / (lc_cpu + n_cpu));
   EXPECT_NEAR(n_cpu / (lc_cpu + n_cpu), 0.7, 0.07);
   expect_stats_add_up();
+  EXPECT_EQ(read_stat("policy_errors"), 0u);
   ::close(fd);
   EXPECT_EQ(::sched_getscheduler(lc.tid), SCHED_OTHER);
 }

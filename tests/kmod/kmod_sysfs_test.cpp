@@ -105,7 +105,9 @@ TEST(KmodSysfs, StatisticsAreReadOnly) {
   ASSERT_TRUE(mod.loaded());
   for (const char* f : {"version", "stats/grants", "stats/parks",
                         "stats/preempt_ipis", "stats/throttles",
-                        "stats/live_files", "stats/per_cpu"}) {
+                        "stats/live_files", "stats/per_cpu",
+                        "stats/lc_overrun_ns", "stats/lc_overrun_max_ns",
+                        "stats/throttled_periods", "stats/policy_errors"}) {
     const std::string before = read_sysfs(f);
     EXPECT_NE(write_sysfs(f, "5"), 0) << f;
     EXPECT_EQ(read_sysfs(f), before) << f;
