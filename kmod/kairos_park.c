@@ -264,12 +264,35 @@ long kairos_park(const struct kairos_park *in, struct kairos_park __user *uarg)
 	return 0;
 }
 
+/*
+ * Grants @task (NULL: the first thread) parked on @c to run on @to. Holds
+ * a reference on the woken thread in *@woken for the caller to wake.
+ */
+static struct kairos_parked *grant_on_cpu(unsigned int c,
+					  struct task_struct *task,
+					  unsigned int to,
+					  struct task_struct **woken)
+{
+	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, c);
+	struct kairos_parked *e;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&pc->lock, flags);
+	e = find_parked(pc, task, 0);
+	if (e) {
+		*woken = e->task;
+		get_task_struct(*woken);
+		grant_locked(cpu_page(c), e, to, 0, false);
+	}
+	raw_spin_unlock_irqrestore(&pc->lock, flags);
+	return e;
+}
+
 long kairos_grant(const struct kairos_grant *g)
 {
 	struct task_struct *task = NULL, *woken = NULL;
-	struct kairos_parked *e = NULL;
-	unsigned long flags;
-	unsigned int c;
+	struct kairos_parked *e;
+	unsigned int c, first;
 	struct pid *pid;
 
 	if (g->flags || g->reserved || g->tid < 0)
@@ -285,22 +308,18 @@ long kairos_grant(const struct kairos_grant *g)
 			return -ESRCH;
 		}
 	}
+	/*
+	 * tid 0: only threads parked on the granted CPU qualify. A named
+	 * thread is almost always parked on the CPU it last ran on: look
+	 * there first, then everywhere else.
+	 */
+	first = task ? task_cpu(task) : g->cpu;
+	e = grant_on_cpu(first, task, g->cpu, &woken);
 	for_each_possible_cpu(c) {
-		struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, c);
-
-		/* tid 0: only threads parked on the granted CPU qualify. */
-		if (!task && c != g->cpu)
-			continue;
-		raw_spin_lock_irqsave(&pc->lock, flags);
-		e = find_parked(pc, task, 0);
-		if (e) {
-			woken = e->task;
-			get_task_struct(woken);
-			grant_locked(cpu_page(c), e, g->cpu, 0, false);
-		}
-		raw_spin_unlock_irqrestore(&pc->lock, flags);
-		if (e)
+		if (e || !task)
 			break;
+		if (c != first)
+			e = grant_on_cpu(c, task, g->cpu, &woken);
 	}
 	if (task)
 		put_task_struct(task);
