@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
               "overrun/throttle us | max overrun us | ran demoted ms | debt periods | demoted %% |\n"
               "|---|---|---|---|---|---|---|---|---|---|---|\n");
   static const int kPairs[][2] = {{300, 1000},  {500, 1000},   {1000, 3000},
-                                  {1000, 10000}, {3000, 10000}, {15000, 50000}};
+                                  {1000, 10000}, {3000, 10000}, {15000, 50000},
+                                  {25000, 50000}};
   for (const auto& p : kPairs) measure(p[0], p[1], window_ms);
   return 0;
 }
