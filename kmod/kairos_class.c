@@ -149,13 +149,7 @@ static void kick_kthread(struct kairos_cls_cpu *cc)
 		wake_up_process(cc->kthread);
 }
 
-/*
- * Runs inside __schedule() with the runqueue locked: only bookkeeping.
- * The budget timer is not cancelled when a member switches out: it fires
- * early at worst and budget_fn re-arms it for what is left. Re-programming
- * the timer device twice per wakeup of a member would cost more than that
- * (a lot more in an emulator).
- */
+/* Runs inside __schedule() with the runqueue locked: only bookkeeping. */
 static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
 			    struct task_struct *next, unsigned int prev_state)
 {
@@ -168,26 +162,23 @@ static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
 	cc = this_cpu_ptr(&cls_cpu);
 	if (!cc->active)
 		return;
-	i = lc_index(next);
-	if (!cc->lc_running && i < 0)
-		return;		/* neither side is a member: no clock read */
 	now = ktime_get_ns();
 	if (cc->lc_running) {
 		account(cc, now);
 		cc->lc_running = false;
+		hrtimer_try_to_cancel(&cc->budget_timer);
 	}
+	i = lc_index(next);
 	if (i < 0)
 		return;
 	cc->lc_running = true;
 	cc->running_idx = i;
 	cc->start = now;
-	if (!cc->throttled) {
-		if (!hrtimer_is_queued(&cc->budget_timer))
-			arm_budget(cc);
-	} else if (!READ_ONCE(lc_demoted[i])) {
+	if (!cc->throttled)
+		arm_budget(cc);
+	else if (!READ_ONCE(lc_demoted[i]))
 		/* A promoted member came to a throttled CPU: demote it soon. */
 		hrtimer_start(&cc->budget_timer, 0, HRTIMER_MODE_REL_PINNED_HARD);
-	}
 }
 
 /*
