@@ -40,6 +40,10 @@ struct kairos_cpu_stats {
 	u64 unthrottles;	/* LC class budget restored at a period start */
 	u64 lc_runtime_ns;	/* time LC threads ran here within budget */
 	u64 lc_throttled_ns;	/* time they ran here while throttled */
+	u64 lc_overrun_ns;	/* part of it before demotion, at RT priority */
+	u64 lc_overrun_max_ns;	/* longest such overrun after one throttle */
+	u64 policy_errors;	/* sched_setattr calls of the class that failed */
+	u64 throttled_periods;	/* periods that began still in debt */
 };
 
 DECLARE_PER_CPU(struct kairos_cpu_stats, kairos_stats);

@@ -21,8 +21,21 @@
  * Policy changes cannot be made from those hard-IRQ contexts, so a
  * per-CPU FIFO kthread (priority 50, above any member) applies them.
  * Per-CPU accounting is touched only on its own CPU with interrupts off.
+ *
+ * Budget as a token bucket: each period refills one quantum; time members
+ * run at real-time priority is charged, including the overrun between the
+ * budget timer and the kthread's demotion. A CPU stays throttled across
+ * period starts until that debt is paid, so the share members take at
+ * real-time priority stays quantum / period even when demotion is slow
+ * compared to the quantum.
+ *
+ * CPU hotplug: a cpuhp state starts the CPU's kthread when it comes online
+ * (and for each CPU online at load) and, when it goes down, stops its
+ * timers, gives back the real-time policy to members it had demoted and
+ * stops the kthread. Members stay members wherever the kernel moves them.
  */
 #include <linux/bitops.h>
+#include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
@@ -51,9 +64,12 @@ struct kairos_cls_cpu {
 	struct hrtimer budget_timer;
 	struct task_struct *kthread;
 	u64 start;		/* when the running member's slice began */
-	u64 used;		/* member run time in this period */
+	u64 used;		/* member run time not yet paid for */
+	u64 overrun;		/* RT run time since the last throttle */
+	int running_idx;	/* lc_tasks index of the running member */
 	bool lc_running;	/* a member runs on this CPU now */
-	bool throttled;		/* budget spent in this period */
+	bool throttled;		/* budget spent, debt not paid yet */
+	bool active;		/* online for the class: kthread, timers */
 	unsigned long pending;	/* bit 0: the kthread must apply the state */
 };
 
@@ -68,6 +84,7 @@ static int nr_members;
 static bool class_running;	/* enabled and has members: timers run */
 static struct tracepoint *switch_tp;
 static bool probe_on;
+static int hp_state = -1;	/* our dynamic cpuhp state, once set up */
 
 static int lc_index(struct task_struct *p)
 {
@@ -85,21 +102,34 @@ static u64 quantum_ns(void)
 }
 
 /*
- * Charges the running member's time to this CPU's period. Time run while
- * throttled (as SCHED_IDLE, which the fair class still picks now and then
- * for up to a tick, or before the kthread demoted it) is charged too: it
- * becomes a debt on the next period (see period_fn).
+ * Charges the running member's time to this CPU's budget. Time it ran at
+ * real-time priority after the budget was spent (from the budget timer to
+ * the kthread's demotion) is an overrun: charged, and paid back in the
+ * next periods (see period_fn). Time it ran demoted, as SCHED_IDLE, is
+ * what the fair class chose to give it: not charged (charging it was
+ * tried, and made sub-millisecond periods worse: the longer a member
+ * stays demoted, the more the fair class gave it on this kernel).
  */
 static void account(struct kairos_cls_cpu *cc, u64 now)
 {
 	u64 delta = now > cc->start ? now - cc->start : 0;
+	bool demoted = READ_ONCE(lc_demoted[cc->running_idx]);
 
-	cc->used += delta;
 	cc->start = now;
-	if (cc->throttled)
-		this_cpu_add(kairos_stats.lc_throttled_ns, delta);
-	else
+	if (!cc->throttled) {
+		if (!demoted)
+			cc->used += delta;
 		this_cpu_add(kairos_stats.lc_runtime_ns, delta);
+		return;
+	}
+	this_cpu_add(kairos_stats.lc_throttled_ns, delta);
+	if (demoted)
+		return;
+	cc->used += delta;
+	this_cpu_add(kairos_stats.lc_overrun_ns, delta);
+	cc->overrun += delta;
+	if (cc->overrun > __this_cpu_read(kairos_stats.lc_overrun_max_ns))
+		__this_cpu_write(kairos_stats.lc_overrun_max_ns, cc->overrun);
 }
 
 static void arm_budget(struct kairos_cls_cpu *cc)
@@ -130,6 +160,8 @@ static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
 	if (!READ_ONCE(class_running))
 		return;
 	cc = this_cpu_ptr(&cls_cpu);
+	if (!cc->active)
+		return;
 	now = ktime_get_ns();
 	if (cc->lc_running) {
 		account(cc, now);
@@ -140,6 +172,7 @@ static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
 	if (i < 0)
 		return;
 	cc->lc_running = true;
+	cc->running_idx = i;
 	cc->start = now;
 	if (!cc->throttled)
 		arm_budget(cc);
@@ -155,9 +188,15 @@ static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
  */
 static void resync_running(struct kairos_cls_cpu *cc, u64 now)
 {
-	if (cc->lc_running || lc_index(current) < 0)
+	int i;
+
+	if (!cc->active || cc->lc_running)
+		return;
+	i = lc_index(current);
+	if (i < 0)
 		return;
 	cc->lc_running = true;
+	cc->running_idx = i;
 	cc->start = now;
 	if (!cc->throttled)
 		arm_budget(cc);
@@ -169,7 +208,7 @@ static enum hrtimer_restart budget_fn(struct hrtimer *t)
 						 budget_timer);
 	u64 q = quantum_ns();
 
-	if (!READ_ONCE(class_running) || !cc->lc_running)
+	if (!READ_ONCE(class_running) || !cc->active || !cc->lc_running)
 		return HRTIMER_NORESTART;
 	if (cc->throttled) {
 		kick_kthread(cc);
@@ -181,6 +220,7 @@ static enum hrtimer_restart budget_fn(struct hrtimer *t)
 		return HRTIMER_RESTART;
 	}
 	cc->throttled = true;
+	cc->overrun = 0;
 	this_cpu_inc(kairos_stats.throttles);
 	kick_kthread(cc);
 	return HRTIMER_NORESTART;
@@ -192,18 +232,25 @@ static enum hrtimer_restart period_fn(struct hrtimer *t)
 						 period_timer);
 	u64 now = ktime_get_ns();
 	u64 q = quantum_ns();
+	u64 period = (u64)READ_ONCE(kairos_tun.period_us) * NSEC_PER_USEC;
 
-	if (!READ_ONCE(class_running))
+	if (!READ_ONCE(class_running) || !cc->active)
 		return HRTIMER_NORESTART;
 	if (cc->lc_running)
 		account(cc, now);
 	/*
-	 * A late budget timer or runs while throttled let members overrun;
-	 * the overrun (at most one quantum) is a debt on the next period, so
-	 * the long-run share stays quantum / period.
+	 * Refill one quantum. An overrun (a late timer, a slow demotion) is a
+	 * debt: the CPU stays throttled until it is paid, so the long-run
+	 * share stays quantum / period. The debt is capped at one period so
+	 * that a stall of the whole machine is not paid for ever after.
 	 */
-	cc->used = cc->used > q ? min(cc->used - q, q) : 0;
+	cc->used = cc->used > q ? min(cc->used - q, period) : 0;
 	cc->start = now;
+	if (cc->throttled && cc->used >= q) {
+		/* Still paying the debt: stay throttled, no budget timer. */
+		this_cpu_inc(kairos_stats.throttled_periods);
+		goto out;
+	}
 	if (cc->throttled) {
 		cc->throttled = false;
 		this_cpu_inc(kairos_stats.unthrottles);
@@ -213,8 +260,8 @@ static enum hrtimer_restart period_fn(struct hrtimer *t)
 		arm_budget(cc);
 	else
 		resync_running(cc, now);
-	hrtimer_forward_now(t, ns_to_ktime((u64)READ_ONCE(kairos_tun.period_us) *
-					   NSEC_PER_USEC));
+out:
+	hrtimer_forward_now(t, ns_to_ktime(period));
 	return HRTIMER_RESTART;
 }
 
@@ -226,8 +273,11 @@ static int set_policy(struct task_struct *p, int policy, int prio, int nice)
 		.sched_priority = prio,
 		.sched_nice = nice,
 	};
+	int ret = sched_setattr_nocheck(p, &attr);
 
-	return sched_setattr_nocheck(p, &attr);
+	if (ret)
+		this_cpu_inc(kairos_stats.policy_errors);
+	return ret;
 }
 
 static int promote(struct kairos_member *m)
@@ -250,7 +300,7 @@ static void sync_cpu(unsigned int cpu)
 	int i;
 
 	mutex_lock(&class_lock);
-	if (!class_running) {
+	if (!class_running || !READ_ONCE(cc->active)) {
 		mutex_unlock(&class_lock);
 		return;
 	}
@@ -295,6 +345,8 @@ static void start_cpu_ipi(void *unused)
 	struct kairos_cls_cpu *cc = this_cpu_ptr(&cls_cpu);
 	u64 period = (u64)READ_ONCE(kairos_tun.period_us) * NSEC_PER_USEC;
 
+	if (!cc->active)
+		return;	/* not online for the class yet: cls_cpu_online starts it */
 	cc->used = 0;
 	cc->throttled = false;
 	cc->lc_running = false;
@@ -318,7 +370,7 @@ static void reset_cpu_ipi(void *unused)
 	cc->lc_running = false;
 }
 
-/* class_lock held. Timers start on every CPU that has a kthread. */
+/* class_lock held. Timers start on every CPU active for the class. */
 static void class_start(void)
 {
 	if (class_running)
@@ -510,6 +562,81 @@ static void find_switch_tp(struct tracepoint *tp, void *priv)
 		switch_tp = tp;
 }
 
+/* Runs on @cpu with interrupts off: the class stops using this CPU. */
+static void deactivate_cpu_ipi(void *unused)
+{
+	struct kairos_cls_cpu *cc = this_cpu_ptr(&cls_cpu);
+
+	if (cc->lc_running)
+		account(cc, ktime_get_ns());
+	cc->active = false;
+	cc->lc_running = false;
+	cc->throttled = false;
+	cc->used = 0;
+}
+
+/*
+ * cpuhp startup, on the CPU coming online (or each online CPU at load):
+ * its kthread, then its timers if the class runs.
+ */
+static int cls_cpu_online(unsigned int cpu)
+{
+	struct kairos_cls_cpu *cc = per_cpu_ptr(&cls_cpu, cpu);
+	struct task_struct *k;
+
+	k = kthread_create_on_cpu(cls_kthread_fn, (void *)(unsigned long)cpu,
+				  cpu, "kairos_mq/%u");
+	if (IS_ERR(k))
+		return PTR_ERR(k);
+	sched_set_fifo(k);
+	cc->pending = 0;
+	cc->kthread = k;
+	wake_up_process(k);
+	mutex_lock(&class_lock);
+	WRITE_ONCE(cc->active, true);
+	if (class_running)
+		smp_call_function_single(cpu, start_cpu_ipi, NULL, true);
+	mutex_unlock(&class_lock);
+	return 0;
+}
+
+/*
+ * cpuhp teardown, on the CPU going down (still online) or each CPU at
+ * unload. Afterwards nothing of the class runs there: the members the
+ * kernel moves away keep their membership, those this CPU had demoted get
+ * their real-time policy back (no period start here would promote them).
+ */
+static int cls_cpu_offline(unsigned int cpu)
+{
+	struct kairos_cls_cpu *cc = per_cpu_ptr(&cls_cpu, cpu);
+	struct kairos_cpu_page *pg = page_address(kairos_cpu_page(cpu));
+	int i;
+
+	mutex_lock(&class_lock);
+	smp_call_function_single(cpu, deactivate_cpu_ipi, NULL, true);
+	/* Inactive: neither the probe nor a callback arms them again. */
+	hrtimer_cancel(&cc->period_timer);
+	hrtimer_cancel(&cc->budget_timer);
+	for (i = 0; i < KAIROS_MAX_LC; i++) {
+		struct kairos_member *m = &members[i];
+
+		if (!m->task || m->demoted_on != cpu)
+			continue;
+		if (READ_ONCE(kairos_tun.enabled))
+			promote(m);
+		m->demoted_on = -1;
+		WRITE_ONCE(lc_demoted[i], false);
+	}
+	WRITE_ONCE(pg->lc_throttled, 0);
+	mutex_unlock(&class_lock);
+	/* Not under class_lock: the kthread may be waiting for it. */
+	if (cc->kthread) {
+		kthread_stop(cc->kthread);
+		cc->kthread = NULL;
+	}
+	return 0;
+}
+
 int kairos_class_init(void)
 {
 	unsigned int cpu;
@@ -524,22 +651,14 @@ int kairos_class_init(void)
 			      HRTIMER_MODE_REL_PINNED_HARD);
 		cc->kthread = NULL;
 		cc->pending = 0;
+		cc->active = false;
 	}
-	/* CPUs are taken as they are at load time; hotplug is not handled. */
-	for_each_online_cpu(cpu) {
-		struct task_struct *k;
-
-		k = kthread_create_on_cpu(cls_kthread_fn,
-					  (void *)(unsigned long)cpu, cpu,
-					  "kairos_mq/%u");
-		if (IS_ERR(k)) {
-			ret = PTR_ERR(k);
-			goto fail;
-		}
-		sched_set_fifo(k);
-		per_cpu_ptr(&cls_cpu, cpu)->kthread = k;
-		wake_up_process(k);
-	}
+	/* Calls cls_cpu_online for each online CPU, and on hotplug later. */
+	ret = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "kairos/class:online",
+				cls_cpu_online, cls_cpu_offline);
+	if (ret < 0)
+		goto fail;
+	hp_state = ret;
 	for_each_kernel_tracepoint(find_switch_tp, NULL);
 	ret = -ENOENT;
 	if (!switch_tp)
@@ -568,15 +687,16 @@ void kairos_class_exit(void)
 		tracepoint_synchronize_unregister();
 		probe_on = false;
 	}
+	/* Runs cls_cpu_offline on each online CPU: kthreads stop. */
+	if (hp_state >= 0) {
+		cpuhp_remove_state(hp_state);
+		hp_state = -1;
+	}
 	for_each_possible_cpu(cpu) {
 		struct kairos_cls_cpu *cc = per_cpu_ptr(&cls_cpu, cpu);
 
 		hrtimer_cancel(&cc->period_timer);
 		hrtimer_cancel(&cc->budget_timer);
-		if (cc->kthread) {
-			kthread_stop(cc->kthread);
-			cc->kthread = NULL;
-		}
 	}
 	switch_tp = NULL;
 }

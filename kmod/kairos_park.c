@@ -264,12 +264,35 @@ long kairos_park(const struct kairos_park *in, struct kairos_park __user *uarg)
 	return 0;
 }
 
+/*
+ * Grants @task (NULL: the first thread) parked on @c to run on @to. Holds
+ * a reference on the woken thread in *@woken for the caller to wake.
+ */
+static struct kairos_parked *grant_on_cpu(unsigned int c,
+					  struct task_struct *task,
+					  unsigned int to,
+					  struct task_struct **woken)
+{
+	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, c);
+	struct kairos_parked *e;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&pc->lock, flags);
+	e = find_parked(pc, task, 0);
+	if (e) {
+		*woken = e->task;
+		get_task_struct(*woken);
+		grant_locked(cpu_page(c), e, to, 0, false);
+	}
+	raw_spin_unlock_irqrestore(&pc->lock, flags);
+	return e;
+}
+
 long kairos_grant(const struct kairos_grant *g)
 {
 	struct task_struct *task = NULL, *woken = NULL;
-	struct kairos_parked *e = NULL;
-	unsigned long flags;
-	unsigned int c;
+	struct kairos_parked *e;
+	unsigned int c, first;
 	struct pid *pid;
 
 	if (g->flags || g->reserved || g->tid < 0)
@@ -285,22 +308,18 @@ long kairos_grant(const struct kairos_grant *g)
 			return -ESRCH;
 		}
 	}
+	/*
+	 * tid 0: only threads parked on the granted CPU qualify. A named
+	 * thread is almost always parked on the CPU it last ran on: look
+	 * there first, then everywhere else.
+	 */
+	first = task ? task_cpu(task) : g->cpu;
+	e = grant_on_cpu(first, task, g->cpu, &woken);
 	for_each_possible_cpu(c) {
-		struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, c);
-
-		/* tid 0: only threads parked on the granted CPU qualify. */
-		if (!task && c != g->cpu)
-			continue;
-		raw_spin_lock_irqsave(&pc->lock, flags);
-		e = find_parked(pc, task, 0);
-		if (e) {
-			woken = e->task;
-			get_task_struct(woken);
-			grant_locked(cpu_page(c), e, g->cpu, 0, false);
-		}
-		raw_spin_unlock_irqrestore(&pc->lock, flags);
-		if (e)
+		if (e || !task)
 			break;
+		if (c != first)
+			e = grant_on_cpu(c, task, g->cpu, &woken);
 	}
 	if (task)
 		put_task_struct(task);
@@ -343,16 +362,25 @@ long kairos_kick(const struct kairos_cpuset *set)
 	return ret;
 }
 
+/* Caller holds @cpu's lock, so concurrent bumps are not lost. */
+static void bump_preempt_gen(unsigned int cpu)
+{
+	struct kairos_cpu_page *pg = cpu_page(cpu);
+
+	/* Orders earlier stores of the caller before the flag. */
+	smp_store_release(&pg->preempt_gen, READ_ONCE(pg->preempt_gen) + 1);
+}
+
+/* @info is the signal number itself, so the caller need not wait. */
 static void preempt_ipi(void *info)
 {
 	struct kairos_pcpu *pc = this_cpu_ptr(&kairos_pcpu);
-	struct kairos_cpu_page *pg = cpu_page(smp_processor_id());
-	int signo = *(int *)info;
+	int signo = (int)(long)info;
 	bool ours;
 
-	WRITE_ONCE(pg->preempt_gen, pg->preempt_gen + 1);
 	this_cpu_inc(kairos_stats.preempt_ipis);
 	raw_spin_lock(&pc->lock);
+	bump_preempt_gen(smp_processor_id());
 	ours = current == pc->granted_task && current->pid == pc->granted_pid;
 	raw_spin_unlock(&pc->lock);
 	/* Only the thread this module put here may get the signal. */
@@ -362,19 +390,49 @@ static void preempt_ipi(void *info)
 	}
 }
 
+/* KAIROS_PREEMPT_NO_IPI: the flag only, stored from the caller's CPU. */
+static void preempt_flag_only(const struct cpumask *mask)
+{
+	unsigned long flags;
+	unsigned int cpu;
+
+	for_each_cpu(cpu, mask) {
+		struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
+
+		raw_spin_lock_irqsave(&pc->lock, flags);
+		bump_preempt_gen(cpu);
+		raw_spin_unlock_irqrestore(&pc->lock, flags);
+	}
+}
+
 long kairos_preempt(const struct kairos_preempt *p)
 {
 	cpumask_var_t mask;
 	int signo = p->signo;
 	int ret;
 
-	if (p->flags || signo < 0 || (signo && !valid_signal(signo)))
+	if (p->flags & ~KAIROS_PREEMPT_NO_IPI)
 		return -EINVAL;
+	if (signo < 0 || (signo && !valid_signal(signo)))
+		return -EINVAL;
+	if ((p->flags & KAIROS_PREEMPT_NO_IPI) && signo)
+		return -EINVAL;	/* a signal needs the IPI */
 	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
 		return -ENOMEM;
 	ret = kairos_cpuset_to_mask(&p->cpus, mask);
-	if (!ret)
-		on_each_cpu_mask(mask, preempt_ipi, &signo, true);
+	if (ret)
+		goto out;
+	if (p->flags & KAIROS_PREEMPT_NO_IPI) {
+		preempt_flag_only(mask);
+		goto out;
+	}
+	/*
+	 * No wait for the handlers: the caller goes on while the IPIs land
+	 * (the argument is passed by value, so nothing on this stack is
+	 * used by them).
+	 */
+	on_each_cpu_mask(mask, preempt_ipi, (void *)(long)signo, false);
+out:
 	free_cpumask_var(mask);
 	return ret;
 }
@@ -414,6 +472,8 @@ void kairos_park_exit(void)
 
 	if (!kairos_pages)
 		return;
+	/* PREEMPT does not wait for its IPIs: let any still queued run. */
+	kick_all_cpus_sync();
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		if (kairos_pages[cpu])
 			__free_page(kairos_pages[cpu]);

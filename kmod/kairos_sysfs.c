@@ -7,7 +7,8 @@
  * gives -EINVAL and keeps the old value.
  *
  * stats/ holds counters summed over CPUs, the live-object counts (zero
- * once nothing uses the module) and per_cpu, one line per online CPU.
+ * once nothing uses the module) and per_cpu, one line per present CPU
+ * (an "online" column says which are online now).
  */
 #include <linux/cpumask.h>
 #include <linux/kernel.h>
@@ -188,6 +189,25 @@ STAT_SUM_SHOW(throttles);
 STAT_SUM_SHOW(unthrottles);
 STAT_SUM_SHOW(lc_runtime_ns);
 STAT_SUM_SHOW(lc_throttled_ns);
+STAT_SUM_SHOW(lc_overrun_ns);
+STAT_SUM_SHOW(throttled_periods);
+STAT_SUM_SHOW(policy_errors);
+
+/* The largest value of one per-CPU counter. */
+#define STAT_MAX_SHOW(name)						\
+static ssize_t name##_show(struct kobject *kobj,			\
+			   struct kobj_attribute *attr, char *buf)	\
+{									\
+	u64 max = 0;							\
+	int cpu;							\
+									\
+	for_each_possible_cpu(cpu)					\
+		max = max(max, READ_ONCE(per_cpu_ptr(&kairos_stats, cpu)->name));\
+	return sysfs_emit(buf, "%llu\n", max);				\
+}									\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
+
+STAT_MAX_SHOW(lc_overrun_max_ns);
 
 #define LIVE_SHOW(name)							\
 static ssize_t live_##name##_show(struct kobject *kobj,			\
@@ -208,12 +228,13 @@ static ssize_t per_cpu_show(struct kobject *kobj, struct kobj_attribute *attr,
 	int cpu, n;
 
 	n = sysfs_emit(buf,
-		       "cpu grants grant_misses parks preempt_ipis preempt_signals throttles unthrottles lc_runtime_ns parked throttled\n");
-	for_each_online_cpu(cpu) {
+		       "cpu grants grant_misses parks preempt_ipis preempt_signals throttles unthrottles lc_runtime_ns parked throttled lc_overrun_ns online\n");
+	/* Present, not online, CPUs: the lines add up to the totals. */
+	for_each_present_cpu(cpu) {
 		struct kairos_cpu_stats *s = per_cpu_ptr(&kairos_stats, cpu);
 
 		n += sysfs_emit_at(buf, n,
-				   "%d %llu %llu %llu %llu %llu %llu %llu %llu %u %d\n",
+				   "%d %llu %llu %llu %llu %llu %llu %llu %llu %u %d %llu %d\n",
 				   cpu, READ_ONCE(s->grants),
 				   READ_ONCE(s->grant_misses),
 				   READ_ONCE(s->parks),
@@ -223,7 +244,9 @@ static ssize_t per_cpu_show(struct kobject *kobj, struct kobj_attribute *attr,
 				   READ_ONCE(s->unthrottles),
 				   READ_ONCE(s->lc_runtime_ns),
 				   kairos_cpu_parked(cpu),
-				   kairos_cpu_throttled(cpu));
+				   kairos_cpu_throttled(cpu),
+				   READ_ONCE(s->lc_overrun_ns),
+				   cpu_online(cpu));
 	}
 	return n;
 }
@@ -240,6 +263,10 @@ static struct attribute *stats_attrs[] = {
 	&unthrottles_attr.attr,
 	&lc_runtime_ns_attr.attr,
 	&lc_throttled_ns_attr.attr,
+	&lc_overrun_ns_attr.attr,
+	&throttled_periods_attr.attr,
+	&lc_overrun_max_ns_attr.attr,
+	&policy_errors_attr.attr,
 	&live_files_attr.attr,
 	&live_mappings_attr.attr,
 	&live_parked_attr.attr,

@@ -25,7 +25,7 @@
 #include <linux/types.h>
 
 #define KAIROS_ABI_MAJOR 1
-#define KAIROS_ABI_MINOR 0
+#define KAIROS_ABI_MINOR 1
 
 /* Text of /sys/kernel/kairos/version: "<major>.<minor>\n". */
 #define KAIROS_SYSFS_DIR "/sys/kernel/kairos"
@@ -83,12 +83,18 @@ struct kairos_grant {
  * KAIROS_IOC_PREEMPT: IPI every CPU in @cpus; each bumps its page's
  * preempt_gen (a flag the runtime polls) and, when @signo is not 0, sends
  * that signal to the thread running there if it is the thread the module
- * last granted that CPU to (never to an unrelated task).
+ * last granted that CPU to (never to an unrelated task). The call returns
+ * once the IPIs are sent, not when they are handled.
+ * With KAIROS_PREEMPT_NO_IPI (ABI 1.1) the caller bumps the pages'
+ * preempt_gen itself and no IPI is sent: for threads that poll the flag,
+ * it is the cheaper way; @signo must then be 0.
  */
+#define KAIROS_PREEMPT_NO_IPI 0x1U
+
 struct kairos_preempt {
 	struct kairos_cpuset cpus;
 	__s32 signo;		/* 0 or 1..64 */
-	__u32 flags;		/* reserved, 0 */
+	__u32 flags;		/* 0 or KAIROS_PREEMPT_NO_IPI; other bits: -EINVAL */
 };
 
 /*

@@ -2,11 +2,15 @@
 // run (inside the VM: tools/dev vm -- build/rootfs/tests/kmod/kmod_bench).
 //  1. grant-to-running: GRANT ioctl / posted grant + KICK / posted grant
 //     taken by a spinning parker, vs FUTEX_WAKE of a thread in FUTEX_WAIT;
-//  2. preempt delivery: PREEMPT ioctl (signal, and the polled flag) vs
-//     pthread_kill;
+//  2. preempt delivery: PREEMPT ioctl (signal; the polled flag set by the
+//     IPI; the flag set with KAIROS_PREEMPT_NO_IPI) vs pthread_kill;
 //  3. wakeup latency of a timer-driven thread under a CPU hog on its CPU:
 //     the LC class vs SCHED_FIFO vs SCHED_OTHER.
-// Prints a markdown table; latencies in microseconds of the guest clock.
+// Several rounds, each measuring every pair side by side (peer first in
+// even rounds, kairos first in odd ones); prints a markdown table of the
+// medians over rounds and the spread of the per-round ratios.
+// Usage: kmod_bench [ITERS per round [ROUNDS [path of kairos.ko]]].
+// Latencies in microseconds of the guest clock.
 #include "../../kmod/uapi/kairos.h"
 
 #include <fcntl.h>
@@ -102,8 +106,9 @@ std::vector<std::uint64_t> grant_latency(Wake how) {
                   nullptr, 0);
         futex_word = 0;
       } else {
+        // No timeout, like the futex peer: an armed timeout costs an
+        // hrtimer cancel (a timer reprogram) on the woken side.
         kairos_park a{};
-        a.timeout_ns = 5'000'000'000ULL;
         a.spin_ns = how == Wake::kPostSpin ? 2'000'000 : 0;
         if (ioctl(g_fd, KAIROS_IOC_PARK, &a)) die("PARK");
       }
@@ -174,7 +179,7 @@ std::vector<std::uint64_t> grant_latency(Wake how) {
 std::atomic<std::uint64_t> g_sig_t1{0};
 std::atomic<int> g_sig_n{0};
 
-enum class Preempt { kIoctlSignal, kIoctlFlag, kPthreadKill };
+enum class Preempt { kIoctlSignal, kIoctlFlag, kNoIpiFlag, kPthreadKill };
 
 std::vector<std::uint64_t> preempt_latency(Preempt how) {
   struct sigaction sa {};
@@ -219,6 +224,8 @@ std::vector<std::uint64_t> preempt_latency(Preempt how) {
   kairos_preempt p{};
   p.cpus.bits[0] = 2;
   p.signo = how == Preempt::kIoctlSignal ? SIGUSR1 : 0;
+  p.flags = how == Preempt::kNoIpiFlag ? KAIROS_PREEMPT_NO_IPI : 0;
+  const bool by_flag = how == Preempt::kIoctlFlag || how == Preempt::kNoIpiFlag;
   for (int i = 0; i < g_iters; ++i) {
     const int sig0 = g_sig_n.load(), flag0 = flag_n.load();
     const std::uint64_t t0 = now_ns();
@@ -230,14 +237,13 @@ std::vector<std::uint64_t> preempt_latency(Preempt how) {
     const std::uint64_t give_up = now_ns() + 50'000'000;
     bool got = false;
     while (now_ns() < give_up) {
-      if (how == Preempt::kIoctlFlag ? flag_n.load() != flag0
-                                     : g_sig_n.load() != sig0) {
+      if (by_flag ? flag_n.load() != flag0 : g_sig_n.load() != sig0) {
         got = true;
         break;
       }
     }
     if (got)
-      lat.push_back((how == Preempt::kIoctlFlag ? flag_t1.load() : g_sig_t1.load()) - t0);
+      lat.push_back((by_flag ? flag_t1.load() : g_sig_t1.load()) - t0);
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   stop = true;
@@ -291,16 +297,53 @@ std::vector<std::uint64_t> wakeup_latency(Policy pol) {
   return lat;
 }
 
-void row(const char* path, Result r, const char* peer, Result b) {
-  std::printf("| %-34s | %8.1f | %8.1f | %-24s | %8.1f | %8.1f | %5.2f | %5.2f |\n",
-              path, r.p50, r.p99, peer, b.p50, b.p99, r.p50 / b.p50, r.p99 / b.p99);
+// One kairos path against its peer over several rounds: the per-round
+// p50/p99, their medians, and the spread of the per-round ratios.
+struct Row {
+  const char* path;
+  const char* peer;
+  std::vector<Result> k, b;  // one entry per round
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void print_row(const Row& r) {
+  std::vector<double> kp50, kp99, bp50, bp99, x50, x99;
+  int wins50 = 0, wins99 = 0;
+  for (std::size_t i = 0; i < r.k.size(); ++i) {
+    kp50.push_back(r.k[i].p50);
+    kp99.push_back(r.k[i].p99);
+    bp50.push_back(r.b[i].p50);
+    bp99.push_back(r.b[i].p99);
+    x50.push_back(r.k[i].p50 / r.b[i].p50);
+    x99.push_back(r.k[i].p99 / r.b[i].p99);
+    wins50 += r.k[i].p50 <= r.b[i].p50;
+    wins99 += r.k[i].p99 <= r.b[i].p99;
+  }
+  const auto [lo50, hi50] = std::minmax_element(x50.begin(), x50.end());
+  const auto [lo99, hi99] = std::minmax_element(x99.begin(), x99.end());
+  std::printf("| %-32s | %7.1f | %7.1f | %-24s | %7.1f | %7.1f | %5.2f (%4.2f-%4.2f) %d/%zu "
+              "| %5.2f (%4.2f-%4.2f) %d/%zu |\n",
+              r.path, median(kp50), median(kp99), r.peer, median(bp50), median(bp99),
+              median(x50), *lo50, *hi50, wins50, r.k.size(), median(x99), *lo99, *hi99,
+              wins99, r.k.size());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  int rounds = 5;
   if (argc > 1) g_iters = std::atoi(argv[1]);
-  const char* ko = argc > 2 ? argv[2] : "build/rootfs/kmod-build/kairos.ko";
+  if (argc > 2) rounds = std::atoi(argv[2]);
+  const char* ko = argc > 3 ? argv[3] : "build/rootfs/kmod-build/kairos.ko";
+  if (g_iters < 10 || rounds < 1) {
+    std::fprintf(stderr, "usage: kmod_bench [ITERS>=10 [ROUNDS>=1 [KO]]]\n");
+    return 2;
+  }
   const int kfd = open(ko, O_RDONLY | O_CLOEXEC);
   if (kfd < 0 || syscall(SYS_finit_module, kfd, "", 0)) die("load kairos.ko");
   close(kfd);
@@ -316,37 +359,54 @@ int main(int argc, char** argv) {
   if (m == MAP_FAILED) die("mmap");
   g_pages = static_cast<kairos_cpu_page*>(m);
 
-  auto phase = [](const char* n) { std::fprintf(stderr, "kmod_bench: %s\n", n); };
-  phase("futex");
-  const Result futex = summarize(grant_latency(Wake::kFutex));
-  phase("grant");
-  const Result grant = summarize(grant_latency(Wake::kGrant));
-  phase("posted grant + kick");
-  const Result kick = summarize(grant_latency(Wake::kPostKick));
-  phase("posted grant, spinning parker");
-  const Result spin = summarize(grant_latency(Wake::kPostSpin));
-  phase("preempt");
-  const Result pkill = summarize(preempt_latency(Preempt::kPthreadKill));
-  const Result psig = summarize(preempt_latency(Preempt::kIoctlSignal));
-  const Result pflag = summarize(preempt_latency(Preempt::kIoctlFlag));
-  phase("wakeup under hog");
-  const Result w_other = summarize(wakeup_latency(Policy::kOther));
-  const Result w_fifo = summarize(wakeup_latency(Policy::kFifo));
-  const Result w_lc = summarize(wakeup_latency(Policy::kLcClass));
+  Row grant{"GRANT ioctl -> running", "FUTEX_WAKE -> running", {}, {}};
+  Row kick{"posted grant + KICK -> running", "FUTEX_WAKE -> running", {}, {}};
+  Row spin{"posted grant, spinning PARK", "FUTEX_WAKE -> running", {}, {}};
+  Row psig{"PREEMPT ioctl -> signal handler", "pthread_kill -> handler", {}, {}};
+  Row pflag{"PREEMPT (IPI) -> polled flag", "pthread_kill -> handler", {}, {}};
+  Row pnoipi{"PREEMPT NO_IPI -> polled flag", "pthread_kill -> handler", {}, {}};
+  Row wfifo{"LC class wakeup under hog", "SCHED_FIFO under hog", {}, {}};
+  Row wother{"LC class wakeup under hog", "SCHED_OTHER under hog", {}, {}};
+  for (int r = 0; r < rounds; ++r) {
+    std::fprintf(stderr, "kmod_bench: round %d of %d\n", r + 1, rounds);
+    // Even rounds measure the peer first, odd rounds kairos first, so a
+    // warm-up or drift in the emulator does not favour one side.
+    const bool peer_first = r % 2 == 0;
+    Result futex{}, pkill{}, w_fifo{}, w_other{};
+    auto peers = [&] {
+      futex = summarize(grant_latency(Wake::kFutex));
+      pkill = summarize(preempt_latency(Preempt::kPthreadKill));
+      w_other = summarize(wakeup_latency(Policy::kOther));
+      w_fifo = summarize(wakeup_latency(Policy::kFifo));
+    };
+    if (peer_first) peers();
+    grant.k.push_back(summarize(grant_latency(Wake::kGrant)));
+    kick.k.push_back(summarize(grant_latency(Wake::kPostKick)));
+    spin.k.push_back(summarize(grant_latency(Wake::kPostSpin)));
+    psig.k.push_back(summarize(preempt_latency(Preempt::kIoctlSignal)));
+    pflag.k.push_back(summarize(preempt_latency(Preempt::kIoctlFlag)));
+    pnoipi.k.push_back(summarize(preempt_latency(Preempt::kNoIpiFlag)));
+    const Result w_lc = summarize(wakeup_latency(Policy::kLcClass));
+    wfifo.k.push_back(w_lc);
+    wother.k.push_back(w_lc);
+    if (!peer_first) peers();
+    for (Row* row : {&grant, &kick, &spin}) row->b.push_back(futex);
+    for (Row* row : {&psig, &pflag, &pnoipi}) row->b.push_back(pkill);
+    wfifo.b.push_back(w_fifo);
+    wother.b.push_back(w_other);
+  }
 
-  std::printf("kmod_bench: %d iterations each, latencies in us (guest clock)\n\n", g_iters);
-  std::printf("| %-34s | %8s | %8s | %-24s | %8s | %8s | %5s | %5s |\n", "kairos path",
-              "p50", "p99", "peer", "p50", "p99", "x p50", "x p99");
+  std::printf("kmod_bench: %d rounds of %d iterations each, latencies in us "
+              "(guest clock), medians of the per-round p50/p99\n\n", rounds, g_iters);
+  std::printf("| %-32s | %7s | %7s | %-24s | %7s | %7s | %s | %s |\n", "kairos path", "p50",
+              "p99", "peer", "p50", "p99", "x p50 (range) rounds <=", "x p99 (range) rounds <=");
   std::printf("|---|---|---|---|---|---|---|---|\n");
-  row("GRANT ioctl -> running", grant, "FUTEX_WAKE -> running", futex);
-  row("posted grant + KICK -> running", kick, "FUTEX_WAKE -> running", futex);
-  row("posted grant, spinning PARK", spin, "FUTEX_WAKE -> running", futex);
-  row("PREEMPT ioctl -> signal handler", psig, "pthread_kill -> handler", pkill);
-  row("PREEMPT ioctl -> polled flag", pflag, "pthread_kill -> handler", pkill);
-  row("LC class wakeup under hog", w_lc, "SCHED_FIFO under hog", w_fifo);
-  row("LC class wakeup under hog", w_lc, "SCHED_OTHER under hog", w_other);
-  std::printf("\nspinning-PARK rounds that missed the spin window (KICKed, "
-              "left out): %d of %d\n", g_spin_fallbacks, g_iters);
+  for (const Row* row : {&grant, &kick, &spin, &psig, &pflag, &pnoipi, &wfifo, &wother})
+    print_row(*row);
+  std::printf("\nx = kairos / peer per round: median (min-max), and in how many "
+              "rounds kairos was no worse than the peer.\n");
+  std::printf("spinning-PARK rounds that missed the spin window (KICKed, "
+              "left out): %d of %d\n", g_spin_fallbacks, g_iters * rounds);
   munmap(m, std::size_t(v.nr_cpus) * KAIROS_CPU_PAGE_SIZE);
   close(g_fd);
   if (syscall(SYS_delete_module, "kairos", O_NONBLOCK)) die("unload kairos.ko");

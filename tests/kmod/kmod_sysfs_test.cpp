@@ -31,12 +31,14 @@ TEST(KmodSysfs, DefaultsAreConsistent) {
   EXPECT_EQ(read_stat("grants"), 0u);
   EXPECT_EQ(read_stat("throttles"), 0u);
   // (A zero-length write is a no-op in sysfs itself, not tested.)
-  // One header line plus one line per online CPU.
+  // One header line plus one line per present CPU (online or not).
   const std::string per_cpu =
       kairos::vmtest::read_file(std::string(kSysfs) + "/stats/per_cpu");
   int lines = 0;
   for (char c : per_cpu) lines += c == '\n';
-  EXPECT_EQ(lines, 1 + online_cpus()) << per_cpu;
+  EXPECT_EQ(lines, 1 + present_cpus()) << per_cpu;
+  EXPECT_EQ(per_cpu_stat(0, "online"), 1) << per_cpu;
+  EXPECT_EQ(per_cpu_stat(0, "lc_overrun_ns"), 0) << per_cpu;
 }
 
 TEST(KmodSysfs, ValidWritesTakeEffect) {
@@ -103,7 +105,9 @@ TEST(KmodSysfs, StatisticsAreReadOnly) {
   ASSERT_TRUE(mod.loaded());
   for (const char* f : {"version", "stats/grants", "stats/parks",
                         "stats/preempt_ipis", "stats/throttles",
-                        "stats/live_files", "stats/per_cpu"}) {
+                        "stats/live_files", "stats/per_cpu",
+                        "stats/lc_overrun_ns", "stats/lc_overrun_max_ns",
+                        "stats/throttled_periods", "stats/policy_errors"}) {
     const std::string before = read_sysfs(f);
     EXPECT_NE(write_sysfs(f, "5"), 0) << f;
     EXPECT_EQ(read_sysfs(f), before) << f;

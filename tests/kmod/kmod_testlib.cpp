@@ -12,7 +12,10 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
+#include <vector>
 
 namespace kairos::kmodtest {
 
@@ -111,6 +114,57 @@ void pin_self(int cpu) {
 pid_t self_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 int online_cpus() { return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)); }
+
+int present_cpus() {
+  // "0-1" or "0,2-3": count the CPUs of each range.
+  std::stringstream in(read_file("/sys/devices/system/cpu/present"));
+  std::string part;
+  int n = 0;
+  while (std::getline(in, part, ',')) {
+    if (part.empty() || part == "\n") continue;
+    const auto dash = part.find('-');
+    const int lo = std::atoi(part.c_str());
+    const int hi = dash == std::string::npos ? lo : std::atoi(part.c_str() + dash + 1);
+    n += hi - lo + 1;
+  }
+  return n;
+}
+
+int set_cpu_online(int cpu, bool on) {
+  const std::string path =
+      "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/online";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  const ssize_t n = ::write(fd, on ? "1" : "0", 1);
+  const int err = n < 0 ? -errno : 0;
+  ::close(fd);
+  return err;
+}
+
+bool cpu_is_online(int cpu) {
+  const std::string s = read_file("/sys/devices/system/cpu/cpu" +
+                                  std::to_string(cpu) + "/online");
+  return !s.empty() && s[0] == '1';
+}
+
+std::int64_t per_cpu_stat(int cpu, const std::string& column) {
+  std::stringstream in(read_file(std::string(kSysfs) + "/stats/per_cpu"));
+  std::string line, word;
+  std::getline(in, line);
+  std::stringstream header(line);
+  int col = -1;
+  for (int i = 0; header >> word; ++i)
+    if (word == column) col = i;
+  if (col < 0) return -1;
+  while (std::getline(in, line)) {
+    std::stringstream row(line);
+    std::vector<std::string> f;
+    while (row >> word) f.push_back(word);
+    if (f.size() > static_cast<std::size_t>(col) && std::atoi(f[0].c_str()) == cpu)
+      return std::stoll(f[col]);
+  }
+  return -1;
+}
 
 int drop_grant_capabilities() {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};

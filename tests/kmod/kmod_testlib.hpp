@@ -54,5 +54,13 @@ pid_t self_tid();
 // tests in a forked child. 0, or 100 (capget) / 101 (capset) on failure.
 int drop_grant_capabilities();
 int online_cpus();
+int present_cpus();  // from /sys/devices/system/cpu/present
+
+// echo 0/1 > /sys/devices/system/cpu/cpuN/online; 0 or -errno.
+int set_cpu_online(int cpu, bool on);
+bool cpu_is_online(int cpu);
+// One column (by its header name) of CPU cpu's line in stats/per_cpu, or
+// -1 when there is no such column or line.
+std::int64_t per_cpu_stat(int cpu, const std::string& column);
 
 }  // namespace kairos::kmodtest
