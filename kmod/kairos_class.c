@@ -265,10 +265,17 @@ out:
 	return HRTIMER_RESTART;
 }
 
-static int set_policy(struct task_struct *p, int policy, int prio, int nice)
+/*
+ * @flags: SCHED_FLAG_RESET_ON_FORK while the class sets the policy, so a
+ * thread a member starts is born SCHED_NORMAL instead of inheriting an
+ * unbounded SCHED_FIFO outside the class; 0 when the original comes back.
+ */
+static int set_policy(struct task_struct *p, int policy, int prio, int nice,
+		      u64 flags)
 {
 	struct sched_attr attr = {
 		.size = sizeof(attr),
+		.sched_flags = flags,
 		.sched_policy = policy,
 		.sched_priority = prio,
 		.sched_nice = nice,
@@ -283,12 +290,13 @@ static int set_policy(struct task_struct *p, int policy, int prio, int nice)
 static int promote(struct kairos_member *m)
 {
 	return set_policy(m->task, SCHED_FIFO,
-			  READ_ONCE(kairos_tun.lc_rt_priority), 0);
+			  READ_ONCE(kairos_tun.lc_rt_priority), 0,
+			  SCHED_FLAG_RESET_ON_FORK);
 }
 
 static void restore(struct kairos_member *m)
 {
-	set_policy(m->task, m->saved_policy, 0, m->saved_nice);
+	set_policy(m->task, m->saved_policy, 0, m->saved_nice, 0);
 }
 
 /* The per-CPU kthread: makes members' policies match the CPU's state. */
@@ -311,7 +319,8 @@ static void sync_cpu(unsigned int cpu)
 			continue;
 		if (throttled && m->demoted_on < 0 &&
 		    task_cpu(m->task) == cpu) {
-			set_policy(m->task, SCHED_IDLE, 0, 0);
+			set_policy(m->task, SCHED_IDLE, 0, 0,
+				   SCHED_FLAG_RESET_ON_FORK);
 			m->demoted_on = cpu;
 			WRITE_ONCE(lc_demoted[i], true);
 		} else if (!throttled && m->demoted_on == cpu) {

@@ -82,7 +82,7 @@ void expect_share(int quantum_us, int period_us, std::chrono::milliseconds windo
   EXPECT_GT(read_stat("unthrottles"), 0u);
   EXPECT_EQ(read_stat("policy_errors"), 0u);
   ::close(fd);
-  EXPECT_EQ(::sched_getscheduler(lc.tid), SCHED_OTHER);
+  EXPECT_EQ(policy_of(lc.tid), SCHED_OTHER);
 }
 
 TEST(KmodClass, NormalSpinnerGetsPeriodMinusQuantum) {
@@ -117,7 +117,7 @@ TEST(KmodClass, WithoutTheClassTheSpinnersShareEvenly) {
   kairos_lc reg{};
   reg.tid = lc.tid;
   ASSERT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &reg), 0);
-  EXPECT_EQ(::sched_getscheduler(lc.tid), SCHED_OTHER);
+  EXPECT_EQ(policy_of(lc.tid), SCHED_OTHER);
   const double lc0 = thread_cpu_s(lc.clock), n0 = thread_cpu_s(normal.clock);
   std::this_thread::sleep_for(1500ms);
   const double lc_cpu = thread_cpu_s(lc.clock) - lc0;
@@ -131,7 +131,7 @@ TEST(KmodClass, WithoutTheClassTheSpinnersShareEvenly) {
   ASSERT_EQ(write_sysfs("period_us", "1000000"), 0);
   ASSERT_EQ(write_sysfs("quantum_us", "900000"), 0);
   ASSERT_EQ(write_sysfs("enabled", "1"), 0);
-  EXPECT_EQ(::sched_getscheduler(lc.tid), SCHED_FIFO);
+  EXPECT_EQ(policy_of(lc.tid), SCHED_FIFO);
   ::close(fd);
 }
 
@@ -202,6 +202,38 @@ TEST(KmodClass, WakingLcThreadRunsAheadOfNormalHog) {
   // tasks from starving under RT load) may run the hog ahead of any RT
   // task; we believe that, not the class, explains it.
   EXPECT_GE(lc, kRounds - 3);
+  ::close(fd);
+}
+
+TEST(KmodClass, ThreadsAMemberStartsAreBornOutsideTheClass) {
+  // The class sets SCHED_FIFO with reset-on-fork: a thread a member starts
+  // must not inherit an unbounded real-time policy that no budget covers.
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  ASSERT_EQ(write_sysfs("period_us", "1000000"), 0);
+  ASSERT_EQ(write_sysfs("quantum_us", "900000"), 0);
+  const int fd = dev_open();
+  ASSERT_GE(fd, 0);
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> go{false};
+  std::atomic<int> member_policy{-1}, child_policy{-1};
+  std::thread member([&] {
+    tid = self_tid();
+    while (!go.load()) std::this_thread::sleep_for(1ms);
+    member_policy = policy_of(0);
+    std::thread child([&] { child_policy = policy_of(0); });
+    child.join();
+  });
+  wait_for([&] { return tid.load() != 0; }, 5s);
+  kairos_lc reg{};
+  reg.tid = tid;
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &reg), 0);
+  go = true;
+  member.join();
+  EXPECT_EQ(member_policy.load(), SCHED_FIFO);
+  EXPECT_EQ(child_policy.load(), SCHED_OTHER);
+  EXPECT_EQ(read_stat("policy_errors"), 0u);
   ::close(fd);
 }
 

@@ -532,18 +532,18 @@ TEST(KmodDev, ClosingTheFdReleasesLcThreads) {
   ASSERT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), 0);
   EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), -EEXIST);
   EXPECT_EQ(ioc(other, KAIROS_IOC_LC_DEL, &lc), -ENOENT);  // not its own
-  EXPECT_EQ(::sched_getscheduler(tid), SCHED_FIFO);
+  EXPECT_EQ(policy_of(tid), SCHED_FIFO);
   EXPECT_EQ(read_stat("live_lc_threads"), 1u);
   ::close(other);
-  EXPECT_EQ(::sched_getscheduler(tid), SCHED_FIFO);
+  EXPECT_EQ(policy_of(tid), SCHED_FIFO);
   ::close(fd);
-  EXPECT_EQ(::sched_getscheduler(tid), SCHED_OTHER);
+  EXPECT_EQ(policy_of(tid), SCHED_OTHER);
   EXPECT_EQ(read_stat("live_lc_threads"), 0u);
   // LC_DEL gives the same, and RT threads cannot join.
   const int fd2 = dev_open();
   ASSERT_EQ(ioc(fd2, KAIROS_IOC_LC_ADD, &lc), 0);
   ASSERT_EQ(ioc(fd2, KAIROS_IOC_LC_DEL, &lc), 0);
-  EXPECT_EQ(::sched_getscheduler(tid), SCHED_OTHER);
+  EXPECT_EQ(policy_of(tid), SCHED_OTHER);
   sched_param sp{};
   sp.sched_priority = 5;
   ASSERT_EQ(::sched_setscheduler(tid, SCHED_RR, &sp), 0);

@@ -162,8 +162,8 @@ TEST(KmodHotplug, CpuOfflineOnlineWhileThrottlingAndParked) {
     EXPECT_TRUE(wait_for([&] { return per_cpu_stat(kCpu, "throttles") > thr1; }, 10s))
         << "the class does not throttle on CPU 1 after it came back";
   }
-  EXPECT_EQ(::sched_getscheduler(lc.tid) == SCHED_FIFO ||
-                ::sched_getscheduler(lc.tid) == SCHED_IDLE,
+  EXPECT_EQ(policy_of(lc.tid) == SCHED_FIFO ||
+                policy_of(lc.tid) == SCHED_IDLE,
             true);
 
   // The thread parked on CPU 1 before all that is still there: grant it.
@@ -187,7 +187,7 @@ TEST(KmodHotplug, CpuOfflineOnlineWhileThrottlingAndParked) {
   expect_stats_add_up();
   EXPECT_EQ(read_stat("policy_errors"), 0u);
   ::close(fd);
-  EXPECT_EQ(::sched_getscheduler(lc.tid), SCHED_OTHER);
+  EXPECT_EQ(policy_of(lc.tid), SCHED_OTHER);
 }
 
 TEST(KmodHotplug, LoadWithCpuOfflineThenBringItOnline) {

@@ -105,7 +105,7 @@ void measure(int quantum_us, int period_us, int window_ms) {
   int samples = 0, idle = 0;
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(window_ms);
   while (std::chrono::steady_clock::now() < end) {
-    idle += sched_getscheduler(lc.tid) == SCHED_IDLE;
+    idle += (sched_getscheduler(lc.tid) & ~SCHED_RESET_ON_FORK) == SCHED_IDLE;
     ++samples;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }

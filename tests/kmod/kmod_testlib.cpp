@@ -111,6 +111,8 @@ void pin_self(int cpu) {
   ::sched_yield();
 }
 
+int policy_of(pid_t tid) { return ::sched_getscheduler(tid) & ~SCHED_RESET_ON_FORK; }
+
 pid_t self_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 int online_cpus() { return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)); }

@@ -48,6 +48,8 @@ kairos_cpuset cpuset_of(int cpu);
 // Pins the calling thread to one CPU; gettid() of the caller.
 void pin_self(int cpu);
 pid_t self_tid();
+// sched_getscheduler without SCHED_RESET_ON_FORK (the class sets it).
+int policy_of(pid_t tid);
 
 // Drops CAP_SYS_NICE and CAP_SYS_ADMIN (what /dev/kairos checks) from the
 // calling thread's effective and permitted sets, for "unprivileged caller"

@@ -104,7 +104,7 @@ TEST(KmodUnload, ThrottledAndParkedThreadsGoBackToNormal) {
   lc.tid = tid;
   ASSERT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &lc), 0);
   // Caught while demoted by a throttle.
-  EXPECT_TRUE(wait_for([&] { return ::sched_getscheduler(tid) == SCHED_IDLE; },
+  EXPECT_TRUE(wait_for([&] { return policy_of(tid) == SCHED_IDLE; },
                        10s));
   struct sigaction sa {};
   sa.sa_handler = [](int) {};
@@ -121,7 +121,7 @@ TEST(KmodUnload, ThrottledAndParkedThreadsGoBackToNormal) {
   parker.join();
   EXPECT_EQ(park_ret.load(), -EINTR);
   ::close(fd);
-  EXPECT_EQ(::sched_getscheduler(tid), SCHED_OTHER);
+  EXPECT_EQ(policy_of(tid), SCHED_OTHER);
   stop = true;
   spinner.join();
 }
@@ -287,7 +287,7 @@ TEST(KmodFuzz, RandomIoctlsMmapsAndSysfsWritesLeaveNoTrace) {
   // are back to their own scheduling policy.
   EXPECT_LE(std::stoul(read_sysfs("quantum_us")),
             std::stoul(read_sysfs("period_us")));
-  EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
+  EXPECT_EQ(policy_of(0), SCHED_OTHER);
   EXPECT_TRUE(wait_for([] { return live_counters_zero(); }, 5s));
 }
 
