@@ -42,8 +42,8 @@ std::string abi_mismatch(unsigned major, unsigned minor, unsigned want_major);
 // decimal per line; anything else is skipped.
 std::set<pid_t> parse_thread_list(std::string_view text);
 
-// kairos.ko runs members SCHED_FIFO at its lc_rt_priority and does not
-// set SCHED_RESET_ON_FORK, so a thread a member starts is born SCHED_FIFO
+// kairos.ko runs members SCHED_FIFO at its lc_rt_priority; before it set
+// SCHED_RESET_ON_FORK (ABI 1.1), a thread a member started was born SCHED_FIFO
 // at that priority without being a member (unbounded, and LC_ADD refuses
 // it as "already real-time"). Such a thread, refused with -EBUSY (which the
 // module only returns for non-members), is taken as inherited: kairosd puts

@@ -102,6 +102,8 @@ struct kairos_preempt {
  * MicroQuanta-like LC class: SCHED_FIFO (priority lc_rt_priority) while its
  * CPU's budget (quantum_us per period_us) lasts, SCHED_IDLE after, until the
  * next period. LC_DEL and closing the fd restore the previous policy.
+ * Since ABI 1.1 both policies carry SCHED_RESET_ON_FORK: threads a member
+ * starts are born SCHED_NORMAL, outside the class.
  * LC_ADD: -EEXIST if already a member, -ENOSPC when full, -EINVAL for a
  * kernel thread, -EBUSY for a thread already real-time.
  */
