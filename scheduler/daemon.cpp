@@ -15,12 +15,14 @@
 
 namespace kairos {
 
-namespace {
-
-void log(const std::string& s) {
+void daemon_log(const std::string& s) {
   std::printf("kairosd: %s\n", s.c_str());
   std::fflush(stdout);
 }
+
+namespace {
+
+constexpr void (*log)(const std::string&) = daemon_log;
 
 }  // namespace
 

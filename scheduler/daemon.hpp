@@ -24,6 +24,9 @@
 
 namespace kairos {
 
+// kairosd's log: one line on stdout, prefixed "kairosd: ".
+void daemon_log(const std::string& s);
+
 struct DaemonOptions {
   std::string cgroup_root = kCgroupRoot;
   std::string sysfs_dir = "/sys/kernel/kairos";

@@ -16,10 +16,8 @@ namespace kairos {
 
 namespace {
 
-void log(const std::string& s) {
-  std::printf("kairosd: %s\n", s.c_str());
-  std::fflush(stdout);
-}
+// One log for the whole Daemon (defined in daemon.cpp).
+constexpr void (*log)(const std::string&) = daemon_log;
 
 }  // namespace
 

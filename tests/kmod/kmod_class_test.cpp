@@ -22,33 +22,6 @@ using namespace std::chrono_literals;
 using kairos::vmtest::KernelLogGuard;
 using kairos::vmtest::wait_for;
 
-double thread_cpu_s(clockid_t c) {
-  timespec ts{};
-  ::clock_gettime(c, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
-}
-
-struct Spinner {
-  std::atomic<bool> stop{false};
-  std::atomic<pid_t> tid{0};
-  clockid_t clock{};
-  std::thread th;
-  explicit Spinner(int cpu) {
-    th = std::thread([this, cpu] {
-      pin_self(cpu);
-      ::pthread_getcpuclockid(::pthread_self(), &clock);
-      tid = self_tid();
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-    });
-    wait_for([this] { return tid.load() != 0; }, 5s);
-  }
-  ~Spinner() {
-    stop = true;
-    th.join();
-  }
-};
-
 // Normal share for quantum/period, measured over `window`.
 void expect_share(int quantum_us, int period_us, std::chrono::milliseconds window) {
   ASSERT_EQ(write_sysfs("period_us", std::to_string(period_us)), 0);

@@ -53,40 +53,6 @@ bool kthread_exists(const std::string& comm) {
   return found;
 }
 
-double thread_cpu_s(clockid_t c) {
-  timespec ts{};
-  ::clock_gettime(c, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
-}
-
-struct Spinner {
-  std::atomic<bool> stop{false};
-  std::atomic<pid_t> tid{0};
-  clockid_t clock{};
-  std::thread th;
-  explicit Spinner(int cpu) {
-    th = std::thread([this, cpu] {
-      pin_self(cpu);
-      ::pthread_getcpuclockid(::pthread_self(), &clock);
-      tid = self_tid();
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-    });
-    wait_for([this] { return tid.load() != 0; }, 5s);
-  }
-  // After an offline the kernel widened its affinity: pin it again.
-  int repin(int cpu) const {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(cpu, &s);
-    return ::sched_setaffinity(tid, sizeof(s), &s);
-  }
-  ~Spinner() {
-    stop = true;
-    th.join();
-  }
-};
-
 // The totals in stats/ equal the sum of the per-CPU lines (the class
 // keeps counting meanwhile: the total lies between two sums).
 void expect_stats_add_up() {

@@ -111,6 +111,35 @@ void pin_self(int cpu) {
   ::sched_yield();
 }
 
+double thread_cpu_s(clockid_t c) {
+  timespec ts{};
+  ::clock_gettime(c, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+}
+
+Spinner::Spinner(int cpu) {
+  th = std::thread([this, cpu] {
+    pin_self(cpu);
+    ::pthread_getcpuclockid(::pthread_self(), &clock);
+    tid = self_tid();
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  vmtest::wait_for([this] { return tid.load() != 0; }, std::chrono::seconds(5));
+}
+
+Spinner::~Spinner() {
+  stop = true;
+  th.join();
+}
+
+int Spinner::repin(int cpu) const {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  CPU_SET(cpu, &s);
+  return ::sched_setaffinity(tid, sizeof(s), &s);
+}
+
 int policy_of(pid_t tid) { return ::sched_getscheduler(tid) & ~SCHED_RESET_ON_FORK; }
 
 pid_t self_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }

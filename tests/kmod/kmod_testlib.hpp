@@ -7,9 +7,12 @@
 #include "../../kmod/uapi/kairos.h"
 
 #include <sys/types.h>
+#include <time.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 namespace kairos::kmodtest {
 
@@ -55,6 +58,22 @@ int policy_of(pid_t tid);
 // calling thread's effective and permitted sets, for "unprivileged caller"
 // tests in a forked child. 0, or 100 (capget) / 101 (capset) on failure.
 int drop_grant_capabilities();
+// CPU time a thread used, in seconds (clock from pthread_getcpuclockid).
+double thread_cpu_s(clockid_t c);
+
+// A thread pinned to one CPU that spins until destroyed; its tid and CPU
+// clock are known once constructed.
+struct Spinner {
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> tid{0};
+  clockid_t clock{};
+  std::thread th;
+  explicit Spinner(int cpu);
+  ~Spinner();
+  // After an offline the kernel widened its affinity: pin it again.
+  int repin(int cpu) const;
+};
+
 int online_cpus();
 int present_cpus();  // from /sys/devices/system/cpu/present
 
