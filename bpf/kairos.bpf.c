@@ -337,8 +337,9 @@ s32 KAIROS_OPS(kairos_select_cpu, struct task_struct *p, s32 prev_cpu,
  * Places an LC task on a CPU its app owns. An idle owned CPU, or one
  * running other work while its guard allows LC, gets the task straight in
  * its local DSQ (preempting what runs there): one step, no dispatch round
- * trip. Otherwise (every owned CPU busy with this app, or throttled) it
- * waits in the app's DSQ, which is what the queue statistics report.
+ * trip. Otherwise (every owned CPU busy with this app, or throttled, or
+ * no CPU owned at all) it waits in the app's DSQ, which is what the queue
+ * statistics report.
  */
 static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		       struct kairos_app *a, u64 enq_flags)
@@ -348,16 +349,16 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 	s32 cpu;
 
 	cpu = pick_owned_cpu(p, app, a, scx_bpf_task_cpu(p), &kind);
-	if (cpu < 0)
-		return false;
+	if (cpu < 0 && a->nr_owned)
+		return false;	/* owned CPUs, none it may run on */
 	__sync_fetch_and_add(&stats.lc_enqueued, 1);
-	if (kind == PICK_IDLE) {
+	if (cpu >= 0 && kind == PICK_IDLE) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
 				   tunables.lc_slice_ns, enq_flags);
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		return true;
 	}
-	if (kind == PICK_PREEMPT) {
+	if (cpu >= 0 && kind == PICK_PREEMPT) {
 		__sync_fetch_and_add(&stats.preempt_kicks, 1);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
 				   tunables.lc_slice_ns,
@@ -375,6 +376,17 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		if (!s->oldest_enq_ns)
 			s->oldest_enq_ns = tc->enq_at;
 		s->seq++;
+	}
+	if (cpu < 0) {
+		/*
+		 * The app owns no CPU (0 guaranteed, nothing granted yet): its
+		 * queue is what the allocator reads to grant a burstable core.
+		 * Meanwhile any CPU that dispatches runs it (rescue_starved);
+		 * an idle one is woken for that.
+		 */
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+		if (cpu >= 0)
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	}
 	return true;
 }

@@ -124,6 +124,31 @@ TEST(AllocatorVm, GrantsFollowTheLoadAndGoBackWhenIdle) {
   std::printf("%s", d.output().c_str());
 }
 
+TEST(AllocatorVm, UnmodifiedAppWithoutGuaranteeBurstsOnItsQueue) {
+  // No runtime: the signal is the BPF per-app queue. With 0 guaranteed
+  // cores the app owns no CPU, so its busy thread waits in the app's DSQ
+  // behind the BE hogs; that queue must get it a burstable core, and the
+  // core must go back once the app is gone.
+  KernelLogGuard guard;
+  ScratchCgroup lc{"ka-unmod"};
+  ASSERT_EQ(annotate(lc.name(), "0", "1"), "");
+  Kairosd d(allocator_args());
+  ASSERT_TRUE(d.wait_ready()) << d.output();
+  const std::string app = "cgroup=" + lc.name();
+  EXPECT_EQ(number_field(d.status(), "app", app, "owned"), 0) << d.status();
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  std::vector<std::unique_ptr<Child>> be;
+  for (long i = 0; i < ncpu; ++i) be.push_back(std::make_unique<Child>(spinner()));
+  auto work = std::make_unique<Child>(spinner(), lc.dir());
+  EXPECT_TRUE(wait_for([&] { return number_field(d.status(), "app", app, "owned") == 1; },
+                       15s)) << "no burstable core for the queued app\n" << d.status();
+  work.reset();  // the app's only thread is gone: its core must go back
+  EXPECT_TRUE(wait_for([&] { return number_field(d.status(), "app", app, "owned") == 0; },
+                       15s)) << "the core was not reclaimed\n" << d.status();
+  EXPECT_EQ(sched_state(), "enabled");
+  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+}
+
 TEST(AllocatorVm, MalformedAndForeignAreasAreIgnored) {
   KernelLogGuard guard;
   ScratchCgroup lc{"ka-bad"};
