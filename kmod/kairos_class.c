@@ -141,6 +141,16 @@ static void arm_budget(struct kairos_cls_cpu *cc)
 		      HRTIMER_MODE_REL_PINNED_HARD);
 }
 
+/* Member @i starts running on @cc's CPU at @now: account it from here. */
+static void begin_run(struct kairos_cls_cpu *cc, int i, u64 now)
+{
+	cc->lc_running = true;
+	cc->running_idx = i;
+	cc->start = now;
+	if (!cc->throttled)
+		arm_budget(cc);
+}
+
 /* Hard IRQ, own CPU. */
 static void kick_kthread(struct kairos_cls_cpu *cc)
 {
@@ -171,12 +181,8 @@ static void lc_switch_probe(void *data, bool preempt, struct task_struct *prev,
 	i = lc_index(next);
 	if (i < 0)
 		return;
-	cc->lc_running = true;
-	cc->running_idx = i;
-	cc->start = now;
-	if (!cc->throttled)
-		arm_budget(cc);
-	else if (!READ_ONCE(lc_demoted[i]))
+	begin_run(cc, i, now);
+	if (cc->throttled && !READ_ONCE(lc_demoted[i]))
 		/* A promoted member came to a throttled CPU: demote it soon. */
 		hrtimer_start(&cc->budget_timer, 0, HRTIMER_MODE_REL_PINNED_HARD);
 }
@@ -195,11 +201,7 @@ static void resync_running(struct kairos_cls_cpu *cc, u64 now)
 	i = lc_index(current);
 	if (i < 0)
 		return;
-	cc->lc_running = true;
-	cc->running_idx = i;
-	cc->start = now;
-	if (!cc->throttled)
-		arm_budget(cc);
+	begin_run(cc, i, now);
 }
 
 static enum hrtimer_restart budget_fn(struct hrtimer *t)

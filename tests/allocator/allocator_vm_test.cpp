@@ -57,8 +57,7 @@ TEST(AllocatorVm, GrantsFollowTheLoadAndGoBackWhenIdle) {
   EXPECT_EQ(number_field(d.status(), "app", app, "owned"), 0) << d.status();
 
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  std::vector<std::unique_ptr<Child>> be;
-  for (long i = 0; i < ncpu; ++i) be.push_back(std::make_unique<Child>(spinner()));
+  const auto be = spinners(ncpu);
 
   // Idle 2 s (discovery), load 4 s (~5% of a core in service time; more
   // with the emulated runtime's own cost), idle 4 s.
@@ -137,8 +136,7 @@ TEST(AllocatorVm, UnmodifiedAppWithoutGuaranteeBurstsOnItsQueue) {
   const std::string app = "cgroup=" + lc.name();
   EXPECT_EQ(number_field(d.status(), "app", app, "owned"), 0) << d.status();
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  std::vector<std::unique_ptr<Child>> be;
-  for (long i = 0; i < ncpu; ++i) be.push_back(std::make_unique<Child>(spinner()));
+  const auto be = spinners(ncpu);
   auto work = std::make_unique<Child>(spinner(), lc.dir());
   EXPECT_TRUE(wait_for([&] { return number_field(d.status(), "app", app, "owned") == 1; },
                        15s)) << "no burstable core for the queued app\n" << d.status();

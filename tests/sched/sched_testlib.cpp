@@ -76,6 +76,12 @@ std::string Child::output() const { return read_file(out_path_); }
 std::vector<std::string> spinner() { return {"/bin/sh", "-c", "while :; do :; done"}; }
 std::vector<std::string> sleeper() { return {"/bin/sleep", "1000"}; }
 
+std::vector<std::unique_ptr<Child>> spinners(long n) {
+  std::vector<std::unique_ptr<Child>> v;
+  for (long i = 0; i < n; ++i) v.push_back(std::make_unique<Child>(spinner()));
+  return v;
+}
+
 namespace {
 std::vector<std::string> kairosd_argv(std::vector<std::string> extra) {
   std::vector<std::string> a{build_path("scheduler/kairosd"), "--status-file",

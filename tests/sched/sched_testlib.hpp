@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,8 @@ class Child {
 // A busy loop (/bin/sh) and a sleeper, optionally in a cgroup.
 std::vector<std::string> spinner();
 std::vector<std::string> sleeper();
+// n spinners in the caller's cgroup (BE work), killed when destroyed.
+std::vector<std::unique_ptr<Child>> spinners(long n);
 
 // kairosd with a private status file.
 class Kairosd : public Child {

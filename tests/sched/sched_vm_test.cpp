@@ -68,8 +68,7 @@ TEST(SchedVm, LcTaskStaysOnItsAppsCpus) {
   const int mine = *s.owned.begin();
   EXPECT_NE(mine, 0) << "the first CPU stays for everything else";
   Child lc(spinner(), s.lc.dir());
-  std::vector<std::unique_ptr<Child>> be;
-  for (int i = 0; i < 3; ++i) be.push_back(std::make_unique<Child>(spinner()));
+  const auto be = spinners(3);
   sleep_ms(300);
   // The scheduler's own escape hatches (an LC task queued past rescue_ns
   // runs anywhere; one whose app lost its CPU runs as ordinary) are the
@@ -111,8 +110,7 @@ TEST(SchedVm, BeUsesEveryCpuWhileLcIdle) {
   const int lc_cpu = *s.owned.begin();
   Child lc(sleeper(), s.lc.dir());  // an idle LC app
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  std::vector<std::unique_ptr<Child>> be;
-  for (long i = 0; i < ncpu; ++i) be.push_back(std::make_unique<Child>(spinner()));
+  const auto be = spinners(ncpu);
   sleep_ms(300);
   const auto idle0 = idle_ticks();
   std::set<int> be_cpus;
