@@ -185,39 +185,51 @@ BENCHMARK(BM_Switch_BoostContext)->UseRealTime();
 // mixes with the typical case.
 void report_wake(benchmark::State& state, kairos::bench::WakeResult r) {
   state.counters["cross_kthread_fraction"] = r.cross_fraction();
+  state.counters["asleep_fraction"] = r.asleep_fraction();
   state.counters["p50_us"] = r.quantile(0.5);
   state.counters["p99_us"] = r.quantile(0.99);
 }
 
-constexpr kairos::bench::WakeOptions kRecord{.record = true};
+// idle_us: how long A waits (spinning) before each wake, so the woken side
+// has time to go idle: 0 (back to back: the target rarely sleeps, the round
+// is mostly a memory ping-pong), 5 (a futex waiter is asleep by then, a
+// Kairos kthread still looks for work within its spin_before_park) and 50
+// (past the default spin: both sides asleep). asleep_fraction says which
+// case each row measured.
+kairos::bench::WakeOptions wake_options(std::int64_t idle_us) {
+  return {.idle_before_wake = std::chrono::microseconds(idle_us), .record = true};
+}
 
 void BM_Wake_Kairos_CrossKthread(benchmark::State& state) {
   // Args: how long an idle kthread looks for work before it parks (us),
-  // and adaptive_spin. Spin 0: B's kthread is parked at every wake (a
-  // futex-parked kthread is woken). Spin 20 (the default) and 1000: the
-  // wake lands while it still looks for work (Shenango's spinning kthread)
-  // unless the kernel took its CPU away; adaptive_spin 1 (the default)
-  // then parks at once for a while instead (src/spin_policy.hpp).
+  // adaptive_spin, and the idle time before each wake. Spin 0: B's kthread
+  // parks as soon as it is idle (a futex-parked kthread is woken). Spin 20
+  // (the default) and 1000: the wake lands while it still looks for work
+  // (Shenango's spinning kthread) unless the kernel took its CPU away;
+  // adaptive_spin 1 (the default) then parks at once for a while instead
+  // (src/spin_policy.hpp).
   kairos::Runtime rt({.kthreads = 2,
                       .spin_before_park = std::chrono::microseconds(state.range(0)),
                       .adaptive_spin = state.range(1) != 0});
   report_wake(state, kairos::bench::cross_kthread_wake(
-                         rt, [&] { return state.KeepRunning(); }, kRecord));
+                         rt, [&] { return state.KeepRunning(); },
+                         wake_options(state.range(2))));
 }
 BENCHMARK(BM_Wake_Kairos_CrossKthread)
-    ->ArgNames({"spin_us", "adaptive"})
-    ->Args({0, 1})
-    ->Args({20, 1})
-    ->Args({20, 0})
-    ->Args({1000, 1})
-    ->Args({1000, 0})
+    ->ArgNames({"spin_us", "adaptive", "idle_us"})
+    ->Args({20, 1, 0})
+    ->Args({20, 1, 5})
+    ->Args({20, 1, 50})
+    ->Args({0, 1, 5})
+    ->Args({20, 0, 5})
+    ->Args({1000, 1, 50})
     ->UseRealTime();
 
 void BM_Wake_Futex(benchmark::State& state) {
-  report_wake(state,
-              kairos::bench::futex_wake([&] { return state.KeepRunning(); }, kRecord));
+  report_wake(state, kairos::bench::futex_wake([&] { return state.KeepRunning(); },
+                                               wake_options(state.range(0))));
 }
-BENCHMARK(BM_Wake_Futex)->UseRealTime();
+BENCHMARK(BM_Wake_Futex)->ArgName("idle_us")->Arg(0)->Arg(5)->Arg(50)->UseRealTime();
 
 }  // namespace
 

@@ -4,10 +4,18 @@
 // Uthread A notifies a CondVar on which uthread B waits, then busy-waits
 // (without yielding, so A's kthread stays occupied) until B, run by another
 // kthread, raises an ack flag. One round = one wake + one flag round trip.
-// The plain-thread peer (futex_wake_pingpong) is the same pattern with an
-// OS thread in FUTEX_WAIT.
+// The plain-thread peer (futex_wake) is the same pattern with an OS thread
+// in FUTEX_WAIT.
+//
+// Whether the woken side was really asleep decides what is measured: with
+// no idle time before a wake, B (or its kthread) has often not gone to
+// sleep yet and the round is a memory ping-pong, not a wake. So each side
+// counts the rounds whose target was asleep: Kairos reads B's kthread's
+// queue-state line (PARKED) just before the wake; the futex peer counts
+// FUTEX_WAIT calls that slept and were woken (returned 0).
 #pragma once
 
+#include <kairos/queue_state.hpp>
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 
@@ -36,9 +44,13 @@ struct WakeOptions {
 struct WakeResult {
   long rounds = 0;
   long cross = 0;           // rounds in which B ran on another kthread than A
+  long asleep = 0;          // rounds whose target slept (parked kthread, futex sleep)
   std::vector<double> us;   // per-round latency, when recorded
   double cross_fraction() const {
     return rounds ? static_cast<double>(cross) / static_cast<double>(rounds) : 0;
+  }
+  double asleep_fraction() const {
+    return rounds ? static_cast<double>(asleep) / static_cast<double>(rounds) : 0;
   }
   // Quantile q in [0, 1] of the recorded latencies (sorts them).
   double quantile(double q) {
@@ -67,6 +79,7 @@ WakeResult cross_kthread_wake(kairos::Runtime& rt, More&& more,
   bool done = false;      // guarded by m
   std::atomic<std::uint64_t> ack{0};
   std::atomic<long> cross{0};
+  std::atomic<unsigned> b_kthread{0};  // where B last ran
   WakeResult r;
   rt.spawn([&] {
       const unsigned a = kairos::this_uthread::kthread_index();
@@ -77,8 +90,9 @@ WakeResult cross_kthread_wake(kairos::Runtime& rt, More&& more,
           cv.wait(lk, [&] { return seq != seen || done; });
           if (done) return;
           seen = seq;
-          if (kairos::this_uthread::kthread_index() != a)
-            cross.fetch_add(1, std::memory_order_relaxed);
+          const unsigned bk = kairos::this_uthread::kthread_index();
+          b_kthread.store(bk, std::memory_order_relaxed);
+          if (bk != a) cross.fetch_add(1, std::memory_order_relaxed);
           ack.store(seen, std::memory_order_release);
         }
       });
@@ -89,6 +103,10 @@ WakeResult cross_kthread_wake(kairos::Runtime& rt, More&& more,
         // kthread (B holds it briefly between the ack and its next wait).
         while (!m.try_lock()) {
         }
+        // Before the clock starts: was B's kthread parked (asleep)?
+        const auto line = kairos::read_queue_state(
+            rt.queue_state_line(b_kthread.load(std::memory_order_relaxed)));
+        if (line && line->state == KAIROS_KTHREAD_PARKED) ++r.asleep;
         // Timed from here, as the futex peer: the wake call to the ack.
         const auto t0 = std::chrono::steady_clock::now();
         seq = ++n;
@@ -124,13 +142,15 @@ WakeResult futex_wake(More&& more, WakeOptions opt = {}) {
   std::atomic<std::uint32_t> seq{0};
   std::atomic<std::uint32_t> ack{0};
   std::atomic<bool> done{false};
+  std::atomic<long> slept{0};
   std::thread b([&] {
     std::uint32_t seen = 0;
     for (;;) {
       std::uint32_t v;
       while ((v = seq.load(std::memory_order_acquire)) == seen &&
              !done.load(std::memory_order_relaxed))
-        futex_call(&seq, FUTEX_WAIT_PRIVATE, v);
+        if (futex_call(&seq, FUTEX_WAIT_PRIVATE, v) == 0)
+          slept.fetch_add(1, std::memory_order_relaxed);
       if (done.load()) return;
       seen = v;
       ack.store(seen, std::memory_order_release);
@@ -156,6 +176,9 @@ WakeResult futex_wake(More&& more, WakeOptions opt = {}) {
   seq.store(++n);
   futex_call(&seq, FUTEX_WAKE_PRIVATE, 1);
   b.join();
+  // The final wake above is not a round; a spurious return counts too, so
+  // this is an upper bound, close enough for a fraction.
+  r.asleep = std::min<long>(slept.load(), static_cast<long>(r.rounds));
   return r;
 }
 
