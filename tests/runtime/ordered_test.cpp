@@ -92,8 +92,9 @@ TEST(Ordered, BlockedConnectionDoesNotBlockOthers) {
   kairos::Mutex m;
   kairos::CondVar cv;
   bool release = false;
-  std::atomic<int> slow_done{0}, fast_done{0};
+  std::atomic<int> slow_started{0}, slow_done{0}, fast_done{0};
   OrderedConnection<int> slow(rt, [&](int&) {
+    slow_started.fetch_add(1);
     std::unique_lock<kairos::Mutex> lk(m);
     cv.wait(lk, [&] { return release; });
     slow_done.fetch_add(1);
@@ -103,7 +104,11 @@ TEST(Ordered, BlockedConnectionDoesNotBlockOthers) {
   slow.submit(2);  // queued behind the stalled one on the same connection
   for (int i = 0; i < 100; ++i) fast.submit(i);
   ASSERT_TRUE(eventually([&] { return fast_done.load() == 100; }));
+  // Under load the owner may take request 1 only now: wait for it, so the
+  // count below is about request 2 waiting its turn, not about timing.
+  ASSERT_TRUE(eventually([&] { return slow_started.load() == 1; }));
   EXPECT_EQ(slow_done.load(), 0);
+  EXPECT_EQ(slow_started.load(), 1);  // 2 has not started beside 1
   EXPECT_EQ(slow.pending(), 1u);  // 2 waits its turn
   {
     std::lock_guard<kairos::Mutex> g(m);

@@ -41,10 +41,7 @@ kmod_stop() {
 	kairos_stop
 	rmmod kairos
 }
-[ "$(cat /sys/kernel/sched_ext/state)" = disabled ] || {
-	echo "schedbench: needs a sched_ext kernel with no scheduler loaded" >&2
-	exit 1
-}
+require_no_scheduler schedbench
 lc_cgroup
 echo "hogs: $n CPUs, kernel $(uname -r), $rounds rounds of ${secs} s, hogs: $counts" >&2
 r=1

@@ -74,6 +74,15 @@ bogo_ops() {
 	awk '/metrc:/ && $4 == "cpu" { print $5; found = 1 } END { if (!found) print 0 }' "$1"
 }
 
+# require_no_scheduler NAME: refuse to run unless this is a sched_ext
+# kernel with no scheduler attached (the baselines need the default one).
+require_no_scheduler() {
+	[ "$(cat /sys/kernel/sched_ext/state 2>/dev/null)" = disabled ] || {
+		echo "$1: needs a sched_ext kernel with no scheduler loaded" >&2
+		exit 1
+	}
+}
+
 # lc_cgroup: the LC cgroup kb-lc, annotated with one guaranteed core.
 lc_cgroup() {
 	mkdir -p $CG/kb-lc

@@ -15,10 +15,7 @@ rounds=${3:-3}
 tmp=$(mktemp -d)
 sleeper=
 trap 'kairos_stop >/dev/null 2>&1 || true; [ -n "$sleeper" ] && kill $sleeper; lc_cgroup_remove' EXIT
-[ "$(cat /sys/kernel/sched_ext/state)" = disabled ] || {
-	echo "schedbench: needs a sched_ext kernel with no scheduler loaded" >&2
-	exit 1
-}
+require_no_scheduler schedbench
 lc_cgroup
 
 echo "schedbench: $(nproc) CPUs, kernel $(uname -r), $rounds rounds of ${secs} s runs" >&2
