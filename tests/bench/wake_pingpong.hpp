@@ -4,6 +4,14 @@
 // Uthread A notifies a CondVar on which uthread B waits, then busy-waits
 // (without yielding, so A's kthread stays occupied) until B, run by another
 // kthread, raises an ack flag. One round = one wake + one flag round trip.
+//
+// Two latencies per round, both from just before the wake call:
+// - run: until B runs (B's own clock read when its wait returns): the wake
+//   latency the woken side sees, the figure kmod_bench reports for GRANT;
+// - ack: until A sees B's ack. This also holds the waker's own FUTEX_WAKE
+//   system call, which on this host returns 1-2 us *after* the woken
+//   thread is already running (the IPI to an idle CPU is a VM exit), so it
+//   measures the waker's cost as much as the wake.
 // The plain-thread peer (futex_wake) is the same pattern with an OS thread
 // in FUTEX_WAIT.
 //
@@ -45,7 +53,8 @@ struct WakeResult {
   long rounds = 0;
   long cross = 0;           // rounds in which B ran on another kthread than A
   long asleep = 0;          // rounds whose target slept (parked kthread, futex sleep)
-  std::vector<double> us;   // per-round latency, when recorded
+  std::vector<double> us;   // per-round wake -> ack latency, when recorded
+  std::vector<double> run_us;  // per-round wake -> B runs, when recorded
   double cross_fraction() const {
     return rounds ? static_cast<double>(cross) / static_cast<double>(rounds) : 0;
   }
@@ -53,13 +62,28 @@ struct WakeResult {
     return rounds ? static_cast<double>(asleep) / static_cast<double>(rounds) : 0;
   }
   // Quantile q in [0, 1] of the recorded latencies (sorts them).
-  double quantile(double q) {
-    if (us.empty()) return 0;
-    std::sort(us.begin(), us.end());
-    const auto i = static_cast<std::size_t>(q * static_cast<double>(us.size() - 1));
-    return us[i];
+  double quantile(double q) { return quantile_of(us, q); }
+  double run_quantile(double q) { return quantile_of(run_us, q); }
+  static double quantile_of(std::vector<double>& v, double q) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const auto i = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
+    return v[i];
   }
 };
+
+inline std::int64_t clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Records one round: t0 and B's run stamp in clock_ns(), ack seen now.
+inline void record_round(WakeResult& r, std::int64_t t0, std::int64_t ran) {
+  const std::int64_t acked = clock_ns();
+  r.us.push_back(static_cast<double>(acked - t0) / 1000.0);
+  r.run_us.push_back(static_cast<double>(ran - t0) / 1000.0);
+}
 
 inline void spin_for(std::chrono::nanoseconds d) {
   if (d.count() <= 0) return;
@@ -80,6 +104,7 @@ WakeResult cross_kthread_wake(kairos::Runtime& rt, More&& more,
   std::atomic<std::uint64_t> ack{0};
   std::atomic<long> cross{0};
   std::atomic<unsigned> b_kthread{0};  // where B last ran
+  std::atomic<std::int64_t> ran{0};    // B's clock when its wait returned
   WakeResult r;
   rt.spawn([&] {
       const unsigned a = kairos::this_uthread::kthread_index();
@@ -88,6 +113,7 @@ WakeResult cross_kthread_wake(kairos::Runtime& rt, More&& more,
         std::unique_lock<kairos::Mutex> lk(m);
         for (;;) {
           cv.wait(lk, [&] { return seq != seen || done; });
+          ran.store(clock_ns(), std::memory_order_relaxed);
           if (done) return;
           seen = seq;
           const unsigned bk = kairos::this_uthread::kthread_index();
@@ -107,17 +133,14 @@ WakeResult cross_kthread_wake(kairos::Runtime& rt, More&& more,
         const auto line = kairos::read_queue_state(
             rt.queue_state_line(b_kthread.load(std::memory_order_relaxed)));
         if (line && line->state == KAIROS_KTHREAD_PARKED) ++r.asleep;
-        // Timed from here, as the futex peer: the wake call to the ack.
-        const auto t0 = std::chrono::steady_clock::now();
+        // Timed from here, as the futex peer.
+        const std::int64_t t0 = clock_ns();
         seq = ++n;
         m.unlock();
         cv.notify_one();
         while (ack.load(std::memory_order_acquire) != n) {
         }
-        if (opt.record)
-          r.us.push_back(std::chrono::duration<double, std::micro>(
-                             std::chrono::steady_clock::now() - t0)
-                             .count());
+        if (opt.record) record_round(r, t0, ran.load(std::memory_order_relaxed));
       }
       r.rounds = static_cast<long>(n);
       {
@@ -143,6 +166,7 @@ WakeResult futex_wake(More&& more, WakeOptions opt = {}) {
   std::atomic<std::uint32_t> ack{0};
   std::atomic<bool> done{false};
   std::atomic<long> slept{0};
+  std::atomic<std::int64_t> ran{0};  // B's clock when its wait returned
   std::thread b([&] {
     std::uint32_t seen = 0;
     for (;;) {
@@ -151,6 +175,7 @@ WakeResult futex_wake(More&& more, WakeOptions opt = {}) {
              !done.load(std::memory_order_relaxed))
         if (futex_call(&seq, FUTEX_WAIT_PRIVATE, v) == 0)
           slept.fetch_add(1, std::memory_order_relaxed);
+      ran.store(clock_ns(), std::memory_order_relaxed);
       if (done.load()) return;
       seen = v;
       ack.store(seen, std::memory_order_release);
@@ -160,15 +185,12 @@ WakeResult futex_wake(More&& more, WakeOptions opt = {}) {
   std::uint32_t n = 0;
   while (more()) {
     spin_for(opt.idle_before_wake);
-    const auto t0 = std::chrono::steady_clock::now();
+    const std::int64_t t0 = clock_ns();
     seq.store(++n, std::memory_order_release);
     futex_call(&seq, FUTEX_WAKE_PRIVATE, 1);
     while (ack.load(std::memory_order_acquire) != n) {
     }
-    if (opt.record)
-      r.us.push_back(std::chrono::duration<double, std::micro>(
-                         std::chrono::steady_clock::now() - t0)
-                         .count());
+    if (opt.record) record_round(r, t0, ran.load(std::memory_order_relaxed));
   }
   r.rounds = n;
   r.cross = n;
