@@ -9,9 +9,10 @@
 // - run: until B runs (B's own clock read when its wait returns): the wake
 //   latency the woken side sees, the figure kmod_bench reports for GRANT;
 // - ack: until A sees B's ack. This also holds the waker's own FUTEX_WAKE
-//   system call, which on this host returns 1-2 us *after* the woken
-//   thread is already running (the IPI to an idle CPU is a VM exit), so it
-//   measures the waker's cost as much as the wake.
+//   system call, which on this host returned 1.5-2.5 us *after* the woken
+//   thread was already running (TSC stamps, both peers alike; on a busy
+//   host the kernel may even run the woken thread on the waker's CPU
+//   first), so it measures the waker's cost as much as the wake.
 // The plain-thread peer (futex_wake) is the same pattern with an OS thread
 // in FUTEX_WAIT.
 //
