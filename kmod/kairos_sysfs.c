@@ -209,18 +209,18 @@ static struct kobj_attribute name##_attr = __ATTR_RO(name)
 
 STAT_MAX_SHOW(lc_overrun_max_ns);
 
-#define LIVE_SHOW(name)							\
+#define LIVE_SHOW(name, value)						\
 static ssize_t live_##name##_show(struct kobject *kobj,			\
 				  struct kobj_attribute *attr, char *buf)\
 {									\
-	return sysfs_emit(buf, "%d\n", atomic_read(&kairos_live.name));	\
+	return sysfs_emit(buf, "%d\n", value);				\
 }									\
 static struct kobj_attribute live_##name##_attr = __ATTR_RO(live_##name)
 
-LIVE_SHOW(files);
-LIVE_SHOW(mappings);
-LIVE_SHOW(parked);
-LIVE_SHOW(lc_threads);
+LIVE_SHOW(files, atomic_read(&kairos_live.files));
+LIVE_SHOW(mappings, atomic_read(&kairos_live.mappings));
+LIVE_SHOW(parked, kairos_live_parked());
+LIVE_SHOW(lc_threads, atomic_read(&kairos_live.lc_threads));
 
 static ssize_t per_cpu_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)

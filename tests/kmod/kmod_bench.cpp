@@ -9,7 +9,8 @@
 // Several rounds, each measuring every pair side by side (peer first in
 // even rounds, kairos first in odd ones); prints a markdown table of the
 // medians over rounds and the spread of the per-round ratios.
-// Usage: kmod_bench [ITERS per round [ROUNDS [path of kairos.ko]]].
+// Usage: kmod_bench [ITERS per round [ROUNDS [path of kairos.ko]]];
+// KMOD_BENCH_ONLY=grant in the environment runs only the grant rows.
 // Latencies in microseconds of the guest clock.
 #include "../../kmod/uapi/kairos.h"
 
@@ -367,6 +368,8 @@ int main(int argc, char** argv) {
   Row pnoipi{"PREEMPT NO_IPI -> polled flag", "pthread_kill -> handler", {}, {}};
   Row wfifo{"LC class wakeup under hog", "SCHED_FIFO under hog", {}, {}};
   Row wother{"LC class wakeup under hog", "SCHED_OTHER under hog", {}, {}};
+  const char* only = std::getenv("KMOD_BENCH_ONLY");
+  const bool grants_only = only && std::strcmp(only, "grant") == 0;
   for (int r = 0; r < rounds; ++r) {
     std::fprintf(stderr, "kmod_bench: round %d of %d\n", r + 1, rounds);
     // Even rounds measure the peer first, odd rounds kairos first, so a
@@ -375,6 +378,7 @@ int main(int argc, char** argv) {
     Result futex{}, pkill{}, w_fifo{}, w_other{};
     auto peers = [&] {
       futex = summarize(grant_latency(Wake::kFutex));
+      if (grants_only) return;
       pkill = summarize(preempt_latency(Preempt::kPthreadKill));
       w_other = summarize(wakeup_latency(Policy::kOther));
       w_fifo = summarize(wakeup_latency(Policy::kFifo));
@@ -383,6 +387,11 @@ int main(int argc, char** argv) {
     grant.k.push_back(summarize(grant_latency(Wake::kGrant)));
     kick.k.push_back(summarize(grant_latency(Wake::kPostKick)));
     spin.k.push_back(summarize(grant_latency(Wake::kPostSpin)));
+    if (grants_only) {
+      if (!peer_first) peers();
+      for (Row* row : {&grant, &kick, &spin}) row->b.push_back(futex);
+      continue;
+    }
     psig.k.push_back(summarize(preempt_latency(Preempt::kIoctlSignal)));
     pflag.k.push_back(summarize(preempt_latency(Preempt::kIoctlFlag)));
     pnoipi.k.push_back(summarize(preempt_latency(Preempt::kNoIpiFlag)));
@@ -402,7 +411,7 @@ int main(int argc, char** argv) {
               "p99", "peer", "p50", "p99", "x p50 (range) rounds <=", "x p99 (range) rounds <=");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const Row* row : {&grant, &kick, &spin, &psig, &pflag, &pnoipi, &wfifo, &wother})
-    print_row(*row);
+    if (!row->k.empty()) print_row(*row);
   std::printf("\nx = kairos / peer per round: median (min-max), and in how many "
               "rounds kairos was no worse than the peer.\n");
   std::printf("spinning-PARK rounds that missed the spin window (KICKed, "
