@@ -6,6 +6,7 @@
  * kairos_class.c.
  */
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -22,14 +23,43 @@ static bool privileged(void)
 	return capable(CAP_SYS_NICE) || capable(CAP_SYS_ADMIN);
 }
 
+/*
+ * The privilege check of GRANT, KICK and PREEMPT, on the allocator's hot
+ * path: still made for the calling thread's credentials at each call, but
+ * a file remembers (holding a reference) the last credentials that passed,
+ * and the same credentials pass again without the LSM hooks. Credentials
+ * never change once installed: capset(), setuid() and the like give the
+ * thread new ones, which are checked afresh.
+ */
+static bool privileged_file(struct file *file)
+{
+	const struct cred *cred = current_cred();
+	const struct cred *old;
+
+	/* Only compared: a cached pointer equal to ours is our own creds. */
+	if (READ_ONCE(file->private_data) == cred)
+		return true;
+	if (!privileged())
+		return false;
+	old = xchg(&file->private_data, (void *)get_cred(cred));
+	if (old)
+		put_cred(old);
+	return true;
+}
+
 static int kairos_open(struct inode *inode, struct file *file)
 {
+	file->private_data = NULL;	/* no credentials passed yet */
 	atomic_inc(&kairos_live.files);
 	return 0;
 }
 
 static int kairos_release(struct inode *inode, struct file *file)
 {
+	const struct cred *cached = file->private_data;
+
+	if (cached)
+		put_cred(cached);
 	kairos_lc_release_owner(file);
 	atomic_dec(&kairos_live.files);
 	return 0;
@@ -69,7 +99,7 @@ static long ioc_privileged(struct file *file, unsigned int cmd,
 		struct kairos_lc lc;
 	} a;
 
-	if (!privileged())
+	if (!privileged_file(file))
 		return -EPERM;
 	if (_IOC_SIZE(cmd) > sizeof(a))
 		return -EINVAL;
