@@ -49,10 +49,20 @@ struct kairos_parked {
 };
 
 struct kairos_pcpu {
-	raw_spinlock_t lock;	/* parked, handled_gen, granted_* */
+	/*
+	 * parked, handled_gen and the page's done_*: taken in process context
+	 * only (never by an IPI), so it needs no interrupt masking.
+	 */
+	raw_spinlock_t lock;
 	struct list_head parked;
 	u64 handled_gen;	/* last grant_gen taken from the page */
-	struct task_struct *granted_task;	/* compared, never dereferenced */
+	/*
+	 * Written by the granted thread on this CPU, read by the preempt IPI
+	 * on this CPU; compared, never dereferenced. No lock: a mix of an
+	 * old and a new value matches no thread, so it only ever withholds
+	 * a signal.
+	 */
+	struct task_struct *granted_task;
 	pid_t granted_pid;
 };
 
@@ -189,12 +199,11 @@ static void handle_posted(unsigned int cpu)
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
 	struct task_struct *woken;
-	unsigned long flags;
 
 	rcu_read_lock();	/* keeps the woken task valid after unlock */
-	raw_spin_lock_irqsave(&pc->lock, flags);
+	raw_spin_lock(&pc->lock);
 	woken = take_posted_locked(cpu);
-	raw_spin_unlock_irqrestore(&pc->lock, flags);
+	raw_spin_unlock(&pc->lock);
 	if (woken && woken != current)
 		wake_up_process(woken);
 	rcu_read_unlock();
@@ -205,18 +214,18 @@ static void complete_grant(unsigned int cpu, u64 gen)
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
 	struct kairos_cpu_page *pg = cpu_page(cpu);
-	unsigned long flags;
 
-	raw_spin_lock_irqsave(&pc->lock, flags);
-	pc->granted_task = current;
-	pc->granted_pid = current->pid;
+	WRITE_ONCE(pc->granted_pid, current->pid);
+	WRITE_ONCE(pc->granted_task, current);
 	WRITE_ONCE(pg->running_tid, task_pid_nr(current));
 	if (gen) {
+		/* A posted grant's status and generation go out as a pair. */
+		raw_spin_lock(&pc->lock);
 		WRITE_ONCE(pg->done_status, 0);
 		/* done_status and running_tid are visible before done_gen. */
 		smp_store_release(&pg->done_gen, gen);
+		raw_spin_unlock(&pc->lock);
 	}
-	raw_spin_unlock_irqrestore(&pc->lock, flags);
 	this_cpu_inc(kairos_stats.grants);
 }
 
@@ -247,16 +256,15 @@ static int park_sleep(unsigned int cpu, u64 timeout_ns, u64 spin_ns,
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
 	struct kairos_cpu_page *pg = cpu_page(cpu);
 	ktime_t expires = 0;
-	unsigned long flags;
 	bool timed_out = false;
 	int ret = 0;
 
 	if (timeout_ns)
 		expires = ktime_add_ns(ktime_get(), timeout_ns);
-	raw_spin_lock_irqsave(&pc->lock, flags);
+	raw_spin_lock(&pc->lock);
 	list_add_tail(&e->node, &pc->parked);
 	WRITE_ONCE(pg->parked, pg->parked + 1);
-	raw_spin_unlock_irqrestore(&pc->lock, flags);
+	raw_spin_unlock(&pc->lock);
 	this_cpu_inc(live_parked);
 
 	if (spin_ns)
@@ -288,14 +296,14 @@ static int park_sleep(unsigned int cpu, u64 timeout_ns, u64 spin_ns,
 	if (smp_load_acquire(&e->granted)) {
 		ret = 0;	/* a grant wins over a signal or timeout */
 	} else {
-		raw_spin_lock_irqsave(&pc->lock, flags);
+		raw_spin_lock(&pc->lock);
 		if (e->granted) {
 			ret = 0;
 		} else {
 			list_del_init(&e->node);
 			WRITE_ONCE(pg->parked, pg->parked - 1);
 		}
-		raw_spin_unlock_irqrestore(&pc->lock, flags);
+		raw_spin_unlock(&pc->lock);
 	}
 	this_cpu_dec(live_parked);
 	return ret;
@@ -353,13 +361,12 @@ static struct task_struct *grant_on_cpu(unsigned int c,
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, c);
 	struct task_struct *woken = NULL;
 	struct kairos_parked *e;
-	unsigned long flags;
 
-	raw_spin_lock_irqsave(&pc->lock, flags);
+	raw_spin_lock(&pc->lock);
 	e = find_parked(pc, task, 0);
 	if (e)
 		woken = grant_locked(cpu_page(c), e, to, 0);
-	raw_spin_unlock_irqrestore(&pc->lock, flags);
+	raw_spin_unlock(&pc->lock);
 	return woken;
 }
 
@@ -427,13 +434,18 @@ long kairos_kick(const struct kairos_cpuset *set)
 	return 0;
 }
 
-/* Caller holds @cpu's lock, so concurrent bumps are not lost. */
+/*
+ * An atomic increment, so that bumps from IPIs and from NO_IPI callers on
+ * other CPUs are never lost; fully ordered, so the caller's earlier
+ * stores are visible before the flag moves.
+ */
 static void bump_preempt_gen(unsigned int cpu)
 {
-	struct kairos_cpu_page *pg = cpu_page(cpu);
+	u64 *gen = &cpu_page(cpu)->preempt_gen;
+	u64 old = READ_ONCE(*gen);
 
-	/* Orders earlier stores of the caller before the flag. */
-	smp_store_release(&pg->preempt_gen, READ_ONCE(pg->preempt_gen) + 1);
+	while (!try_cmpxchg64(gen, &old, old + 1))
+		;
 }
 
 /* @info is the signal number itself, so the caller need not wait. */
@@ -444,10 +456,9 @@ static void preempt_ipi(void *info)
 	bool ours;
 
 	this_cpu_inc(kairos_stats.preempt_ipis);
-	raw_spin_lock(&pc->lock);
 	bump_preempt_gen(smp_processor_id());
-	ours = current == pc->granted_task && current->pid == pc->granted_pid;
-	raw_spin_unlock(&pc->lock);
+	ours = current == READ_ONCE(pc->granted_task) &&
+	       current->pid == READ_ONCE(pc->granted_pid);
 	/* Only the thread this module put here may get the signal. */
 	if (signo && ours && !(current->flags & PF_EXITING)) {
 		send_sig_info(signo, SEND_SIG_PRIV, current);
@@ -458,17 +469,11 @@ static void preempt_ipi(void *info)
 /* KAIROS_PREEMPT_NO_IPI: the flag only, stored from the caller's CPU. */
 static void preempt_flag_only(const struct kairos_cpuset *set)
 {
-	unsigned long flags;
 	unsigned int cpu;
 
 	for (cpu = kairos_cpuset_next(set, 0); cpu < KAIROS_MAX_CPUS;
-	     cpu = kairos_cpuset_next(set, cpu + 1)) {
-		struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
-
-		raw_spin_lock_irqsave(&pc->lock, flags);
+	     cpu = kairos_cpuset_next(set, cpu + 1))
 		bump_preempt_gen(cpu);
-		raw_spin_unlock_irqrestore(&pc->lock, flags);
-	}
 }
 
 long kairos_preempt(const struct kairos_preempt *p)
