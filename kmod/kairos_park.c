@@ -28,6 +28,7 @@
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
+#include <linux/pid_namespace.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -351,11 +352,12 @@ long kairos_park(const struct kairos_park *in, struct kairos_park __user *uarg)
 }
 
 /*
- * Grants @task (NULL: the first thread) parked on @c to run on @to and
- * returns it, or NULL. Caller holds an RCU read lock and wakes the thread.
+ * Grants @task, or the thread whose global tid is @nr, or (both unset) the
+ * first thread parked on @c, to run on @to and returns it, or NULL. Caller
+ * holds an RCU read lock and wakes the thread.
  */
 static struct task_struct *grant_on_cpu(unsigned int c,
-					struct task_struct *task,
+					struct task_struct *task, pid_t nr,
 					unsigned int to)
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, c);
@@ -363,7 +365,7 @@ static struct task_struct *grant_on_cpu(unsigned int c,
 	struct kairos_parked *e;
 
 	raw_spin_lock(&pc->lock);
-	e = find_parked(pc, task, 0);
+	e = find_parked(pc, task, nr);
 	if (e)
 		woken = grant_locked(cpu_page(c), e, to, 0);
 	raw_spin_unlock(&pc->lock);
@@ -384,6 +386,17 @@ long kairos_grant(const struct kairos_grant *g)
 	 * while it is looked for, and the woken one until it is woken.
 	 */
 	rcu_read_lock();
+	/*
+	 * The runtime's way: a caller in the initial pid namespace (its tids
+	 * are global) grants a thread the CPU it is parked on. Its list is
+	 * searched by tid first, with no pid lookup (which costs more than
+	 * the search).
+	 */
+	if (g->tid && task_active_pid_ns(current) == &init_pid_ns) {
+		woken = grant_on_cpu(g->cpu, NULL, g->tid, g->cpu);
+		if (woken)
+			goto wake;
+	}
 	if (g->tid) {
 		task = pid_task(find_vpid(g->tid), PIDTYPE_PID);
 		if (!task)
@@ -395,13 +408,14 @@ long kairos_grant(const struct kairos_grant *g)
 	 * there first, then everywhere else.
 	 */
 	first = task ? task_cpu(task) : g->cpu;
-	woken = grant_on_cpu(first, task, g->cpu);
+	woken = grant_on_cpu(first, task, 0, g->cpu);
 	for_each_possible_cpu(c) {
 		if (woken || !task)
 			break;
 		if (c != first)
-			woken = grant_on_cpu(c, task, g->cpu);
+			woken = grant_on_cpu(c, task, 0, g->cpu);
 	}
+wake:
 	/* Outside the CPU's lock, so the lock is not held any longer. */
 	if (woken)
 		wake_up_process(woken);
