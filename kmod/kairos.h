@@ -52,8 +52,7 @@ DECLARE_PER_CPU(struct kairos_cpu_stats, kairos_stats);
 struct kairos_live {
 	atomic_t files;
 	atomic_t mappings;
-	atomic_t parked;
-	atomic_t lc_threads;
+	atomic_t lc_threads;	/* (threads in PARK: kairos_live_parked()) */
 };
 
 extern struct kairos_live kairos_live;
@@ -72,6 +71,7 @@ long kairos_grant(const struct kairos_grant *g);
 long kairos_kick(const struct kairos_cpuset *set);
 long kairos_preempt(const struct kairos_preempt *p);
 u32 kairos_cpu_parked(unsigned int cpu);
+int kairos_live_parked(void);
 
 /* kairos_class.c: the MicroQuanta-like LC class. */
 int kairos_class_init(void);
@@ -85,9 +85,5 @@ bool kairos_cpu_throttled(unsigned int cpu);
 /* kairos_dev.c: /dev/kairos. */
 int kairos_dev_init(void);
 void kairos_dev_exit(void);
-
-/* Shared helper: a user CPU set to a kernel cpumask of online CPUs. */
-int kairos_cpuset_to_mask(const struct kairos_cpuset *set,
-			  struct cpumask *mask);
 
 #endif /* _KAIROS_INTERNAL_H */

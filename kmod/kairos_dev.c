@@ -6,6 +6,7 @@
  * kairos_class.c.
  */
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -22,14 +23,43 @@ static bool privileged(void)
 	return capable(CAP_SYS_NICE) || capable(CAP_SYS_ADMIN);
 }
 
+/*
+ * The privilege check of GRANT, KICK and PREEMPT, on the allocator's hot
+ * path: still made for the calling thread's credentials at each call, but
+ * a file remembers (holding a reference) the last credentials that passed,
+ * and the same credentials pass again without the LSM hooks. Credentials
+ * never change once installed: capset(), setuid() and the like give the
+ * thread new ones, which are checked afresh.
+ */
+static bool privileged_file(struct file *file)
+{
+	const struct cred *cred = current_cred();
+	const struct cred *old;
+
+	/* Only compared: a cached pointer equal to ours is our own creds. */
+	if (READ_ONCE(file->private_data) == cred)
+		return true;
+	if (!privileged())
+		return false;
+	old = xchg(&file->private_data, (void *)get_cred(cred));
+	if (old)
+		put_cred(old);
+	return true;
+}
+
 static int kairos_open(struct inode *inode, struct file *file)
 {
+	file->private_data = NULL;	/* no credentials passed yet */
 	atomic_inc(&kairos_live.files);
 	return 0;
 }
 
 static int kairos_release(struct inode *inode, struct file *file)
 {
+	const struct cred *cached = file->private_data;
+
+	if (cached)
+		put_cred(cached);
 	kairos_lc_release_owner(file);
 	atomic_dec(&kairos_live.files);
 	return 0;
@@ -59,6 +89,11 @@ static long ioc_park(void __user *uarg)
 	return kairos_park(&a, uarg);	/* never re-read: no check/use race */
 }
 
+/*
+ * Each command copies its own structure with a constant size: such copies
+ * skip the hardened-usercopy object walk, which a variable size costs on
+ * every call of the grant path.
+ */
 static long ioc_privileged(struct file *file, unsigned int cmd,
 			   void __user *uarg)
 {
@@ -69,26 +104,29 @@ static long ioc_privileged(struct file *file, unsigned int cmd,
 		struct kairos_lc lc;
 	} a;
 
-	if (!privileged())
+	if (!privileged_file(file))
 		return -EPERM;
-	if (_IOC_SIZE(cmd) > sizeof(a))
-		return -EINVAL;
-	if (copy_from_user(&a, uarg, _IOC_SIZE(cmd)))
-		return -EFAULT;
 	switch (cmd) {
 	case KAIROS_IOC_GRANT:
+		if (copy_from_user(&a.grant, uarg, sizeof(a.grant)))
+			return -EFAULT;
 		return kairos_grant(&a.grant);
 	case KAIROS_IOC_KICK:
+		if (copy_from_user(&a.set, uarg, sizeof(a.set)))
+			return -EFAULT;
 		return kairos_kick(&a.set);
 	case KAIROS_IOC_PREEMPT:
+		if (copy_from_user(&a.preempt, uarg, sizeof(a.preempt)))
+			return -EFAULT;
 		return kairos_preempt(&a.preempt);
 	case KAIROS_IOC_LC_ADD:
-		if (a.lc.flags)
-			return -EINVAL;
-		return kairos_lc_add(file, a.lc.tid);
 	case KAIROS_IOC_LC_DEL:
+		if (copy_from_user(&a.lc, uarg, sizeof(a.lc)))
+			return -EFAULT;
 		if (a.lc.flags)
 			return -EINVAL;
+		if (cmd == KAIROS_IOC_LC_ADD)
+			return kairos_lc_add(file, a.lc.tid);
 		return kairos_lc_del(file, a.lc.tid);
 	}
 	return -ENOTTY;

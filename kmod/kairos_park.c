@@ -5,9 +5,21 @@
  *
  * A parked thread waits on its CPU's list; the list entry lives on the
  * parked thread's own stack, so nothing is allocated per park and nothing
- * can leak. A granter unlinks the entry and wakes the thread while holding
- * the CPU's lock; the parked thread takes that lock before it returns, so
- * its task and its entry stay valid for as long as a granter uses them.
+ * can leak.
+ *
+ * Lifetime rules (the same hand-off as a futex wake):
+ *  - Only a holder of the CPU's lock links or unlinks an entry.
+ *  - A granter unlinks the entry under the lock, fills in where to run and
+ *    then sets ->granted with a release store: its last touch of the
+ *    entry. From then on the parked thread owns its entry again and may
+ *    return without taking the lock.
+ *  - The granter wakes the thread after unlocking, inside an RCU read
+ *    section that began before it found the entry under the lock. The
+ *    thread was alive then, so its task_struct stays valid until
+ *    rcu_read_unlock() even if it has returned or exited meanwhile (the
+ *    wake-up is then spurious, which every sleeper tolerates).
+ *  - A parked thread that leaves without a grant (signal, timeout) unlinks
+ *    itself under the lock, where it sees a grant that won the race.
  */
 #include <linux/cpumask.h>
 #include <linux/gfp.h>
@@ -16,6 +28,8 @@
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -32,19 +46,45 @@ struct kairos_parked {
 	struct task_struct *task;
 	unsigned int cpu;	/* set by the granter: where to run */
 	u64 gen;		/* set by the granter: posted generation or 0 */
-	bool granted;
+	bool granted;		/* release-stored last by the granter */
 };
 
 struct kairos_pcpu {
-	raw_spinlock_t lock;	/* parked, handled_gen, granted_* */
+	/*
+	 * parked, handled_gen and the page's done_*: taken in process context
+	 * only (never by an IPI), so it needs no interrupt masking.
+	 */
+	raw_spinlock_t lock;
 	struct list_head parked;
 	u64 handled_gen;	/* last grant_gen taken from the page */
-	struct task_struct *granted_task;	/* compared, never dereferenced */
+	/*
+	 * Written by the granted thread on this CPU, read by the preempt IPI
+	 * on this CPU; compared, never dereferenced. No lock: a mix of an
+	 * old and a new value matches no thread, so it only ever withholds
+	 * a signal.
+	 */
+	struct task_struct *granted_task;
 	pid_t granted_pid;
 };
 
 static DEFINE_PER_CPU(struct kairos_pcpu, kairos_pcpu);
 static struct page **kairos_pages;
+/*
+ * Threads inside PARK, counted per CPU so that parking bounces no shared
+ * cache line; a thread may leave on another CPU than it came in, so only
+ * the sum means anything.
+ */
+static DEFINE_PER_CPU(int, live_parked);
+
+int kairos_live_parked(void)
+{
+	unsigned int cpu;
+	int sum = 0;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(*per_cpu_ptr(&live_parked, cpu));
+	return sum;
+}
 
 static struct kairos_cpu_page *cpu_page(unsigned int cpu)
 {
@@ -61,37 +101,55 @@ u32 kairos_cpu_parked(unsigned int cpu)
 	return READ_ONCE(cpu_page(cpu)->parked);
 }
 
-int kairos_cpuset_to_mask(const struct kairos_cpuset *set,
-			  struct cpumask *mask)
+/* The first CPU of @set at or after @cpu, or KAIROS_MAX_CPUS: word-wise. */
+static unsigned int kairos_cpuset_next(const struct kairos_cpuset *set,
+				       unsigned int cpu)
 {
-	unsigned int cpu;
+	unsigned int w = cpu / 64;
+	u64 bits;
 
-	cpumask_clear(mask);
-	for (cpu = 0; cpu < KAIROS_MAX_CPUS; cpu++) {
-		if (!(set->bits[cpu / 64] & (1ULL << (cpu % 64))))
-			continue;
+	if (cpu >= KAIROS_MAX_CPUS)
+		return KAIROS_MAX_CPUS;
+	bits = set->bits[w] & (~0ULL << (cpu % 64));
+	while (!bits) {
+		if (++w == KAIROS_CPUSET_WORDS)
+			return KAIROS_MAX_CPUS;
+		bits = set->bits[w];
+	}
+	return w * 64 + __ffs64(bits);
+}
+
+/* 0 if @set is not empty and names only online CPUs, else -EINVAL. */
+static int kairos_cpuset_check(const struct kairos_cpuset *set)
+{
+	unsigned int cpu = kairos_cpuset_next(set, 0);
+
+	if (cpu == KAIROS_MAX_CPUS)
+		return -EINVAL;
+	for (; cpu < KAIROS_MAX_CPUS; cpu = kairos_cpuset_next(set, cpu + 1))
 		if (cpu >= nr_cpu_ids || !cpu_online(cpu))
 			return -EINVAL;
-		cpumask_set_cpu(cpu, mask);
-	}
-	return cpumask_empty(mask) ? -EINVAL : 0;
+	return 0;
 }
 
 /*
- * Caller holds pc->lock. Unlinks @e and marks it granted to run on @cpu;
- * wakes its thread now if @wake, else the caller wakes it after unlocking.
+ * Caller holds pc->lock and an RCU read lock. Unlinks @e, marks it granted
+ * to run on @cpu and returns its thread, for the caller to wake after
+ * unlocking (before rcu_read_unlock()).
  */
-static void grant_locked(struct kairos_cpu_page *from,
-			 struct kairos_parked *e, unsigned int cpu, u64 gen,
-			 bool wake)
+static struct task_struct *grant_locked(struct kairos_cpu_page *from,
+					struct kairos_parked *e,
+					unsigned int cpu, u64 gen)
 {
+	struct task_struct *task = e->task;
+
 	list_del_init(&e->node);
 	WRITE_ONCE(from->parked, from->parked - 1);
 	e->cpu = cpu;
 	e->gen = gen;
-	WRITE_ONCE(e->granted, true);
-	if (wake)
-		wake_up_process(e->task);
+	/* The last touch of @e: its owner may return as soon as it sees it. */
+	smp_store_release(&e->granted, true);
+	return task;
 }
 
 static struct kairos_parked *find_parked(struct kairos_pcpu *pc,
@@ -110,11 +168,12 @@ static struct kairos_parked *find_parked(struct kairos_pcpu *pc,
 }
 
 /*
- * Takes the grant posted in @cpu's page, if any: wakes the thread it names
- * (or the first one) parked there, or records -ESRCH as its completion.
- * Caller holds the CPU's lock.
+ * Takes the grant posted in @cpu's page, if any: grants the thread it names
+ * (or the first one) parked there and returns it for the caller to wake,
+ * or records -ESRCH as the grant's completion. Caller holds the CPU's lock
+ * and an RCU read lock.
  */
-static void take_posted_locked(unsigned int cpu)
+static struct task_struct *take_posted_locked(unsigned int cpu)
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
 	struct kairos_cpu_page *pg = cpu_page(cpu);
@@ -123,7 +182,7 @@ static void take_posted_locked(unsigned int cpu)
 	u64 gen = smp_load_acquire(&pg->grant_gen);
 
 	if (gen == pc->handled_gen)
-		return;
+		return NULL;
 	pc->handled_gen = gen;
 	e = find_parked(pc, NULL, READ_ONCE(pg->grant_tid));
 	if (!e) {
@@ -131,9 +190,24 @@ static void take_posted_locked(unsigned int cpu)
 		/* done_status is visible before done_gen says "done". */
 		smp_store_release(&pg->done_gen, gen);
 		this_cpu_inc(kairos_stats.grant_misses);
-		return;
+		return NULL;
 	}
-	grant_locked(pg, e, cpu, gen, true);
+	return grant_locked(pg, e, cpu, gen);
+}
+
+/* Handles the grant posted in @cpu's page, from any CPU. */
+static void handle_posted(unsigned int cpu)
+{
+	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
+	struct task_struct *woken;
+
+	rcu_read_lock();	/* keeps the woken task valid after unlock */
+	raw_spin_lock(&pc->lock);
+	woken = take_posted_locked(cpu);
+	raw_spin_unlock(&pc->lock);
+	if (woken && woken != current)
+		wake_up_process(woken);
+	rcu_read_unlock();
 }
 
 /* Runs on the granted CPU in the woken thread: publish the completion. */
@@ -141,18 +215,18 @@ static void complete_grant(unsigned int cpu, u64 gen)
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
 	struct kairos_cpu_page *pg = cpu_page(cpu);
-	unsigned long flags;
 
-	raw_spin_lock_irqsave(&pc->lock, flags);
-	pc->granted_task = current;
-	pc->granted_pid = current->pid;
+	WRITE_ONCE(pc->granted_pid, current->pid);
+	WRITE_ONCE(pc->granted_task, current);
 	WRITE_ONCE(pg->running_tid, task_pid_nr(current));
 	if (gen) {
+		/* A posted grant's status and generation go out as a pair. */
+		raw_spin_lock(&pc->lock);
 		WRITE_ONCE(pg->done_status, 0);
 		/* done_status and running_tid are visible before done_gen. */
 		smp_store_release(&pg->done_gen, gen);
+		raw_spin_unlock(&pc->lock);
 	}
-	raw_spin_unlock_irqrestore(&pc->lock, flags);
 	this_cpu_inc(kairos_stats.grants);
 }
 
@@ -164,14 +238,11 @@ static void park_spin(unsigned int cpu, u64 spin_ns, struct kairos_parked *e)
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
 	u64 deadline = ktime_get_ns() + spin_ns;
-	unsigned long flags;
 
 	while (!READ_ONCE(e->granted) && !signal_pending(current) &&
 	       ktime_get_ns() < deadline) {
 		if (READ_ONCE(cpu_page(cpu)->grant_gen) != READ_ONCE(pc->handled_gen)) {
-			raw_spin_lock_irqsave(&pc->lock, flags);
-			take_posted_locked(cpu);
-			raw_spin_unlock_irqrestore(&pc->lock, flags);
+			handle_posted(cpu);
 			continue;
 		}
 		cond_resched();
@@ -185,22 +256,24 @@ static int park_sleep(unsigned int cpu, u64 timeout_ns, u64 spin_ns,
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
 	struct kairos_cpu_page *pg = cpu_page(cpu);
-	ktime_t expires = ktime_add_ns(ktime_get(), timeout_ns);
-	unsigned long flags;
+	ktime_t expires = 0;
 	bool timed_out = false;
 	int ret = 0;
 
-	raw_spin_lock_irqsave(&pc->lock, flags);
+	if (timeout_ns)
+		expires = ktime_add_ns(ktime_get(), timeout_ns);
+	raw_spin_lock(&pc->lock);
 	list_add_tail(&e->node, &pc->parked);
 	WRITE_ONCE(pg->parked, pg->parked + 1);
-	raw_spin_unlock_irqrestore(&pc->lock, flags);
-	atomic_inc(&kairos_live.parked);
+	raw_spin_unlock(&pc->lock);
+	this_cpu_inc(live_parked);
 
 	if (spin_ns)
 		park_spin(cpu, spin_ns, e);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		if (READ_ONCE(e->granted))
+		/* Pairs with grant_locked(): ->cpu and ->gen are visible. */
+		if (smp_load_acquire(&e->granted))
 			break;
 		if (signal_pending(current)) {
 			ret = -EINTR;
@@ -217,15 +290,23 @@ static int park_sleep(unsigned int cpu, u64 timeout_ns, u64 spin_ns,
 	}
 	__set_current_state(TASK_RUNNING);
 
-	raw_spin_lock_irqsave(&pc->lock, flags);
-	if (e->granted) {
+	/*
+	 * Granted: the granter has unlinked @e and let go of it, no lock
+	 * needed (the acquire pairs with grant_locked()'s release).
+	 */
+	if (smp_load_acquire(&e->granted)) {
 		ret = 0;	/* a grant wins over a signal or timeout */
 	} else {
-		list_del_init(&e->node);
-		WRITE_ONCE(pg->parked, pg->parked - 1);
+		raw_spin_lock(&pc->lock);
+		if (e->granted) {
+			ret = 0;
+		} else {
+			list_del_init(&e->node);
+			WRITE_ONCE(pg->parked, pg->parked - 1);
+		}
+		raw_spin_unlock(&pc->lock);
 	}
-	raw_spin_unlock_irqrestore(&pc->lock, flags);
-	atomic_dec(&kairos_live.parked);
+	this_cpu_dec(live_parked);
 	return ret;
 }
 
@@ -240,11 +321,17 @@ long kairos_park(const struct kairos_park *in, struct kairos_park __user *uarg)
 
 	INIT_LIST_HEAD(&e.node);
 
-	/* Pin the caller where it runs: it parks on, and for, this CPU. */
+	/*
+	 * Pin the caller where it runs: it parks on, and for, this CPU. A
+	 * thread already pinned here (a runtime parking again) skips the
+	 * affinity call and its run-queue lock.
+	 */
 	cpu = raw_smp_processor_id();
-	ret = set_cpus_allowed_ptr(current, cpumask_of(cpu));
-	if (ret)
-		return ret;
+	if (!cpumask_equal(current->cpus_ptr, cpumask_of(cpu))) {
+		ret = set_cpus_allowed_ptr(current, cpumask_of(cpu));
+		if (ret)
+			return ret;
+	}
 	this_cpu_inc(kairos_stats.parks);
 
 	spin_max = (u64)READ_ONCE(kairos_tun.park_spin_max_us) * NSEC_PER_USEC;
@@ -265,48 +352,55 @@ long kairos_park(const struct kairos_park *in, struct kairos_park __user *uarg)
 }
 
 /*
- * Grants @task (NULL: the first thread) parked on @c to run on @to. Holds
- * a reference on the woken thread in *@woken for the caller to wake.
+ * Grants @task, or the thread whose global tid is @nr, or (both unset) the
+ * first thread parked on @c, to run on @to and returns it, or NULL. Caller
+ * holds an RCU read lock and wakes the thread.
  */
-static struct kairos_parked *grant_on_cpu(unsigned int c,
-					  struct task_struct *task,
-					  unsigned int to,
-					  struct task_struct **woken)
+static struct task_struct *grant_on_cpu(unsigned int c,
+					struct task_struct *task, pid_t nr,
+					unsigned int to)
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, c);
+	struct task_struct *woken = NULL;
 	struct kairos_parked *e;
-	unsigned long flags;
 
-	raw_spin_lock_irqsave(&pc->lock, flags);
-	e = find_parked(pc, task, 0);
-	if (e) {
-		*woken = e->task;
-		get_task_struct(*woken);
-		grant_locked(cpu_page(c), e, to, 0, false);
-	}
-	raw_spin_unlock_irqrestore(&pc->lock, flags);
-	return e;
+	raw_spin_lock(&pc->lock);
+	e = find_parked(pc, task, nr);
+	if (e)
+		woken = grant_locked(cpu_page(c), e, to, 0);
+	raw_spin_unlock(&pc->lock);
+	return woken;
 }
 
 long kairos_grant(const struct kairos_grant *g)
 {
 	struct task_struct *task = NULL, *woken = NULL;
-	struct kairos_parked *e;
 	unsigned int c, first;
-	struct pid *pid;
 
 	if (g->flags || g->reserved || g->tid < 0)
 		return -EINVAL;
 	if (g->cpu >= nr_cpu_ids || !cpu_online(g->cpu))
 		return -EINVAL;
+	/*
+	 * No reference counts: the RCU read lock keeps the named task valid
+	 * while it is looked for, and the woken one until it is woken.
+	 */
+	rcu_read_lock();
+	/*
+	 * The runtime's way: a caller in the initial pid namespace (its tids
+	 * are global) grants a thread the CPU it is parked on. Its list is
+	 * searched by tid first, with no pid lookup (which costs more than
+	 * the search).
+	 */
+	if (g->tid && task_active_pid_ns(current) == &init_pid_ns) {
+		woken = grant_on_cpu(g->cpu, NULL, g->tid, g->cpu);
+		if (woken)
+			goto wake;
+	}
 	if (g->tid) {
-		pid = find_get_pid(g->tid);
-		task = get_pid_task(pid, PIDTYPE_PID);
-		put_pid(pid);
-		if (!task) {
-			this_cpu_inc(kairos_stats.grant_misses);
-			return -ESRCH;
-		}
+		task = pid_task(find_vpid(g->tid), PIDTYPE_PID);
+		if (!task)
+			goto out;
 	}
 	/*
 	 * tid 0: only threads parked on the granted CPU qualify. A named
@@ -314,61 +408,58 @@ long kairos_grant(const struct kairos_grant *g)
 	 * there first, then everywhere else.
 	 */
 	first = task ? task_cpu(task) : g->cpu;
-	e = grant_on_cpu(first, task, g->cpu, &woken);
+	woken = grant_on_cpu(first, task, 0, g->cpu);
 	for_each_possible_cpu(c) {
-		if (e || !task)
+		if (woken || !task)
 			break;
 		if (c != first)
-			e = grant_on_cpu(c, task, g->cpu, &woken);
+			woken = grant_on_cpu(c, task, 0, g->cpu);
 	}
-	if (task)
-		put_task_struct(task);
-	if (woken) {
-		/*
-		 * Outside the lock, so the woken thread does not spin on it; the
-		 * reference keeps the task valid even if it has already returned.
-		 */
+wake:
+	/* Outside the CPU's lock, so the lock is not held any longer. */
+	if (woken)
 		wake_up_process(woken);
-		put_task_struct(woken);
-	}
-	if (!e) {
+out:
+	rcu_read_unlock();
+	if (!woken) {
 		this_cpu_inc(kairos_stats.grant_misses);
 		return -ESRCH;
 	}
 	return 0;
 }
 
-static void kick_ipi(void *unused)
-{
-	unsigned int cpu = smp_processor_id();
-	struct kairos_pcpu *pc = this_cpu_ptr(&kairos_pcpu);
-
-	raw_spin_lock(&pc->lock);
-	take_posted_locked(cpu);
-	raw_spin_unlock(&pc->lock);
-}
-
+/*
+ * The caller takes the posted grants itself, one CPU lock at a time: the
+ * wake-up of each granted thread is the only IPI, as with GRANT (an IPI
+ * to run the handler there, which then woke the thread locally, cost the
+ * caller a cpumask, the IPI's round trip and the same wake-up).
+ */
 long kairos_kick(const struct kairos_cpuset *set)
 {
-	cpumask_var_t mask;
+	unsigned int cpu;
 	int ret;
 
-	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
-		return -ENOMEM;
-	ret = kairos_cpuset_to_mask(set, mask);
-	if (!ret)
-		on_each_cpu_mask(mask, kick_ipi, NULL, true);
-	free_cpumask_var(mask);
-	return ret;
+	ret = kairos_cpuset_check(set);
+	if (ret)
+		return ret;
+	for (cpu = kairos_cpuset_next(set, 0); cpu < KAIROS_MAX_CPUS;
+	     cpu = kairos_cpuset_next(set, cpu + 1))
+		handle_posted(cpu);
+	return 0;
 }
 
-/* Caller holds @cpu's lock, so concurrent bumps are not lost. */
+/*
+ * An atomic increment, so that bumps from IPIs and from NO_IPI callers on
+ * other CPUs are never lost; fully ordered, so the caller's earlier
+ * stores are visible before the flag moves.
+ */
 static void bump_preempt_gen(unsigned int cpu)
 {
-	struct kairos_cpu_page *pg = cpu_page(cpu);
+	u64 *gen = &cpu_page(cpu)->preempt_gen;
+	u64 old = READ_ONCE(*gen);
 
-	/* Orders earlier stores of the caller before the flag. */
-	smp_store_release(&pg->preempt_gen, READ_ONCE(pg->preempt_gen) + 1);
+	while (!try_cmpxchg64(gen, &old, old + 1))
+		;
 }
 
 /* @info is the signal number itself, so the caller need not wait. */
@@ -379,10 +470,9 @@ static void preempt_ipi(void *info)
 	bool ours;
 
 	this_cpu_inc(kairos_stats.preempt_ipis);
-	raw_spin_lock(&pc->lock);
 	bump_preempt_gen(smp_processor_id());
-	ours = current == pc->granted_task && current->pid == pc->granted_pid;
-	raw_spin_unlock(&pc->lock);
+	ours = current == READ_ONCE(pc->granted_task) &&
+	       current->pid == READ_ONCE(pc->granted_pid);
 	/* Only the thread this module put here may get the signal. */
 	if (signo && ours && !(current->flags & PF_EXITING)) {
 		send_sig_info(signo, SEND_SIG_PRIV, current);
@@ -391,50 +481,53 @@ static void preempt_ipi(void *info)
 }
 
 /* KAIROS_PREEMPT_NO_IPI: the flag only, stored from the caller's CPU. */
-static void preempt_flag_only(const struct cpumask *mask)
+static void preempt_flag_only(const struct kairos_cpuset *set)
 {
-	unsigned long flags;
 	unsigned int cpu;
 
-	for_each_cpu(cpu, mask) {
-		struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
-
-		raw_spin_lock_irqsave(&pc->lock, flags);
+	for (cpu = kairos_cpuset_next(set, 0); cpu < KAIROS_MAX_CPUS;
+	     cpu = kairos_cpuset_next(set, cpu + 1))
 		bump_preempt_gen(cpu);
-		raw_spin_unlock_irqrestore(&pc->lock, flags);
-	}
 }
 
 long kairos_preempt(const struct kairos_preempt *p)
 {
+	void *signo = (void *)(long)p->signo;
+	unsigned int cpu, first;
 	cpumask_var_t mask;
-	int signo = p->signo;
 	int ret;
 
 	if (p->flags & ~KAIROS_PREEMPT_NO_IPI)
 		return -EINVAL;
-	if (signo < 0 || (signo && !valid_signal(signo)))
+	if (p->signo < 0 || (p->signo && !valid_signal(p->signo)))
 		return -EINVAL;
-	if ((p->flags & KAIROS_PREEMPT_NO_IPI) && signo)
+	if ((p->flags & KAIROS_PREEMPT_NO_IPI) && p->signo)
 		return -EINVAL;	/* a signal needs the IPI */
-	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
-		return -ENOMEM;
-	ret = kairos_cpuset_to_mask(&p->cpus, mask);
+	ret = kairos_cpuset_check(&p->cpus);
 	if (ret)
-		goto out;
+		return ret;
 	if (p->flags & KAIROS_PREEMPT_NO_IPI) {
-		preempt_flag_only(mask);
-		goto out;
+		preempt_flag_only(&p->cpus);
+		return 0;
 	}
 	/*
 	 * No wait for the handlers: the caller goes on while the IPIs land
 	 * (the argument is passed by value, so nothing on this stack is
-	 * used by them).
+	 * used by them). One CPU, the common case, needs no cpumask.
 	 */
-	on_each_cpu_mask(mask, preempt_ipi, (void *)(long)signo, false);
-out:
+	first = kairos_cpuset_next(&p->cpus, 0);
+	if (kairos_cpuset_next(&p->cpus, first + 1) == KAIROS_MAX_CPUS) {
+		ret = smp_call_function_single(first, preempt_ipi, signo, 0);
+		return ret == -ENXIO ? -EINVAL : ret;	/* went offline */
+	}
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
+		return -ENOMEM;
+	for (cpu = first; cpu < KAIROS_MAX_CPUS;
+	     cpu = kairos_cpuset_next(&p->cpus, cpu + 1))
+		cpumask_set_cpu(cpu, mask);
+	on_each_cpu_mask(mask, preempt_ipi, signo, false);
 	free_cpumask_var(mask);
-	return ret;
+	return 0;
 }
 
 int kairos_park_init(void)

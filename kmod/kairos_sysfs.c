@@ -67,20 +67,29 @@ TUNABLE_SHOW(enabled)
 TUNABLE_SHOW(park_spin_max_us)
 TUNABLE_SHOW(lc_rt_priority)
 
-static ssize_t quantum_us_store(struct kobject *kobj,
-				struct kobj_attribute *attr, const char *buf,
-				size_t len)
-{
-	unsigned int v;
-	int ret;
-
-	mutex_lock(&tun_lock);
-	ret = parse_uint(buf, len, KAIROS_QUANTUM_MIN_US, kairos_tun.period_us, &v);
-	if (!ret)
-		WRITE_ONCE(kairos_tun.quantum_us, v);
-	mutex_unlock(&tun_lock);
-	return ret ? ret : len;
+/*
+ * A tunable that takes any value in [min, max]; @max may read another
+ * tunable (quantum_us <= period_us): it is evaluated under tun_lock.
+ */
+#define TUNABLE_STORE_BOUNDED(name, min, max)				\
+static ssize_t name##_store(struct kobject *kobj,			\
+			    struct kobj_attribute *attr,		\
+			    const char *buf, size_t len)		\
+{									\
+	unsigned int v;							\
+	int ret;							\
+									\
+	mutex_lock(&tun_lock);						\
+	ret = parse_uint(buf, len, min, max, &v);			\
+	if (!ret)							\
+		WRITE_ONCE(kairos_tun.name, v);				\
+	mutex_unlock(&tun_lock);					\
+	return ret ? ret : len;						\
 }
+
+TUNABLE_STORE_BOUNDED(quantum_us, KAIROS_QUANTUM_MIN_US, kairos_tun.period_us)
+TUNABLE_STORE_BOUNDED(park_spin_max_us, 0, KAIROS_SPIN_MAX_US)
+TUNABLE_STORE_BOUNDED(lc_rt_priority, KAIROS_LC_PRIO_MIN, KAIROS_LC_PRIO_MAX)
 
 static ssize_t period_us_store(struct kobject *kobj,
 			       struct kobj_attribute *attr, const char *buf,
@@ -109,36 +118,6 @@ static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 	ret = parse_uint(buf, len, 0, 1, &v);
 	if (!ret && v != kairos_tun.enabled)
 		kairos_class_set_enabled(v);
-	mutex_unlock(&tun_lock);
-	return ret ? ret : len;
-}
-
-static ssize_t park_spin_max_us_store(struct kobject *kobj,
-				      struct kobj_attribute *attr,
-				      const char *buf, size_t len)
-{
-	unsigned int v;
-	int ret;
-
-	mutex_lock(&tun_lock);
-	ret = parse_uint(buf, len, 0, KAIROS_SPIN_MAX_US, &v);
-	if (!ret)
-		WRITE_ONCE(kairos_tun.park_spin_max_us, v);
-	mutex_unlock(&tun_lock);
-	return ret ? ret : len;
-}
-
-static ssize_t lc_rt_priority_store(struct kobject *kobj,
-				    struct kobj_attribute *attr,
-				    const char *buf, size_t len)
-{
-	unsigned int v;
-	int ret;
-
-	mutex_lock(&tun_lock);
-	ret = parse_uint(buf, len, KAIROS_LC_PRIO_MIN, KAIROS_LC_PRIO_MAX, &v);
-	if (!ret)
-		WRITE_ONCE(kairos_tun.lc_rt_priority, v);
 	mutex_unlock(&tun_lock);
 	return ret ? ret : len;
 }
@@ -209,18 +188,18 @@ static struct kobj_attribute name##_attr = __ATTR_RO(name)
 
 STAT_MAX_SHOW(lc_overrun_max_ns);
 
-#define LIVE_SHOW(name)							\
+#define LIVE_SHOW(name, value)						\
 static ssize_t live_##name##_show(struct kobject *kobj,			\
 				  struct kobj_attribute *attr, char *buf)\
 {									\
-	return sysfs_emit(buf, "%d\n", atomic_read(&kairos_live.name));	\
+	return sysfs_emit(buf, "%d\n", value);				\
 }									\
 static struct kobj_attribute live_##name##_attr = __ATTR_RO(live_##name)
 
-LIVE_SHOW(files);
-LIVE_SHOW(mappings);
-LIVE_SHOW(parked);
-LIVE_SHOW(lc_threads);
+LIVE_SHOW(files, atomic_read(&kairos_live.files));
+LIVE_SHOW(mappings, atomic_read(&kairos_live.mappings));
+LIVE_SHOW(parked, kairos_live_parked());
+LIVE_SHOW(lc_threads, atomic_read(&kairos_live.lc_threads));
 
 static ssize_t per_cpu_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)

@@ -9,7 +9,11 @@
  *
  * Permissions (/dev/kairos is created mode 0666; the checks are per call):
  *  - VERSION, PARK: anyone. PARK only ever acts on the calling thread.
- *  - GRANT, KICK, PREEMPT, LC_ADD, LC_DEL: CAP_SYS_NICE or CAP_SYS_ADMIN.
+ *  - GRANT, KICK, PREEMPT, LC_ADD, LC_DEL: CAP_SYS_NICE or CAP_SYS_ADMIN,
+ *    of the calling thread's credentials. An open file remembers the last
+ *    credentials that passed and lets the same credentials through without
+ *    asking the security modules again; any change of a thread's
+ *    credentials (capset, setuid, ...) makes new ones, checked afresh.
  *  - mmap: read-only for anyone; writable (to post grants) only with
  *    CAP_SYS_NICE or CAP_SYS_ADMIN.
  *  - Closing the fd releases what it held: the latency-critical (LC)
@@ -116,7 +120,10 @@ struct kairos_lc {
 #define KAIROS_IOC_VERSION _IOR(KAIROS_IOC_MAGIC, 0, struct kairos_version)
 #define KAIROS_IOC_PARK _IOWR(KAIROS_IOC_MAGIC, 1, struct kairos_park)
 #define KAIROS_IOC_GRANT _IOW(KAIROS_IOC_MAGIC, 2, struct kairos_grant)
-/* KICK: handle the grants posted in the pages of @cpus (one IPI each). */
+/*
+ * KICK: handle the grants posted in the pages of @cpus. The caller takes
+ * them; the wake-up of each granted thread is the only IPI.
+ */
 #define KAIROS_IOC_KICK _IOW(KAIROS_IOC_MAGIC, 3, struct kairos_cpuset)
 #define KAIROS_IOC_PREEMPT _IOW(KAIROS_IOC_MAGIC, 4, struct kairos_preempt)
 #define KAIROS_IOC_LC_ADD _IOW(KAIROS_IOC_MAGIC, 5, struct kairos_lc)

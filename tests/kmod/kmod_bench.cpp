@@ -5,11 +5,15 @@
 //  2. preempt delivery: PREEMPT ioctl (signal; the polled flag set by the
 //     IPI; the flag set with KAIROS_PREEMPT_NO_IPI) vs pthread_kill;
 //  3. wakeup latency of a timer-driven thread under a CPU hog on its CPU:
-//     the LC class vs SCHED_FIFO vs SCHED_OTHER.
+//     the LC class vs SCHED_FIFO vs SCHED_OTHER;
+//  4. the waker's fixed cost per call with nobody to wake (GRANT, KICK,
+//     PREEMPT NO_IPI, an ioctl the module does not know) vs FUTEX_WAKE:
+//     where the grant paths' time goes before the wake-up itself.
 // Several rounds, each measuring every pair side by side (peer first in
 // even rounds, kairos first in odd ones); prints a markdown table of the
 // medians over rounds and the spread of the per-round ratios.
-// Usage: kmod_bench [ITERS per round [ROUNDS [path of kairos.ko]]].
+// Usage: kmod_bench [ITERS per round [ROUNDS [path of kairos.ko]]];
+// KMOD_BENCH_ONLY=grant in the environment runs only the grant rows.
 // Latencies in microseconds of the guest clock.
 #include "../../kmod/uapi/kairos.h"
 
@@ -297,6 +301,61 @@ std::vector<std::uint64_t> wakeup_latency(Policy pol) {
   return lat;
 }
 
+// --- 4. fixed cost per call, nobody to wake -------------------------------
+// Mean ns per call over a batch on CPU 0; one batch per call kind per round.
+struct CallCost {
+  const char* name;
+  std::function<void()> call;
+  std::vector<double> ns;  // one per round
+};
+
+std::vector<CallCost> call_costs() {
+  static int word = 0;
+  static pid_t self = 0;
+  self = gettid_();
+  return {
+      {"FUTEX_WAKE, no waiter (peer)",
+       [] { syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0); }, {}},
+      {"ioctl the module does not know", [] { ioctl(g_fd, _IO(KAIROS_IOC_MAGIC, 99), 0); }, {}},
+      {"GRANT tid 0 on CPU 1 (ESRCH)",
+       [] {
+         kairos_grant g{};
+         g.cpu = 1;
+         ioctl(g_fd, KAIROS_IOC_GRANT, &g);
+       }, {}},
+      {"GRANT own tid (ESRCH, all CPUs)",
+       [] {
+         kairos_grant g{};
+         g.cpu = 1;
+         g.tid = self;
+         ioctl(g_fd, KAIROS_IOC_GRANT, &g);
+       }, {}},
+      {"KICK CPU 1, nothing posted",
+       [] {
+         kairos_cpuset c{};
+         c.bits[0] = 2;
+         ioctl(g_fd, KAIROS_IOC_KICK, &c);
+       }, {}},
+      {"PREEMPT NO_IPI CPU 1",
+       [] {
+         kairos_preempt p{};
+         p.cpus.bits[0] = 2;
+         p.flags = KAIROS_PREEMPT_NO_IPI;
+         ioctl(g_fd, KAIROS_IOC_PREEMPT, &p);
+       }, {}},
+  };
+}
+
+void measure_call_costs(std::vector<CallCost>& costs) {
+  constexpr int kBatch = 2000;
+  pin(0);
+  for (CallCost& c : costs) {
+    const std::uint64_t t0 = now_ns();
+    for (int i = 0; i < kBatch; ++i) c.call();
+    c.ns.push_back(double(now_ns() - t0) / kBatch);
+  }
+}
+
 // One kairos path against its peer over several rounds: the per-round
 // p50/p99, their medians, and the spread of the per-round ratios.
 struct Row {
@@ -367,7 +426,11 @@ int main(int argc, char** argv) {
   Row pnoipi{"PREEMPT NO_IPI -> polled flag", "pthread_kill -> handler", {}, {}};
   Row wfifo{"LC class wakeup under hog", "SCHED_FIFO under hog", {}, {}};
   Row wother{"LC class wakeup under hog", "SCHED_OTHER under hog", {}, {}};
+  const char* only = std::getenv("KMOD_BENCH_ONLY");
+  const bool grants_only = only && std::strcmp(only, "grant") == 0;
+  std::vector<CallCost> costs = call_costs();
   for (int r = 0; r < rounds; ++r) {
+    measure_call_costs(costs);
     std::fprintf(stderr, "kmod_bench: round %d of %d\n", r + 1, rounds);
     // Even rounds measure the peer first, odd rounds kairos first, so a
     // warm-up or drift in the emulator does not favour one side.
@@ -375,6 +438,7 @@ int main(int argc, char** argv) {
     Result futex{}, pkill{}, w_fifo{}, w_other{};
     auto peers = [&] {
       futex = summarize(grant_latency(Wake::kFutex));
+      if (grants_only) return;
       pkill = summarize(preempt_latency(Preempt::kPthreadKill));
       w_other = summarize(wakeup_latency(Policy::kOther));
       w_fifo = summarize(wakeup_latency(Policy::kFifo));
@@ -383,6 +447,11 @@ int main(int argc, char** argv) {
     grant.k.push_back(summarize(grant_latency(Wake::kGrant)));
     kick.k.push_back(summarize(grant_latency(Wake::kPostKick)));
     spin.k.push_back(summarize(grant_latency(Wake::kPostSpin)));
+    if (grants_only) {
+      if (!peer_first) peers();
+      for (Row* row : {&grant, &kick, &spin}) row->b.push_back(futex);
+      continue;
+    }
     psig.k.push_back(summarize(preempt_latency(Preempt::kIoctlSignal)));
     pflag.k.push_back(summarize(preempt_latency(Preempt::kIoctlFlag)));
     pnoipi.k.push_back(summarize(preempt_latency(Preempt::kNoIpiFlag)));
@@ -402,11 +471,19 @@ int main(int argc, char** argv) {
               "p99", "peer", "p50", "p99", "x p50 (range) rounds <=", "x p99 (range) rounds <=");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const Row* row : {&grant, &kick, &spin, &psig, &pflag, &pnoipi, &wfifo, &wother})
-    print_row(*row);
+    if (!row->k.empty()) print_row(*row);
   std::printf("\nx = kairos / peer per round: median (min-max), and in how many "
               "rounds kairos was no worse than the peer.\n");
   std::printf("spinning-PARK rounds that missed the spin window (KICKed, "
               "left out): %d of %d\n", g_spin_fallbacks, g_iters * rounds);
+  std::printf("\nWaker's fixed cost per call, nobody to wake (ns per call, median "
+              "over rounds; x = call / FUTEX_WAKE per round, median):\n\n");
+  std::printf("| %-32s | %7s | %5s |\n|---|---|---|\n", "call", "ns", "x");
+  for (const CallCost& c : costs) {
+    std::vector<double> x;
+    for (std::size_t i = 0; i < c.ns.size(); ++i) x.push_back(c.ns[i] / costs[0].ns[i]);
+    std::printf("| %-32s | %7.0f | %5.2f |\n", c.name, median(c.ns), median(x));
+  }
   munmap(m, std::size_t(v.nr_cpus) * KAIROS_CPU_PAGE_SIZE);
   close(g_fd);
   if (syscall(SYS_delete_module, "kairos", O_NONBLOCK)) die("unload kairos.ko");

@@ -287,6 +287,40 @@ TEST(KmodDev, UnprivilegedCallersGetEperm) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "checks that failed (or setup step)";
 }
 
+// The file remembers the credentials that last passed the privilege check
+// (the grant path skips the LSM hooks for them); a thread that drops its
+// capabilities has new credentials and must be refused on the same fd.
+TEST(KmodDev, DroppingCapabilitiesAfterAPrivilegedCallGetsEperm) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int fails = 0;
+    const int fd = dev_open();
+    if (fd < 0) _exit(102);
+    kairos_grant g{};  // tid 0 on CPU 0, nobody parked: ESRCH once allowed
+    kairos_cpuset s = cpuset_of(0);
+    for (int i = 0; i < 3; ++i) {  // passes, then passes from the cache
+      fails += ioc(fd, KAIROS_IOC_GRANT, &g) != -ESRCH;
+      fails += ioc(fd, KAIROS_IOC_KICK, &s) != 0;
+    }
+    if (const int e = drop_grant_capabilities()) _exit(e);
+    fails += ioc(fd, KAIROS_IOC_GRANT, &g) != -EPERM;
+    fails += ioc(fd, KAIROS_IOC_KICK, &s) != -EPERM;
+    kairos_lc lc{};
+    fails += ioc(fd, KAIROS_IOC_LC_ADD, &lc) != -EPERM;
+    ::close(fd);
+    _exit(fails);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "checks that failed (or setup step)";
+  EXPECT_EQ(read_stat("live_files"), 0u);
+}
+
 TEST(KmodDev, ParkThenGrantByTidOnAnotherCpu) {
   KernelLogGuard guard;
   ModuleScope mod;
@@ -422,6 +456,65 @@ TEST(KmodDev, GrantPostedInTheSharedPage) {
   }
   ::munmap(pages, pages_len());
   ::close(fd);
+}
+
+// One KICK or PREEMPT over two CPUs: each CPU's posted grant is taken, each
+// CPU's flag moves (the many-CPU IPI path); a bit in a middle word of the
+// set, past the last CPU, is EINVAL and changes nothing.
+TEST(KmodDev, KickAndPreemptOverTwoCpus) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  ASSERT_GE(online_cpus(), 2);
+  const int fd = dev_open();
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ | PROT_WRITE);
+  ASSERT_NE(pages, nullptr);
+  kairos_cpuset both = cpuset_of(0);
+  both.bits[0] |= 2;
+  {
+    Parker p0(fd, 0), p1(fd, 1);
+    ASSERT_TRUE(parked_on(pages, 0, 1));
+    ASSERT_TRUE(parked_on(pages, 1, 1));
+    std::uint64_t gen[2];
+    for (int c = 0; c < 2; ++c) {
+      kairos_cpu_page& pg = *KAIROS_CPU_PAGE(pages, c);
+      gen[c] = pg.done_gen + 1;
+      pg.grant_tid = c == 0 ? p0.tid.load() : p1.tid.load();
+      __atomic_store_n(&pg.grant_gen, gen[c], __ATOMIC_RELEASE);
+    }
+    kairos_cpuset bad = both;
+    bad.bits[3] = 1;  // CPU 192: no such CPU here
+    EXPECT_EQ(ioc(fd, KAIROS_IOC_KICK, &bad), -EINVAL);
+    EXPECT_FALSE(p0.done || p1.done);  // nothing was taken
+    ASSERT_EQ(ioc(fd, KAIROS_IOC_KICK, &both), 0);
+    p0.th.join();
+    p1.th.join();
+    EXPECT_EQ(p0.ret, 0);
+    EXPECT_EQ(p1.ret, 0);
+    EXPECT_EQ(p0.out.gen, gen[0]);
+    EXPECT_EQ(p1.out.gen, gen[1]);
+    EXPECT_EQ(p0.cpu_after, 0);
+    EXPECT_EQ(p1.cpu_after, 1);
+    for (int c = 0; c < 2; ++c)
+      EXPECT_EQ(__atomic_load_n(&KAIROS_CPU_PAGE(pages, c)->done_gen, __ATOMIC_ACQUIRE), gen[c]);
+  }
+  const std::uint64_t f0 = KAIROS_CPU_PAGE(pages, 0)->preempt_gen;
+  const std::uint64_t f1 = KAIROS_CPU_PAGE(pages, 1)->preempt_gen;
+  kairos_preempt p{};
+  p.cpus = both;
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), 0);
+  EXPECT_TRUE(wait_for([&] {
+    return KAIROS_CPU_PAGE(pages, 0)->preempt_gen == f0 + 5 &&
+           KAIROS_CPU_PAGE(pages, 1)->preempt_gen == f1 + 5;
+  }, 5s));
+  p.cpus.bits[3] = 1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_PREEMPT, &p), -EINVAL);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(KAIROS_CPU_PAGE(pages, 0)->preempt_gen, f0 + 5);
+  EXPECT_EQ(KAIROS_CPU_PAGE(pages, 1)->preempt_gen, f1 + 5);
+  ::munmap(pages, pages_len());
+  ::close(fd);
+  EXPECT_EQ(read_stat("live_parked"), 0u);
 }
 
 std::atomic<int> g_sig_count{0};
