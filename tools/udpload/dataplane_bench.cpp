@@ -6,7 +6,8 @@
 // rate run (latency), client = udpload's open-loop generator.
 //   dataplane_bench [--duration S] [--rate N] [--flows N] [--size B]
 //                   [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk]
-//                   [--dp-spins N] [--kthread-spins N] [--json]
+//                   [--dp-spins N] [--kthread-spins N] [--yield-us N]
+//                   [--no-direct] [--json]
 // --poll: the dataplane and kthreads spin and never sleep, as on cores the
 // allocator granted them (on a shared machine this steals CPU from others).
 #include "echo_app.hpp"
@@ -45,6 +46,9 @@ struct Options {
   // dataplane and kthreads poll with sched_yield() for this long before
   // they block (no wakeup on the request path while traffic flows).
   unsigned yield_us = 0;
+  // The direct path (make_afxdp_direct_backends: one thread per device
+  // queue owns its AF_XDP socket, no dataplane thread) in every round.
+  bool direct = true;
 };
 
 struct Row {
@@ -112,7 +116,7 @@ int usage(const char* why) {
   std::fprintf(stderr,
                "dataplane_bench: %s\nusage: dataplane_bench [--duration S] [--rate N] "
                "[--flows N] [--size B] [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk] "
-               "[--dp-spins N] [--kthread-spins N] [--yield-us N] "
+               "[--dp-spins N] [--kthread-spins N] [--yield-us N] [--no-direct] "
                "[--json]\n",
                why);
   return 2;
@@ -128,6 +132,7 @@ int main(int argc, char** argv) {
     if (a == "--no-dpdk") { o.dpdk = false; continue; }
     if (a == "--poll") { o.poll = true; continue; }
     if (a == "--json") { o.json = true; continue; }
+    if (a == "--no-direct") { o.direct = false; continue; }
     if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
     char* end = nullptr;
     const double v = std::strtod(argv[++i], &end);
@@ -158,7 +163,7 @@ int main(int argc, char** argv) {
   // Kernel and AF_XDP alternate, repeat times, and each metric is the
   // median over the rounds: the machine's noise hits both alike. DPDK's
   // EAL starts once per process, so it runs once, last.
-  std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds;
+  std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds, direct_rounds;
   auto kairos_path = [&](unsigned yield_us) -> std::shared_ptr<void> {
     dp::testing::InNetns in(v.server);
     dp::AfXdpConfig cfg;
@@ -180,9 +185,20 @@ int main(int argc, char** argv) {
     if (o.yield_us)
       yield_rounds.push_back(
           measure("af_xdp_y", o, v, 7000, [&] { return kairos_path(o.yield_us); }));
+    if (o.direct)
+      direct_rounds.push_back(measure("direct", o, v, 7000, [&]() -> std::shared_ptr<void> {
+        dp::testing::InNetns in(v.server);
+        dp::AfXdpConfig cfg;
+        cfg.ifname = v.server_if;
+        cfg.apps = {ep};
+        return std::make_shared<dp::testing::DirectEchoApp>(
+            dp::make_afxdp_direct_backends(cfg),
+            o.poll ? UINT_MAX : static_cast<unsigned>(o.kthread_spins));
+      }));
   }
   std::vector<Row> rows{median(kernel_rounds), median(afxdp_rounds)};
   if (o.yield_us) rows.push_back(median(yield_rounds));
+  if (o.direct) rows.push_back(median(direct_rounds));
   // Ratios within a round (runs seconds apart share the machine's mood),
   // then their median: the robust number on a noisy shared host.
   struct Ratios {
@@ -202,6 +218,7 @@ int main(int argc, char** argv) {
   };
   add_ratios("af_xdp", afxdp_rounds);
   if (o.yield_us) add_ratios("af_xdp_y", yield_rounds);
+  if (o.direct) add_ratios("direct", direct_rounds);
   if (o.dpdk && dp::dpdk_available() && o.queues == 1) {
     rows.push_back(measure("dpdk", o, v, 7000, [&]() -> std::shared_ptr<void> {
       dp::testing::InNetns in(v.server);
