@@ -18,7 +18,8 @@ const Endpoint kPeer = Endpoint::v4(0x0a000001, 1234);
 const Endpoint kLocal = Endpoint::v4(0x0a000002, 8000);
 
 TEST(RingAbi, StableLayout) {
-  EXPECT_EQ(sizeof(kairos_dp_region), 64u);
+  EXPECT_EQ(sizeof(kairos_dp_region), 128u);
+  EXPECT_EQ(offsetof(kairos_dp_region, dp_state), 64u);
   EXPECT_EQ(offsetof(kairos_dp_ring, head), 0u);
   EXPECT_EQ(offsetof(kairos_dp_ring, tail), 64u);
   EXPECT_EQ(offsetof(kairos_dp_slot, peer), 8u);

@@ -34,6 +34,7 @@ class EchoApp {
   }
   ~EchoApp() {
     stop_ = true;
+    dp_.wake();
     loop_.join();
     for (auto& t : workers_) t.join();
   }

@@ -62,7 +62,10 @@ void DataplaneService::start(std::chrono::microseconds interval) {
 
 void DataplaneService::stop() {
   stop_ = true;
-  if (loop_.joinable()) loop_.join();
+  if (loop_.joinable()) {
+    dp_->wake();  // out of its idle sleep now
+    loop_.join();
+  }
 }
 
 void DataplaneService::set_active(std::uint32_t app, std::vector<std::uint32_t> kthreads) {

@@ -8,6 +8,8 @@
 #include <kairos/dataplane/bucket_table.hpp>
 #include <kairos/dataplane/shm_rings.hpp>
 
+#include <poll.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -30,6 +32,12 @@ struct DataplaneConfig {
   // request path while traffic flows, yet a shared core goes to whoever
   // else is runnable (0: block right after the spins).
   unsigned idle_yield_us = 0;
+  // TX doorbell (ring_abi.h): when the backend has fds to block on, the
+  // idle loop sleeps on them and on every app's doorbell together, so a
+  // reply or a datagram wakes it at once; this bounds that sleep (a
+  // safety net: nothing needs the timeout to make progress). Backends
+  // without fds (DPDK) sleep idle_sleep_us between polls instead.
+  unsigned idle_block_us = 100000;
 };
 
 struct AppStats {
@@ -61,8 +69,12 @@ class Dataplane final : private RxSink {
   // Per interval: up to max_moves_per_interval bucket moves toward balance
   // weighted by the traffic since the last call.
   void rebalance();
-  // Polls until stop, rebalancing every interval.
+  // Polls until stop, rebalancing every interval. Call wake() after
+  // setting stop so that an idle loop notices at once.
   void run(const std::atomic<bool>& stop, std::chrono::microseconds interval);
+  void wake();
+  // Idle sleeps taken on the doorbell (for tests and the bench).
+  std::uint64_t doorbell_sleeps() const { return sleeps_.load(std::memory_order_relaxed); }
 
   AppStats stats(std::uint32_t app) const;
   std::uint64_t rx_no_app() const { return no_app_; }
@@ -77,11 +89,15 @@ class Dataplane final : private RxSink {
     std::vector<std::uint64_t> weights;   // traffic per bucket, decayed
     std::vector<std::uint32_t> tx_poll;   // active + draining kthreads
     AppStats stats;
+    Doorbell bell;                        // the region's TX doorbell
   };
   void on_datagram(const RxDatagram& d) override;
   void apply_pending();
   std::size_t poll_tx(App& app);
   App* find_app(const Endpoint& dst);
+  // Idle: sleep on the backend's fds and the doorbells (or just sleep).
+  void sleep_until_work();
+  bool tx_pending();  // a TX ring we poll is not empty (mu_ held)
 
   Backend& backend_;
   DataplaneConfig cfg_;
@@ -90,6 +106,8 @@ class Dataplane final : private RxSink {
   mutable std::mutex mu_;  // held by each poll; guards apps_ and pending_
   std::vector<std::optional<std::vector<std::uint32_t>>> pending_;
   std::atomic<bool> dirty_{false};
+  std::vector<pollfd> sleep_fds_;  // backend fds, then one doorbell per app
+  std::atomic<std::uint64_t> sleeps_{0};
 };
 
 }  // namespace kairos::dp
