@@ -228,10 +228,17 @@ TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
   std::unique_ptr<DataplaneService> svc;
   {
     InNetns in(veth.server);
-    svc = std::make_unique<DataplaneService>(parse_service_config(
-        "interface " + veth.server_if + "\nqueues 2\nbackend afxdp\n"
-        "app 10.77.0.1:7300 shm=" + shm + " kthreads=2 slots=512\n",
-        "test"));
+    // No spinning and a 30 s bound on the idle sleep: each reply gets
+    // out only if the app's TX push rings the doorbell it took from this
+    // process (pidfd_getfd), else recv_text's 3 s run out.
+    DataplaneConfig dcfg;
+    dcfg.idle_spins = 0;
+    dcfg.idle_block_us = 30'000'000;
+    svc = std::make_unique<DataplaneService>(
+        parse_service_config("interface " + veth.server_if + "\nqueues 2\nbackend afxdp\n"
+                             "app 10.77.0.1:7300 shm=" + shm + " kthreads=2 slots=512\n",
+                             "test"),
+        dcfg);
   }
   EXPECT_EQ(svc->backend().name(), "af_xdp");
   svc->start();
@@ -288,9 +295,35 @@ TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
                      std::to_string(sent) + " rx_no_socket=0 rx_overflow=0"),
             std::string::npos)
       << bye;
+  EXPECT_GT(svc->dataplane().doorbell_sleeps(), 0u);
   for (int fd : fds) close(fd);
   svc.reset();
   EXPECT_FALSE(shm_exists(shm));  // the service unlinked the region's name
+}
+
+// The app can tell that the dataplane stopped (ring_abi.h "Liveness"):
+// kairos-echo notices the stopped region by itself and exits 3.
+TEST(DataplaneService, AppNoticesThatTheDataplaneStopped) {
+  VethPair veth(1);
+  ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
+  const std::string shm = "kairos-dp-stop-" + std::to_string(getpid());
+  std::unique_ptr<DataplaneService> svc;
+  {
+    InNetns in(veth.server);
+    svc = std::make_unique<DataplaneService>(parse_service_config(
+        "interface " + veth.server_if + "\nbackend afxdp\n"
+        "app 10.77.0.1:7301 shm=" + shm + " kthreads=1 slots=64\n",
+        "test"));
+  }
+  svc->start();
+  Child app({KAIROS_ECHO_BIN, "--shm", shm, "--servers", "1"});
+  ASSERT_GT(app.pid, 0);
+  const std::string ready = app.read_until("\n");
+  ASSERT_NE(ready.find("kairos-echo ready 10.77.0.1:7301"), std::string::npos) << ready;
+  svc.reset();  // kairosd's dataplane goes away; the app is not told otherwise
+  const std::string bye = app.read_until("rx_overflow=");
+  EXPECT_NE(bye.find("the dataplane stopped"), std::string::npos) << bye;
+  EXPECT_EQ(app.wait_exit(), 3) << bye;
 }
 
 }  // namespace
