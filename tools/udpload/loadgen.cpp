@@ -33,11 +33,12 @@ double percentile(std::vector<std::int64_t>& v, double p) {
 std::string LoadResult::str() const {
   char b[256];
   std::snprintf(b, sizeof b,
-                "sent %llu received %llu (%.2f%% lost) %.0f replies/s  p50 %.1f us  "
-                "p99 %.1f us  p99.9 %.1f us",
+                "sent %llu received %llu (%.2f%% lost, %llu stale) %.0f replies/s  "
+                "p50 %.1f us  p99 %.1f us  p99.9 %.1f us",
                 static_cast<unsigned long long>(sent),
                 static_cast<unsigned long long>(received),
-                sent ? 100.0 * (sent - received) / sent : 0.0, throughput, p50_us,
+                sent ? 100.0 * (double(sent) - double(received)) / sent : 0.0,
+                static_cast<unsigned long long>(stale), throughput, p50_us,
                 p99_us, p999_us);
   return b;
 }
@@ -69,6 +70,7 @@ LoadResult run_load(const std::vector<int>& fds, const LoadConfig& cfg) {
   lat.reserve(cfg.rate > 0 ? static_cast<std::size_t>(cfg.rate * cfg.duration_s) + 16
                            : 1 << 20);
   std::int64_t last_reply = start;
+  std::uint64_t stale = 0;
 
   std::thread receiver([&] {
     std::vector<pollfd> pfds;
@@ -97,6 +99,10 @@ LoadResult run_load(const std::vector<int>& fds, const LoadConfig& cfg) {
           if (msgs[i].msg_len < 16) continue;
           std::int64_t ts;
           std::memcpy(&ts, &buf[i * 2048 + 8], 8);
+          if (ts < start) {  // an earlier run's request (late reply)
+            stale++;
+            continue;
+          }
           lat.push_back(t - ts);
           last_reply = t;
         }
@@ -147,6 +153,7 @@ LoadResult run_load(const std::vector<int>& fds, const LoadConfig& cfg) {
   LoadResult r;
   r.sent = seq;
   r.received = lat.size();
+  r.stale = stale;
   r.seconds = (std::max(last_reply, end) - start) / 1e9;
   r.throughput = r.received / ((end - start) / 1e9);
   r.p50_us = percentile(lat, 0.50);

@@ -1,6 +1,8 @@
 // Open-loop UDP load: requests leave on a fixed schedule whatever the
 // replies do (no coordinated omission: latency counts from the scheduled
-// send time), replies are matched by sequence number.
+// send time), replies are matched by sequence number; a reply whose
+// timestamp predates this run belongs to an earlier run on the same
+// sockets and is counted apart (stale), not as a latency sample.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +22,9 @@ struct LoadConfig {
 
 struct LoadResult {
   std::uint64_t sent = 0, received = 0;
+  // Replies to requests of an earlier run on the same sockets (a server
+  // still working off a saturation backlog): not counted above.
+  std::uint64_t stale = 0;
   double seconds = 0;       // first send to last reply
   double throughput = 0;    // replies per second
   double p50_us = 0, p99_us = 0, p999_us = 0;
