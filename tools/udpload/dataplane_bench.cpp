@@ -41,7 +41,7 @@ struct Options {
   unsigned flows = 8, kthreads = 1, queues = 1, repeat = 3;
   bool dpdk = true, json = false;
   bool poll = false;  // dedicated-core mode: dataplane and kthreads never sleep
-  double dp_spins = 2000, kthread_spins = 2000;  // empty polls before sleeping
+  double dp_spins = 64, kthread_spins = 64;  // empty polls before sleeping (library defaults)
   // > 0: a third path, af_xdp_y, measured in the same rounds: the
   // dataplane and kthreads poll with sched_yield() for this long before
   // they block (no wakeup on the request path while traffic flows).

@@ -19,7 +19,7 @@ namespace kairos::dp::testing {
 class EchoApp {
  public:
   EchoApp(std::unique_ptr<Backend> backend, Endpoint listen, unsigned kthreads,
-          DataplaneConfig cfg = {}, unsigned kthread_spins = 2000,
+          DataplaneConfig cfg = {}, unsigned kthread_spins = 64,
           unsigned kthread_yield_us = 0)
       : backend_(std::move(backend)), region_(ShmRegion::create(kthreads, 1024)),
         dp_(*backend_, cfg), kthread_spins_(kthread_spins),
@@ -74,7 +74,7 @@ class EchoApp {
 // for a kernel UDP server.
 class DirectEchoApp {
  public:
-  DirectEchoApp(std::vector<std::unique_ptr<Backend>> queues, unsigned spins = 2000)
+  DirectEchoApp(std::vector<std::unique_ptr<Backend>> queues, unsigned spins = 64)
       : queues_(std::move(queues)), spins_(spins) {
     for (unsigned k = 0; k < queues_.size(); k++)
       workers_.emplace_back([this, k] { serve(k); });
