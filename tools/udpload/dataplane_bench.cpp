@@ -7,7 +7,7 @@
 //   dataplane_bench [--duration S] [--rate N] [--flows N] [--size B]
 //                   [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk]
 //                   [--dp-spins N] [--kthread-spins N] [--yield-us N]
-//                   [--no-direct] [--json]
+//                   [--no-direct] [--client-spin-us N] [--json]
 // --poll: the dataplane and kthreads spin and never sleep, as on cores the
 // allocator granted them (on a shared machine this steals CPU from others).
 #include "echo_app.hpp"
@@ -119,7 +119,7 @@ int usage(const char* why) {
   std::fprintf(stderr,
                "dataplane_bench: %s\nusage: dataplane_bench [--duration S] [--rate N] "
                "[--flows N] [--size B] [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk] "
-               "[--dp-spins N] [--kthread-spins N] [--yield-us N] [--no-direct] "
+               "[--dp-spins N] [--kthread-spins N] [--yield-us N] [--no-direct] [--client-spin-us N] "
                "[--json]\n",
                why);
   return 2;
@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
     else if (a == "--dp-spins") o.dp_spins = v;
     else if (a == "--kthread-spins") o.kthread_spins = v;
     else if (a == "--yield-us") o.yield_us = static_cast<unsigned>(v);
+    else if (a == "--client-spin-us") o.load.spin_us = v;
     else return usage(("unknown option " + a).c_str());
   }
   if (o.flows == 0 || o.flows > 256 || o.kthreads == 0 || o.kthreads > 64 ||

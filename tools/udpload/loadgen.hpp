@@ -18,6 +18,11 @@ struct LoadConfig {
   std::size_t size = 64;    // request payload bytes (>= 16)
   std::size_t batch = 16;   // datagrams per sendmmsg
   double drain_s = 0.3;     // wait for late replies after the last send
+  // The sender sleeps (absolute timer, 1 ns slack) until this long before
+  // a request is due and spins the rest: precise sends without burning a
+  // whole core between them (on a 2-core host a spinning client takes
+  // half the machine from the server it measures).
+  double spin_us = 20;
 };
 
 struct LoadResult {
