@@ -7,7 +7,7 @@
 //   dataplane_bench [--duration S] [--rate N] [--flows N] [--size B]
 //                   [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk]
 //                   [--dp-spins N] [--kthread-spins N] [--yield-us N]
-//                   [--no-direct] [--client-spin-us N] [--json]
+//                   [--no-direct] [--direct-poll] [--client-spin-us N] [--json]
 // --poll: the dataplane and kthreads spin and never sleep, as on cores the
 // allocator granted them (on a shared machine this steals CPU from others).
 #include "echo_app.hpp"
@@ -49,6 +49,9 @@ struct Options {
   // The direct path (make_afxdp_direct_backends: one thread per device
   // queue owns its AF_XDP socket, no dataplane thread) in every round.
   bool direct = true;
+  // Dedicated-core peers in every round: kernel_poll (non-blocking
+  // recvmmsg loop) and direct_poll (the direct thread never sleeps).
+  bool direct_poll = false;
 };
 
 struct Row {
@@ -119,7 +122,8 @@ int usage(const char* why) {
   std::fprintf(stderr,
                "dataplane_bench: %s\nusage: dataplane_bench [--duration S] [--rate N] "
                "[--flows N] [--size B] [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk] "
-               "[--dp-spins N] [--kthread-spins N] [--yield-us N] [--no-direct] [--client-spin-us N] "
+               "[--dp-spins N] [--kthread-spins N] [--yield-us N] [--no-direct] [--direct-poll] "
+               "[--client-spin-us N] "
                "[--json]\n",
                why);
   return 2;
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
     if (a == "--poll") { o.poll = true; continue; }
     if (a == "--json") { o.json = true; continue; }
     if (a == "--no-direct") { o.direct = false; continue; }
+    if (a == "--direct-poll") { o.direct_poll = true; continue; }
     if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
     char* end = nullptr;
     const double v = std::strtod(argv[++i], &end);
@@ -168,6 +173,15 @@ int main(int argc, char** argv) {
   // median over the rounds: the machine's noise hits both alike. DPDK's
   // EAL starts once per process, so it runs once, last.
   std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds, direct_rounds;
+  std::vector<Row> kpoll_rounds, dpoll_rounds;
+  auto direct_path = [&](unsigned spins) -> std::shared_ptr<void> {
+    dp::testing::InNetns in(v.server);
+    dp::AfXdpConfig cfg;
+    cfg.ifname = v.server_if;
+    cfg.apps = {ep};
+    return std::make_shared<dp::testing::DirectEchoApp>(dp::make_afxdp_direct_backends(cfg),
+                                                        spins);
+  };
   auto kairos_path = [&](unsigned yield_us) -> std::shared_ptr<void> {
     dp::testing::InNetns in(v.server);
     dp::AfXdpConfig cfg;
@@ -190,19 +204,24 @@ int main(int argc, char** argv) {
       yield_rounds.push_back(
           measure("af_xdp_y", o, v, 7000, [&] { return kairos_path(o.yield_us); }));
     if (o.direct)
-      direct_rounds.push_back(measure("direct", o, v, 7000, [&]() -> std::shared_ptr<void> {
-        dp::testing::InNetns in(v.server);
-        dp::AfXdpConfig cfg;
-        cfg.ifname = v.server_if;
-        cfg.apps = {ep};
-        return std::make_shared<dp::testing::DirectEchoApp>(
-            dp::make_afxdp_direct_backends(cfg),
-            o.poll ? UINT_MAX : static_cast<unsigned>(o.kthread_spins));
+      direct_rounds.push_back(measure("direct", o, v, 7000, [&] {
+        return direct_path(o.poll ? UINT_MAX : static_cast<unsigned>(o.kthread_spins));
       }));
+    if (o.direct_poll) {
+      kpoll_rounds.push_back(measure("kernel_poll", o, v, 7000, [&]() -> std::shared_ptr<void> {
+        dp::testing::InNetns in(v.server);
+        return std::make_shared<udpload::KernelEcho>(ep, o.kthreads, true);
+      }));
+      dpoll_rounds.push_back(measure("direct_poll", o, v, 7000, [&] { return direct_path(UINT_MAX); }));
+    }
   }
   std::vector<Row> rows{median(kernel_rounds), median(afxdp_rounds)};
   if (o.yield_us) rows.push_back(median(yield_rounds));
   if (o.direct) rows.push_back(median(direct_rounds));
+  if (o.direct_poll) {
+    rows.push_back(median(kpoll_rounds));
+    rows.push_back(median(dpoll_rounds));
+  }
   // Ratios within a round (runs seconds apart share the machine's mood),
   // then their median: the robust number on a noisy shared host.
   struct Ratios {
@@ -210,11 +229,13 @@ int main(int argc, char** argv) {
     std::vector<double> thr, p50;
   };
   std::vector<Ratios> ratios;
-  auto add_ratios = [&](const std::string& name, const std::vector<Row>& rounds) {
+  auto add_ratios = [&](const std::string& name, const std::vector<Row>& rounds,
+                        const std::vector<Row>* base = nullptr) {
+    if (!base) base = &kernel_rounds;
     Ratios r{name, {}, {}};
     for (unsigned i = 0; i < o.repeat; i++) {
-      r.thr.push_back(rounds[i].sat.throughput / kernel_rounds[i].sat.throughput);
-      r.p50.push_back(rounds[i].lat.p50_us / kernel_rounds[i].lat.p50_us);
+      r.thr.push_back(rounds[i].sat.throughput / (*base)[i].sat.throughput);
+      r.p50.push_back(rounds[i].lat.p50_us / (*base)[i].lat.p50_us);
     }
     std::sort(r.thr.begin(), r.thr.end());
     std::sort(r.p50.begin(), r.p50.end());
@@ -223,6 +244,11 @@ int main(int argc, char** argv) {
   add_ratios("af_xdp", afxdp_rounds);
   if (o.yield_us) add_ratios("af_xdp_y", yield_rounds);
   if (o.direct) add_ratios("direct", direct_rounds);
+  if (o.direct_poll) {
+    add_ratios("kernel_poll", kpoll_rounds);
+    add_ratios("direct_poll", dpoll_rounds);
+    add_ratios("direct_poll/kernel_poll", dpoll_rounds, &kpoll_rounds);
+  }
   if (o.dpdk && dp::dpdk_available() && o.queues == 1) {
     rows.push_back(measure("dpdk", o, v, 7000, [&]() -> std::shared_ptr<void> {
       dp::testing::InNetns in(v.server);
@@ -253,11 +279,11 @@ int main(int argc, char** argv) {
   std::printf("UDP echo, %zu-byte requests, %u flows, %u kthread(s), veth with %u queue(s), "
               "median of %u rounds (dpdk: 1 round)\n",
               o.load.size, o.flows, o.kthreads, o.queues, o.repeat);
-  std::printf("%-8s %14s %8s %9s %9s %9s %9s %8s %9s\n", "path", "max replies/s", "x base",
+  std::printf("%-11s %14s %8s %9s %9s %9s %9s %8s %9s\n", "path", "max replies/s", "x base",
               "lost %", "p50 us", "p99 us", "p99.9 us", "p50 x", "csw/reply");
   for (const Row& r : rows) {
     const double lost = r.sat.sent ? 100.0 * (r.sat.sent - r.sat.received) / r.sat.sent : 0;
-    std::printf("%-8s %14.0f %8.2f %9.2f %9.1f %9.1f %9.1f %8.2f %9.2f\n", r.name.c_str(),
+    std::printf("%-11s %14.0f %8.2f %9.2f %9.1f %9.1f %9.1f %8.2f %9.2f\n", r.name.c_str(),
                 r.sat.throughput, r.sat.throughput / base.sat.throughput, lost,
                 r.lat.p50_us, r.lat.p99_us, r.lat.p999_us, r.lat.p50_us / base.lat.p50_us,
                 r.switches_per_reply);
@@ -265,7 +291,8 @@ int main(int argc, char** argv) {
   std::printf("(latency at %.0f requests/s open loop; throughput at saturation)\n",
               o.latency_rate);
   for (const Ratios& r : ratios) {
-    std::printf("%s/kernel per round: throughput", r.name.c_str());
+    std::printf("%s per round: throughput",
+                (r.name.find('/') == std::string::npos ? r.name + "/kernel" : r.name).c_str());
     for (double x : r.thr) std::printf(" %.2f", x);
     std::printf(" (median %.2f); p50", r.thr[r.thr.size() / 2]);
     for (double x : r.p50) std::printf(" %.2f", x);
