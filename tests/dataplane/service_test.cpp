@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -209,6 +210,47 @@ TEST(DataplaneService, SetActiveChecksItsInput) {
   EXPECT_TRUE(moved);
   EXPECT_NE(s.describe().find("app 127.0.0.1:7301 shm=" + shm), std::string::npos);
   EXPECT_THROW(s.start(), std::logic_error);  // already running
+  s.stop();
+}
+
+// kairosd's allocator hook: an app with cgroup= follows the cores its
+// cgroup holds (unknown: left alone); an app without it is never touched.
+TEST(DataplaneService, FollowsTheGrantsOfItsCgroup) {
+  const std::string shm = "kairos-dp-follow-" + std::to_string(getpid());
+  testing::Netns ns;
+  ASSERT_EQ(ns.sh("ip link set lo up"), 0);
+  InNetns in(ns);
+  DataplaneService s(parse_service_config(
+      "backend kernel\napp 127.0.0.1:7302 shm=" + shm + "a kthreads=3 cgroup=lc\n"
+      "app 127.0.0.1:7303 shm=" + shm + "b kthreads=2\n", "t"));
+  using V = std::vector<std::uint32_t>;
+  std::map<std::string, std::optional<unsigned>> grants;
+  std::vector<std::string> asked;
+  auto granted = [&](const std::string& cg) {
+    asked.push_back(cg);
+    return grants[cg];
+  };
+  EXPECT_EQ(s.follow_grants(granted), 0u);  // lc unknown yet: all kthreads stay
+  EXPECT_EQ(s.active(0), (V{0, 1, 2}));
+  EXPECT_EQ(asked, std::vector<std::string>{"lc"});  // only apps with cgroup=
+  grants["lc"] = 1;
+  EXPECT_EQ(s.follow_grants(granted), 1u);
+  EXPECT_EQ(s.active(0), V{0});
+  EXPECT_EQ(s.follow_grants(granted), 0u);  // no change, no set_active
+  grants["lc"] = 0;
+  EXPECT_EQ(s.follow_grants(granted), 0u);  // still kthread 0 (never none)
+  grants["lc"] = 2;
+  EXPECT_EQ(s.follow_grants(granted), 1u);
+  EXPECT_EQ(s.active(0), (V{0, 1}));
+  EXPECT_EQ(s.active(1), (V{0, 1}));  // the other app: untouched
+  s.start();  // the loop applies the last grant
+  bool applied = false;
+  for (int i = 0; i < 400 && !applied; i++) {
+    applied = s.dataplane().table(0).active() == V{0, 1};
+    if (!applied) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(applied);
+  EXPECT_NE(s.describe().find("cgroup=lc active=0,1"), std::string::npos) << s.describe();
   s.stop();
 }
 
