@@ -78,7 +78,10 @@ void Doorbell::ring_always() {
 }
 
 void Doorbell::arm() {
-  std::atomic_ref<std::uint32_t>(hdr_->doorbell_armed).store(1, std::memory_order_seq_cst);
+  std::atomic_ref<std::uint32_t>(hdr_->doorbell_armed).store(1, std::memory_order_relaxed);
+  // The caller's next look at the TX rings must not pass this store
+  // (the producer's side of the same Dekker pair is in ring()).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
 void Doorbell::disarm() {
