@@ -85,7 +85,7 @@ TEST(DataplaneLoop, DeliversByBucketAndCountsEveryDrop) {
   EXPECT_THROW(dp.set_active(9, {0}), std::out_of_range);
 }
 
-TEST(DataplaneLoop, RevokedKthreadIsDrainedThenNoLongerPolled) {
+TEST(DataplaneLoop, RevokedKthreadIsDrainedThenNoLongerPolledButNeverStranded) {
   MemoryBackend be;
   auto region = ShmRegion::create(2, 8);
   Dataplane dp(be, {.nr_buckets = 8});
@@ -115,6 +115,19 @@ TEST(DataplaneLoop, RevokedKthreadIsDrainedThenNoLongerPolled) {
   EXPECT_EQ(region.rings(1).rx.occupancy(), 8u);  // ring of 8, rest counted
   EXPECT_EQ(dp.stats(app).rx_ring_full, 12u);
   EXPECT_EQ(region.rings(0).rx.occupancy(), 0u);
+  // But a reply left there is not stranded: every interval (and before
+  // and after each idle sleep) rings outside the grant are looked at, and
+  // a non-empty one is polled until empty and counted (a runtime may run
+  // a uthread on any kthread; its reply goes to that kthread's ring).
+  EXPECT_EQ(dp.stats(app).tx_strays, 0u);
+  dp.rebalance();
+  dp.poll_once();
+  ASSERT_EQ(be.outbox.size(), 3u);
+  EXPECT_EQ(be.outbox[2].dst, client(7));
+  EXPECT_EQ(dp.stats(app).tx_strays, 1u);
+  q0.push(client(8), r);  // drained and dropped from the poll set again
+  dp.poll_once();
+  EXPECT_EQ(be.outbox.size(), 3u);
 }
 
 TEST(DataplaneLoop, RefusedSendsAreCountedNotSilent) {

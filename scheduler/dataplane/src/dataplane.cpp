@@ -45,6 +45,16 @@ void Dataplane::wake() {
   if (!apps_.empty()) apps_[0]->bell.ring_always();
 }
 
+void Dataplane::adopt_stray_tx() {
+  for (auto& a : apps_)
+    for (std::uint32_t k = 0; k < a->rings.size(); k++)
+      if (a->rings[k].tx.occupancy() != 0 &&
+          std::find(a->tx_poll.begin(), a->tx_poll.end(), k) == a->tx_poll.end()) {
+        a->tx_poll.push_back(k);  // dropped again once empty (poll_tx)
+        a->stats.tx_strays++;
+      }
+}
+
 bool Dataplane::tx_pending() {
   for (auto& a : apps_)
     for (auto k : a->tx_poll)
@@ -67,6 +77,7 @@ void Dataplane::sleep_until_work() {
     // here, one pushed after it rings (ring_abi.h).
     std::lock_guard lock(mu_);
     for (auto& a : apps_) a->bell.arm();
+    adopt_stray_tx();
     if (tx_pending() || dirty_.load(std::memory_order_acquire)) {
       for (auto& a : apps_) a->bell.disarm();
       return;
@@ -83,6 +94,7 @@ void Dataplane::sleep_until_work() {
     if (sleep_fds_[sleep_fds_.size() - apps_.size() + i].revents & POLLIN)
       apps_[i]->bell.drain();
   }
+  adopt_stray_tx();  // the ring may be one outside the grant
 }
 
 // Called with mu_ held.
@@ -177,6 +189,7 @@ std::size_t Dataplane::poll_once() {
 
 void Dataplane::rebalance() {
   std::lock_guard lock(mu_);
+  adopt_stray_tx();  // while busy the doorbell is silent: look every interval
   for (auto& a : apps_) {
     a->stats.bucket_moves += a->table.rebalance(a->weights, cfg_.max_moves_per_interval);
     for (auto& w : a->weights) w /= 2;  // exponential decay of the history

@@ -113,7 +113,8 @@ std::string DataplaneService::describe() const {
          " no_kthread=" + std::to_string(a.rx_no_kthread) +
          " oversize=" + std::to_string(a.rx_oversize) +
          " tx_sent=" + std::to_string(a.tx_sent) +
-         " tx_dropped=" + std::to_string(a.tx_dropped);
+         " tx_dropped=" + std::to_string(a.tx_dropped) +
+         " tx_strays=" + std::to_string(a.tx_strays);
     if (!cfg_.apps[i].cgroup.empty()) {
       s += " cgroup=" + cfg_.apps[i].cgroup + " active=";
       for (std::size_t k = 0; k < active_[i].size(); k++)

@@ -53,6 +53,10 @@ struct AppStats {
   std::uint64_t tx_sent = 0;        // replies handed to the backend
   std::uint64_t tx_dropped = 0;     // replies the backend refused
   std::uint64_t bucket_moves = 0;   // buckets moved (grant changes + rebalance)
+  // TX rings outside the grant found holding replies (a runtime may run a
+  // uthread on any of its kthreads; its reply goes to that kthread's
+  // ring): polled again until empty, so no reply is stranded.
+  std::uint64_t tx_strays = 0;
 };
 
 class Dataplane final : private RxSink {
@@ -103,6 +107,7 @@ class Dataplane final : private RxSink {
   // Idle: sleep on the backend's fds and the doorbells (or just sleep).
   void sleep_until_work();
   bool tx_pending();  // a TX ring we poll is not empty (mu_ held)
+  void adopt_stray_tx();  // non-empty TX rings we do not poll: poll them (mu_ held)
 
   Backend& backend_;
   DataplaneConfig cfg_;
