@@ -128,6 +128,15 @@ std::string Daemon::allocator_summary() const {
   return alloc_ ? alloc_->summary() : "";
 }
 
+std::optional<unsigned> Daemon::granted_cores(const std::string& cgroup) const {
+  auto it = apps_.find(cgroup);
+  if (!sched_ || it == apps_.end()) return std::nullopt;
+  unsigned n = 0;
+  for (std::uint32_t c = 0; c < sched_->nr_cpus(); ++c)
+    if (sched_->owner(c) == it->second.id) ++n;
+  return n;
+}
+
 void Daemon::sync_tunables() {
   const GuardTunables t =
       resolve_tunables(read_sysfs("quantum_us"), read_sysfs("period_us"));

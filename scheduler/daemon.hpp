@@ -19,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ class Daemon {
   unsigned restarts() const { return restarts_total_; }
   // The allocator's one-line summary ("" when it is off).
   std::string allocator_summary() const;
+  // CPUs the scheduler's owner map gives the app annotated on cgroup
+  // (relative to the cgroup root); nullopt without sched_ext or when that
+  // cgroup is not a known app. For the dataplane's active kthreads.
+  std::optional<unsigned> granted_cores(const std::string& cgroup) const;
 
  private:
   struct App {

@@ -252,6 +252,11 @@ int main(int argc, char** argv) {
         }
         next_scan = now + std::chrono::milliseconds(scan_ms);
       }
+      // Apps with cgroup= in the dataplane config receive traffic on as
+      // many kthreads as their cgroup holds cores.
+      if (dataplane)
+        dataplane->follow_grants(
+            [&](const std::string& cg) { return daemon.granted_cores(cg); });
       if (stats_ms && now >= next_stats) {
         if (daemon.sched()) print_stats(*daemon.sched());
         next_stats = now + std::chrono::milliseconds(stats_ms);

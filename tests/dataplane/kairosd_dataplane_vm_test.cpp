@@ -2,6 +2,8 @@
 // --dataplane-config file next to the scheduler, and the kairos-echo app,
 // another process, attaches to its ring region by name and answers UDP
 // through it. Kernel-UDP backend on loopback (the VM's network is lo).
+// The app line names an annotated cgroup (cgroup=): kairosd narrows the
+// app's active kthreads to the one core the cgroup is guaranteed.
 #include "sched_testlib.hpp"
 
 #include <arpa/inet.h>
@@ -26,10 +28,14 @@ TEST(KairosdDataplane, ServesAnAppInAnotherProcessBesideTheScheduler) {
   vmtest::KernelLogGuard guard;
   const std::string shm = "kairos-vm-echo";
   const std::string conf = "/tmp/kairos-dp-vm.conf";
+  ScratchCgroup lc("kt-dp-lc");
+  std::string ctl;
+  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
+                       "--burstable", "1"}, &ctl), 0) << ctl;
   {
     std::ofstream f(conf);
     f << "# loopback: the kernel-UDP backend\nbackend kernel\n"
-         "app 127.0.0.1:7400 shm=" << shm << " kthreads=2\n";
+         "app 127.0.0.1:7400 shm=" << shm << " kthreads=2 cgroup=" << lc.name() << "\n";
   }
   Kairosd kd({"--dataplane-config", conf});
   ASSERT_TRUE(kd.wait_ready()) << kd.output();
@@ -69,6 +75,9 @@ TEST(KairosdDataplane, ServesAnAppInAnotherProcessBesideTheScheduler) {
   EXPECT_NE(kd.output().find("app 127.0.0.1:7400 shm=" + shm + " delivered=" +
                              std::to_string(kN) + " ring_full=0"),
             std::string::npos) << kd.output();
+  // Two kthreads, one granted core: only kthread 0 received traffic.
+  EXPECT_NE(kd.output().find("cgroup=" + lc.name() + " active=0\n"), std::string::npos)
+      << kd.output();
   EXPECT_NE(access(("/dev/shm/" + shm).c_str(), F_OK), 0);
   unlink(conf.c_str());
 }

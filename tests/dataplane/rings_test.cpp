@@ -1,6 +1,8 @@
 #include <kairos/dataplane/shm_rings.hpp>
 
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -8,6 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -18,7 +22,8 @@ const Endpoint kPeer = Endpoint::v4(0x0a000001, 1234);
 const Endpoint kLocal = Endpoint::v4(0x0a000002, 8000);
 
 TEST(RingAbi, StableLayout) {
-  EXPECT_EQ(sizeof(kairos_dp_region), 64u);
+  EXPECT_EQ(sizeof(kairos_dp_region), 128u);
+  EXPECT_EQ(offsetof(kairos_dp_region, dp_state), 64u);
   EXPECT_EQ(offsetof(kairos_dp_ring, head), 0u);
   EXPECT_EQ(offsetof(kairos_dp_ring, tail), 64u);
   EXPECT_EQ(offsetof(kairos_dp_slot, peer), 8u);
@@ -140,6 +145,141 @@ TEST(Rings, ParkedConsumerIsWokenByEveryPushNeverLost) {
   }
   producer.join();
   EXPECT_EQ(slow, 0);
+}
+
+bool readable(int fd, int timeout_ms = 0) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, timeout_ms) == 1;
+}
+
+TEST(Rings, OlderAbiVersionIsRefusedByName) {
+  auto region = ShmRegion::create(1, 8);
+  auto* hdr = static_cast<kairos_dp_region*>(
+      mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, region.fd(), 0));
+  ASSERT_NE(hdr, MAP_FAILED);
+  hdr->version = 2;  // a v2 dataplane: no doorbell, rings at offset 64
+  try {
+    ShmRegion::attach(region.fd());
+    ADD_FAILURE() << "a v2 region was attached";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("ABI version 2, expected 3"), std::string::npos)
+        << e.what();
+  }
+  hdr->version = KAIROS_DP_ABI_VERSION;
+  EXPECT_NO_THROW(ShmRegion::attach(region.fd()));
+  munmap(hdr, 4096);
+}
+
+// The doorbell rings only while armed, once per arming, and its eventfd
+// reaches the app's copy (taken with pidfd_getfd at attach).
+TEST(Doorbell, RingsOnlyWhenArmedAndOncePerArming) {
+  auto region = ShmRegion::create(2, 8);
+  auto app = ShmRegion::attach(region.fd());
+  Doorbell bell = region.doorbell();
+  ASSERT_TRUE(bell.valid());
+  ASSERT_TRUE(app.doorbell().valid());
+  EXPECT_NE(app.doorbell().fd(), bell.fd());  // the app's own copy
+  std::uint8_t b[1] = {7};
+  auto tx = app.rings(1).tx;
+  ASSERT_TRUE(tx.try_push(kPeer, kLocal, 0, b));  // not armed: silent
+  EXPECT_FALSE(readable(bell.fd()));
+  EXPECT_EQ(bell.rings(), 0u);
+  bell.arm();
+  ASSERT_TRUE(tx.try_push(kPeer, kLocal, 0, b));
+  EXPECT_TRUE(readable(bell.fd()));  // the creator's fd: same eventfd
+  EXPECT_EQ(bell.rings(), 1u);
+  ASSERT_TRUE(app.rings(0).tx.try_push(kPeer, kLocal, 0, b));  // disarmed by the ring
+  EXPECT_EQ(bell.rings(), 1u);
+  bell.drain();
+  EXPECT_FALSE(readable(bell.fd()));
+  // RX pushes (the dataplane's) never ring it.
+  bell.arm();
+  ASSERT_TRUE(region.rings(0).rx.try_push(kPeer, kLocal, 0, b));
+  EXPECT_FALSE(readable(bell.fd()));
+  bell.disarm();
+}
+
+// A sleeper that armed the doorbell and re-checked the ring is woken by
+// every push that comes after: no lost wakeup (each wait here would
+// otherwise last its whole 10 s timeout).
+TEST(Doorbell, ArmedSleeperIsWokenByEveryTxPush) {
+  auto region = ShmRegion::create(1, 64);
+  auto app = ShmRegion::attach(region.fd());
+  Doorbell bell = region.doorbell();
+  auto tx_dp = region.rings(0).tx;
+  auto tx_app = app.rings(0).tx;
+  constexpr int kN = 2000;
+  std::thread producer([&] {
+    std::uint8_t b[1] = {0};
+    for (int i = 0; i < kN; i++) {
+      std::this_thread::sleep_for(std::chrono::microseconds(i % 4 ? 0 : 30));
+      while (!tx_app.try_push(kPeer, kLocal, 0, b)) std::this_thread::yield();
+    }
+  });
+  int got = 0, slow = 0;
+  while (got < kN) {
+    if (tx_dp.peek()) {
+      tx_dp.release();
+      got++;
+      continue;
+    }
+    bell.arm();
+    if (tx_dp.occupancy() == 0) {
+      const auto t0 = std::chrono::steady_clock::now();
+      readable(bell.fd(), 10000);
+      if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(5)) slow++;
+    }
+    bell.disarm();
+    bell.drain();
+  }
+  producer.join();
+  EXPECT_EQ(slow, 0);
+  EXPECT_GT(bell.rings(), 0u);
+}
+
+// An app can tell that the dataplane went away: the region is marked
+// stopped when the dataplane destroys it, and a dataplane process that
+// died without doing so is seen through its pidfd; a stale object whose
+// process is gone cannot be attached.
+TEST(Liveness, StoppedOrDeadDataplaneIsVisibleToTheApp) {
+  {
+    auto region = ShmRegion::create(1, 8);
+    auto app = ShmRegion::attach(region.fd());
+    EXPECT_TRUE(app.dataplane_alive());
+    region = ShmRegion::create(1, 8);  // the first one is destroyed
+    EXPECT_FALSE(app.dataplane_alive());
+  }
+  const std::string name = "kairos-dp-live-" + std::to_string(getpid());
+  int go[2], ready[2];
+  ASSERT_EQ(pipe(go), 0);
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // a dataplane that dies without cleaning up
+    auto r = ShmRegion::create_named(name, 1, 8);
+    char c = 1;
+    if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(1);
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  {
+    auto app = ShmRegion::attach_named(name);
+    EXPECT_TRUE(app.dataplane_alive());
+    ASSERT_EQ(write(go[1], &c, 1), 1);
+    int st = 0;
+    ASSERT_EQ(waitpid(child, &st, 0), child);
+    EXPECT_FALSE(app.dataplane_alive());
+  }
+  try {
+    ShmRegion::attach_named(name);
+    ADD_FAILURE() << "attached a stale region";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is gone (stale region)"), std::string::npos)
+        << e.what();
+  }
+  shm_unlink(("/" + name).c_str());
+  for (int fd : {go[0], go[1], ready[0], ready[1]}) close(fd);
 }
 
 }  // namespace

@@ -48,10 +48,11 @@ Result measure(const char* name, const Options& o, dp::testing::VethPair& v,
   udpload::run_load(fds, c);  // warm-up (ARP, caches)
   Result r;
   c.duration_s = o.duration;
-  c.rate = 0;
-  r.sat = udpload::run_load(fds, c);
+  // Latency first, before a saturation backlog (see dataplane_bench).
   c.rate = o.rate;
   r.lat = udpload::run_load(fds, c);
+  c.rate = 0;
+  r.sat = udpload::run_load(fds, c);
   for (int fd : fds) close(fd);
   std::fprintf(stderr, "%-8s saturation: %s\n%-8s at %.0f/s: %s\n", name,
                r.sat.str().c_str(), name, o.rate, r.lat.str().c_str());

@@ -83,6 +83,10 @@ void exercise(UthreadEchoServer& srv, std::vector<int>& fds) {
   }
   const unsigned total = static_cast<unsigned>(fds.size()) * (5 + kBurst);
   const dp::AppStats a = srv.app_stats();
+  // The uthread counts a send just after its push, which (doorbell) may
+  // already have reached the client: let the last increments land.
+  for (int i = 0; i < 200 && srv.stack_stats().tx_sent < total; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const StackStats st = srv.stack_stats();
   EXPECT_EQ(a.rx_delivered, total) << srv.describe();
   EXPECT_EQ(a.rx_ring_full + a.rx_no_kthread + a.tx_dropped, 0u) << srv.describe();

@@ -94,12 +94,34 @@ TEST(ServiceConfig, BadLinesNameTheLine) {
       {"backend auto\n" + app, "dp.conf: backend auto needs an 'interface' line"},
       {"interface v0\ndpdk-arg -l\n" + app, "dp.conf:2: dpdk-arg given but the backend is not dpdk"},
       {"interface v0\n" + std::string("app 10.0.0.1:5 shm=a\0\n", 22), "dp.conf:2: NUL byte"},
+      {"interface v0\napp 10.0.0.1:5 shm=a cgroup=\n", "dp.conf:2: bad cgroup ''"},
+      {"interface v0\napp 10.0.0.1:5 shm=a cgroup=/sys/fs/cgroup/lc\n", "dp.conf:2: bad cgroup '/sys/fs/cgroup/lc'"},
+      {"interface v0\napp 10.0.0.1:5 shm=a cgroup=lc/../x\n", "dp.conf:2: bad cgroup 'lc/../x'"},
+      {"interface v0\napp 10.0.0.1:5 shm=a cgroup=lc//x\n", "dp.conf:2: bad cgroup 'lc//x'"},
+      {"interface v0\napp 10.0.0.1:5 shm=a cgroup=lc/\n", "dp.conf:2: bad cgroup 'lc/'"},
+      {"interface v0\napp 10.0.0.1:5 shm=a cgroup=./lc\n", "dp.conf:2: bad cgroup './lc'"},
+      {"interface v0\napp 10.0.0.1:5 shm=a cgroup=a cgroup=b\n", "dp.conf:2: app option 'cgroup' given twice"},
   };
   for (const auto& c : cases) {
     const std::string e = error_of(c.text);
     EXPECT_NE(e.find(c.want), std::string::npos)
         << "config:\n" << c.text << "\nwanted: " << c.want << "\ngot: " << e;
   }
+}
+
+TEST(ServiceConfig, CgroupOptionAndTheGrantToKthreadsPolicy) {
+  const auto c = parse_service_config(
+      "backend kernel\napp 127.0.0.1:9 shm=t kthreads=3 cgroup=lc/web\n"
+      "app 127.0.0.1:10 shm=u\n", "c");
+  EXPECT_EQ(c.apps[0].cgroup, "lc/web");
+  EXPECT_EQ(c.apps[1].cgroup, "");
+  using V = std::vector<std::uint32_t>;
+  EXPECT_EQ(active_for_grant(0, 3), V{0});  // never none: the ring is the signal
+  EXPECT_EQ(active_for_grant(1, 3), V{0});
+  EXPECT_EQ(active_for_grant(2, 3), (V{0, 1}));
+  EXPECT_EQ(active_for_grant(3, 3), (V{0, 1, 2}));
+  EXPECT_EQ(active_for_grant(64, 3), (V{0, 1, 2}));  // capped by the kthreads
+  EXPECT_EQ(active_for_grant(5, 1), V{0});
 }
 
 TEST(ServiceConfig, LoadsFilesAndReportsUnreadableOnes) {

@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -212,6 +213,47 @@ TEST(DataplaneService, SetActiveChecksItsInput) {
   s.stop();
 }
 
+// kairosd's allocator hook: an app with cgroup= follows the cores its
+// cgroup holds (unknown: left alone); an app without it is never touched.
+TEST(DataplaneService, FollowsTheGrantsOfItsCgroup) {
+  const std::string shm = "kairos-dp-follow-" + std::to_string(getpid());
+  testing::Netns ns;
+  ASSERT_EQ(ns.sh("ip link set lo up"), 0);
+  InNetns in(ns);
+  DataplaneService s(parse_service_config(
+      "backend kernel\napp 127.0.0.1:7302 shm=" + shm + "a kthreads=3 cgroup=lc\n"
+      "app 127.0.0.1:7303 shm=" + shm + "b kthreads=2\n", "t"));
+  using V = std::vector<std::uint32_t>;
+  std::map<std::string, std::optional<unsigned>> grants;
+  std::vector<std::string> asked;
+  auto granted = [&](const std::string& cg) {
+    asked.push_back(cg);
+    return grants[cg];
+  };
+  EXPECT_EQ(s.follow_grants(granted), 0u);  // lc unknown yet: all kthreads stay
+  EXPECT_EQ(s.active(0), (V{0, 1, 2}));
+  EXPECT_EQ(asked, std::vector<std::string>{"lc"});  // only apps with cgroup=
+  grants["lc"] = 1;
+  EXPECT_EQ(s.follow_grants(granted), 1u);
+  EXPECT_EQ(s.active(0), V{0});
+  EXPECT_EQ(s.follow_grants(granted), 0u);  // no change, no set_active
+  grants["lc"] = 0;
+  EXPECT_EQ(s.follow_grants(granted), 0u);  // still kthread 0 (never none)
+  grants["lc"] = 2;
+  EXPECT_EQ(s.follow_grants(granted), 1u);
+  EXPECT_EQ(s.active(0), (V{0, 1}));
+  EXPECT_EQ(s.active(1), (V{0, 1}));  // the other app: untouched
+  s.start();  // the loop applies the last grant
+  bool applied = false;
+  for (int i = 0; i < 400 && !applied; i++) {
+    applied = s.dataplane().table(0).active() == V{0, 1};
+    if (!applied) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(applied);
+  EXPECT_NE(s.describe().find("cgroup=lc active=0,1"), std::string::npos) << s.describe();
+  s.stop();
+}
+
 std::optional<std::string> recv_text(int fd, int timeout_ms = 3000) {
   pollfd p{fd, POLLIN, 0};
   if (poll(&p, 1, timeout_ms) != 1) return std::nullopt;
@@ -228,10 +270,17 @@ TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
   std::unique_ptr<DataplaneService> svc;
   {
     InNetns in(veth.server);
-    svc = std::make_unique<DataplaneService>(parse_service_config(
-        "interface " + veth.server_if + "\nqueues 2\nbackend afxdp\n"
-        "app 10.77.0.1:7300 shm=" + shm + " kthreads=2 slots=512\n",
-        "test"));
+    // No spinning and a 30 s bound on the idle sleep: each reply gets
+    // out only if the app's TX push rings the doorbell it took from this
+    // process (pidfd_getfd), else recv_text's 3 s run out.
+    DataplaneConfig dcfg;
+    dcfg.idle_spins = 0;
+    dcfg.idle_block_us = 30'000'000;
+    svc = std::make_unique<DataplaneService>(
+        parse_service_config("interface " + veth.server_if + "\nqueues 2\nbackend afxdp\n"
+                             "app 10.77.0.1:7300 shm=" + shm + " kthreads=2 slots=512\n",
+                             "test"),
+        dcfg);
   }
   EXPECT_EQ(svc->backend().name(), "af_xdp");
   svc->start();
@@ -288,9 +337,35 @@ TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
                      std::to_string(sent) + " rx_no_socket=0 rx_overflow=0"),
             std::string::npos)
       << bye;
+  EXPECT_GT(svc->dataplane().doorbell_sleeps(), 0u);
   for (int fd : fds) close(fd);
   svc.reset();
   EXPECT_FALSE(shm_exists(shm));  // the service unlinked the region's name
+}
+
+// The app can tell that the dataplane stopped (ring_abi.h "Liveness"):
+// kairos-echo notices the stopped region by itself and exits 3.
+TEST(DataplaneService, AppNoticesThatTheDataplaneStopped) {
+  VethPair veth(1);
+  ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
+  const std::string shm = "kairos-dp-stop-" + std::to_string(getpid());
+  std::unique_ptr<DataplaneService> svc;
+  {
+    InNetns in(veth.server);
+    svc = std::make_unique<DataplaneService>(parse_service_config(
+        "interface " + veth.server_if + "\nbackend afxdp\n"
+        "app 10.77.0.1:7301 shm=" + shm + " kthreads=1 slots=64\n",
+        "test"));
+  }
+  svc->start();
+  Child app({KAIROS_ECHO_BIN, "--shm", shm, "--servers", "1"});
+  ASSERT_GT(app.pid, 0);
+  const std::string ready = app.read_until("\n");
+  ASSERT_NE(ready.find("kairos-echo ready 10.77.0.1:7301"), std::string::npos) << ready;
+  svc.reset();  // kairosd's dataplane goes away; the app is not told otherwise
+  const std::string bye = app.read_until("rx_overflow=");
+  EXPECT_NE(bye.find("the dataplane stopped"), std::string::npos) << bye;
+  EXPECT_EQ(app.wait_exit(), 3) << bye;
 }
 
 }  // namespace

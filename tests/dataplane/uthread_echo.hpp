@@ -50,6 +50,7 @@ class UthreadEchoServer {
     for (auto& t : servers_) t.join();
     stack_.reset();                // before the runtime
     stop_ = true;
+    dp_.wake();
     loop_.join();
   }
   std::string describe() const {

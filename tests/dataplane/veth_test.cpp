@@ -263,6 +263,73 @@ TEST_F(VethDataplane, AfXdpDeliversSticksSurvivesBurstsAndLeavesOtherTrafficAlon
   EXPECT_EQ(steer->counter(KAIROS_XDP_PASS_NO_SOCKET), 0u);
 }
 
+// Direct mode: one thread per device queue owns that queue's AF_XDP
+// socket (no dataplane thread, no rings). Each flow is answered by the
+// thread of the queue it arrives on, always the same one; a burst loses
+// nothing; ping and kernel UDP pass; the steering program the per-queue
+// backends share detaches with the last of them.
+TEST_F(VethDataplane, DirectModeServesEachQueueOnItsOwnThread) {
+  std::unique_ptr<testing::DirectEchoApp> app;
+  {
+    InNetns in(veth_->server);
+    AfXdpConfig cfg;
+    cfg.ifname = veth_->server_if;
+    cfg.apps = {app_ep_};
+    auto queues = make_afxdp_direct_backends(cfg);
+    ASSERT_EQ(queues.size(), kQueues);
+    app = std::make_unique<testing::DirectEchoApp>(std::move(queues), 50);
+  }
+  start_kernel_service();
+  EXPECT_EQ(veth_->client.sh("ping -c 2 -i 0.2 -W 2 " + veth_->server_ip + " >/dev/null"), 0);
+  auto flows = open_flows(*veth_, 24, kAppPort);
+  auto served = ping_pong(flows, 4);
+  std::set<int> used;
+  for (unsigned i = 0; i < flows.size(); i++) {
+    ASSERT_EQ(served[i].size(), 1u) << "flow " << i << " moved between queues";
+    used.insert(*served[i].begin());
+  }
+  EXPECT_GE(used.size(), 2u) << "24 flows should come in on several queues";
+  for (int q : used) {
+    const BackendStats b = app->queue(q).stats();
+    ASSERT_EQ(b.rx_per_queue.size(), 1u);  // one socket per backend
+    EXPECT_GT(b.rx, 0u);
+    EXPECT_EQ(b.tx, b.rx) << "queue " << q;
+  }
+  constexpr unsigned kBurst = 24;
+  for (unsigned i = 0; i < flows.size(); i++)
+    for (unsigned s = 0; s < kBurst; s++) {
+      auto m = message(i, 1000 + s);
+      ASSERT_EQ(send(flows[i].fd, m.data(), m.size(), 0), ssize_t(m.size()));
+    }
+  unsigned got = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (unsigned i = 0; i < flows.size(); i++)
+    for (unsigned s = 0; s < kBurst; s++) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      got += recv_one(flows[i].fd, std::max<int>(0, left.count())).has_value();
+    }
+  EXPECT_EQ(got, flows.size() * kBurst);
+  auto kflows = open_flows(*veth_, 1, kKernelPort);
+  const char m[] = "kernel";
+  send(kflows[0].fd, m, sizeof m, 0);
+  EXPECT_TRUE(recv_one(kflows[0].fd));
+  close_flows(kflows);
+  const XdpSteering* steer = afxdp_steering(app->queue(0));
+  ASSERT_NE(steer, nullptr);
+  EXPECT_EQ(steer, afxdp_steering(app->queue(1)));  // one program for all
+  EXPECT_GE(steer->app_stats(0).redirected, flows.size() * (4 + kBurst));
+  EXPECT_EQ(steer->counter(KAIROS_XDP_PASS_NO_SOCKET), 0u);
+  close_flows(flows);
+  app.reset();
+  // Detached with the last backend: the device takes a new program.
+  InNetns in(veth_->server);
+  AfXdpConfig cfg;
+  cfg.ifname = veth_->server_if;
+  cfg.apps = {app_ep_};
+  EXPECT_NO_THROW(make_afxdp_backend(cfg));
+}
+
 TEST_F(VethDataplane, AfXdpServesIpv6WithNeighbourDiscoveryPassed) {
   const Endpoint ep6 = *Endpoint::parse("[fd77::1]:7002");
   std::unique_ptr<EchoApp> app;

@@ -6,7 +6,8 @@
 // rate run (latency), client = udpload's open-loop generator.
 //   dataplane_bench [--duration S] [--rate N] [--flows N] [--size B]
 //                   [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk]
-//                   [--dp-spins N] [--kthread-spins N] [--json]
+//                   [--dp-spins N] [--kthread-spins N] [--yield-us N]
+//                   [--no-direct] [--direct-poll] [--client-spin-us N] [--json]
 // --poll: the dataplane and kthreads spin and never sleep, as on cores the
 // allocator granted them (on a shared machine this steals CPU from others).
 #include "echo_app.hpp"
@@ -40,11 +41,17 @@ struct Options {
   unsigned flows = 8, kthreads = 1, queues = 1, repeat = 3;
   bool dpdk = true, json = false;
   bool poll = false;  // dedicated-core mode: dataplane and kthreads never sleep
-  double dp_spins = 2000, kthread_spins = 2000;  // empty polls before sleeping
+  double dp_spins = 64, kthread_spins = 64;  // empty polls before sleeping (library defaults)
   // > 0: a third path, af_xdp_y, measured in the same rounds: the
   // dataplane and kthreads poll with sched_yield() for this long before
   // they block (no wakeup on the request path while traffic flows).
   unsigned yield_us = 0;
+  // The direct path (make_afxdp_direct_backends: one thread per device
+  // queue owns its AF_XDP socket, no dataplane thread) in every round.
+  bool direct = true;
+  // Dedicated-core peers in every round: kernel_poll (non-blocking
+  // recvmmsg loop) and direct_poll (the direct thread never sleeps).
+  bool direct_poll = false;
 };
 
 struct Row {
@@ -72,15 +79,18 @@ Row measure(const std::string& name, const Options& o, dp::testing::VethPair& v,
   warm.duration_s = 0.2;
   warm.rate = o.latency_rate;
   udpload::run_load(fds, warm);
-  udpload::LoadConfig sat = o.load;
-  sat.rate = 0;
-  r.sat = udpload::run_load(fds, sat);
+  // Latency first, on a server with no backlog: after a saturation run an
+  // AF_XDP server still holds thousands of queued requests (UMEM, XSK and
+  // ring slots), a kernel server only its socket buffer.
   udpload::LoadConfig lat = o.load;
   lat.rate = o.latency_rate;
   const std::uint64_t sw0 = process_switches();
   r.lat = udpload::run_load(fds, lat);
   if (r.lat.received)
     r.switches_per_reply = double(process_switches() - sw0) / double(r.lat.received);
+  udpload::LoadConfig sat = o.load;
+  sat.rate = 0;
+  r.sat = udpload::run_load(fds, sat);
   for (int fd : fds) close(fd);
   server.reset();
   std::fprintf(stderr, "%-10s saturation: %s\n%-10s at %.0f/s:  %s\n", name.c_str(),
@@ -112,7 +122,8 @@ int usage(const char* why) {
   std::fprintf(stderr,
                "dataplane_bench: %s\nusage: dataplane_bench [--duration S] [--rate N] "
                "[--flows N] [--size B] [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk] "
-               "[--dp-spins N] [--kthread-spins N] [--yield-us N] "
+               "[--dp-spins N] [--kthread-spins N] [--yield-us N] [--no-direct] [--direct-poll] "
+               "[--client-spin-us N] "
                "[--json]\n",
                why);
   return 2;
@@ -128,6 +139,8 @@ int main(int argc, char** argv) {
     if (a == "--no-dpdk") { o.dpdk = false; continue; }
     if (a == "--poll") { o.poll = true; continue; }
     if (a == "--json") { o.json = true; continue; }
+    if (a == "--no-direct") { o.direct = false; continue; }
+    if (a == "--direct-poll") { o.direct_poll = true; continue; }
     if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
     char* end = nullptr;
     const double v = std::strtod(argv[++i], &end);
@@ -142,6 +155,7 @@ int main(int argc, char** argv) {
     else if (a == "--dp-spins") o.dp_spins = v;
     else if (a == "--kthread-spins") o.kthread_spins = v;
     else if (a == "--yield-us") o.yield_us = static_cast<unsigned>(v);
+    else if (a == "--client-spin-us") o.load.spin_us = v;
     else return usage(("unknown option " + a).c_str());
   }
   if (o.flows == 0 || o.flows > 256 || o.kthreads == 0 || o.kthreads > 64 ||
@@ -158,7 +172,16 @@ int main(int argc, char** argv) {
   // Kernel and AF_XDP alternate, repeat times, and each metric is the
   // median over the rounds: the machine's noise hits both alike. DPDK's
   // EAL starts once per process, so it runs once, last.
-  std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds;
+  std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds, direct_rounds;
+  std::vector<Row> kpoll_rounds, dpoll_rounds;
+  auto direct_path = [&](unsigned spins) -> std::shared_ptr<void> {
+    dp::testing::InNetns in(v.server);
+    dp::AfXdpConfig cfg;
+    cfg.ifname = v.server_if;
+    cfg.apps = {ep};
+    return std::make_shared<dp::testing::DirectEchoApp>(dp::make_afxdp_direct_backends(cfg),
+                                                        spins);
+  };
   auto kairos_path = [&](unsigned yield_us) -> std::shared_ptr<void> {
     dp::testing::InNetns in(v.server);
     dp::AfXdpConfig cfg;
@@ -180,9 +203,25 @@ int main(int argc, char** argv) {
     if (o.yield_us)
       yield_rounds.push_back(
           measure("af_xdp_y", o, v, 7000, [&] { return kairos_path(o.yield_us); }));
+    if (o.direct)
+      direct_rounds.push_back(measure("direct", o, v, 7000, [&] {
+        return direct_path(o.poll ? UINT_MAX : static_cast<unsigned>(o.kthread_spins));
+      }));
+    if (o.direct_poll) {
+      kpoll_rounds.push_back(measure("kernel_poll", o, v, 7000, [&]() -> std::shared_ptr<void> {
+        dp::testing::InNetns in(v.server);
+        return std::make_shared<udpload::KernelEcho>(ep, o.kthreads, true);
+      }));
+      dpoll_rounds.push_back(measure("direct_poll", o, v, 7000, [&] { return direct_path(UINT_MAX); }));
+    }
   }
   std::vector<Row> rows{median(kernel_rounds), median(afxdp_rounds)};
   if (o.yield_us) rows.push_back(median(yield_rounds));
+  if (o.direct) rows.push_back(median(direct_rounds));
+  if (o.direct_poll) {
+    rows.push_back(median(kpoll_rounds));
+    rows.push_back(median(dpoll_rounds));
+  }
   // Ratios within a round (runs seconds apart share the machine's mood),
   // then their median: the robust number on a noisy shared host.
   struct Ratios {
@@ -190,11 +229,13 @@ int main(int argc, char** argv) {
     std::vector<double> thr, p50;
   };
   std::vector<Ratios> ratios;
-  auto add_ratios = [&](const std::string& name, const std::vector<Row>& rounds) {
+  auto add_ratios = [&](const std::string& name, const std::vector<Row>& rounds,
+                        const std::vector<Row>* base = nullptr) {
+    if (!base) base = &kernel_rounds;
     Ratios r{name, {}, {}};
     for (unsigned i = 0; i < o.repeat; i++) {
-      r.thr.push_back(rounds[i].sat.throughput / kernel_rounds[i].sat.throughput);
-      r.p50.push_back(rounds[i].lat.p50_us / kernel_rounds[i].lat.p50_us);
+      r.thr.push_back(rounds[i].sat.throughput / (*base)[i].sat.throughput);
+      r.p50.push_back(rounds[i].lat.p50_us / (*base)[i].lat.p50_us);
     }
     std::sort(r.thr.begin(), r.thr.end());
     std::sort(r.p50.begin(), r.p50.end());
@@ -202,6 +243,12 @@ int main(int argc, char** argv) {
   };
   add_ratios("af_xdp", afxdp_rounds);
   if (o.yield_us) add_ratios("af_xdp_y", yield_rounds);
+  if (o.direct) add_ratios("direct", direct_rounds);
+  if (o.direct_poll) {
+    add_ratios("kernel_poll", kpoll_rounds);
+    add_ratios("direct_poll", dpoll_rounds);
+    add_ratios("direct_poll/kernel_poll", dpoll_rounds, &kpoll_rounds);
+  }
   if (o.dpdk && dp::dpdk_available() && o.queues == 1) {
     rows.push_back(measure("dpdk", o, v, 7000, [&]() -> std::shared_ptr<void> {
       dp::testing::InNetns in(v.server);
@@ -232,11 +279,11 @@ int main(int argc, char** argv) {
   std::printf("UDP echo, %zu-byte requests, %u flows, %u kthread(s), veth with %u queue(s), "
               "median of %u rounds (dpdk: 1 round)\n",
               o.load.size, o.flows, o.kthreads, o.queues, o.repeat);
-  std::printf("%-8s %14s %8s %9s %9s %9s %9s %8s %9s\n", "path", "max replies/s", "x base",
+  std::printf("%-11s %14s %8s %9s %9s %9s %9s %8s %9s\n", "path", "max replies/s", "x base",
               "lost %", "p50 us", "p99 us", "p99.9 us", "p50 x", "csw/reply");
   for (const Row& r : rows) {
     const double lost = r.sat.sent ? 100.0 * (r.sat.sent - r.sat.received) / r.sat.sent : 0;
-    std::printf("%-8s %14.0f %8.2f %9.2f %9.1f %9.1f %9.1f %8.2f %9.2f\n", r.name.c_str(),
+    std::printf("%-11s %14.0f %8.2f %9.2f %9.1f %9.1f %9.1f %8.2f %9.2f\n", r.name.c_str(),
                 r.sat.throughput, r.sat.throughput / base.sat.throughput, lost,
                 r.lat.p50_us, r.lat.p99_us, r.lat.p999_us, r.lat.p50_us / base.lat.p50_us,
                 r.switches_per_reply);
@@ -244,7 +291,8 @@ int main(int argc, char** argv) {
   std::printf("(latency at %.0f requests/s open loop; throughput at saturation)\n",
               o.latency_rate);
   for (const Ratios& r : ratios) {
-    std::printf("%s/kernel per round: throughput", r.name.c_str());
+    std::printf("%s per round: throughput",
+                (r.name.find('/') == std::string::npos ? r.name + "/kernel" : r.name).c_str());
     for (double x : r.thr) std::printf(" %.2f", x);
     std::printf(" (median %.2f); p50", r.thr[r.thr.size() / 2]);
     for (double x : r.p50) std::printf(" %.2f", x);

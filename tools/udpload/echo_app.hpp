@@ -19,7 +19,7 @@ namespace kairos::dp::testing {
 class EchoApp {
  public:
   EchoApp(std::unique_ptr<Backend> backend, Endpoint listen, unsigned kthreads,
-          DataplaneConfig cfg = {}, unsigned kthread_spins = 2000,
+          DataplaneConfig cfg = {}, unsigned kthread_spins = 64,
           unsigned kthread_yield_us = 0)
       : backend_(std::move(backend)), region_(ShmRegion::create(kthreads, 1024)),
         dp_(*backend_, cfg), kthread_spins_(kthread_spins),
@@ -34,6 +34,7 @@ class EchoApp {
   }
   ~EchoApp() {
     stop_ = true;
+    dp_.wake();
     loop_.join();
     for (auto& t : workers_) t.join();
   }
@@ -63,6 +64,58 @@ class EchoApp {
   std::uint32_t app_ = 0;
   std::atomic<bool> stop_{false};
   std::thread loop_;
+  std::vector<std::thread> workers_;
+};
+
+// The same echo served in direct mode (make_afxdp_direct_backends): one
+// thread per device queue owns that queue's AF_XDP socket, answers in
+// place and blocks on the socket when idle; the extra byte is the queue
+// index. No dataplane thread and no rings: one wakeup per request, as
+// for a kernel UDP server.
+class DirectEchoApp {
+ public:
+  DirectEchoApp(std::vector<std::unique_ptr<Backend>> queues, unsigned spins = 64)
+      : queues_(std::move(queues)), spins_(spins) {
+    for (unsigned k = 0; k < queues_.size(); k++)
+      workers_.emplace_back([this, k] { serve(k); });
+  }
+  ~DirectEchoApp() {
+    stop_ = true;
+    for (auto& t : workers_) t.join();
+  }
+  Backend& queue(unsigned k) { return *queues_.at(k); }
+
+ private:
+  struct Echo final : RxSink {
+    Backend* b = nullptr;
+    std::uint8_t tag = 0;
+    std::vector<std::uint8_t> buf;
+    void on_datagram(const RxDatagram& d) override {
+      buf.assign(d.payload.begin(), d.payload.end());
+      buf.push_back(tag);
+      b->send(d.dst, d.src, buf);  // a refusal is counted by the backend
+    }
+  };
+  void serve(unsigned k) {
+    prctl(PR_SET_TIMERSLACK, 1UL);
+    Backend& b = *queues_[k];
+    Echo echo;
+    echo.b = &b;
+    echo.tag = static_cast<std::uint8_t>(k);
+    unsigned idle = 0;
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const std::size_t n = b.poll_rx(64, echo);
+      b.flush();  // TX kick and completions, every round while in flight
+      if (n) {
+        idle = 0;
+      } else if (++idle > spins_) {
+        b.wait_rx(std::chrono::milliseconds(20));  // RX wakes it at once
+      }
+    }
+  }
+  std::vector<std::unique_ptr<Backend>> queues_;
+  unsigned spins_;
+  std::atomic<bool> stop_{false};
   std::vector<std::thread> workers_;
 };
 

@@ -6,7 +6,9 @@
 // client can tell which process answered.
 //   kairos-echo --shm NAME [--servers N] [--wait-s S]
 // Prints "kairos-echo ready <addr> kthreads=<n>" once it serves; on
-// SIGINT/SIGTERM closes its socket, prints its counters and exits 0.
+// SIGINT/SIGTERM closes its socket, prints its counters and exits 0. When
+// the dataplane stops (its region marked stopped or its process gone:
+// ShmRegion::dataplane_alive) it says so, prints its counters and exits 3.
 #include <kairos/dataplane/shm_rings.hpp>
 #include <kairos/net.hpp>
 
@@ -97,8 +99,16 @@ int main(int argc, char** argv) {
       }));
     std::printf("kairos-echo ready %s kthreads=%u\n", local.str().c_str(), kthreads);
     std::fflush(stdout);
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    // Wait for a signal, checking every 100 ms that the dataplane still runs.
+    const timespec tick{0, 100'000'000};
+    int rc = 0;
+    while (sigtimedwait(&sigs, nullptr, &tick) < 0) {
+      if (!stack->region().dataplane_alive()) {
+        std::printf("kairos-echo: the dataplane stopped\n");
+        rc = 3;
+        break;
+      }
+    }
     sock.close();
     for (auto& t : workers) t.join();
     const kairos::net::StackStats st = stack->stats();
@@ -107,7 +117,7 @@ int main(int argc, char** argv) {
                 "rx_overflow=%llu\n",
                 (unsigned long long)st.rx_delivered, (unsigned long long)st.tx_sent,
                 (unsigned long long)st.rx_no_socket, (unsigned long long)st.rx_overflow);
-    return 0;
+    return rc;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kairos-echo: %s\n", e.what());
     return 1;

@@ -11,7 +11,8 @@
 
 namespace kairos::udpload {
 
-KernelEcho::KernelEcho(const dp::Endpoint& listen, unsigned threads) {
+KernelEcho::KernelEcho(const dp::Endpoint& listen, unsigned threads, bool poll)
+    : poll_(poll) {
   for (unsigned i = 0; i < threads; i++) {
     int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
@@ -55,7 +56,7 @@ void KernelEcho::serve(int fd) {
       msgs[i].msg_hdr.msg_name = &from[i];
       msgs[i].msg_hdr.msg_namelen = sizeof from[i];
     }
-    const int n = recvmmsg(fd, msgs, kBatch, MSG_WAITFORONE, nullptr);
+    const int n = recvmmsg(fd, msgs, kBatch, poll_ ? MSG_DONTWAIT : MSG_WAITFORONE, nullptr);
     if (n <= 0) continue;
     for (int i = 0; i < n; i++) iov[i].iov_len = msgs[i].msg_len;
     sendmmsg(fd, msgs, n, 0);

@@ -1,5 +1,7 @@
 // The baseline server: kernel UDP sockets, one SO_REUSEPORT socket and
-// thread per worker, blocking recvmmsg + sendmmsg batches.
+// thread per worker, blocking recvmmsg + sendmmsg batches (poll = true:
+// non-blocking recvmmsg in a loop, never sleeping: the kernel's answer on
+// a dedicated core, the peer of a polling Kairos thread).
 #pragma once
 
 #include <kairos/dataplane/endpoint.hpp>
@@ -13,13 +15,14 @@ namespace kairos::udpload {
 class KernelEcho {
  public:
   // Binds in the calling thread's network namespace.
-  KernelEcho(const dp::Endpoint& listen, unsigned threads);
+  KernelEcho(const dp::Endpoint& listen, unsigned threads, bool poll = false);
   ~KernelEcho();
   KernelEcho(const KernelEcho&) = delete;
   KernelEcho& operator=(const KernelEcho&) = delete;
 
  private:
   void serve(int fd);
+  bool poll_ = false;
   std::atomic<bool> stop_{false};
   std::vector<int> fds_;
   std::vector<std::thread> threads_;

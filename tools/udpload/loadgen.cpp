@@ -1,6 +1,7 @@
 #include "loadgen.hpp"
 
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -33,11 +34,12 @@ double percentile(std::vector<std::int64_t>& v, double p) {
 std::string LoadResult::str() const {
   char b[256];
   std::snprintf(b, sizeof b,
-                "sent %llu received %llu (%.2f%% lost) %.0f replies/s  p50 %.1f us  "
-                "p99 %.1f us  p99.9 %.1f us",
+                "sent %llu received %llu (%.2f%% lost, %llu stale) %.0f replies/s  "
+                "p50 %.1f us  p99 %.1f us  p99.9 %.1f us",
                 static_cast<unsigned long long>(sent),
                 static_cast<unsigned long long>(received),
-                sent ? 100.0 * (sent - received) / sent : 0.0, throughput, p50_us,
+                sent ? 100.0 * (double(sent) - double(received)) / sent : 0.0,
+                static_cast<unsigned long long>(stale), throughput, p50_us,
                 p99_us, p999_us);
   return b;
 }
@@ -56,19 +58,22 @@ std::string LoadResult::json(const std::string& name) const {
 
 LoadResult run_load(const std::vector<int>& fds, const LoadConfig& cfg) {
   if (fds.empty() || cfg.size < 16 || cfg.size > 1400 || cfg.rate < 0 ||
-      cfg.duration_s <= 0 || cfg.batch == 0 || cfg.batch > 64)
+      cfg.duration_s <= 0 || cfg.batch == 0 || cfg.batch > 64 || cfg.spin_us < 0)
     throw std::invalid_argument(
         "udpload: need flows, 16 <= size <= 1400, rate >= 0, duration > 0, "
         "1 <= batch <= 64");
   const std::int64_t start = now_ns() + 1'000'000;  // 1 ms to get going
   const std::int64_t end = start + static_cast<std::int64_t>(cfg.duration_s * 1e9);
   const double gap_ns = cfg.rate > 0 ? 1e9 / cfg.rate : 0;
+  const std::int64_t spin_ns = static_cast<std::int64_t>(cfg.spin_us * 1000);
+  prctl(PR_SET_TIMERSLACK, 1UL);  // the sleeps below end when asked
   std::atomic<std::uint64_t> sent{0};
   std::atomic<bool> sending{true};
   std::vector<std::int64_t> lat;
   lat.reserve(cfg.rate > 0 ? static_cast<std::size_t>(cfg.rate * cfg.duration_s) + 16
                            : 1 << 20);
   std::int64_t last_reply = start;
+  std::uint64_t stale = 0;
 
   std::thread receiver([&] {
     std::vector<pollfd> pfds;
@@ -97,6 +102,10 @@ LoadResult run_load(const std::vector<int>& fds, const LoadConfig& cfg) {
           if (msgs[i].msg_len < 16) continue;
           std::int64_t ts;
           std::memcpy(&ts, &buf[i * 2048 + 8], 8);
+          if (ts < start) {  // an earlier run's request (late reply)
+            stale++;
+            continue;
+          }
           lat.push_back(t - ts);
           last_reply = t;
         }
@@ -118,7 +127,12 @@ LoadResult run_load(const std::vector<int>& fds, const LoadConfig& cfg) {
     if (gap_ns > 0) {
       const std::int64_t next = start + static_cast<std::int64_t>(seq * gap_ns);
       if (next > now) {
-        if (next - now > 200'000) std::this_thread::sleep_for(std::chrono::microseconds(100));
+        if (next - now > spin_ns) {
+          const std::int64_t wake = next - spin_ns;
+          const timespec ts{static_cast<time_t>(wake / 1'000'000'000),
+                            static_cast<long>(wake % 1'000'000'000)};
+          clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+        }
         continue;
       }
       due = std::min<std::size_t>(cfg.batch, static_cast<std::size_t>((now - next) / gap_ns) + 1);
@@ -147,6 +161,7 @@ LoadResult run_load(const std::vector<int>& fds, const LoadConfig& cfg) {
   LoadResult r;
   r.sent = seq;
   r.received = lat.size();
+  r.stale = stale;
   r.seconds = (std::max(last_reply, end) - start) / 1e9;
   r.throughput = r.received / ((end - start) / 1e9);
   r.p50_us = percentile(lat, 0.50);

@@ -24,7 +24,10 @@
 // an external allocator, its grant does that).
 //
 // send pushes to the TX ring of the kthread the calling uthread runs on
-// (that kthread is the ring's only producer); the dataplane polls it.
+// (that kthread is the ring's only producer); the dataplane polls it, and
+// the push rings the region's TX doorbell when the dataplane sleeps
+// (ring_abi.h v3). region().dataplane_alive() turns false once the
+// dataplane stopped or its process exited.
 //
 // Buffer ownership: a received datagram is copied out of its ring slot and
 // the slot is released (the ring's tail passes it) before the datagram is

@@ -1,7 +1,9 @@
 // AF_XDP backend through libxdp's xsk API: the Kairos XDP program steers
 // app frames to one socket per device rx queue; each socket has its own
 // UMEM, half of whose frames feed the fill ring (RX) and half form a TX
-// pool recycled through the completion ring.
+// pool recycled through the completion ring. One backend serves every
+// queue (the dataplane thread), or, in direct mode, one backend per queue
+// shares the steering program and is driven by the thread owning it.
 #include <kairos/dataplane/backend.hpp>
 
 #include "wait_fds.hpp"
@@ -23,6 +25,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <stdexcept>
 
 namespace kairos::dp {
@@ -92,21 +95,33 @@ struct Queue {
   std::uint64_t rx_frames = 0;
 };
 
+// The steering program attached to cfg.ifname with cfg.apps in its map.
+std::shared_ptr<XdpSteering> make_steering(const AfXdpConfig& cfg) {
+  auto steer = std::make_shared<XdpSteering>(cfg.ifname);
+  std::uint32_t app_id = 0;
+  for (const auto& ep : cfg.apps) steer->add_app(ep, IPPROTO_UDP, app_id++);
+  return steer;
+}
+
+std::uint32_t queue_count(const AfXdpConfig& cfg) {
+  return cfg.nr_queues ? cfg.nr_queues : device_queues(cfg.ifname);
+}
+
 class AfXdpBackend final : public Backend {
  public:
-  explicit AfXdpBackend(const AfXdpConfig& cfg)
-      : ifname_(cfg.ifname), mac_(device_mac(validated(cfg).ifname)),
-        steer_(cfg.ifname) {
-    std::uint32_t app_id = 0;
-    for (const auto& ep : cfg.apps) steer_.add_app(ep, IPPROTO_UDP, app_id++);
-    const std::uint32_t nq = cfg.nr_queues ? cfg.nr_queues : device_queues(cfg.ifname);
-    queues_.resize(nq);
+  // Opens a socket on each of queue_ids and registers it with steer.
+  AfXdpBackend(const AfXdpConfig& cfg, std::shared_ptr<XdpSteering> steer,
+               const std::vector<std::uint32_t>& queue_ids)
+      : ifname_(cfg.ifname), mac_(device_mac(cfg.ifname)), steer_(std::move(steer)) {
+    queues_.resize(queue_ids.size());
     try {
-      for (std::uint32_t q = 0; q < nq; q++) open_queue(queues_[q], q, cfg);
+      for (std::size_t i = 0; i < queue_ids.size(); i++)
+        open_queue(queues_[i], queue_ids[i], cfg);
     } catch (...) {
       close_queues();
       throw;
     }
+    for (auto& q : queues_) pollfds_.push_back({xsk_socket__fd(q.xsk), POLLIN, 0});
   }
   ~AfXdpBackend() override { close_queues(); }
 
@@ -192,12 +207,15 @@ class AfXdpBackend final : public Backend {
     for (auto& q : queues_) s.rx_per_queue.push_back(q.rx_frames);
     return s;
   }
-  const XdpSteering& steering() const { return steer_; }
+  const XdpSteering& steering() const { return *steer_; }
 
   void wait_rx(std::chrono::microseconds timeout) override {
-    std::vector<pollfd> fds;
-    for (auto& q : queues_) fds.push_back({xsk_socket__fd(q.xsk), POLLIN, 0});
-    wait_fds_readable(fds, timeout);
+    wait_fds_readable(pollfds_, timeout);
+  }
+  std::vector<int> wait_fds() const override {
+    std::vector<int> fds;
+    for (auto& p : pollfds_) fds.push_back(p.fd);
+    return fds;
   }
 
  private:
@@ -230,7 +248,7 @@ class AfXdpBackend final : public Backend {
     for (std::uint32_t i = half; i < cfg.frames_per_queue; i++)
       q.free_tx.push_back(static_cast<std::uint64_t>(i) * kFrameSize);
     refill(q);
-    steer_.set_socket(id, xsk_socket__fd(q.xsk));
+    steer_->set_socket(id, xsk_socket__fd(q.xsk));
   }
 
   void close_queues() {
@@ -286,8 +304,9 @@ class AfXdpBackend final : public Backend {
 
   std::string ifname_;
   Mac mac_;
-  XdpSteering steer_;
+  std::shared_ptr<XdpSteering> steer_;  // shared by the backends of one device
   std::vector<Queue> queues_;
+  std::vector<pollfd> pollfds_;  // one per queue, for wait_rx
   std::map<std::array<std::uint8_t, 16>, Mac> neighbours_;
   std::size_t next_rx_ = 0;
   BackendStats stats_;
@@ -296,7 +315,21 @@ class AfXdpBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_afxdp_backend(const AfXdpConfig& config) {
-  return std::make_unique<AfXdpBackend>(config);
+  validated(config);
+  auto steer = make_steering(config);
+  std::vector<std::uint32_t> ids(queue_count(config));
+  for (std::uint32_t q = 0; q < ids.size(); q++) ids[q] = q;
+  return std::make_unique<AfXdpBackend>(config, std::move(steer), ids);
+}
+
+std::vector<std::unique_ptr<Backend>> make_afxdp_direct_backends(const AfXdpConfig& config) {
+  validated(config);
+  auto steer = make_steering(config);
+  std::vector<std::unique_ptr<Backend>> out;
+  const std::uint32_t nq = queue_count(config);
+  for (std::uint32_t q = 0; q < nq; q++)
+    out.push_back(std::make_unique<AfXdpBackend>(config, steer, std::vector<std::uint32_t>{q}));
+  return out;
 }
 
 const XdpSteering* afxdp_steering(const Backend& backend) {

@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <ctime>
 #include <stdexcept>
 #include <thread>
 
@@ -18,7 +19,7 @@ Dataplane::Dataplane(Backend& backend, DataplaneConfig cfg)
 std::uint32_t Dataplane::add_app(const Endpoint& listen, const ShmRegion& region) {
   auto app = std::make_unique<App>(App{listen, {}, BucketTable(cfg_.nr_buckets),
                                        std::vector<std::uint64_t>(cfg_.nr_buckets),
-                                       {}, {}});
+                                       {}, {}, region.doorbell()});
   for (std::uint32_t k = 0; k < region.nr_kthreads(); k++)
     app->rings.push_back(region.rings(k));
   std::lock_guard lock(mu_);
@@ -36,6 +37,64 @@ void Dataplane::set_active(std::uint32_t app, std::vector<std::uint32_t> kthread
                               " has no rings");
   pending_[app] = std::move(kthreads);
   dirty_.store(true, std::memory_order_release);
+  apps_[app]->bell.ring_always();  // a sleeping loop applies it now
+}
+
+void Dataplane::wake() {
+  std::lock_guard lock(mu_);
+  if (!apps_.empty()) apps_[0]->bell.ring_always();
+}
+
+void Dataplane::adopt_stray_tx() {
+  for (auto& a : apps_)
+    for (std::uint32_t k = 0; k < a->rings.size(); k++)
+      if (a->rings[k].tx.occupancy() != 0 &&
+          std::find(a->tx_poll.begin(), a->tx_poll.end(), k) == a->tx_poll.end()) {
+        a->tx_poll.push_back(k);  // dropped again once empty (poll_tx)
+        a->stats.tx_strays++;
+      }
+}
+
+bool Dataplane::tx_pending() {
+  for (auto& a : apps_)
+    for (auto k : a->tx_poll)
+      if (a->rings[k].tx.occupancy() != 0) return true;
+  return false;
+}
+
+void Dataplane::sleep_until_work() {
+  if (sleep_fds_.empty()) {  // built on first use: apps and backend are set
+    for (int fd : backend_.wait_fds()) sleep_fds_.push_back({fd, POLLIN, 0});
+    if (!sleep_fds_.empty())
+      for (auto& a : apps_) sleep_fds_.push_back({a->bell.fd(), POLLIN, 0});
+  }
+  if (sleep_fds_.empty()) {  // no fds (DPDK): poll again after a nap
+    backend_.wait_rx(std::chrono::microseconds(cfg_.idle_sleep_us));
+    return;
+  }
+  {
+    // Arm, then look once more: a reply pushed before the arm is seen
+    // here, one pushed after it rings (ring_abi.h).
+    std::lock_guard lock(mu_);
+    for (auto& a : apps_) a->bell.arm();
+    adopt_stray_tx();
+    if (tx_pending() || dirty_.load(std::memory_order_acquire)) {
+      for (auto& a : apps_) a->bell.disarm();
+      return;
+    }
+  }
+  sleeps_.fetch_add(1, std::memory_order_relaxed);
+  const auto us = cfg_.idle_block_us;
+  timespec ts{static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000) * 1000};
+  for (auto& p : sleep_fds_) p.revents = 0;
+  ppoll(sleep_fds_.data(), sleep_fds_.size(), &ts, nullptr);
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < apps_.size(); i++) {
+    apps_[i]->bell.disarm();
+    if (sleep_fds_[sleep_fds_.size() - apps_.size() + i].revents & POLLIN)
+      apps_[i]->bell.drain();
+  }
+  adopt_stray_tx();  // the ring may be one outside the grant
 }
 
 // Called with mu_ held.
@@ -130,6 +189,7 @@ std::size_t Dataplane::poll_once() {
 
 void Dataplane::rebalance() {
   std::lock_guard lock(mu_);
+  adopt_stray_tx();  // while busy the doorbell is silent: look every interval
   for (auto& a : apps_) {
     a->stats.bucket_moves += a->table.rebalance(a->weights, cfg_.max_moves_per_interval);
     for (auto& w : a->weights) w /= 2;  // exponential decay of the history
@@ -147,14 +207,14 @@ void Dataplane::run(const std::atomic<bool>& stop, std::chrono::microseconds int
     const auto now = std::chrono::steady_clock::now();
     if (!moved) {
       // Spin while traffic is likely, then (optionally) poll-and-yield,
-      // then block on the backend (woken by RX at once, by the timeout for
-      // TX rings) so a core shared with other work is not burnt
+      // then block on the backend and the doorbells (RX and replies wake
+      // it at once) so a core shared with other work is not burnt
       // (dedicated core: raise idle_spins).
       if (++idle > cfg_.idle_spins) {
         if (now - last_busy < yield_window)
           sched_yield();
         else
-          backend_.wait_rx(std::chrono::microseconds(cfg_.idle_sleep_us));
+          sleep_until_work();
       }
     } else {
       idle = 0;

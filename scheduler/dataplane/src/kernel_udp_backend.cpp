@@ -147,6 +147,11 @@ class KernelUdpBackend final : public Backend {
     for (auto& s : socks_) fds.push_back({s.fd, POLLIN, 0});
     wait_fds_readable(fds, timeout);
   }
+  std::vector<int> wait_fds() const override {
+    std::vector<int> fds;
+    for (auto& s : socks_) fds.push_back(s.fd);
+    return fds;
+  }
 
  private:
   struct Sock {

@@ -45,8 +45,26 @@ DataplaneService::DataplaneService(ServiceConfig cfg, DataplaneConfig dcfg)
     const std::uint32_t app = dp_->add_app(cfg_.apps[i].listen, regions_[i]);
     std::vector<std::uint32_t> all;
     for (std::uint32_t k = 0; k < cfg_.apps[i].kthreads; k++) all.push_back(k);
-    dp_->set_active(app, std::move(all));
+    dp_->set_active(app, all);
+    active_.push_back(std::move(all));
   }
+}
+
+std::size_t DataplaneService::follow_grants(
+    const std::function<std::optional<unsigned>(const std::string&)>& granted) {
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i < cfg_.apps.size(); i++) {
+    const auto& a = cfg_.apps[i];
+    if (a.cgroup.empty()) continue;
+    const std::optional<unsigned> n = granted(a.cgroup);
+    if (!n) continue;
+    auto want = active_for_grant(*n, a.kthreads);
+    if (want == active_[i]) continue;
+    dp_->set_active(static_cast<std::uint32_t>(i), want);
+    active_[i] = std::move(want);
+    changed++;
+  }
+  return changed;
 }
 
 DataplaneService::~DataplaneService() { stop(); }
@@ -62,7 +80,10 @@ void DataplaneService::start(std::chrono::microseconds interval) {
 
 void DataplaneService::stop() {
   stop_ = true;
-  if (loop_.joinable()) loop_.join();
+  if (loop_.joinable()) {
+    dp_->wake();  // out of its idle sleep now
+    loop_.join();
+  }
 }
 
 void DataplaneService::set_active(std::uint32_t app, std::vector<std::uint32_t> kthreads) {
@@ -72,7 +93,8 @@ void DataplaneService::set_active(std::uint32_t app, std::vector<std::uint32_t> 
       throw std::out_of_range("dataplane service: kthread " + std::to_string(k) +
                               " of an app with " +
                               std::to_string(cfg_.apps[app].kthreads));
-  dp_->set_active(app, std::move(kthreads));
+  dp_->set_active(app, kthreads);
+  active_[app] = std::move(kthreads);
 }
 
 std::string DataplaneService::describe() const {
@@ -91,7 +113,13 @@ std::string DataplaneService::describe() const {
          " no_kthread=" + std::to_string(a.rx_no_kthread) +
          " oversize=" + std::to_string(a.rx_oversize) +
          " tx_sent=" + std::to_string(a.tx_sent) +
-         " tx_dropped=" + std::to_string(a.tx_dropped);
+         " tx_dropped=" + std::to_string(a.tx_dropped) +
+         " tx_strays=" + std::to_string(a.tx_strays);
+    if (!cfg_.apps[i].cgroup.empty()) {
+      s += " cgroup=" + cfg_.apps[i].cgroup + " active=";
+      for (std::size_t k = 0; k < active_[i].size(); k++)
+        s += (k ? "," : "") + std::to_string(active_[i][k]);
+    }
   }
   return s;
 }

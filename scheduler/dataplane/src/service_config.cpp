@@ -1,6 +1,7 @@
 #include <kairos/dataplane/service_config.hpp>
 #include <kairos/dataplane/shm_rings.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -22,6 +23,22 @@ std::vector<std::string_view> split_words(std::string_view line) {
     if (i > start) w.push_back(line.substr(start, i - start));
   }
   return w;
+}
+
+// A relative cgroup path: parts of printable characters, no "." / "..".
+bool valid_cgroup(std::string_view v) {
+  if (v.empty() || v.size() > 4096 || v.front() == '/' || v.back() == '/') return false;
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    std::size_t end = v.find('/', start);
+    if (end == std::string_view::npos) end = v.size();
+    const std::string_view part = v.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part)
+      if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) return false;
+    start = end + 1;
+  }
+  return true;
 }
 
 class Parser {
@@ -91,7 +108,8 @@ class Parser {
   }
 
   ServiceAppConfig parse_app(unsigned line, const std::vector<std::string_view>& w) const {
-    if (w.size() < 2) fail(line, "'app' wants ADDRESS:PORT shm=NAME [kthreads=N] [slots=N]");
+    if (w.size() < 2)
+      fail(line, "'app' wants ADDRESS:PORT shm=NAME [kthreads=N] [slots=N] [cgroup=PATH]");
     ServiceAppConfig a;
     a.line = line;
     auto ep = Endpoint::parse(w[1]);
@@ -117,9 +135,15 @@ class Parser {
       } else if (k == "slots") {
         a.slots = number(line, "slots", v, 2, KAIROS_DP_MAX_SLOTS);
         if (a.slots & (a.slots - 1)) fail(line, "slots must be a power of two");
+      } else if (k == "cgroup") {
+        if (!valid_cgroup(v))
+          fail(line, "bad cgroup '" + std::string(v) +
+                         "' (a path under the cgroup root, like kairosctl annotate takes: "
+                         "no leading '/', no '.' or '..' parts)");
+        a.cgroup = v;
       } else {
         fail(line, "unknown app option '" + std::string(k) +
-                       "' (expected shm, kthreads or slots)");
+                       "' (expected shm, kthreads, slots or cgroup)");
       }
     }
     if (a.shm_name.empty()) fail(line, "app needs shm=NAME (its ring region)");
@@ -165,6 +189,14 @@ const char* backend_kind_name(BackendKind k) {
     case BackendKind::kAuto: return "auto";
   }
   return "?";
+}
+
+std::vector<std::uint32_t> active_for_grant(unsigned granted, std::uint32_t kthreads) {
+  const std::uint32_t n =
+      std::max<std::uint32_t>(1, std::min<std::uint32_t>(granted, kthreads));
+  std::vector<std::uint32_t> active(n);
+  for (std::uint32_t k = 0; k < n; k++) active[k] = k;
+  return active;
 }
 
 ServiceConfig parse_service_config(std::string_view text, const std::string& source) {

@@ -2,6 +2,8 @@
 
 #include <linux/futex.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -51,7 +53,50 @@ bool valid_geometry(std::uint32_t nr_kthreads, std::uint32_t nr_slots) {
          (nr_slots & (nr_slots - 1)) == 0;
 }
 
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_getfd(int pidfd, int fd) {
+  return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+}
+
 }  // namespace
+
+void Doorbell::ring() {
+  if (!hdr_) return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // head store before this load
+  std::atomic_ref<std::uint32_t> armed(hdr_->doorbell_armed);
+  if (armed.load(std::memory_order_relaxed) && armed.exchange(0) == 1) {
+    std::atomic_ref<std::uint64_t>(hdr_->doorbell_rings).fetch_add(1, std::memory_order_relaxed);
+    ring_always();
+  }
+}
+
+void Doorbell::ring_always() {
+  if (fd_ < 0) return;
+  const std::uint64_t one = 1;
+  // Fails only with EAGAIN at a counter of 2^64-2: it is awake anyway.
+  [[maybe_unused]] ssize_t n = write(fd_, &one, sizeof one);
+}
+
+void Doorbell::arm() {
+  std::atomic_ref<std::uint32_t>(hdr_->doorbell_armed).store(1, std::memory_order_relaxed);
+  // The caller's next look at the TX rings must not pass this store
+  // (the producer's side of the same Dekker pair is in ring()).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void Doorbell::disarm() {
+  std::atomic_ref<std::uint32_t>(hdr_->doorbell_armed).store(0, std::memory_order_relaxed);
+}
+
+void Doorbell::drain() {
+  std::uint64_t v;
+  [[maybe_unused]] ssize_t n = read(fd_, &v, sizeof v);  // non-blocking
+}
+
+std::uint64_t Doorbell::rings() const {
+  return std::atomic_ref<const std::uint64_t>(hdr_->doorbell_rings)
+      .load(std::memory_order_relaxed);
+}
 
 bool RingView::try_push(const Endpoint& peer, const Endpoint& local,
                         std::uint32_t hash,
@@ -71,6 +116,7 @@ bool RingView::try_push(const Endpoint& peer, const Endpoint& local,
               payload.data(), payload.size());
   bump(ring_->produced);
   store_release(ring_->head, head + 1);
+  bell_.ring();
   return true;
 }
 
@@ -124,6 +170,8 @@ ShmRegion ShmRegion::create_on(int fd, std::uint32_t nr_kthreads,
                                std::uint32_t nr_slots, const Endpoint& app) {
   ShmRegion r;
   r.fd_ = fd;  // closed by ~ShmRegion if anything below throws
+  r.bell_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (r.bell_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   r.size_ = total_bytes(nr_kthreads, nr_slots);
   if (ftruncate(r.fd_, static_cast<off_t>(r.size_)) != 0)
     throw std::system_error(errno, std::generic_category(), "ftruncate");
@@ -138,6 +186,10 @@ ShmRegion ShmRegion::create_on(int fd, std::uint32_t nr_kthreads,
   r.hdr_->ring_bytes = ring_bytes(nr_slots);
   r.hdr_->total_bytes = r.size_;
   r.hdr_->app = app.to_abi();
+  r.hdr_->dp_state = KAIROS_DP_STATE_RUNNING;
+  r.hdr_->dp_pid = getpid();
+  r.hdr_->doorbell_fd = r.bell_fd_;
+  r.creator_ = true;
   store_release(r.hdr_->magic, KAIROS_DP_MAGIC);  // written last: ready
   return r;
 }
@@ -218,21 +270,48 @@ ShmRegion ShmRegion::attach(int fd) {
            h.total_bytes != total_bytes(h.nr_kthreads, h.nr_slots) ||
            h.total_bytes > r.size_)
     why = "inconsistent geometry";
+  else if (load_acquire(h.dp_state) != KAIROS_DP_STATE_RUNNING)
+    why = "the dataplane stopped (state " + std::to_string(h.dp_state) + ")";
   if (!why.empty()) {
     munmap(p, r.size_);
     r.hdr_ = nullptr;
     throw std::invalid_argument("dataplane rings: " + why);
   }
+  // The doorbell: our own copy of the dataplane's eventfd. Its process
+  // gone (a stale object) or out of reach is an error, not a silent
+  // region whose replies would wait for the dataplane's timeout.
+  r.pidfd_ = pidfd_open(h.dp_pid);
+  if (r.pidfd_ < 0)
+    throw std::system_error(errno, std::generic_category(),
+                            "dataplane rings: the dataplane's process " +
+                                std::to_string(h.dp_pid) +
+                                (errno == ESRCH ? " is gone (stale region)" : ""));
+  r.bell_fd_ = pidfd_getfd(r.pidfd_, h.doorbell_fd);
+  if (r.bell_fd_ < 0)
+    throw std::system_error(errno, std::generic_category(),
+                            "dataplane rings: cannot take the dataplane's doorbell "
+                            "(pidfd_getfd: needs ptrace rights over pid " +
+                                std::to_string(h.dp_pid) + ")");
   r.fd_ = dup(fd);
   return r;
 }
 
+bool ShmRegion::dataplane_alive() const {
+  if (load_acquire(hdr_->dp_state) != KAIROS_DP_STATE_RUNNING) return false;
+  if (pidfd_ < 0) return true;  // the dataplane's own view
+  pollfd p{pidfd_, POLLIN, 0};  // a pidfd turns readable when the process exits
+  return poll(&p, 1, 0) == 0;
+}
+
 ShmRegion::ShmRegion(ShmRegion&& o) noexcept
     : fd_(o.fd_), hdr_(o.hdr_), size_(o.size_), name_(std::move(o.name_)),
-      owner_(o.owner_) {
+      owner_(o.owner_), creator_(o.creator_), bell_fd_(o.bell_fd_), pidfd_(o.pidfd_) {
   o.fd_ = -1;
   o.hdr_ = nullptr;
   o.owner_ = false;
+  o.creator_ = false;
+  o.bell_fd_ = -1;
+  o.pidfd_ = -1;
 }
 
 ShmRegion& ShmRegion::operator=(ShmRegion&& o) noexcept {
@@ -244,8 +323,11 @@ ShmRegion& ShmRegion::operator=(ShmRegion&& o) noexcept {
 }
 
 ShmRegion::~ShmRegion() {
+  if (hdr_ && creator_) store_release(hdr_->dp_state, KAIROS_DP_STATE_STOPPED);
   if (hdr_) munmap(hdr_, size_);
   if (fd_ >= 0) close(fd_);
+  if (bell_fd_ >= 0) close(bell_fd_);
+  if (pidfd_ >= 0) close(pidfd_);
   if (owner_) shm_unlink(("/" + name_).c_str());
 }
 
@@ -253,11 +335,11 @@ KthreadRings ShmRegion::rings(std::uint32_t k) const {
   if (k >= hdr_->nr_kthreads) throw std::out_of_range("kthread index");
   auto* base = reinterpret_cast<std::uint8_t*>(hdr_) + sizeof(kairos_dp_region) +
                2ull * k * hdr_->ring_bytes;
-  auto view = [&](std::uint8_t* at) {
+  auto view = [&](std::uint8_t* at, Doorbell bell) {
     return RingView(reinterpret_cast<kairos_dp_ring*>(at),
-                    at + sizeof(kairos_dp_ring), hdr_->nr_slots);
+                    at + sizeof(kairos_dp_ring), hdr_->nr_slots, bell);
   };
-  return {view(base), view(base + hdr_->ring_bytes)};
+  return {view(base, {}), view(base + hdr_->ring_bytes, doorbell())};
 }
 
 }  // namespace kairos::dp

@@ -53,6 +53,9 @@ class Backend {
   // Blocks until something may be received or timeout passes. The default
   // just sleeps; backends with file descriptors poll them.
   virtual void wait_rx(std::chrono::microseconds timeout);
+  // The fds wait_rx polls for POLLIN (empty: the backend has none and
+  // wait_rx sleeps), so a caller can wait on them beside its own fds.
+  virtual std::vector<int> wait_fds() const { return {}; }
   virtual BackendStats stats() const = 0;
 };
 
@@ -74,6 +77,14 @@ struct AfXdpConfig {
 // one socket (with its own UMEM) per device rx queue. Throws with a clear
 // message when anything is missing.
 std::unique_ptr<Backend> make_afxdp_backend(const AfXdpConfig& config);
+// Direct mode (in the spirit of Caladan's directpath): the same steering
+// program, but one single-queue backend per device queue (index = queue
+// id), each driven by the one thread that owns it (e.g. a runtime
+// kthread): RX, reply and TX on that thread, which blocks in wait_rx on
+// its socket when idle. No dataplane thread, no shared-memory rings, no
+// bucket table: a flow's queue (the device's RSS/XPS choice) is its
+// thread. The backends share the program; it detaches with the last one.
+std::vector<std::unique_ptr<Backend>> make_afxdp_direct_backends(const AfXdpConfig& config);
 // AF_XDP when it can be set up on config.ifname, else kernel UDP sockets
 // on config.apps (the degraded path: same interface, no loss of service).
 // why_fallback receives the AF_XDP error when the fallback was taken.

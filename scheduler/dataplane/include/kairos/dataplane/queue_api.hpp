@@ -47,7 +47,7 @@ class UdpQueue {
   // idle_yield_us: after the spins, keep polling with sched_yield() for
   // this long before parking (no wakeup needed while traffic flows; a
   // shared core still goes to other runnable threads).
-  UdpQueue(KthreadRings rings, Endpoint local, unsigned idle_spins = 2000,
+  UdpQueue(KthreadRings rings, Endpoint local, unsigned idle_spins = 64,
            unsigned idle_sleep_us = 20, unsigned idle_yield_us = 0);
 
   // Queues one datagram to peer; throws std::invalid_argument when it

@@ -17,7 +17,7 @@
  * process). A producer that advanced head and sees parked == 1 clears it
  * and wakes it. Both sides order their store and load with a full fence.
  *
- * Layout: struct kairos_dp_region at offset 0, then nr_kthreads ring pairs
+ * Layout: struct kairos_dp_region (128 bytes) at offset 0, then nr_kthreads ring pairs
  * of ring_bytes each (RX ring, then TX ring), each ring a struct
  * kairos_dp_ring header followed by nr_slots slots of slot_size bytes.
  * Plain C so that any runtime (C, C++, Rust) can use it.
@@ -33,15 +33,31 @@
  * stops; a mapping an app still holds stays valid memory but no longer
  * moves traffic. In-process users may pass the memfd instead.
  *
+ * TX doorbell (v3): the dataplane sleeps in one ppoll over its device fds
+ * and every region's eventfd. Before it sleeps it sets doorbell_armed = 1
+ * and re-checks the TX rings; a TX producer, after advancing head (full
+ * fence between), that sees doorbell_armed == 1 and swaps it to 0 writes
+ * the eventfd, so a reply wakes the dataplane at once (one eventfd write
+ * per sleep, not per reply). The eventfd is doorbell_fd in the fd table of
+ * process dp_pid: an app gets its own copy with pidfd_getfd() (root, or
+ * ptrace rights over the dataplane).
+ *
+ * Liveness (v3): dp_state is RUNNING from creation until the dataplane
+ * destroys the region (then STOPPED); an app that also watches dp_pid
+ * (a pidfd: readable once the process exited) can tell that the dataplane
+ * went away, cleanly or not.
+ *
  * Version history: 1 = layout; 2 = app endpoint in the header, named
- * regions (the layout of rings and slots is unchanged).
+ * regions (the layout of rings and slots is unchanged); 3 = the header
+ * grows to two cache lines (doorbell and liveness in the second), so the
+ * rings start at offset 128.
  */
 #ifndef KAIROS_DP_RING_ABI_H
 #define KAIROS_DP_RING_ABI_H
 
 #include <stdint.h>
 
-#define KAIROS_DP_ABI_VERSION 2
+#define KAIROS_DP_ABI_VERSION 3
 #define KAIROS_DP_MAGIC 0x4b445052u		/* "KDPR" */
 #define KAIROS_DP_SLOT_SIZE 2048u
 #define KAIROS_DP_SLOT_HDR 64u
@@ -67,7 +83,17 @@ struct kairos_dp_region {
 	uint64_t total_bytes;	/* the whole region */
 	struct kairos_dp_endpoint app;	/* v2: address steered here (or zero) */
 	uint8_t pad[4];
+	/* v3, second cache line: written while the region is in use */
+	uint32_t dp_state;		/* KAIROS_DP_STATE_* */
+	int32_t dp_pid;			/* the dataplane's process */
+	int32_t doorbell_fd;		/* eventfd, in dp_pid's fd table */
+	uint32_t doorbell_armed;	/* 1 while the dataplane sleeps */
+	uint64_t doorbell_rings;	/* eventfd writes by TX producers */
+	uint8_t pad2[40];
 };
+
+#define KAIROS_DP_STATE_RUNNING 1u
+#define KAIROS_DP_STATE_STOPPED 2u
 
 struct kairos_dp_ring {
 	/* producer's line */
@@ -93,11 +119,11 @@ struct kairos_dp_slot {
 };
 
 #ifdef __cplusplus
-static_assert(sizeof(struct kairos_dp_region) == 64, "ABI");
+static_assert(sizeof(struct kairos_dp_region) == 128, "ABI");
 static_assert(sizeof(struct kairos_dp_ring) == 128, "ABI");
 static_assert(sizeof(struct kairos_dp_slot) == KAIROS_DP_SLOT_HDR, "ABI");
 #else
-_Static_assert(sizeof(struct kairos_dp_region) == 64, "ABI");
+_Static_assert(sizeof(struct kairos_dp_region) == 128, "ABI");
 _Static_assert(sizeof(struct kairos_dp_ring) == 128, "ABI");
 _Static_assert(sizeof(struct kairos_dp_slot) == KAIROS_DP_SLOT_HDR, "ABI");
 #endif

@@ -15,7 +15,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +38,14 @@ class DataplaneService {
   void stop();
 
   void set_active(std::uint32_t app, std::vector<std::uint32_t> kthreads);
+  // The allocator's hook in kairosd: for each app with a cgroup= in its
+  // config, granted(cgroup) is the number of cores its cgroup holds now
+  // (nullopt: unknown, e.g. not annotated or no scheduler: left as is);
+  // the app's active kthreads become active_for_grant of it (set_active
+  // only on a change). Returns how many apps changed.
+  std::size_t follow_grants(
+      const std::function<std::optional<unsigned>(const std::string&)>& granted);
+  std::vector<std::uint32_t> active(std::uint32_t app) const { return active_.at(app); }
   std::size_t nr_apps() const { return regions_.size(); }
   const ServiceConfig& config() const { return cfg_; }
   const Backend& backend() const { return *backend_; }
@@ -52,6 +62,7 @@ class DataplaneService {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Dataplane> dp_;
   std::string why_fallback_;
+  std::vector<std::vector<std::uint32_t>> active_;  // last set_active per app
   std::atomic<bool> stop_{false};
   std::thread loop_;
 };

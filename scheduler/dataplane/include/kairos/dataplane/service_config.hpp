@@ -7,12 +7,15 @@
 //   queues 2                 # device queues (0 or absent: ask the device)
 //   backend afxdp            # afxdp | dpdk | kernel | auto (afxdp, else kernel)
 //   dpdk-arg --no-huge       # one EAL argument per line (backend dpdk only)
-//   app 10.77.0.1:7000 shm=kairos-echo kthreads=2 [slots=1024]
+//   app 10.77.0.1:7000 shm=kairos-echo kthreads=2 [slots=1024] [cgroup=lc]
 //
 // Each app line names the address and port steered to the app, the POSIX
 // shared-memory object of its ring region (ring_abi.h: the app attaches
 // by that name), how many kthreads (ring pairs) it runs and the slots per
-// ring. Errors name the file and line: "FILE:LINE: what".
+// ring; cgroup= names the app's annotated cgroup (relative to the cgroup
+// root, as kairosctl annotate takes it): kairosd then narrows the app's
+// active kthreads to the cores the allocator grants that cgroup
+// (active_for_grant). Errors name the file and line: "FILE:LINE: what".
 #pragma once
 
 #include <kairos/dataplane/endpoint.hpp>
@@ -32,8 +35,15 @@ struct ServiceAppConfig {
   std::string shm_name;
   std::uint32_t kthreads = 1;
   std::uint32_t slots = 1024;  // per ring, power of two
+  std::string cgroup;          // annotated cgroup whose grants drive it ("": none)
   unsigned line = 0;           // where it was declared (for messages)
 };
+
+// The kthreads (ring indices) that receive traffic when the app's cgroup
+// holds `granted` cores: the first min(granted, kthreads), and never none
+// (kthread 0 with no core: its RX ring fills, which is the congestion the
+// allocator answers with a grant; an empty set would drop instead).
+std::vector<std::uint32_t> active_for_grant(unsigned granted, std::uint32_t kthreads);
 
 struct ServiceConfig {
   std::string ifname;

@@ -13,17 +13,41 @@
 
 namespace kairos::dp {
 
+// A region's TX doorbell (ring_abi.h): producers ring() after a TX push
+// (a fence and a load unless the dataplane sleeps: then one eventfd
+// write); the dataplane arm()s it before it sleeps on fd(), disarm()s and
+// drain()s it after.
+class Doorbell {
+ public:
+  Doorbell() = default;
+  Doorbell(kairos_dp_region* hdr, int fd) : hdr_(hdr), fd_(fd) {}
+  bool valid() const { return hdr_ != nullptr && fd_ >= 0; }
+  int fd() const { return fd_; }
+  void ring();         // producer: wakes a sleeping dataplane
+  void ring_always();  // anyone: wakes it even if not armed (grants, stop)
+  void arm();
+  void disarm();
+  void drain();        // reads the eventfd (non-blocking)
+  std::uint64_t rings() const;  // eventfd writes by producers so far
+
+ private:
+  kairos_dp_region* hdr_ = nullptr;
+  int fd_ = -1;
+};
+
 // One side's view of one ring. Producer calls: try_push. Consumer calls:
 // peek/release. Each side must be a single thread.
 class RingView {
  public:
   RingView() = default;
-  RingView(kairos_dp_ring* ring, std::uint8_t* slots, std::uint32_t nr_slots)
-      : ring_(ring), slots_(slots), mask_(nr_slots - 1) {}
+  RingView(kairos_dp_ring* ring, std::uint8_t* slots, std::uint32_t nr_slots,
+           Doorbell bell = {})
+      : ring_(ring), slots_(slots), mask_(nr_slots - 1), bell_(bell) {}
 
   // Producer: copies one datagram in; false when the ring is full (counted
   // in the ring's 'full') or the payload is larger than a slot (the caller
-  // checks and counts that).
+  // checks and counts that). A TX ring's view rings the region's doorbell
+  // after the push.
   bool try_push(const Endpoint& peer, const Endpoint& local,
                 std::uint32_t flow_hash, std::span<const std::uint8_t> payload);
   // Consumer: the oldest slot, or nullptr when empty. Valid until release().
@@ -53,6 +77,7 @@ class RingView {
   kairos_dp_ring* ring_ = nullptr;
   std::uint8_t* slots_ = nullptr;
   std::uint32_t mask_ = 0;
+  Doorbell bell_;  // TX rings only
 };
 
 struct KthreadRings {
@@ -86,6 +111,12 @@ class ShmRegion {
   ~ShmRegion();
 
   int fd() const { return fd_; }
+  // This process's handle on the region's TX doorbell (the creator's
+  // eventfd, or the app's copy of it taken with pidfd_getfd at attach).
+  Doorbell doorbell() const { return Doorbell(hdr_, bell_fd_); }
+  // False once the dataplane destroyed the region or its process exited
+  // (ring_abi.h "Liveness"): an app stops waiting for traffic then.
+  bool dataplane_alive() const;
   std::uint32_t nr_kthreads() const { return hdr_->nr_kthreads; }
   KthreadRings rings(std::uint32_t kthread) const;
   const kairos_dp_region& header() const { return *hdr_; }
@@ -99,6 +130,9 @@ class ShmRegion {
   std::size_t size_ = 0;
   std::string name_;     // the shm object's name when named
   bool owner_ = false;   // created it: unlink the name on destruction
+  bool creator_ = false; // the dataplane side: marks the region STOPPED at the end
+  int bell_fd_ = -1;     // the doorbell eventfd in this process
+  int pidfd_ = -1;       // app side: the dataplane's process
 };
 
 }  // namespace kairos::dp
