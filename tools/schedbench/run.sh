@@ -68,6 +68,20 @@ printf '\nBE throughput: stress-ng --cpu %s, LC app annotated but idle; median o
 printf '%-12s %10s %10s\n' scheduler bogo-ops "vs EEVDF"
 printf '%-12s %10s %10s\n' EEVDF "$be_e" 1.00
 printf '%-12s %10s %10s\n' kairos "$be_k" "$(ratio "$be_k" "$be_e")"
+# paired A.ext B.ext FIELD: median over rounds of round r's A / round r's B
+# (both ran seconds apart, so the host's load of that moment hits both).
+paired() {
+	r=1
+	while [ $r -le "$rounds" ]; do
+		a=$(awk -v k="$3" '{ print $k }' "$tmp/$(echo "$1" | cut -d. -f1).$r.$(echo "$1" | cut -d. -f2)")
+		b=$(awk -v k="$3" '{ print $k }' "$tmp/$(echo "$2" | cut -d. -f1).$r.$(echo "$2" | cut -d. -f2)")
+		ratio "$a" "$b"
+		echo
+		r=$((r + 1))
+	done | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+printf '\npaired per round (median of the per-round ratios): kairos p99/FIFO %s, p99/EEVDF %s; BE kairos/EEVDF %s\n' \
+	"$(paired kairos.lat fifo.lat 2)" "$(paired kairos.lat eevdf.lat 2)" "$(paired be_kairos.hog be_eevdf.hog 1)"
 printf '\nhog bogo-ops during the latency runs (median): EEVDF %s, SCHED_FIFO %s, kairos %s\n' \
 	"$(median eevdf.hog 1)" "$(median fifo.hog 1)" "$(median kairos.hog 1)"
 printf 'goals: kairos p99 <= 1.5x FIFO and <= 0.2x EEVDF; BE >= 0.9x EEVDF\n'
