@@ -84,10 +84,18 @@ bool parked_on(kairos_cpu_page* pages, int cpu, unsigned n) {
                                                __ATOMIC_ACQUIRE) == n; }, 5s);
 }
 
-TEST(KmodDev, VersionQuery) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+// Every test: a freshly loaded module, and no BUG/WARNING/Oops in dmesg
+// from load to unload (the guard outlives the module scope).
+class KmodDev : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(mod_.loaded()); }
+
+ private:
+  KernelLogGuard guard_;
+  ModuleScope mod_;
+};
+
+TEST_F(KmodDev, VersionQuery) {
   const int fd = dev_open();
   ASSERT_GE(fd, 0);
   kairos_version v{};
@@ -101,10 +109,7 @@ TEST(KmodDev, VersionQuery) {
   ::close(fd);
 }
 
-TEST(KmodDev, BadFdPointerSizeAndCommandFailCleanly) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, BadFdPointerSizeAndCommandFailCleanly) {
   const int fd = dev_open();
   ASSERT_GE(fd, 0);
   for (unsigned long cmd : kAllCmds)
@@ -128,10 +133,7 @@ TEST(KmodDev, BadFdPointerSizeAndCommandFailCleanly) {
   ::close(fd);
 }
 
-TEST(KmodDev, BadCpuTidSignalAndReservedFieldsAreEinvalOrEsrch) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, BadCpuTidSignalAndReservedFieldsAreEinvalOrEsrch) {
   const int fd = dev_open();
   ASSERT_GE(fd, 0);
   kairos_version v{};
@@ -211,10 +213,7 @@ TEST(KmodDev, BadCpuTidSignalAndReservedFieldsAreEinvalOrEsrch) {
   ::close(fd);
 }
 
-TEST(KmodDev, MmapChecksOffsetLengthAndSharing) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, MmapChecksOffsetLengthAndSharing) {
   const int fd = dev_open();
   ASSERT_GE(fd, 0);
   kairos_version v{};
@@ -246,10 +245,7 @@ TEST(KmodDev, MmapChecksOffsetLengthAndSharing) {
 
 // Without CAP_SYS_NICE/CAP_SYS_ADMIN: version, park and read-only mmap
 // work; everything else is EPERM. Runs in a child that drops the caps.
-TEST(KmodDev, UnprivilegedCallersGetEperm) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, UnprivilegedCallersGetEperm) {
   const std::size_t len = pages_len();
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
@@ -290,10 +286,7 @@ TEST(KmodDev, UnprivilegedCallersGetEperm) {
 // The file remembers the credentials that last passed the privilege check
 // (the grant path skips the LSM hooks for them); a thread that drops its
 // capabilities has new credentials and must be refused on the same fd.
-TEST(KmodDev, DroppingCapabilitiesAfterAPrivilegedCallGetsEperm) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, DroppingCapabilitiesAfterAPrivilegedCallGetsEperm) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -321,10 +314,7 @@ TEST(KmodDev, DroppingCapabilitiesAfterAPrivilegedCallGetsEperm) {
   EXPECT_EQ(read_stat("live_files"), 0u);
 }
 
-TEST(KmodDev, ParkThenGrantByTidOnAnotherCpu) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, ParkThenGrantByTidOnAnotherCpu) {
   ASSERT_GE(online_cpus(), 2);
   const int fd = dev_open();
   kairos_cpu_page* pages = map_pages(fd, PROT_READ);
@@ -354,10 +344,7 @@ TEST(KmodDev, ParkThenGrantByTidOnAnotherCpu) {
   ::close(fd);
 }
 
-TEST(KmodDev, GrantAnyThreadParkedOnACpu) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, GrantAnyThreadParkedOnACpu) {
   const int fd = dev_open();
   kairos_cpu_page* pages = map_pages(fd, PROT_READ);
   ASSERT_NE(pages, nullptr);
@@ -377,10 +364,7 @@ TEST(KmodDev, GrantAnyThreadParkedOnACpu) {
   ::close(fd);
 }
 
-TEST(KmodDev, ParkTimesOutAndIsInterruptedBySignals) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, ParkTimesOutAndIsInterruptedBySignals) {
   const int fd = dev_open();
   {
     Parker timed(fd, 1, 20'000'000);
@@ -403,10 +387,7 @@ TEST(KmodDev, ParkTimesOutAndIsInterruptedBySignals) {
   ::close(fd);
 }
 
-TEST(KmodDev, GrantPostedInTheSharedPage) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, GrantPostedInTheSharedPage) {
   const int fd = dev_open();
   kairos_cpu_page* pages = map_pages(fd, PROT_READ | PROT_WRITE);
   ASSERT_NE(pages, nullptr);
@@ -461,10 +442,7 @@ TEST(KmodDev, GrantPostedInTheSharedPage) {
 // One KICK or PREEMPT over two CPUs: each CPU's posted grant is taken, each
 // CPU's flag moves (the many-CPU IPI path); a bit in a middle word of the
 // set, past the last CPU, is EINVAL and changes nothing.
-TEST(KmodDev, KickAndPreemptOverTwoCpus) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, KickAndPreemptOverTwoCpus) {
   ASSERT_GE(online_cpus(), 2);
   const int fd = dev_open();
   kairos_cpu_page* pages = map_pages(fd, PROT_READ | PROT_WRITE);
@@ -521,10 +499,7 @@ std::atomic<int> g_sig_count{0};
 std::atomic<pid_t> g_sig_target{0};
 std::atomic<int> g_sig_wrong{0};
 
-TEST(KmodDev, PreemptBumpsTheFlagAndSignalsOnlyTheGrantedThread) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, PreemptBumpsTheFlagAndSignalsOnlyTheGrantedThread) {
   const int fd = dev_open();
   kairos_cpu_page* pages = map_pages(fd, PROT_READ);
   ASSERT_NE(pages, nullptr);
@@ -602,10 +577,7 @@ TEST(KmodDev, PreemptBumpsTheFlagAndSignalsOnlyTheGrantedThread) {
   ::close(fd);
 }
 
-TEST(KmodDev, ClosingTheFdReleasesLcThreads) {
-  KernelLogGuard guard;
-  ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
+TEST_F(KmodDev, ClosingTheFdReleasesLcThreads) {
   std::atomic<bool> stop{false};
   std::atomic<pid_t> tid{0};
   std::thread t([&] {
