@@ -2,6 +2,8 @@
 // queue descriptors), over in-memory rings: the test plays the dataplane.
 #include <kairos/net.hpp>
 
+#include "../runtime/fake_dataplane.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -24,34 +26,7 @@ Endpoint client(std::uint16_t port) { return Endpoint::v4(0x0a000002, port); }
 std::vector<std::uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 std::string text(const std::vector<std::uint8_t>& b) { return {b.begin(), b.end()}; }
 
-// The dataplane's side of the rings.
-struct Rings {
-  explicit Rings(unsigned kthreads) : region(ShmRegion::create(kthreads, 256)) {}
-  void send(unsigned k, const Endpoint& from, const Endpoint& to, const std::string& m) {
-    auto rx = region.rings(k).rx;
-    const auto b = bytes(m);
-    while (!rx.try_push(from, to, 0, b)) std::this_thread::yield();
-    rx.wake_consumer();
-  }
-  std::optional<Datagram> take_tx(std::chrono::milliseconds timeout = 5000ms) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    do {
-      for (unsigned k = 0; k < region.nr_kthreads(); k++) {
-        auto tx = region.rings(k).tx;
-        if (const kairos_dp_slot* s = tx.peek()) {
-          auto p = dp::RingView::payload(s);
-          Datagram d{Endpoint::from_abi(s->peer), Endpoint::from_abi(s->local),
-                     {p.begin(), p.end()}};
-          tx.release();
-          return d;
-        }
-      }
-      std::this_thread::yield();
-    } while (std::chrono::steady_clock::now() < end);
-    return std::nullopt;
-  }
-  ShmRegion region;
-};
+using Rings = test::FakeDataplane;  // the test plays the dataplane
 
 bool wait_phase(const std::atomic<int>& phase, int p) {
   const auto end = std::chrono::steady_clock::now() + 10s;

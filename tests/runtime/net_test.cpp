@@ -4,6 +4,8 @@
 #include <kairos/net.hpp>
 #include <kairos/queue_state.hpp>
 
+#include "fake_dataplane.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -42,38 +44,7 @@ std::pair<std::uint32_t, std::uint32_t> unmsg(const std::vector<std::uint8_t>& m
   return {f, s};
 }
 
-// The test's side of the rings: the dataplane's role.
-struct FakeDataplane {
-  explicit FakeDataplane(unsigned kthreads, std::uint32_t slots = 256)
-      : region(ShmRegion::create(kthreads, slots)) {}
-  ShmRegion attach() const { return ShmRegion::attach(region.fd()); }
-  // Pushes into RX ring k (retrying while full) and rings the doorbell.
-  void send(unsigned k, const Endpoint& from, const Endpoint& to,
-            const std::vector<std::uint8_t>& data) {
-    auto rx = region.rings(k).rx;
-    while (!rx.try_push(from, to, 0, data)) std::this_thread::yield();
-    rx.wake_consumer();
-  }
-  // Takes one datagram from any TX ring, waiting up to timeout.
-  std::optional<Datagram> take_tx(std::chrono::milliseconds timeout = 5000ms) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    do {
-      for (unsigned k = 0; k < region.nr_kthreads(); k++) {
-        auto tx = region.rings(k).tx;
-        if (const kairos_dp_slot* s = tx.peek()) {
-          auto p = dp::RingView::payload(s);
-          Datagram d{Endpoint::from_abi(s->peer), Endpoint::from_abi(s->local),
-                     {p.begin(), p.end()}};
-          tx.release();
-          return d;
-        }
-      }
-      std::this_thread::yield();
-    } while (std::chrono::steady_clock::now() < end);
-    return std::nullopt;
-  }
-  ShmRegion region;
-};
+using test::FakeDataplane;
 
 // Many uthreads on several kthreads block in recv on many sockets; flows
 // of one socket arrive through different rings. Every datagram arrives
