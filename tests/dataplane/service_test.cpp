@@ -110,6 +110,11 @@ TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
       // Parses, but the device does not exist: the backend fails and the
       // region made before it is removed again.
       {"interface kdp-none0\nbackend afxdp\napp 10.0.0.1:7 shm=" + shm + "\n", "kdp-none0"},
+      {"interface lo\napp 10.0.0.1:7 mode=direct\n", ":2: mode=direct needs pin="},
+      {"interface lo\napp 10.0.0.1:7 mode=direct pin=/sys/fs/bpf/" + shm + "\n"
+       "app 10.0.0.1:8 shm=" + shm + "\n", ":2: a mode=direct app needs the interface to itself"},
+      {"interface kdp-none0\napp 10.0.0.1:7 mode=direct pin=/sys/fs/bpf/" + shm + "\n",
+       "kdp-none0"},
   };
   for (const auto& c : cases) {
     const std::string path = write_temp(c.text);
@@ -126,6 +131,7 @@ TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
     // Never half-configured: nothing of the dataplane (and no scheduler:
     // it exits before loading one) is left behind.
     EXPECT_FALSE(shm_exists(shm));
+    EXPECT_NE(access(("/sys/fs/bpf/" + shm).c_str(), F_OK), 0);  // no pins either
     EXPECT_EQ(out.find("scheduler"), std::string::npos) << out;
     unlink(path.c_str());
   }
