@@ -10,7 +10,8 @@
 //                   [--no-direct] [--direct-poll] [--no-xproc] [--client-spin-us N] [--json]
 // direct_xproc (unless --no-xproc): direct mode as an operator runs it, a
 // DataplaneService with "mode=direct pin=..." here and kairos-echo --direct
-// in another process owning the sockets.
+// in another process owning the sockets; with --direct-poll also
+// xproc_poll (kairos-echo --direct --poll).
 // --poll: the dataplane and kthreads spin and never sleep, as on cores the
 // allocator granted them (on a shared machine this steals CPU from others).
 #include "echo_app.hpp"
@@ -236,7 +237,7 @@ int main(int argc, char** argv) {
   // median over the rounds: the machine's noise hits both alike. DPDK's
   // EAL starts once per process, so it runs once, last.
   std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds, direct_rounds;
-  std::vector<Row> kpoll_rounds, dpoll_rounds, xproc_rounds;
+  std::vector<Row> kpoll_rounds, dpoll_rounds, xproc_rounds, xpoll_rounds;
   auto direct_path = [&](unsigned spins) -> std::shared_ptr<void> {
     dp::testing::InNetns in(v.server);
     dp::AfXdpConfig cfg;
@@ -282,6 +283,12 @@ int main(int argc, char** argv) {
         return std::make_shared<udpload::KernelEcho>(ep, o.kthreads, true);
       }));
       dpoll_rounds.push_back(measure("direct_poll", o, v, 7000, [&] { return direct_path(UINT_MAX); }));
+      if (o.xproc) {  // kairos-echo --direct --poll
+        xpoll_rounds.push_back(measure("xproc_poll", o, v, 7000, [&]() -> std::shared_ptr<void> {
+          return std::make_shared<XprocDirect>(v, ep, true);
+        }));
+        xpoll_rounds.back().switches_per_reply = -1;
+      }
     }
   }
   std::vector<Row> rows{median(kernel_rounds), median(afxdp_rounds)};
@@ -291,6 +298,7 @@ int main(int argc, char** argv) {
   if (o.direct_poll) {
     rows.push_back(median(kpoll_rounds));
     rows.push_back(median(dpoll_rounds));
+    if (o.xproc) rows.push_back(median(xpoll_rounds));
   }
   // Ratios within a round (runs seconds apart share the machine's mood),
   // then their median: the robust number on a noisy shared host.
@@ -320,6 +328,10 @@ int main(int argc, char** argv) {
     add_ratios("kernel_poll", kpoll_rounds);
     add_ratios("direct_poll", dpoll_rounds);
     add_ratios("direct_poll/kernel_poll", dpoll_rounds, &kpoll_rounds);
+    if (o.xproc) {
+      add_ratios("xproc_poll", xpoll_rounds);
+      add_ratios("xproc_poll/kernel_poll", xpoll_rounds, &kpoll_rounds);
+    }
   }
   if (o.dpdk && dp::dpdk_available() && o.queues == 1) {
     rows.push_back(measure("dpdk", o, v, 7000, [&]() -> std::shared_ptr<void> {
