@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -528,6 +529,57 @@ TEST(DataplaneService, DirectAppInAnotherProcessOwnsEveryQueue) {
   EXPECT_FALSE(exists(pin + "/info"));
   EXPECT_FALSE(exists(pin));
   EXPECT_FALSE(exists(top));
+}
+
+// A service that dies without cleaning up leaves its pins, but its
+// program detaches with its process: the app refuses the stale pins, a
+// new service refuses to take them over, and they go by hand.
+TEST(DataplaneService, StalePinsOfADeadServiceAreRefused) {
+  VethPair veth(1);
+  ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
+  const std::string top = "/sys/fs/bpf/kairos-stale-" + std::to_string(getpid());
+  const std::string cfg = "interface " + veth.server_if + "\nbackend afxdp\n"
+                          "app 10.77.0.1:7320 mode=direct pin=" + top + "\n";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the "kairosd" that dies: no destructors run
+    if (setns(veth.server.fd(), CLONE_NEWNET)) _exit(10);
+    try {
+      new DataplaneService(parse_service_config(cfg, "dead"));
+    } catch (...) {
+      _exit(11);
+    }
+    _exit(0);
+  }
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  ASSERT_TRUE(exists(top + "/info"));  // left behind
+  std::unique_ptr<Child> app;
+  {
+    InNetns in(veth.server);
+    app = std::make_unique<Child>(
+        std::vector<std::string>{KAIROS_ECHO_BIN, "--direct", top, "--wait-s", "0"});
+  }
+  const std::string out = app->read_until("\n\n");
+  EXPECT_EQ(app->wait_exit(), 1) << out;
+  EXPECT_NE(out.find("is no longer attached to kdps0: stale pins of kairosd pid " +
+                     std::to_string(pid)),
+            std::string::npos)
+      << out;
+  {
+    InNetns in(veth.server);
+    try {
+      DataplaneService s(parse_service_config(cfg, "t"));
+      ADD_FAILURE() << "took over stale pins";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("already exists"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(exists(top + "/info"));  // never removed by someone else
+  EXPECT_EQ(unlink((top + "/info").c_str()), 0);
+  EXPECT_EQ(unlink((top + "/xsks_map").c_str()), 0);
+  EXPECT_EQ(rmdir(top.c_str()), 0);
 }
 
 }  // namespace
