@@ -124,6 +124,56 @@ TEST(ServiceConfig, CgroupOptionAndTheGrantToKthreadsPolicy) {
   EXPECT_EQ(active_for_grant(5, 1), V{0});
 }
 
+// mode=direct: kairosd only steers and pins; the app owns the sockets.
+TEST(ServiceConfig, DirectModeAppLines) {
+  const auto c = parse_service_config(
+      "interface kdps0\nqueues 2\napp 10.77.0.1:7000 mode=direct pin=/sys/fs/bpf/kairos/echo\n",
+      "d");
+  ASSERT_EQ(c.apps.size(), 1u);
+  EXPECT_EQ(c.apps[0].mode, AppMode::kDirect);
+  EXPECT_EQ(c.apps[0].pin_dir, "/sys/fs/bpf/kairos/echo");
+  EXPECT_EQ(c.apps[0].shm_name, "");
+  const auto r = parse_service_config("interface v0\napp 10.0.0.1:5 shm=a mode=relayed\n", "r");
+  EXPECT_EQ(r.apps[0].mode, AppMode::kRelayed);
+
+  const std::string pin = " pin=/sys/fs/bpf/k/e";
+  const struct {
+    std::string text, want;
+  } cases[] = {
+      {"interface v0\napp 10.0.0.1:5 mode=fast" + pin + "\n",
+       "dp.conf:2: mode wants relayed or direct, got 'fast'"},
+      {"interface v0\napp 10.0.0.1:5 mode=\n", "dp.conf:2: mode wants relayed or direct, got ''"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct\n", "dp.conf:2: mode=direct needs pin="},
+      {"interface v0\napp 10.0.0.1:5 mode=direct pin=/tmp/x\n", "dp.conf:2: bad pin directory '/tmp/x'"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct pin=/sys/fs/bpf/\n", "dp.conf:2: bad pin directory"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct pin=/sys/fs/bpf\n", "dp.conf:2: bad pin directory"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct pin=/sys/fs/bpf/a/../b\n", "dp.conf:2: bad pin directory"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct pin=/sys/fs/bpf/a//b\n", "dp.conf:2: bad pin directory"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct pin=/sys/fs/bpf/a b\n", "dp.conf:2: app option 'b' is not KEY=VALUE"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct pin=/sys/fs/bpf/a$\n", "dp.conf:2: bad pin directory"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct shm=a" + pin + "\n",
+       "dp.conf:2: app option 'shm' does not apply to mode=direct"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct kthreads=2" + pin + "\n",
+       "dp.conf:2: app option 'kthreads' does not apply to mode=direct"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct cgroup=lc" + pin + "\n",
+       "dp.conf:2: app option 'cgroup' does not apply to mode=direct"},
+      {"interface v0\napp 10.0.0.1:5 shm=a" + pin + "\n", "dp.conf:2: pin= applies to mode=direct only"},
+      {"interface v0\napp 10.0.0.1:5 mode=direct mode=direct" + pin + "\n",
+       "dp.conf:2: app option 'mode' given twice"},
+      {"interface v0\napp 10.0.0.1:6 shm=a\napp 10.0.0.1:5 mode=direct" + pin + "\n",
+       "dp.conf:3: a mode=direct app needs the interface to itself"},
+      {"interface v0\nbackend auto\napp 10.0.0.1:5 mode=direct" + pin + "\n",
+       "dp.conf:3: mode=direct needs backend afxdp, not auto"},
+      {"backend kernel\napp 10.0.0.1:5 mode=direct" + pin + "\n",
+       "dp.conf:2: mode=direct needs backend afxdp, not kernel"},
+  };
+  for (const auto& c : cases) {
+    const std::string e = error_of(c.text);
+    EXPECT_NE(e.find(c.want), std::string::npos)
+        << "config:\n" << c.text << "\nwanted: " << c.want << "\ngot: " << e;
+  }
+}
+
 TEST(ServiceConfig, LoadsFilesAndReportsUnreadableOnes) {
   char path[] = "/tmp/kairos-dp-conf-XXXXXX";
   const int fd = mkstemp(path);

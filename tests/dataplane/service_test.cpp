@@ -3,12 +3,14 @@
 // cross-process path: DataplaneService (AF_XDP on a veth between
 // namespaces) plus the kairos-echo app in ANOTHER process, attached to the
 // app's ring region by its shared-memory name.
+#include "kernel_echo.hpp"
 #include "netns.hpp"
 
 #include <kairos/dataplane/service.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -109,6 +111,11 @@ TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
       // Parses, but the device does not exist: the backend fails and the
       // region made before it is removed again.
       {"interface kdp-none0\nbackend afxdp\napp 10.0.0.1:7 shm=" + shm + "\n", "kdp-none0"},
+      {"interface lo\napp 10.0.0.1:7 mode=direct\n", ":2: mode=direct needs pin="},
+      {"interface lo\napp 10.0.0.1:7 mode=direct pin=/sys/fs/bpf/" + shm + "\n"
+       "app 10.0.0.1:8 shm=" + shm + "\n", ":2: a mode=direct app needs the interface to itself"},
+      {"interface kdp-none0\napp 10.0.0.1:7 mode=direct pin=/sys/fs/bpf/" + shm + "\n",
+       "kdp-none0"},
   };
   for (const auto& c : cases) {
     const std::string path = write_temp(c.text);
@@ -125,6 +132,7 @@ TEST(KairosdDataplaneConfig, BadFilesStopKairosdBeforeAnythingStarts) {
     // Never half-configured: nothing of the dataplane (and no scheduler:
     // it exits before loading one) is left behind.
     EXPECT_FALSE(shm_exists(shm));
+    EXPECT_NE(access(("/sys/fs/bpf/" + shm).c_str(), F_OK), 0);  // no pins either
     EXPECT_EQ(out.find("scheduler"), std::string::npos) << out;
     unlink(path.c_str());
   }
@@ -143,6 +151,10 @@ TEST(KairosEcho, BadFlagsAndAMissingRegion) {
     std::string want;
   } cases[] = {
       {{}, 2, "--shm NAME is required"},
+      {{"--shm", "x", "--direct", "/sys/fs/bpf/x"}, 2, "--shm and --direct exclude each other"},
+      {{"--shm", "x", "--poll"}, 2, "--poll applies to --direct only"},
+      {{"--direct", "/sys/fs/bpf/x", "--servers", "2"}, 2, "--servers applies to --shm only"},
+      {{"--direct", ""}, 2, "--direct wants a pin directory"},
       {{"--shm"}, 2, "missing value after --shm"},
       {{"--shm", "x", "--servers", "0"}, 2, "--servers wants 1..1024"},
       {{"--shm", "x", "--servers", "3z"}, 2, "--servers wants 1..1024"},
@@ -366,6 +378,208 @@ TEST(DataplaneService, AppNoticesThatTheDataplaneStopped) {
   const std::string bye = app.read_until("rx_overflow=");
   EXPECT_NE(bye.find("the dataplane stopped"), std::string::npos) << bye;
   EXPECT_EQ(app.wait_exit(), 3) << bye;
+}
+
+// Direct mode across processes: the service (kairosd's side) only steers
+// and pins the XSKMAP; kairos-echo --direct, another process in the
+// server's namespace, owns one AF_XDP socket per queue and answers.
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+std::string direct_config(const VethPair& veth, const std::string& pin, std::uint16_t port) {
+  return "interface " + veth.server_if + "\nqueues 2\nbackend afxdp\napp 10.77.0.1:" +
+         std::to_string(port) + " mode=direct pin=" + pin + "\n";
+}
+
+TEST(DataplaneService, DirectAppInAnotherProcessOwnsEveryQueue) {
+  VethPair veth(2);
+  ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
+  const std::string top = "/sys/fs/bpf/kairos-test-" + std::to_string(getpid());
+  const std::string pin = top + "/echo";
+  constexpr std::uint16_t kPort = 7310, kKernelPort = 7311;
+  std::unique_ptr<DataplaneService> svc;
+  std::unique_ptr<udpload::KernelEcho> kernel_echo;
+  {
+    InNetns in(veth.server);
+    // The app first: no pins yet, a clear error (exit 1).
+    Child early({KAIROS_ECHO_BIN, "--direct", pin, "--wait-s", "0"});
+    const std::string e = early.read_until("\n\n");
+    EXPECT_EQ(early.wait_exit(), 1) << e;
+    EXPECT_NE(e.find("cannot open " + pin + "/info"), std::string::npos) << e;
+    EXPECT_NE(e.find("is kairosd running with 'app ... mode=direct pin=" + pin), std::string::npos)
+        << e;
+    svc = std::make_unique<DataplaneService>(
+        parse_service_config(direct_config(veth, pin, kPort), "test"));
+    kernel_echo = std::make_unique<udpload::KernelEcho>(
+        *Endpoint::parse("10.77.0.1:" + std::to_string(kKernelPort)), 1);
+  }
+  EXPECT_TRUE(svc->direct());
+  EXPECT_THROW(svc->backend(), std::logic_error);
+  EXPECT_THROW(svc->set_active(0, {0}), std::logic_error);
+  EXPECT_TRUE(exists(pin + "/xsks_map"));
+  EXPECT_TRUE(exists(pin + "/info"));
+  svc->start();
+  // A second service on the same pins is refused and removes nothing.
+  {
+    VethPair other(1);
+    ASSERT_TRUE(other.ok());
+    InNetns in(other.server);
+    try {
+      DataplaneService s2(parse_service_config(direct_config(other, pin, kPort), "t2"));
+      ADD_FAILURE() << "took over existing pins";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(pin + "/xsks_map already exists"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_TRUE(exists(pin + "/info"));
+  // Wrong places: a path with no pins, one outside bpffs, the wrong
+  // network namespace (this thread's: the device is not here).
+  for (const auto& [args, want] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--direct", top + "/nope"}, "cannot open " + top + "/nope/info"},
+           {{"--direct", "/tmp"}, "cannot open /tmp/info"},
+           {{"--direct", pin}, "is not in this network namespace"}}) {
+    std::vector<std::string> argv{KAIROS_ECHO_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--wait-s", "0"});
+    Child bad(argv);
+    const std::string out = bad.read_until("\n\n");
+    EXPECT_EQ(bad.wait_exit(), 1) << out;
+    EXPECT_NE(out.find(want), std::string::npos) << "wanted '" << want << "' in: " << out;
+  }
+
+  std::unique_ptr<Child> app;
+  {
+    InNetns in(veth.server);  // the child starts in the server's namespace
+    app = std::make_unique<Child>(std::vector<std::string>{KAIROS_ECHO_BIN, "--direct", pin});
+  }
+  ASSERT_GT(app->pid, 0);
+  const std::string ready = app->read_until("\n");
+  ASSERT_NE(ready.find("kairos-echo ready 10.77.0.1:7310 direct queues=2"), std::string::npos)
+      << ready;
+  const std::string tag = "|" + std::to_string(app->pid) + ":";
+
+  auto fds = testing::connected_udp_clients(veth.client, veth.server_ip, kPort, 32);
+  std::vector<std::set<std::string>> queue_of(fds.size());
+  std::set<std::string> queues;
+  unsigned sent = 0;
+  for (unsigned s = 0; s < 3; s++)
+    for (unsigned f = 0; f < fds.size(); f++) {
+      const std::string m = "f" + std::to_string(f) + " s" + std::to_string(s);
+      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
+      sent++;
+      auto r = recv_text(fds[f]);
+      ASSERT_TRUE(r) << "no echo for " << m << ": " << svc->describe();
+      ASSERT_EQ(r->rfind(m + tag, 0), 0u) << *r;  // answered by the other process
+      const std::string q = r->substr(m.size() + tag.size());
+      queue_of[f].insert(q);
+      queues.insert(q);
+    }
+  EXPECT_EQ(queues, (std::set<std::string>{"0", "1"})) << "32 flows: both queues answer";
+  for (unsigned f = 0; f < fds.size(); f++)
+    EXPECT_EQ(queue_of[f].size(), 1u) << "flow " << f << " moved between queues";
+  // A bounded burst on every flow: nothing lost.
+  constexpr unsigned kBurst = 16;
+  for (unsigned s = 0; s < kBurst; s++)
+    for (unsigned f = 0; f < fds.size(); f++) {
+      const std::string m = "b" + std::to_string(f) + " " + std::to_string(s);
+      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
+      sent++;
+    }
+  unsigned got = 0;
+  for (unsigned f = 0; f < fds.size(); f++)
+    for (unsigned s = 0; s < kBurst; s++) got += recv_text(fds[f]).has_value();
+  EXPECT_EQ(got, fds.size() * kBurst) << svc->describe();
+  const kairos_xdp_app_stats st = svc->direct_steering()->app_stats(0);
+  EXPECT_EQ(st.redirected, sent);
+  EXPECT_EQ(st.no_socket, 0u);
+  EXPECT_NE(svc->describe().find("mode=direct"), std::string::npos) << svc->describe();
+  // Ordinary traffic: ping and kernel UDP on another port.
+  EXPECT_EQ(veth.client.sh("ping -c 1 -W 2 " + veth.server_ip + " >/dev/null"), 0);
+  auto kfd = testing::connected_udp_clients(veth.client, veth.server_ip, kKernelPort, 1);
+  ASSERT_EQ(send(kfd[0], "kernel", 6, 0), 6);
+  EXPECT_EQ(recv_text(kfd[0]), "kernel");
+  close(kfd[0]);
+
+  // The app stops cleanly and counted the same datagrams; its sockets
+  // leave the XSKMAP, so the port passes to the kernel again.
+  kill(app->pid, SIGTERM);
+  const std::string bye = app->read_until("per_queue=");
+  EXPECT_EQ(app->wait_exit(), 0) << bye;
+  EXPECT_NE(bye.find("rx=" + std::to_string(sent) + " tx=" + std::to_string(sent) +
+                     " dropped=0"),
+            std::string::npos)
+      << bye;
+  ASSERT_EQ(send(fds[0], "late", 4, 0), 4);
+  EXPECT_FALSE(recv_text(fds[0], 300));  // no socket: the kernel has no listener
+  EXPECT_GE(svc->direct_steering()->app_stats(0).no_socket, 1u);
+
+  // An app still running when the service stops notices and exits 3.
+  {
+    InNetns in(veth.server);
+    app = std::make_unique<Child>(
+        std::vector<std::string>{KAIROS_ECHO_BIN, "--direct", pin, "--poll"});
+  }
+  ASSERT_NE(app->read_until("\n").find("direct queues=2"), std::string::npos);
+  for (int fd : fds) close(fd);
+  svc.reset();
+  const std::string gone = app->read_until("per_queue=");
+  EXPECT_NE(gone.find("the dataplane stopped"), std::string::npos) << gone;
+  EXPECT_EQ(app->wait_exit(), 3) << gone;
+  // The pins and the directories the service made are gone.
+  EXPECT_FALSE(exists(pin + "/info"));
+  EXPECT_FALSE(exists(pin));
+  EXPECT_FALSE(exists(top));
+}
+
+// A service that dies without cleaning up leaves its pins, but its
+// program detaches with its process: the app refuses the stale pins, a
+// new service refuses to take them over, and they go by hand.
+TEST(DataplaneService, StalePinsOfADeadServiceAreRefused) {
+  VethPair veth(1);
+  ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
+  const std::string top = "/sys/fs/bpf/kairos-stale-" + std::to_string(getpid());
+  const std::string cfg = "interface " + veth.server_if + "\nbackend afxdp\n"
+                          "app 10.77.0.1:7320 mode=direct pin=" + top + "\n";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the "kairosd" that dies: no destructors run
+    if (setns(veth.server.fd(), CLONE_NEWNET)) _exit(10);
+    try {
+      new DataplaneService(parse_service_config(cfg, "dead"));
+    } catch (...) {
+      _exit(11);
+    }
+    _exit(0);
+  }
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  ASSERT_TRUE(exists(top + "/info"));  // left behind
+  std::unique_ptr<Child> app;
+  {
+    InNetns in(veth.server);
+    app = std::make_unique<Child>(
+        std::vector<std::string>{KAIROS_ECHO_BIN, "--direct", top, "--wait-s", "0"});
+  }
+  const std::string out = app->read_until("\n\n");
+  EXPECT_EQ(app->wait_exit(), 1) << out;
+  EXPECT_NE(out.find("is no longer attached to kdps0: stale pins of kairosd pid " +
+                     std::to_string(pid)),
+            std::string::npos)
+      << out;
+  {
+    InNetns in(veth.server);
+    try {
+      DataplaneService s(parse_service_config(cfg, "t"));
+      ADD_FAILURE() << "took over stale pins";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("already exists"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(exists(top + "/info"));  // never removed by someone else
+  EXPECT_EQ(unlink((top + "/info").c_str()), 0);
+  EXPECT_EQ(unlink((top + "/xsks_map").c_str()), 0);
+  EXPECT_EQ(rmdir(top.c_str()), 0);
 }
 
 }  // namespace

@@ -7,7 +7,11 @@
 //   dataplane_bench [--duration S] [--rate N] [--flows N] [--size B]
 //                   [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk]
 //                   [--dp-spins N] [--kthread-spins N] [--yield-us N]
-//                   [--no-direct] [--direct-poll] [--client-spin-us N] [--json]
+//                   [--no-direct] [--direct-poll] [--no-xproc] [--client-spin-us N] [--json]
+// direct_xproc (unless --no-xproc): direct mode as an operator runs it, a
+// DataplaneService with "mode=direct pin=..." here and kairos-echo --direct
+// in another process owning the sockets; with --direct-poll also
+// xproc_poll (kairos-echo --direct --poll).
 // --poll: the dataplane and kthreads spin and never sleep, as on cores the
 // allocator granted them (on a shared machine this steals CPU from others).
 #include "echo_app.hpp"
@@ -15,8 +19,15 @@
 #include "loadgen.hpp"
 #include "netns.hpp"
 
+#include <kairos/dataplane/service.hpp>
+
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -52,6 +63,8 @@ struct Options {
   // Dedicated-core peers in every round: kernel_poll (non-blocking
   // recvmmsg loop) and direct_poll (the direct thread never sleeps).
   bool direct_poll = false;
+  // direct_xproc: the cross-process direct path (kairosd's mode=direct).
+  bool xproc = true;
 };
 
 struct Row {
@@ -98,6 +111,56 @@ Row measure(const std::string& name, const Options& o, dp::testing::VethPair& v,
   return r;
 }
 
+// The cross-process direct path: the service pins the XSKMAP, kairos-echo
+// --direct (another process, started in the server namespace) serves.
+class XprocDirect {
+ public:
+  XprocDirect(dp::testing::VethPair& v, const dp::Endpoint& ep, bool poll) {
+    const std::string pin = "/sys/fs/bpf/kairos-bench-" + std::to_string(getpid());
+    dp::testing::InNetns in(v.server);
+    svc_ = std::make_unique<dp::DataplaneService>(dp::parse_service_config(
+        "interface " + v.server_if + "\nbackend afxdp\napp " + ep.str() +
+            " mode=direct pin=" + pin + "\n",
+        "bench"));
+    int p[2];
+    if (pipe2(p, O_CLOEXEC)) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    std::vector<std::string> args{KAIROS_ECHO_BIN, "--direct", pin};
+    if (poll) args.push_back("--poll");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    out_ = p[0];
+    if (rc) throw std::runtime_error("cannot start " KAIROS_ECHO_BIN);
+    std::string got;
+    pollfd pf{out_, POLLIN, 0};
+    while (got.find("ready") == std::string::npos && poll_one(pf)) {
+      char buf[256];
+      const ssize_t n = read(out_, buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    if (got.find("ready") == std::string::npos)
+      throw std::runtime_error("kairos-echo --direct did not start: " + got);
+  }
+  ~XprocDirect() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    close(out_);
+  }
+
+ private:
+  static bool poll_one(pollfd& pf) { return ::poll(&pf, 1, 10000) == 1; }
+  std::unique_ptr<dp::DataplaneService> svc_;
+  pid_t pid_ = -1;
+  int out_ = -1;
+};
+
 // Per metric, the median over rounds.
 Row median(std::vector<Row> rounds) {
   auto med = [&](auto get) {
@@ -122,7 +185,7 @@ int usage(const char* why) {
   std::fprintf(stderr,
                "dataplane_bench: %s\nusage: dataplane_bench [--duration S] [--rate N] "
                "[--flows N] [--size B] [--kthreads N] [--queues N] [--repeat N] [--poll] [--no-dpdk] "
-               "[--dp-spins N] [--kthread-spins N] [--yield-us N] [--no-direct] [--direct-poll] "
+               "[--dp-spins N] [--kthread-spins N] [--yield-us N] [--no-direct] [--direct-poll] [--no-xproc] "
                "[--client-spin-us N] "
                "[--json]\n",
                why);
@@ -141,6 +204,7 @@ int main(int argc, char** argv) {
     if (a == "--json") { o.json = true; continue; }
     if (a == "--no-direct") { o.direct = false; continue; }
     if (a == "--direct-poll") { o.direct_poll = true; continue; }
+    if (a == "--no-xproc") { o.xproc = false; continue; }
     if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
     char* end = nullptr;
     const double v = std::strtod(argv[++i], &end);
@@ -173,7 +237,7 @@ int main(int argc, char** argv) {
   // median over the rounds: the machine's noise hits both alike. DPDK's
   // EAL starts once per process, so it runs once, last.
   std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds, direct_rounds;
-  std::vector<Row> kpoll_rounds, dpoll_rounds;
+  std::vector<Row> kpoll_rounds, dpoll_rounds, xproc_rounds, xpoll_rounds;
   auto direct_path = [&](unsigned spins) -> std::shared_ptr<void> {
     dp::testing::InNetns in(v.server);
     dp::AfXdpConfig cfg;
@@ -207,20 +271,34 @@ int main(int argc, char** argv) {
       direct_rounds.push_back(measure("direct", o, v, 7000, [&] {
         return direct_path(o.poll ? UINT_MAX : static_cast<unsigned>(o.kthread_spins));
       }));
+    if (o.xproc) {
+      xproc_rounds.push_back(measure("direct_xproc", o, v, 7000, [&]() -> std::shared_ptr<void> {
+        return std::make_shared<XprocDirect>(v, ep, o.poll);
+      }));
+      xproc_rounds.back().switches_per_reply = -1;  // the server is another process
+    }
     if (o.direct_poll) {
       kpoll_rounds.push_back(measure("kernel_poll", o, v, 7000, [&]() -> std::shared_ptr<void> {
         dp::testing::InNetns in(v.server);
         return std::make_shared<udpload::KernelEcho>(ep, o.kthreads, true);
       }));
       dpoll_rounds.push_back(measure("direct_poll", o, v, 7000, [&] { return direct_path(UINT_MAX); }));
+      if (o.xproc) {  // kairos-echo --direct --poll
+        xpoll_rounds.push_back(measure("xproc_poll", o, v, 7000, [&]() -> std::shared_ptr<void> {
+          return std::make_shared<XprocDirect>(v, ep, true);
+        }));
+        xpoll_rounds.back().switches_per_reply = -1;
+      }
     }
   }
   std::vector<Row> rows{median(kernel_rounds), median(afxdp_rounds)};
   if (o.yield_us) rows.push_back(median(yield_rounds));
   if (o.direct) rows.push_back(median(direct_rounds));
+  if (o.xproc) rows.push_back(median(xproc_rounds));
   if (o.direct_poll) {
     rows.push_back(median(kpoll_rounds));
     rows.push_back(median(dpoll_rounds));
+    if (o.xproc) rows.push_back(median(xpoll_rounds));
   }
   // Ratios within a round (runs seconds apart share the machine's mood),
   // then their median: the robust number on a noisy shared host.
@@ -244,10 +322,16 @@ int main(int argc, char** argv) {
   add_ratios("af_xdp", afxdp_rounds);
   if (o.yield_us) add_ratios("af_xdp_y", yield_rounds);
   if (o.direct) add_ratios("direct", direct_rounds);
+  if (o.xproc) add_ratios("direct_xproc", xproc_rounds);
+  if (o.xproc && o.direct) add_ratios("direct_xproc/direct", xproc_rounds, &direct_rounds);
   if (o.direct_poll) {
     add_ratios("kernel_poll", kpoll_rounds);
     add_ratios("direct_poll", dpoll_rounds);
     add_ratios("direct_poll/kernel_poll", dpoll_rounds, &kpoll_rounds);
+    if (o.xproc) {
+      add_ratios("xproc_poll", xpoll_rounds);
+      add_ratios("xproc_poll/kernel_poll", xpoll_rounds, &kpoll_rounds);
+    }
   }
   if (o.dpdk && dp::dpdk_available() && o.queues == 1) {
     rows.push_back(measure("dpdk", o, v, 7000, [&]() -> std::shared_ptr<void> {
@@ -279,14 +363,15 @@ int main(int argc, char** argv) {
   std::printf("UDP echo, %zu-byte requests, %u flows, %u kthread(s), veth with %u queue(s), "
               "median of %u rounds (dpdk: 1 round)\n",
               o.load.size, o.flows, o.kthreads, o.queues, o.repeat);
-  std::printf("%-11s %14s %8s %9s %9s %9s %9s %8s %9s\n", "path", "max replies/s", "x base",
+  std::printf("%-12s %14s %8s %9s %9s %9s %9s %8s %9s\n", "path", "max replies/s", "x base",
               "lost %", "p50 us", "p99 us", "p99.9 us", "p50 x", "csw/reply");
   for (const Row& r : rows) {
     const double lost = r.sat.sent ? 100.0 * (r.sat.sent - r.sat.received) / r.sat.sent : 0;
-    std::printf("%-11s %14.0f %8.2f %9.2f %9.1f %9.1f %9.1f %8.2f %9.2f\n", r.name.c_str(),
+    std::printf("%-12s %14.0f %8.2f %9.2f %9.1f %9.1f %9.1f %8.2f", r.name.c_str(),
                 r.sat.throughput, r.sat.throughput / base.sat.throughput, lost,
-                r.lat.p50_us, r.lat.p99_us, r.lat.p999_us, r.lat.p50_us / base.lat.p50_us,
-                r.switches_per_reply);
+                r.lat.p50_us, r.lat.p99_us, r.lat.p999_us, r.lat.p50_us / base.lat.p50_us);
+    if (r.switches_per_reply < 0) std::printf(" %9s\n", "-");  // server in another process
+    else std::printf(" %9.2f\n", r.switches_per_reply);
   }
   std::printf("(latency at %.0f requests/s open loop; throughput at saturation)\n",
               o.latency_rate);

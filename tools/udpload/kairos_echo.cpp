@@ -5,15 +5,28 @@
 // blocking sockets. Each reply is the request followed by "|<pid>", so a
 // client can tell which process answered.
 //   kairos-echo --shm NAME [--servers N] [--wait-s S]
+//   kairos-echo --direct PIN_DIR [--poll] [--wait-s S]
 // Prints "kairos-echo ready <addr> kthreads=<n>" once it serves; on
 // SIGINT/SIGTERM closes its socket, prints its counters and exits 0. When
 // the dataplane stops (its region marked stopped or its process gone:
 // ShmRegion::dataplane_alive) it says so, prints its counters and exits 3.
+//
+// --direct: direct mode (kairosd's "app ... mode=direct pin=PIN_DIR"):
+// no rings, no runtime; one thread per device queue owns that queue's
+// AF_XDP socket, inserted into the XSKMAP kairosd pinned (attach_direct),
+// and answers in place, blocking on the socket when idle (--poll: never
+// sleeps). Replies end in "|<pid>:<queue>". Needs root (or CAP_BPF +
+// CAP_NET_RAW) in kairosd's network namespace. Prints
+// "kairos-echo ready <addr> direct queues=<n>"; exits 3 when kairosd's
+// steering program is gone.
+#include <kairos/dataplane/direct_pins.hpp>
 #include <kairos/dataplane/shm_rings.hpp>
 #include <kairos/net.hpp>
 
+#include <sys/prctl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -27,7 +40,8 @@ namespace {
 
 int usage(const char* why) {
   std::fprintf(stderr,
-               "kairos-echo: %s\nusage: kairos-echo --shm NAME [--servers N] [--wait-s S]\n",
+               "kairos-echo: %s\nusage: kairos-echo --shm NAME [--servers N] [--wait-s S]\n"
+               "       kairos-echo --direct PIN_DIR [--poll] [--wait-s S]\n",
                why);
   return 2;
 }
@@ -46,20 +60,103 @@ kairos::dp::ShmRegion attach_when_ready(const std::string& name, double wait_s) 
   }
 }
 
+// kairosd may still be starting: retry until its pins are there.
+kairos::dp::DirectAttachment attach_direct_when_ready(const std::string& dir, double wait_s) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration<double>(wait_s);
+  for (;;) {
+    try {
+      return kairos::dp::attach_direct(dir);
+    } catch (const std::exception&) {
+      if (std::chrono::steady_clock::now() >= until) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
+// One queue, one thread: receive, answer in place, kick TX.
+struct DirectEcho final : kairos::dp::RxSink {
+  kairos::dp::Backend* b = nullptr;
+  std::string tag;
+  std::vector<std::uint8_t> buf;
+  void on_datagram(const kairos::dp::RxDatagram& d) override {
+    buf.assign(d.payload.begin(), d.payload.end());
+    buf.insert(buf.end(), tag.begin(), tag.end());
+    b->send(d.dst, d.src, buf);  // a refusal is counted by the backend
+  }
+};
+
+int serve_direct(const std::string& dir, bool poll_only, double wait_s, sigset_t& sigs) {
+  kairos::dp::DirectAttachment att = attach_direct_when_ready(dir, wait_s);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (unsigned q = 0; q < att.queues.size(); q++)
+    threads.emplace_back([&, q] {
+      prctl(PR_SET_TIMERSLACK, 1UL);
+      kairos::dp::Backend& b = *att.queues[q];
+      DirectEcho echo;
+      echo.b = &b;
+      echo.tag = "|" + std::to_string(getpid()) + ":" + std::to_string(q);
+      unsigned idle = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        const std::size_t n = b.poll_rx(64, echo);
+        b.flush();  // TX kick and completions, every round while in flight
+        if (n) idle = 0;
+        else if (!poll_only && ++idle > 64) b.wait_rx(std::chrono::milliseconds(20));
+      }
+    });
+  std::printf("kairos-echo ready %s direct queues=%zu\n", att.listen.str().c_str(),
+              att.queues.size());
+  std::fflush(stdout);
+  const timespec tick{0, 100'000'000};
+  int rc = 0;
+  while (sigtimedwait(&sigs, nullptr, &tick) < 0) {
+    if (!att.steering_attached()) {
+      std::printf("kairos-echo: the dataplane stopped\n");
+      rc = 3;
+      break;
+    }
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  std::uint64_t rx = 0, tx = 0, dropped = 0;
+  std::string per_queue;
+  for (auto& b : att.queues) {
+    const kairos::dp::BackendStats st = b->stats();
+    rx += st.rx;
+    tx += st.tx;
+    dropped += st.tx_full + st.tx_no_route + st.rx_invalid;
+    per_queue += (per_queue.empty() ? "" : ",") + std::to_string(st.rx);
+  }
+  std::printf("kairos-echo stats rx=%llu tx=%llu dropped=%llu per_queue=%s\n",
+              (unsigned long long)rx, (unsigned long long)tx, (unsigned long long)dropped,
+              per_queue.c_str());
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string shm;
+  std::string shm, direct;
+  bool poll_only = false, servers_given = false;
   unsigned servers = 4;
   double wait_s = 5;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
+    if (a == "--poll") {
+      poll_only = true;
+      continue;
+    }
     if (i + 1 >= argc) return usage(("missing value after " + a).c_str());
     const char* v = argv[++i];
     char* end = nullptr;
     if (a == "--shm") {
       shm = v;
+    } else if (a == "--direct") {
+      direct = v;
+      if (direct.empty()) return usage("--direct wants a pin directory");
     } else if (a == "--servers") {
+      servers_given = true;
       const long n = std::strtol(v, &end, 10);
       if (*end || n < 1 || n > 1024) return usage("--servers wants 1..1024");
       servers = static_cast<unsigned>(n);
@@ -70,7 +167,10 @@ int main(int argc, char** argv) {
       return usage(("unknown option " + a).c_str());
     }
   }
-  if (shm.empty()) return usage("--shm NAME is required");
+  if (!shm.empty() && !direct.empty()) return usage("--shm and --direct exclude each other");
+  if (shm.empty() && direct.empty()) return usage("--shm NAME is required (or --direct PIN_DIR)");
+  if (!direct.empty() && servers_given) return usage("--servers applies to --shm only");
+  if (direct.empty() && poll_only) return usage("--poll applies to --direct only");
 
   // Signals are taken by sigwait on this thread only (blocked before the
   // runtime's threads exist, so they inherit the mask).
@@ -81,6 +181,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   try {
+    if (!direct.empty()) return serve_direct(direct, poll_only, wait_s, sigs);
     kairos::dp::ShmRegion region = attach_when_ready(shm, wait_s);
     const kairos::dp::Endpoint local = region.app();
     if (local.port == 0) throw std::runtime_error("region " + shm + " names no app address");

@@ -10,6 +10,7 @@
 #include <kairos/dataplane/udp_frame.hpp>
 #include <kairos/dataplane/xdp_steering.hpp>
 
+#include <fcntl.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -39,8 +40,10 @@ std::runtime_error fail(const std::string& what, int e) {
   return std::runtime_error("AF_XDP backend: " + what + ": " + std::strerror(e));
 }
 
+}  // namespace
+
 // rx queues of the device, through the ethtool channels query.
-std::uint32_t device_queues(const std::string& ifname) {
+std::uint32_t device_rx_queues(const std::string& ifname) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw fail("socket", errno);
   ethtool_channels ch{};
@@ -53,6 +56,8 @@ std::uint32_t device_queues(const std::string& ifname) {
   if (rc != 0) return 1;  // no channel info: a single-queue device
   return std::max<std::uint32_t>({ch.rx_count, ch.combined_count, 1u});
 }
+
+namespace {
 
 Mac device_mac(const std::string& ifname) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -95,6 +100,17 @@ struct Queue {
   std::uint64_t rx_frames = 0;
 };
 
+// An XSKMAP fd owned by the backends that insert their sockets into it.
+struct XskMapFd {
+  int fd = -1;
+  explicit XskMapFd(int f) : fd(fcntl(f, F_DUPFD_CLOEXEC, 3)) {
+    if (fd < 0) throw fail("dup of the XSKMAP fd", errno);
+  }
+  ~XskMapFd() { close(fd); }
+  XskMapFd(const XskMapFd&) = delete;
+  XskMapFd& operator=(const XskMapFd&) = delete;
+};
+
 // The steering program attached to cfg.ifname with cfg.apps in its map.
 std::shared_ptr<XdpSteering> make_steering(const AfXdpConfig& cfg) {
   auto steer = std::make_shared<XdpSteering>(cfg.ifname);
@@ -104,15 +120,18 @@ std::shared_ptr<XdpSteering> make_steering(const AfXdpConfig& cfg) {
 }
 
 std::uint32_t queue_count(const AfXdpConfig& cfg) {
-  return cfg.nr_queues ? cfg.nr_queues : device_queues(cfg.ifname);
+  return cfg.nr_queues ? cfg.nr_queues : device_rx_queues(cfg.ifname);
 }
 
 class AfXdpBackend final : public Backend {
  public:
   // Opens a socket on each of queue_ids and registers it with steer.
+  // Or, with steer null, inserts it into xskmap (a pinned map, direct mode).
   AfXdpBackend(const AfXdpConfig& cfg, std::shared_ptr<XdpSteering> steer,
-               const std::vector<std::uint32_t>& queue_ids)
-      : ifname_(cfg.ifname), mac_(device_mac(cfg.ifname)), steer_(std::move(steer)) {
+               const std::vector<std::uint32_t>& queue_ids,
+               std::shared_ptr<XskMapFd> xskmap = nullptr)
+      : ifname_(cfg.ifname), mac_(device_mac(cfg.ifname)), steer_(std::move(steer)),
+        xskmap_(std::move(xskmap)) {
     queues_.resize(queue_ids.size());
     try {
       for (std::size_t i = 0; i < queue_ids.size(); i++)
@@ -207,7 +226,7 @@ class AfXdpBackend final : public Backend {
     for (auto& q : queues_) s.rx_per_queue.push_back(q.rx_frames);
     return s;
   }
-  const XdpSteering& steering() const { return *steer_; }
+  const XdpSteering* steering() const { return steer_.get(); }
 
   void wait_rx(std::chrono::microseconds timeout) override {
     wait_fds_readable(pollfds_, timeout);
@@ -248,7 +267,13 @@ class AfXdpBackend final : public Backend {
     for (std::uint32_t i = half; i < cfg.frames_per_queue; i++)
       q.free_tx.push_back(static_cast<std::uint64_t>(i) * kFrameSize);
     refill(q);
-    steer_->set_socket(id, xsk_socket__fd(q.xsk));
+    if (steer_) {
+      steer_->set_socket(id, xsk_socket__fd(q.xsk));
+    } else {
+      rc = xsk_socket__update_xskmap(q.xsk, xskmap_->fd);  // key: the socket's queue
+      if (rc) throw fail("inserting the socket of queue " + std::to_string(id) +
+                         " into the pinned XSKMAP", -rc);
+    }
   }
 
   void close_queues() {
@@ -305,6 +330,7 @@ class AfXdpBackend final : public Backend {
   std::string ifname_;
   Mac mac_;
   std::shared_ptr<XdpSteering> steer_;  // shared by the backends of one device
+  std::shared_ptr<XskMapFd> xskmap_;    // or: the pinned XSKMAP (direct mode)
   std::vector<Queue> queues_;
   std::vector<pollfd> pollfds_;  // one per queue, for wait_rx
   std::map<std::array<std::uint8_t, 16>, Mac> neighbours_;
@@ -332,9 +358,21 @@ std::vector<std::unique_ptr<Backend>> make_afxdp_direct_backends(const AfXdpConf
   return out;
 }
 
+std::vector<std::unique_ptr<Backend>> make_afxdp_backends_on_xskmap(const AfXdpConfig& config,
+                                                                    int xskmap_fd) {
+  validated(config);
+  auto map = std::make_shared<XskMapFd>(xskmap_fd);
+  std::vector<std::unique_ptr<Backend>> out;
+  const std::uint32_t nq = queue_count(config);
+  for (std::uint32_t q = 0; q < nq; q++)
+    out.push_back(
+        std::make_unique<AfXdpBackend>(config, nullptr, std::vector<std::uint32_t>{q}, map));
+  return out;
+}
+
 const XdpSteering* afxdp_steering(const Backend& backend) {
   auto* b = dynamic_cast<const AfXdpBackend*>(&backend);
-  return b ? &b->steering() : nullptr;
+  return b ? b->steering() : nullptr;
 }
 
 }  // namespace kairos::dp

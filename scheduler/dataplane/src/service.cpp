@@ -1,5 +1,6 @@
 #include <kairos/dataplane/service.hpp>
 
+#include <netinet/in.h>
 #include <sys/prctl.h>
 
 #include <stdexcept>
@@ -35,6 +36,20 @@ std::unique_ptr<Backend> make_configured_backend(const ServiceConfig& c,
 
 DataplaneService::DataplaneService(ServiceConfig cfg, DataplaneConfig dcfg)
     : cfg_(std::move(cfg)) {
+  if (cfg_.apps.size() == 1 && cfg_.apps[0].mode == AppMode::kDirect) {
+    // Steering only (the parser allows a direct app alone on afxdp).
+    const auto& a = cfg_.apps[0];
+    const std::uint32_t nq = cfg_.queues ? cfg_.queues : device_rx_queues(cfg_.ifname);
+    if (nq > KAIROS_XDP_MAX_QUEUES)
+      throw std::runtime_error("dataplane: " + cfg_.ifname + " has " + std::to_string(nq) +
+                               " queues, the steering program serves at most " +
+                               std::to_string(KAIROS_XDP_MAX_QUEUES));
+    direct_steer_ = std::make_shared<XdpSteering>(cfg_.ifname);
+    direct_steer_->add_app(a.listen, IPPROTO_UDP, 0);
+    pins_ = std::make_unique<DirectPins>(*direct_steer_, a.pin_dir, cfg_.ifname, nq, a.listen);
+    direct_queues_ = nq;
+    return;
+  }
   // Members already built are destroyed if a later step throws: regions
   // unlink their names, the backend detaches its XDP program.
   for (auto& a : cfg_.apps)
@@ -55,7 +70,7 @@ std::size_t DataplaneService::follow_grants(
   std::size_t changed = 0;
   for (std::size_t i = 0; i < cfg_.apps.size(); i++) {
     const auto& a = cfg_.apps[i];
-    if (a.cgroup.empty()) continue;
+    if (a.cgroup.empty() || a.mode == AppMode::kDirect) continue;
     const std::optional<unsigned> n = granted(a.cgroup);
     if (!n) continue;
     auto want = active_for_grant(*n, a.kthreads);
@@ -69,8 +84,23 @@ std::size_t DataplaneService::follow_grants(
 
 DataplaneService::~DataplaneService() { stop(); }
 
+const Backend& DataplaneService::backend() const {
+  if (!backend_) throw std::logic_error("dataplane service: mode=direct has no backend");
+  return *backend_;
+}
+
+const Dataplane& DataplaneService::dataplane() const {
+  if (!dp_) throw std::logic_error("dataplane service: mode=direct has no dataplane loop");
+  return *dp_;
+}
+
 void DataplaneService::start(std::chrono::microseconds interval) {
-  if (loop_.joinable()) throw std::logic_error("dataplane service already started");
+  if (loop_.joinable() || started_direct_)
+    throw std::logic_error("dataplane service already started");
+  if (!dp_) {  // direct mode: the app's threads are the loop
+    started_direct_ = true;
+    return;
+  }
   stop_ = false;
   loop_ = std::thread([this, interval] {
     prctl(PR_SET_NAME, "kairos-dataplane");
@@ -80,6 +110,7 @@ void DataplaneService::start(std::chrono::microseconds interval) {
 
 void DataplaneService::stop() {
   stop_ = true;
+  started_direct_ = false;
   if (loop_.joinable()) {
     dp_->wake();  // out of its idle sleep now
     loop_.join();
@@ -87,7 +118,10 @@ void DataplaneService::stop() {
 }
 
 void DataplaneService::set_active(std::uint32_t app, std::vector<std::uint32_t> kthreads) {
-  if (app >= regions_.size()) throw std::out_of_range("dataplane service: app index");
+  if (app >= cfg_.apps.size()) throw std::out_of_range("dataplane service: app index");
+  if (!dp_)
+    throw std::logic_error("dataplane service: a mode=direct app's threads own its queues; "
+                           "grants do not move its flows");
   for (auto k : kthreads)
     if (k >= cfg_.apps[app].kthreads)
       throw std::out_of_range("dataplane service: kthread " + std::to_string(k) +
@@ -98,6 +132,17 @@ void DataplaneService::set_active(std::uint32_t app, std::vector<std::uint32_t> 
 }
 
 std::string DataplaneService::describe() const {
+  if (pins_) {
+    const auto& x = *direct_steer_;
+    const kairos_xdp_app_stats st = x.app_stats(0);
+    return "dataplane mode=direct interface=" + cfg_.ifname +
+           " queues=" + std::to_string(direct_queues_) + "\n  app " +
+           cfg_.apps[0].listen.str() + " pin=" + pins_->dir() +
+           " redirected=" + std::to_string(st.redirected) +
+           " no_socket=" + std::to_string(st.no_socket) +
+           " dropped_bad_l4=" + std::to_string(st.dropped_bad_l4) +
+           " passed_unmanaged=" + std::to_string(x.counter(KAIROS_XDP_PASS_UNMANAGED));
+  }
   std::string s = "dataplane backend=" + backend_->name();
   const BackendStats b = backend_->stats();
   s += " rx=" + std::to_string(b.rx) + " rx_invalid=" + std::to_string(b.rx_invalid) +

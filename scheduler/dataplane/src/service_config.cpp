@@ -2,6 +2,7 @@
 #include <kairos/dataplane/shm_rings.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -36,6 +37,26 @@ bool valid_cgroup(std::string_view v) {
     if (part.empty() || part == "." || part == "..") return false;
     for (char c : part)
       if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+// A pin directory: /sys/fs/bpf/<parts>, parts of [A-Za-z0-9._-], no "."
+// or ".." parts (kairosd creates it and removes it again on exit).
+bool valid_pin_dir(std::string_view v) {
+  constexpr std::string_view root = "/sys/fs/bpf/";
+  if (v.size() > 200 || v.substr(0, root.size()) != root || v.back() == '/') return false;
+  v.remove_prefix(root.size());
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    std::size_t end = v.find('/', start);
+    if (end == std::string_view::npos) end = v.size();
+    const std::string_view part = v.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+        return false;
     start = end + 1;
   }
   return true;
@@ -109,7 +130,8 @@ class Parser {
 
   ServiceAppConfig parse_app(unsigned line, const std::vector<std::string_view>& w) const {
     if (w.size() < 2)
-      fail(line, "'app' wants ADDRESS:PORT shm=NAME [kthreads=N] [slots=N] [cgroup=PATH]");
+      fail(line, "'app' wants ADDRESS:PORT shm=NAME [kthreads=N] [slots=N] [cgroup=PATH]"
+                 " or ADDRESS:PORT mode=direct pin=/sys/fs/bpf/DIR");
     ServiceAppConfig a;
     a.line = line;
     auto ep = Endpoint::parse(w[1]);
@@ -141,17 +163,47 @@ class Parser {
                          "' (a path under the cgroup root, like kairosctl annotate takes: "
                          "no leading '/', no '.' or '..' parts)");
         a.cgroup = v;
+      } else if (k == "mode") {
+        if (v == "direct") a.mode = AppMode::kDirect;
+        else if (v == "relayed") a.mode = AppMode::kRelayed;
+        else fail(line, "mode wants relayed or direct, got '" + std::string(v) + "'");
+      } else if (k == "pin") {
+        if (!valid_pin_dir(v))
+          fail(line, "bad pin directory '" + std::string(v) +
+                         "' (want /sys/fs/bpf/DIR, parts of [A-Za-z0-9._-], no '.' or '..')");
+        a.pin_dir = v;
       } else {
         fail(line, "unknown app option '" + std::string(k) +
-                       "' (expected shm, kthreads, slots or cgroup)");
+                       "' (expected shm, kthreads, slots, cgroup, mode or pin)");
       }
     }
+    if (a.mode == AppMode::kDirect) {
+      // The app process owns the sockets: none of the ring options apply.
+      for (const char* k : {"shm", "kthreads", "slots", "cgroup"})
+        if (given[k])
+          fail(line, std::string("app option '") + k +
+                         "' does not apply to mode=direct (the app owns its queues' sockets)");
+      if (a.pin_dir.empty()) fail(line, "mode=direct needs pin=/sys/fs/bpf/DIR");
+      return a;
+    }
+    if (!a.pin_dir.empty()) fail(line, "pin= applies to mode=direct only");
     if (a.shm_name.empty()) fail(line, "app needs shm=NAME (its ring region)");
     return a;
   }
 
   void check_whole(const ServiceConfig& c) const {
     if (c.apps.empty()) fail_file("no 'app' line: nothing to serve");
+    for (const auto& a : c.apps) {
+      if (a.mode != AppMode::kDirect) continue;
+      // One XSKMAP, one socket per device queue: a direct app's process
+      // owns every queue of the interface, so it cannot share it.
+      if (c.apps.size() > 1)
+        fail(a.line, "a mode=direct app needs the interface to itself (its process owns "
+                     "every queue's AF_XDP socket): no other app lines");
+      if (c.backend != BackendKind::kAfXdp)
+        fail(a.line, std::string("mode=direct needs backend afxdp, not ") +
+                         backend_kind_name(c.backend));
+    }
     for (std::size_t i = 0; i < c.apps.size(); i++)
       for (std::size_t j = 0; j < i; j++) {
         const auto &a = c.apps[i], &b = c.apps[j];

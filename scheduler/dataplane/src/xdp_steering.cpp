@@ -100,6 +100,16 @@ void XdpSteering::set_socket(std::uint32_t queue, int xsk_fd) {
   if (rc) throw err("registering the socket of queue " + std::to_string(queue), -rc);
 }
 
+int XdpSteering::xsks_map_fd() const { return bpf_map__fd(skel_->maps.xsks_map); }
+
+std::uint32_t XdpSteering::prog_id() const {
+  bpf_prog_info info{};
+  __u32 len = sizeof info;
+  if (bpf_prog_get_info_by_fd(bpf_program__fd(skel_->progs.kairos_steer), &info, &len))
+    throw err("program info", errno);
+  return info.id;
+}
+
 std::uint64_t XdpSteering::counter(kairos_xdp_counter slot) const {
   std::vector<std::uint64_t> v(libbpf_num_possible_cpus());
   __u32 key = slot;

@@ -85,6 +85,15 @@ std::unique_ptr<Backend> make_afxdp_backend(const AfXdpConfig& config);
 // bucket table: a flow's queue (the device's RSS/XPS choice) is its
 // thread. The backends share the program; it detaches with the last one.
 std::vector<std::unique_ptr<Backend>> make_afxdp_direct_backends(const AfXdpConfig& config);
+// Direct mode across processes: one single-queue backend per queue
+// 0..config.nr_queues-1 of config.ifname, each socket inserted into the
+// XSKMAP xskmap_fd (pinned by kairosd, direct_pins.hpp) with
+// xsk_socket__update_xskmap; no program is loaded (INHIBIT_PROG_LOAD).
+// The backends keep their own duplicate of the fd.
+std::vector<std::unique_ptr<Backend>> make_afxdp_backends_on_xskmap(const AfXdpConfig& config,
+                                                                    int xskmap_fd);
+// rx queues of a device (ethtool channels; 1 when it reports none).
+std::uint32_t device_rx_queues(const std::string& ifname);
 // AF_XDP when it can be set up on config.ifname, else kernel UDP sockets
 // on config.apps (the degraded path: same interface, no loss of service).
 // why_fallback receives the AF_XDP error when the fallback was taken.

@@ -4,12 +4,18 @@
 // program and its app map filled, DPDK, or kernel UDP), and the
 // Dataplane, then runs the loop on its own thread.
 //
+// A mode=direct app (service_config.hpp) gets only the steering program
+// and its pins (direct_pins.hpp): no region, no backend, no loop; its
+// process owns the sockets.
+//
 // All or nothing: the constructor either builds everything or throws and
 // leaves nothing behind (no shm object, no XDP program attached).
 #pragma once
 
 #include <kairos/dataplane/backend.hpp>
 #include <kairos/dataplane/dataplane.hpp>
+#include <kairos/dataplane/direct_pins.hpp>
+#include <kairos/dataplane/xdp_steering.hpp>
 #include <kairos/dataplane/service_config.hpp>
 #include <kairos/dataplane/shm_rings.hpp>
 
@@ -46,13 +52,18 @@ class DataplaneService {
   std::size_t follow_grants(
       const std::function<std::optional<unsigned>(const std::string&)>& granted);
   std::vector<std::uint32_t> active(std::uint32_t app) const { return active_.at(app); }
-  std::size_t nr_apps() const { return regions_.size(); }
+  std::size_t nr_apps() const { return cfg_.apps.size(); }
   const ServiceConfig& config() const { return cfg_; }
-  const Backend& backend() const { return *backend_; }
+  // A direct-mode service has no backend or dataplane: these throw
+  // std::logic_error then, as do set_active and app_stats.
+  bool direct() const { return pins_ != nullptr; }
+  const Backend& backend() const;
   // Why auto fell back to kernel UDP (empty when it did not).
   const std::string& fallback_reason() const { return why_fallback_; }
-  AppStats app_stats(std::uint32_t app) const { return dp_->stats(app); }
-  const Dataplane& dataplane() const { return *dp_; }
+  AppStats app_stats(std::uint32_t app) const { return dataplane().stats(app); }
+  const Dataplane& dataplane() const;
+  // The steering program of a direct-mode service (its counters), else null.
+  const XdpSteering* direct_steering() const { return direct_steer_.get(); }
   // One line per app plus the backend's counters, for logs.
   std::string describe() const;
 
@@ -61,8 +72,12 @@ class DataplaneService {
   std::vector<ShmRegion> regions_;  // before the backend: destroyed last
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Dataplane> dp_;
+  std::shared_ptr<XdpSteering> direct_steer_;  // mode=direct only
+  std::unique_ptr<DirectPins> pins_;           // destroyed before the program
   std::string why_fallback_;
   std::vector<std::vector<std::uint32_t>> active_;  // last set_active per app
+  std::uint32_t direct_queues_ = 0;
+  bool started_direct_ = false;
   std::atomic<bool> stop_{false};
   std::thread loop_;
 };

@@ -8,6 +8,7 @@
 //   backend afxdp            # afxdp | dpdk | kernel | auto (afxdp, else kernel)
 //   dpdk-arg --no-huge       # one EAL argument per line (backend dpdk only)
 //   app 10.77.0.1:7000 shm=kairos-echo kthreads=2 [slots=1024] [cgroup=lc]
+//   app 10.77.0.1:7001 mode=direct pin=/sys/fs/bpf/kairos/echo
 //
 // Each app line names the address and port steered to the app, the POSIX
 // shared-memory object of its ring region (ring_abi.h: the app attaches
@@ -15,7 +16,10 @@
 // ring; cgroup= names the app's annotated cgroup (relative to the cgroup
 // root, as kairosctl annotate takes it): kairosd then narrows the app's
 // active kthreads to the cores the allocator grants that cgroup
-// (active_for_grant). Errors name the file and line: "FILE:LINE: what".
+// (active_for_grant). mode=direct: kairosd only steers; the app process
+// opens the XSKMAP that kairosd pins in pin= and owns one AF_XDP socket
+// per device queue (direct_attach.hpp); such an app needs the interface
+// (backend afxdp) to itself. Errors name the file and line: "FILE:LINE: what".
 #pragma once
 
 #include <kairos/dataplane/endpoint.hpp>
@@ -29,6 +33,9 @@
 namespace kairos::dp {
 
 enum class BackendKind { kAfXdp, kDpdk, kKernel, kAuto };
+// relayed: kairosd's dataplane thread + shm rings; direct: the app's own
+// AF_XDP sockets, kairosd pins the maps it needs.
+enum class AppMode { kRelayed, kDirect };
 
 struct ServiceAppConfig {
   Endpoint listen;
@@ -36,6 +43,8 @@ struct ServiceAppConfig {
   std::uint32_t kthreads = 1;
   std::uint32_t slots = 1024;  // per ring, power of two
   std::string cgroup;          // annotated cgroup whose grants drive it ("": none)
+  AppMode mode = AppMode::kRelayed;
+  std::string pin_dir;         // mode=direct: bpffs directory of the pins
   unsigned line = 0;           // where it was declared (for messages)
 };
 

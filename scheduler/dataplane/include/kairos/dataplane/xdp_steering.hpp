@@ -39,6 +39,10 @@ class XdpSteering {
   std::uint64_t counter(kairos_xdp_counter slot) const;
   kairos_xdp_app_stats app_stats(std::uint32_t app_id) const;
   int ifindex() const { return ifindex_; }
+  // For mode=direct (direct_pins.hpp): the XSKMAP to pin, and the
+  // attached program's id (the app checks it is still attached).
+  int xsks_map_fd() const;
+  std::uint32_t prog_id() const;
 
  private:
   kairos_steer* skel_ = nullptr;

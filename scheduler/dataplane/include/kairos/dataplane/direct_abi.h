@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * ABI between kairosd and a mode=direct app (versioned; C for both sides).
+ *
+ * For an app line "app ADDR:PORT mode=direct pin=DIR" kairosd loads and
+ * attaches the steering program (xdp/kairos_steer.bpf.c) with ADDR:PORT in
+ * its 'apps' map and pins, in the bpffs directory DIR:
+ *
+ *   DIR/xsks_map   the program's XSKMAP (key: device rx queue). The app
+ *                  inserts its own AF_XDP socket of each queue
+ *                  (xsk_socket__update_xskmap); the kernel removes it when
+ *                  the socket closes, and frames of that queue then pass
+ *                  to the kernel stack (counter PASS_NO_SOCKET).
+ *   DIR/info       a one-entry BPF array (key 0) holding
+ *                  struct kairos_direct_info: which device and queues,
+ *                  the app's address, and the id of the attached program
+ *                  (the app checks that it is still attached: stale pins
+ *                  of a kairosd that died, or a wrong network namespace,
+ *                  are refused).
+ *
+ * kairosd creates DIR (mounting bpffs on /sys/fs/bpf when absent),
+ * refuses an existing pin, and removes both pins and DIR on exit.
+ * The app needs root, or CAP_BPF (open the pins, update the XSKMAP) plus
+ * CAP_NET_RAW (AF_XDP sockets) and read/write access to DIR's pins.
+ */
+#ifndef KAIROS_DIRECT_ABI_H
+#define KAIROS_DIRECT_ABI_H
+
+#include <linux/types.h>
+
+#define KAIROS_DIRECT_ABI_VERSION 1
+#define KAIROS_DIRECT_MAGIC 0x4b445031u	/* "KDP1" */
+#define KAIROS_DIRECT_PIN_XSKS "xsks_map"
+#define KAIROS_DIRECT_PIN_INFO "info"
+
+struct kairos_direct_info {
+	__u32 magic;		/* KAIROS_DIRECT_MAGIC */
+	__u32 version;		/* KAIROS_DIRECT_ABI_VERSION */
+	__u32 ifindex;		/* device, in kairosd's network namespace */
+	__u32 nr_queues;	/* rx queues the app should serve: 0..n-1 */
+	__u32 prog_id;		/* the steering program attached to ifindex */
+	__u32 owner_pid;	/* kairosd (for messages) */
+	char ifname[16];	/* the device's name (IFNAMSIZ) */
+	__u8 addr[16];		/* the app's address, IPv4-mapped for IPv4 */
+	__u16 port;		/* the app's port, host order */
+	__u16 pad[3];		/* zero */
+};
+
+#endif /* KAIROS_DIRECT_ABI_H */
