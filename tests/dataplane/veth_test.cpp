@@ -76,6 +76,25 @@ std::vector<std::uint8_t> message(unsigned flow, unsigned seq) {
   return m;
 }
 
+// Sends per_flow datagrams on every flow at once, then counts the echoes
+// that come back under one overall deadline (a loss cannot stall a test).
+unsigned burst(const std::vector<Flow>& flows, unsigned per_flow) {
+  for (unsigned i = 0; i < flows.size(); i++)
+    for (unsigned s = 0; s < per_flow; s++) {
+      auto m = message(i, 1000 + s);
+      EXPECT_EQ(send(flows[i].fd, m.data(), m.size(), 0), ssize_t(m.size()));
+    }
+  unsigned got = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (unsigned i = 0; i < flows.size(); i++)
+    for (unsigned s = 0; s < per_flow; s++) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      got += recv_one(flows[i].fd, std::max<int>(0, left.count())).has_value();
+    }
+  return got;
+}
+
 // Sends `count` requests per flow one at a time; returns per flow the set
 // of kthreads that answered. Fails on a missing or wrong echo.
 std::vector<std::set<int>> ping_pong(std::vector<Flow>& flows, unsigned count) {
@@ -204,20 +223,7 @@ TEST_F(VethDataplane, AfXdpDeliversSticksSurvivesBurstsAndLeavesOtherTrafficAlon
 
   // A bounded burst on every flow at once: nothing may be lost.
   constexpr unsigned kBurst = 24;  // per flow: below a veth queue's 256-frame ring even if 10 flows share it
-  for (unsigned i = 0; i < flows.size(); i++)
-    for (unsigned s = 0; s < kBurst; s++) {
-      auto m = message(i, 1000 + s);
-      ASSERT_EQ(send(flows[i].fd, m.data(), m.size(), 0), ssize_t(m.size()));
-    }
-  // Collect under one overall deadline so a loss cannot stall the test.
-  unsigned got = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (unsigned i = 0; i < flows.size(); i++)
-    for (unsigned s = 0; s < kBurst; s++) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      got += recv_one(flows[i].fd, std::max<int>(0, left.count())).has_value();
-    }
+  const unsigned got = burst(flows, kBurst);
   EXPECT_EQ(got, flows.size() * kBurst) << describe(*app);
   const AppStats st = app->dataplane().stats(app->app());
   EXPECT_EQ(st.rx_ring_full, 0u);
@@ -296,19 +302,7 @@ TEST_F(VethDataplane, DirectModeServesEachQueueOnItsOwnThread) {
     EXPECT_EQ(b.tx, b.rx) << "queue " << q;
   }
   constexpr unsigned kBurst = 24;
-  for (unsigned i = 0; i < flows.size(); i++)
-    for (unsigned s = 0; s < kBurst; s++) {
-      auto m = message(i, 1000 + s);
-      ASSERT_EQ(send(flows[i].fd, m.data(), m.size(), 0), ssize_t(m.size()));
-    }
-  unsigned got = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (unsigned i = 0; i < flows.size(); i++)
-    for (unsigned s = 0; s < kBurst; s++) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      got += recv_one(flows[i].fd, std::max<int>(0, left.count())).has_value();
-    }
+  const unsigned got = burst(flows, kBurst);
   EXPECT_EQ(got, flows.size() * kBurst);
   auto kflows = open_flows(*veth_, 1, kKernelPort);
   const char m[] = "kernel";

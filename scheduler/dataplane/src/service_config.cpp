@@ -26,9 +26,10 @@ std::vector<std::string_view> split_words(std::string_view line) {
   return w;
 }
 
-// A relative cgroup path: parts of printable characters, no "." / "..".
-bool valid_cgroup(std::string_view v) {
-  if (v.empty() || v.size() > 4096 || v.front() == '/' || v.back() == '/') return false;
+// True when v is one or more '/'-separated parts, none empty, "." or "..",
+// whose characters all pass char_ok.
+template <typename CharOk>
+bool valid_parts(std::string_view v, CharOk char_ok) {
   std::size_t start = 0;
   while (start <= v.size()) {
     std::size_t end = v.find('/', start);
@@ -36,10 +37,16 @@ bool valid_cgroup(std::string_view v) {
     const std::string_view part = v.substr(start, end - start);
     if (part.empty() || part == "." || part == "..") return false;
     for (char c : part)
-      if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) return false;
+      if (!char_ok(static_cast<unsigned char>(c))) return false;
     start = end + 1;
   }
   return true;
+}
+
+// A relative cgroup path: parts of printable characters, no "." / "..".
+bool valid_cgroup(std::string_view v) {
+  if (v.empty() || v.size() > 4096 || v.front() == '/' || v.back() == '/') return false;
+  return valid_parts(v, [](unsigned char c) { return c >= 0x21 && c != 0x7f; });
 }
 
 // A pin directory: /sys/fs/bpf/<parts>, parts of [A-Za-z0-9._-], no "."
@@ -48,18 +55,9 @@ bool valid_pin_dir(std::string_view v) {
   constexpr std::string_view root = "/sys/fs/bpf/";
   if (v.size() > 200 || v.substr(0, root.size()) != root || v.back() == '/') return false;
   v.remove_prefix(root.size());
-  std::size_t start = 0;
-  while (start <= v.size()) {
-    std::size_t end = v.find('/', start);
-    if (end == std::string_view::npos) end = v.size();
-    const std::string_view part = v.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    for (char c : part)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
-        return false;
-    start = end + 1;
-  }
-  return true;
+  return valid_parts(v, [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 class Parser {
