@@ -266,14 +266,7 @@ TEST(DataplaneService, FollowsTheGrantsOfItsCgroup) {
   s.stop();
 }
 
-std::optional<std::string> recv_text(int fd, int timeout_ms = 3000) {
-  pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) != 1) return std::nullopt;
-  char buf[2048];
-  const ssize_t n = recv(fd, buf, sizeof buf, 0);
-  if (n <= 0) return std::nullopt;
-  return std::string(buf, static_cast<std::size_t>(n));
-}
+using testing::recv_text;
 
 TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
   VethPair veth(2);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -109,6 +110,15 @@ std::vector<int> connected_udp_clients(const Netns& ns, const std::string& ip,
     fds.push_back(fd);
   }
   return fds;
+}
+
+std::optional<std::string> recv_text(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) != 1) return std::nullopt;
+  char buf[2048];
+  const ssize_t n = recv(fd, buf, sizeof buf, 0);
+  if (n <= 0) return std::nullopt;
+  return std::string(buf, static_cast<std::size_t>(n));
 }
 
 std::string mac_of(const Netns& ns, const std::string& ifname) {

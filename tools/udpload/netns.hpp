@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,10 @@ class InNetns {
 std::vector<int> connected_udp_clients(const Netns& ns, const std::string& ip,
                                        std::uint16_t port, unsigned n,
                                        int rcvbuf = 4 << 20);
+
+// One datagram from fd as text, waiting up to timeout_ms; nullopt on
+// timeout or error.
+std::optional<std::string> recv_text(int fd, int timeout_ms = 3000);
 
 // The MAC address of ifname in ns, as "aa:bb:cc:dd:ee:ff". Throws on failure.
 std::string mac_of(const Netns& ns, const std::string& ifname);
