@@ -268,6 +268,25 @@ TEST(DataplaneService, FollowsTheGrantsOfItsCgroup) {
 
 using testing::recv_text;
 
+// Sends m on fd and waits for one reply (nullopt: none within 3 s).
+std::optional<std::string> echo(int fd, const std::string& m) {
+  EXPECT_EQ(send(fd, m.data(), m.size(), 0), ssize_t(m.size())) << m;
+  return recv_text(fd);
+}
+
+// A burst: per_flow datagrams "b<flow> <seq>" on every flow, without
+// waiting for replies. Returns how many were sent.
+unsigned send_burst(const std::vector<int>& fds, unsigned per_flow) {
+  unsigned sent = 0;
+  for (unsigned s = 0; s < per_flow; s++)
+    for (unsigned f = 0; f < fds.size(); f++) {
+      const std::string m = "b" + std::to_string(f) + " " + std::to_string(s);
+      EXPECT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size())) << m;
+      sent++;
+    }
+  return sent;
+}
+
 TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
   VethPair veth(2);
   ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
@@ -302,20 +321,14 @@ TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
   for (unsigned s = 0; s < 4; s++)
     for (unsigned f = 0; f < fds.size(); f++) {
       const std::string m = "f" + std::to_string(f) + " s" + std::to_string(s);
-      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
       sent++;
-      auto r = recv_text(fds[f]);
+      auto r = echo(fds[f], m);
       ASSERT_TRUE(r) << "no echo for " << m << ": " << svc->describe();
       EXPECT_EQ(*r, m + tag);  // answered by the other process
     }
   // A bounded burst on every flow: nothing lost.
   constexpr unsigned kBurst = 32;
-  for (unsigned s = 0; s < kBurst; s++)
-    for (unsigned f = 0; f < fds.size(); f++) {
-      const std::string m = "b" + std::to_string(f) + " " + std::to_string(s);
-      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
-      sent++;
-    }
+  sent += send_burst(fds, kBurst);
   for (unsigned f = 0; f < fds.size(); f++) {
     std::set<std::string> want, got;
     for (unsigned s = 0; s < kBurst; s++)
@@ -458,9 +471,8 @@ TEST(DataplaneService, DirectAppInAnotherProcessOwnsEveryQueue) {
   for (unsigned s = 0; s < 3; s++)
     for (unsigned f = 0; f < fds.size(); f++) {
       const std::string m = "f" + std::to_string(f) + " s" + std::to_string(s);
-      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
       sent++;
-      auto r = recv_text(fds[f]);
+      auto r = echo(fds[f], m);
       ASSERT_TRUE(r) << "no echo for " << m << ": " << svc->describe();
       ASSERT_EQ(r->rfind(m + tag, 0), 0u) << *r;  // answered by the other process
       const std::string q = r->substr(m.size() + tag.size());
@@ -472,12 +484,7 @@ TEST(DataplaneService, DirectAppInAnotherProcessOwnsEveryQueue) {
     EXPECT_EQ(queue_of[f].size(), 1u) << "flow " << f << " moved between queues";
   // A bounded burst on every flow: nothing lost.
   constexpr unsigned kBurst = 16;
-  for (unsigned s = 0; s < kBurst; s++)
-    for (unsigned f = 0; f < fds.size(); f++) {
-      const std::string m = "b" + std::to_string(f) + " " + std::to_string(s);
-      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
-      sent++;
-    }
+  sent += send_burst(fds, kBurst);
   unsigned got = 0;
   for (unsigned f = 0; f < fds.size(); f++)
     for (unsigned s = 0; s < kBurst; s++) got += recv_text(fds[f]).has_value();
