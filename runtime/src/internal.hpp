@@ -14,10 +14,12 @@
 #include <sched.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -175,6 +177,9 @@ struct RuntimeImpl {
   std::atomic<unsigned> nr_pollers{0};
 
   std::thread ticker;
+  // The ticker's sleep, cut short at shutdown.
+  std::mutex ticker_mutex;
+  std::condition_variable ticker_cv;
 };
 
 // scheduler.cpp

@@ -114,26 +114,41 @@ void request_preempt(RuntimeImpl* rt, Kthread* k) {
 //   whose dequeue count did not move while it held work across two checks
 //   gets a parked kthread woken. This covers a waker that readies a uthread
 //   locally and then keeps running instead of switching to it.
+// It ticks every 50 us while it has something to watch: work queued
+// behind a running uthread, or with a quantum any running uthread. With
+// nothing to watch the period doubles at each tick up to 10 ms, as Go's
+// sysmon backs off, so a lone running uthread (the usual state of a
+// latency-critical app) sees no periodic wake-ups. They are not free even
+// on an idle CPU: on this virtualised host, with the ticker at a steady
+// 1 ms, a parked kthread's wake took 1.5x a futex wake instead of 1.15x
+// (docs/benchmarks.md, "Session 4"). The price: a uthread queued behind a
+// waker that keeps running after a quiet stretch waits up to ~10 ms
+// instead of ~100 us for its congestion wake; with an allocator (no
+// self_wake) the allocator watches the lines instead.
 void ticker_main(RuntimeImpl* rt) {
   using namespace std::chrono;
   const std::size_t n = rt->ks.size();
   const auto quantum = rt->cfg.preempt_quantum;
   const auto busy_tick = microseconds(50);
-  const auto idle_tick = milliseconds(1);
+  const auto max_idle_tick = milliseconds(10);
   std::vector<std::uint64_t> last_switches(n, ~0ull);
   std::vector<steady_clock::time_point> since(n, steady_clock::now());
   std::vector<std::uint32_t> last_tail(n, 0);
   std::vector<bool> was_queued(n, false);
-  microseconds tick = idle_tick;
+  microseconds tick = busy_tick;
+  std::unique_lock<std::mutex> lk(rt->ticker_mutex);
   while (!rt->stopping.load(std::memory_order_acquire)) {
-    std::this_thread::sleep_for(tick);
+    // Woken early by the destructor, so a long idle tick never delays it.
+    rt->ticker_cv.wait_for(lk, tick, [rt] {
+      return rt->stopping.load(std::memory_order_acquire);
+    });
     bool busy = false;
     const auto now = steady_clock::now();
     for (std::size_t i = 0; i < n; ++i) {
       Kthread* k = rt->ks[i].get();
       const bool running = k->current.load(std::memory_order_relaxed) != nullptr;
-      busy |= running;
       if (quantum.count() > 0) {
+        busy |= running;
         const std::uint64_t s = k->switches.load(std::memory_order_relaxed);
         if (s != last_switches[i] || !running) {
           last_switches[i] = s;
@@ -147,17 +162,22 @@ void ticker_main(RuntimeImpl* rt) {
         auto snap = read_queue_state(&rt->lines[i]);
         if (!snap) continue;
         const bool queued = snap->rq_len() != 0;
-        busy |= queued;
+        // Work behind a running uthread is what may stall; work queued
+        // for an idle or parked kthread is being picked up or woken for.
+        busy |= queued && running;
         if (queued && was_queued[i] && snap->rq_tail == last_tail[i])
           maybe_wake(rt);
         was_queued[i] = queued;
         last_tail[i] = snap->rq_tail;
       }
     }
-    tick = busy ? std::min<microseconds>(
-                      busy_tick, quantum.count() > 0 ? quantum / 2 : busy_tick)
-                : idle_tick;
-    if (tick < microseconds(20)) tick = microseconds(20);
+    if (busy) {
+      tick = quantum.count() > 0 ? std::min<microseconds>(busy_tick, quantum / 2)
+                                 : busy_tick;
+      if (tick < microseconds(20)) tick = microseconds(20);
+    } else {
+      tick = std::min<microseconds>(2 * tick, max_idle_tick);
+    }
   }
 }
 
@@ -219,6 +239,10 @@ Runtime::~Runtime() {
   while (live_uthreads(rt) != 0)
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   rt->stopping.store(true, std::memory_order_seq_cst);
+  {
+    std::lock_guard<std::mutex> g(rt->ticker_mutex);
+  }
+  rt->ticker_cv.notify_all();
   for (auto& k : rt->ks) unpark_kthread(rt, k.get());
   for (auto& k : rt->ks) k->os_thread.join();
   if (rt->ticker.joinable()) rt->ticker.join();

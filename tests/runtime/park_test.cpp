@@ -82,6 +82,38 @@ TEST(Park, IdleKthreadsParkAndPublishIt) {
   EXPECT_TRUE(ran.load());
 }
 
+TEST(Park, UthreadStrandedBehindABusyWakerGetsAParkedKthreadWoken) {
+  // A uthread readied on the waker's own kthread is left there (the waker
+  // usually blocks soon); when the waker keeps running instead, the
+  // runtime's housekeeping thread sees the stalled queue and wakes a parked
+  // kthread to steal it, also after a quiet stretch that let its period
+  // back off to the longest.
+  Runtime rt({.kthreads = 2, .spin_before_park = 0us});
+  ASSERT_TRUE(eventually([&] { return rt.running_kthreads() == 0; }));
+  std::this_thread::sleep_for(50ms);
+  std::atomic<bool> child_ran{false};
+  std::atomic<unsigned> child_kthread{~0u};
+  unsigned waker_kthread = ~0u;
+  bool gave_up = false;
+  rt.spawn([&] {
+      waker_kthread = tu::kthread_index();
+      rt.spawn_detached([&] {
+        child_kthread = tu::kthread_index();
+        child_ran = true;
+      });
+      // Busy without a safe point, as a long computation would be.
+      const auto give_up = std::chrono::steady_clock::now() + 10s;
+      while (!child_ran.load()) {
+        if (std::chrono::steady_clock::now() > give_up) {
+          gave_up = true;
+          break;
+        }
+      }
+    }).join();
+  ASSERT_FALSE(gave_up) << "the stranded uthread never ran";
+  EXPECT_NE(child_kthread.load(), waker_kthread);
+}
+
 TEST(Park, WorkWaitsOnAParkedKthreadUntilGranted) {
   // Allocator mode: the runtime never wakes kthreads by itself.
   Runtime rt({.kthreads = 2, .self_wake = false});
