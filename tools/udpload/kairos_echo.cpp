@@ -96,7 +96,7 @@ int serve_direct(const std::string& dir, bool poll_only, double wait_s, sigset_t
       kairos::dp::Backend& b = *att.queues[q];
       DirectEcho echo;
       echo.b = &b;
-      echo.tag = "|" + std::to_string(getpid()) + ":" + std::to_string(q);
+      echo.tag = "|" + std::to_string(getpid()) + ":" + std::to_string(att.queue_ids[q]);
       unsigned idle = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         const std::size_t n = b.poll_rx(64, echo);
