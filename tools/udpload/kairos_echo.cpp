@@ -12,8 +12,9 @@
 // ShmRegion::dataplane_alive) it says so, prints its counters and exits 3.
 //
 // --direct: direct mode (kairosd's "app ... mode=direct pin=PIN_DIR"):
-// no rings, no runtime; one thread per device queue owns that queue's
-// AF_XDP socket, inserted into the XSKMAP kairosd pinned (attach_direct),
+// no rings, no runtime; one thread per device queue the app owns (all,
+// or its queues=) owns that queue's AF_XDP socket, inserted into the
+// app's own XSKMAP that kairosd pinned (attach_direct),
 // and answers in place, blocking on the socket when idle (--poll: never
 // sleeps). Replies end in "|<pid>:<queue>". Needs root (or CAP_BPF +
 // CAP_NET_RAW) in kairosd's network namespace. Prints
