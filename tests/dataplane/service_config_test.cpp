@@ -182,7 +182,7 @@ TEST(ServiceConfig, DirectModeAppLines) {
 // a pin directory.
 TEST(ServiceConfig, SeveralDirectAppsOwnDisjointQueues) {
   const auto c = parse_service_config(
-      "interface kdps0\nqueues 4\n"
+      "interface kdps0\nqueues 5\n"  // queue 4: the relayed app's
       "app 10.77.0.1:7000 mode=direct pin=/sys/fs/bpf/k/a queues=0\n"
       "app 10.77.0.1:7001 mode=direct pin=/sys/fs/bpf/k/b queues=1,3\n"
       "app 10.77.0.1:7002 shm=relayed kthreads=2\n"

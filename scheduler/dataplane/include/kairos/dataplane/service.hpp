@@ -80,7 +80,14 @@ class DataplaneService {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Dataplane> dp_;
   std::shared_ptr<XdpSteering> direct_steer_;  // with mode=direct apps only
-  std::vector<std::unique_ptr<DirectPins>> pins_;  // per app, null: relayed
+  // Per app (null: relayed), removed last-made first: a directory that
+  // several apps' pins share goes with the last of them.
+  struct PinsInReverse : std::vector<std::unique_ptr<DirectPins>> {
+    ~PinsInReverse() {
+      while (!empty()) pop_back();
+    }
+  };
+  PinsInReverse pins_;
   std::vector<std::uint64_t> queue_masks_;         // per app, 0: relayed
   std::vector<int> dp_app_;                        // per app: Dataplane id, -1: direct
   std::string why_fallback_;
