@@ -701,6 +701,8 @@ TEST(DataplaneService, TwoDirectAppsShareOneInterfaceOnTheirOwnQueues) {
   // 32 flows on 2 queues: some land on the other app's queue (odds of
   // none: 2^-31); they pass to the kernel, never to the other app.
   EXPECT_GT(pa.unanswered + pb.unanswered, 0u);
+  std::printf("app a: %u answered, %u passed; app b: %u answered, %u passed\n", pa.answered,
+              pa.unanswered, pb.answered, pb.unanswered);
   const XdpSteering& x = *svc->direct_steering();
   EXPECT_EQ(x.app_stats(0).redirected, pa.answered) << svc->describe();
   EXPECT_EQ(x.app_stats(0).no_socket, pa.unanswered) << svc->describe();
@@ -782,6 +784,8 @@ TEST(DataplaneService, RelayedAndDirectAppsShareOneInterface) {
   EXPECT_GT(pr.answered, 0u) << svc->describe();
   EXPECT_GT(pd.answered, 0u) << svc->describe();
   EXPECT_GT(pr.unanswered + pd.unanswered, 0u);
+  std::printf("relayed: %u answered, %u passed; direct: %u answered, %u passed\n", pr.answered,
+              pr.unanswered, pd.answered, pd.unanswered);
   const XdpSteering& x = *svc->direct_steering();
   EXPECT_EQ(x.app_stats(0).redirected, pr.answered) << svc->describe();
   EXPECT_EQ(x.app_stats(0).no_socket, pr.unanswered) << svc->describe();
