@@ -625,8 +625,9 @@ Probed probe(const std::vector<int>& fds, const std::string& name, const std::st
       const int got = reply.has_value();
       if (got) {
         EXPECT_EQ(reply->rfind(m + tag, 0), 0u) << "wrong app answered " << m << ": " << *reply;
-        if (reply->rfind(m + tag, 0) == 0)
+        if (reply->rfind(m + tag, 0) == 0) {
           EXPECT_EQ(tails.count(reply->substr(m.size() + tag.size())), 1u) << *reply;
+        }
       }
       if (state[f] < 0) state[f] = got;
       EXPECT_EQ(state[f], got) << "flow " << f << " of " << name << " changed queue";

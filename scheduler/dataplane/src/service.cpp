@@ -33,14 +33,14 @@ std::unique_ptr<Backend> make_configured_backend(const ServiceConfig& c,
   throw std::logic_error("dataplane: unknown backend");
 }
 
-}  // namespace
-
-static std::string queue_list_text(std::uint64_t mask) {
+std::string queue_list_text(std::uint64_t mask) {
   std::string s;
   for (std::uint32_t q = 0; q < 64; q++)
     if (mask >> q & 1) s += (s.empty() ? "" : ",") + std::to_string(q);
   return s;
 }
+
+}  // namespace
 
 DataplaneService::DataplaneService(ServiceConfig cfg, DataplaneConfig dcfg)
     : cfg_(std::move(cfg)) {
@@ -51,51 +51,11 @@ DataplaneService::DataplaneService(ServiceConfig cfg, DataplaneConfig dcfg)
   active_.resize(n);
   const bool any_direct = std::any_of(cfg_.apps.begin(), cfg_.apps.end(),
                                       [](auto& a) { return a.mode == AppMode::kDirect; });
+  const bool any_relayed = std::any_of(cfg_.apps.begin(), cfg_.apps.end(),
+                                       [](auto& a) { return a.mode == AppMode::kRelayed; });
   std::vector<std::uint32_t> relayed_queues;  // with direct apps: the rest
   if (any_direct) {
-    // One steering program for every app of the interface (the parser
-    // allows direct apps on afxdp only); app id = index in the config.
-    static_assert(kMaxDirectQueue == KAIROS_XDP_MAX_QUEUES);
-    const std::uint32_t nq = cfg_.queues ? cfg_.queues : device_rx_queues(cfg_.ifname);
-    if (nq > KAIROS_XDP_MAX_QUEUES)
-      throw std::runtime_error("dataplane: " + cfg_.ifname + " has " + std::to_string(nq) +
-                               " queues, the steering program serves at most " +
-                               std::to_string(KAIROS_XDP_MAX_QUEUES));
-    const std::uint64_t all = nq >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << nq) - 1;
-    std::uint64_t owned = 0;
-    for (std::size_t i = 0; i < n; i++) {
-      const auto& a = cfg_.apps[i];
-      if (a.mode != AppMode::kDirect) continue;
-      const std::uint64_t mask = a.queue_mask ? a.queue_mask : all;
-      if (mask & ~all)
-        throw std::runtime_error("dataplane: line " + std::to_string(a.line) + ": queues=" +
-                                 queue_list_text(mask) + ", but " + cfg_.ifname + " has " +
-                                 std::to_string(nq) + " queues");
-      queue_masks_[i] = mask;
-      owned |= mask;
-    }
-    const bool any_relayed = std::any_of(cfg_.apps.begin(), cfg_.apps.end(),
-                                         [](auto& a) { return a.mode == AppMode::kRelayed; });
-    for (std::uint32_t q = 0; q < nq; q++)
-      if (!(owned >> q & 1)) relayed_queues.push_back(q);
-    if (any_relayed && relayed_queues.empty())
-      throw std::runtime_error("dataplane: the mode=direct apps own every queue of " +
-                               cfg_.ifname + ": none is left for the relayed apps");
-    direct_steer_ = std::make_shared<XdpSteering>(cfg_.ifname);
-    direct_queues_ = nq;
-    for (std::size_t i = 0; i < n; i++) {
-      const auto& a = cfg_.apps[i];
-      const auto id = static_cast<std::uint32_t>(i);
-      direct_steer_->add_app(a.listen, IPPROTO_UDP, id, a.mode == AppMode::kDirect);
-      if (a.mode != AppMode::kDirect) continue;
-      try {
-        pins_[i] = std::make_unique<DirectPins>(*direct_steer_,
-                                                direct_steer_->app_xsks_map_fd(id), a.pin_dir,
-                                                cfg_.ifname, nq, queue_masks_[i], a.listen);
-      } catch (const std::exception& e) {
-        throw std::runtime_error("dataplane: line " + std::to_string(a.line) + ": " + e.what());
-      }
-    }
+    relayed_queues = steer_direct_apps(any_relayed);
     if (!any_relayed) return;
   }
   // Members already built are destroyed if a later step throws: regions
@@ -127,6 +87,55 @@ DataplaneService::DataplaneService(ServiceConfig cfg, DataplaneConfig dcfg)
     dp_->set_active(app, all);
     active_[i] = std::move(all);
   }
+}
+
+// The steering program for every app of the interface (the parser allows
+// direct apps on afxdp only; app id = index in the config), each direct
+// app's own XSKMAP and pins. Returns the queues left for kairosd's
+// relayed sockets.
+std::vector<std::uint32_t> DataplaneService::steer_direct_apps(bool any_relayed) {
+  const std::size_t n = cfg_.apps.size();
+  static_assert(kMaxDirectQueue == KAIROS_XDP_MAX_QUEUES);
+  const std::uint32_t nq = cfg_.queues ? cfg_.queues : device_rx_queues(cfg_.ifname);
+  if (nq > KAIROS_XDP_MAX_QUEUES)
+    throw std::runtime_error("dataplane: " + cfg_.ifname + " has " + std::to_string(nq) +
+                             " queues, the steering program serves at most " +
+                             std::to_string(KAIROS_XDP_MAX_QUEUES));
+  const std::uint64_t all = nq >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << nq) - 1;
+  std::uint64_t owned = 0;
+  for (std::size_t i = 0; i < n; i++) {
+    const auto& a = cfg_.apps[i];
+    if (a.mode != AppMode::kDirect) continue;
+    const std::uint64_t mask = a.queue_mask ? a.queue_mask : all;
+    if (mask & ~all)
+      throw std::runtime_error("dataplane: line " + std::to_string(a.line) + ": queues=" +
+                               queue_list_text(mask) + ", but " + cfg_.ifname + " has " +
+                               std::to_string(nq) + " queues");
+    queue_masks_[i] = mask;
+    owned |= mask;
+  }
+  std::vector<std::uint32_t> relayed_queues;
+  for (std::uint32_t q = 0; q < nq; q++)
+    if (!(owned >> q & 1)) relayed_queues.push_back(q);
+  if (any_relayed && relayed_queues.empty())
+    throw std::runtime_error("dataplane: the mode=direct apps own every queue of " +
+                             cfg_.ifname + ": none is left for the relayed apps");
+  direct_steer_ = std::make_shared<XdpSteering>(cfg_.ifname);
+  direct_queues_ = nq;
+  for (std::size_t i = 0; i < n; i++) {
+    const auto& a = cfg_.apps[i];
+    const auto id = static_cast<std::uint32_t>(i);
+    direct_steer_->add_app(a.listen, IPPROTO_UDP, id, a.mode == AppMode::kDirect);
+    if (a.mode != AppMode::kDirect) continue;
+    try {
+      pins_[i] = std::make_unique<DirectPins>(*direct_steer_,
+                                              direct_steer_->app_xsks_map_fd(id), a.pin_dir,
+                                              cfg_.ifname, nq, queue_masks_[i], a.listen);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("dataplane: line " + std::to_string(a.line) + ": " + e.what());
+    }
+  }
+  return relayed_queues;
 }
 
 std::vector<std::uint32_t> DataplaneService::direct_queues(std::uint32_t app) const {

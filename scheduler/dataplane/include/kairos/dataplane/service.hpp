@@ -75,6 +75,7 @@ class DataplaneService {
   std::string describe() const;
 
  private:
+  std::vector<std::uint32_t> steer_direct_apps(bool any_relayed);
   ServiceConfig cfg_;
   std::vector<ShmRegion> regions_;  // before the backend: destroyed last
   std::unique_ptr<Backend> backend_;
