@@ -1,8 +1,8 @@
-// Direct mode across processes (direct_abi.h): kairosd pins the steering
-// program's XSKMAP and a small info map for a mode=direct app
-// (DirectPins); the app process opens them and serves each device queue
-// from its own AF_XDP socket (attach_direct), through the same
-// single-queue backends as make_afxdp_direct_backends.
+// Direct mode across processes (direct_abi.h): kairosd pins a mode=direct
+// app's own XSKMAP (its entry in the steering program's app_xsks) and a
+// small info map (DirectPins); the app process opens them and serves each
+// device queue it owns from its own AF_XDP socket (attach_direct), through
+// the same single-queue backends as make_afxdp_direct_backends.
 #pragma once
 
 #include <kairos/dataplane/backend.hpp>
