@@ -693,14 +693,15 @@ TEST(DataplaneService, TwoDirectAppsShareOneInterfaceOnTheirOwnQueues) {
         << out;
   }
 
-  auto fa = testing::connected_udp_clients(veth.client, veth.server_ip, kPortA, 16);
-  auto fb = testing::connected_udp_clients(veth.client, veth.server_ip, kPortB, 16);
+  // 24 flows per app: odds that none lands on the app's queue 2^-24.
+  auto fa = testing::connected_udp_clients(veth.client, veth.server_ip, kPortA, 24);
+  auto fb = testing::connected_udp_clients(veth.client, veth.server_ip, kPortB, 24);
   const Probed pa = probe(fa, "a", "|" + std::to_string(a->pid) + ":", {"0"});
   const Probed pb = probe(fb, "b", "|" + std::to_string(b->pid) + ":", {"1"});
   EXPECT_GT(pa.answered, 0u) << svc->describe();
   EXPECT_GT(pb.answered, 0u) << svc->describe();
-  // 32 flows on 2 queues: some land on the other app's queue (odds of
-  // none: 2^-31); they pass to the kernel, never to the other app.
+  // 48 flows on 2 queues: some land on the other app's queue (odds of
+  // none: 2^-47); they pass to the kernel, never to the other app.
   EXPECT_GT(pa.unanswered + pb.unanswered, 0u);
   std::printf("app a: %u answered, %u passed; app b: %u answered, %u passed\n", pa.answered,
               pa.unanswered, pb.answered, pb.unanswered);
@@ -778,8 +779,8 @@ TEST(DataplaneService, RelayedAndDirectAppsShareOneInterface) {
   ASSERT_NE(ready.find("kairos-echo ready 10.77.0.1:7341 direct queues=1"), std::string::npos)
       << ready;
 
-  auto fr = testing::connected_udp_clients(veth.client, veth.server_ip, kRelayed, 16);
-  auto fd = testing::connected_udp_clients(veth.client, veth.server_ip, kDirect, 16);
+  auto fr = testing::connected_udp_clients(veth.client, veth.server_ip, kRelayed, 24);
+  auto fd = testing::connected_udp_clients(veth.client, veth.server_ip, kDirect, 24);
   const Probed pr = probe(fr, "r", "|" + std::to_string(relayed.pid), {""});
   const Probed pd = probe(fd, "d", "|" + std::to_string(direct->pid) + ":", {"1"});
   EXPECT_GT(pr.answered, 0u) << svc->describe();
