@@ -5,6 +5,7 @@
 // app's ring region by its shared-memory name.
 #include "kernel_echo.hpp"
 #include "netns.hpp"
+#include "txq_by_port.skel.h"
 
 #include <kairos/dataplane/service.hpp>
 
@@ -841,6 +842,114 @@ TEST(DataplaneService, DirectAppsOwningEveryQueueLeaveNoneForRelayedApps) {
   __u32 id = 0;
   EXPECT_EQ(bpf_xdp_query_id(static_cast<int>(if_nametoindex("kdps0")), 0, &id), 0);
   EXPECT_EQ(id, 0u) << "the steering program stayed attached";
+}
+
+// What a NIC's flow steering does for apps on their own queues (ethtool
+// -N ... dst-port P action Q), on veth from the sending side: a tcx
+// program on the client's device gives packets to port P the flow hash
+// whose TX queue (skb_tx_hash) is Q, and veth delivers TX queue Q on the
+// peer's RX queue Q. Held in the client's namespace until destruction.
+class SteerPortsToQueues {
+ public:
+  SteerPortsToQueues(const VethPair& veth, unsigned nr_queues) : queues_(nr_queues) {
+    InNetns in(veth.client);
+    skel_ = txq_by_port__open_and_load();
+    if (!skel_) return;
+    link_ = bpf_program__attach_tcx(skel_->progs.txq_by_port,
+                                    static_cast<int>(if_nametoindex(veth.client_if.c_str())),
+                                    nullptr);
+  }
+  ~SteerPortsToQueues() {
+    bpf_link__destroy(link_);
+    txq_by_port__destroy(skel_);
+  }
+  bool ok() const { return skel_ && link_; }
+  bool steer(std::uint16_t port, unsigned queue) {
+    // The smallest hash h with reciprocal_scale(h, queues) == queue.
+    const auto h = static_cast<std::uint32_t>(((std::uint64_t{queue} << 32) / queues_) + 1);
+    return bpf_map__update_elem(skel_->maps.port_hash, &port, sizeof port, &h, sizeof h,
+                                BPF_ANY) == 0;
+  }
+
+ private:
+  unsigned queues_;
+  txq_by_port* skel_ = nullptr;
+  bpf_link* link_ = nullptr;
+};
+
+// Two direct apps and a relayed one on a 3-queue device whose flow
+// steering puts each app's port on its queues: every flow of every app is
+// answered by its app, on its queue, nothing passes to the kernel.
+TEST(DataplaneService, ThreeAppsWithFlowSteeringAnswerEveryFlow) {
+  VethPair veth(3);
+  ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
+  SteerPortsToQueues steering(veth, 3);
+  ASSERT_TRUE(steering.ok()) << "tcx program on the client's veth";
+  constexpr std::uint16_t kRelayed = 7360, kA = 7361, kB = 7362;
+  ASSERT_TRUE(steering.steer(kRelayed, 0));
+  ASSERT_TRUE(steering.steer(kA, 1));
+  ASSERT_TRUE(steering.steer(kB, 2));
+  const std::string shm = "kairos-dp-three-" + std::to_string(getpid());
+  const std::string top = "/sys/fs/bpf/kairos-three-" + std::to_string(getpid());
+  std::unique_ptr<DataplaneService> svc;
+  std::unique_ptr<Child> a, b;
+  {
+    InNetns in(veth.server);
+    svc = std::make_unique<DataplaneService>(parse_service_config(
+        "interface " + veth.server_if + "\nqueues 3\nbackend afxdp\n"
+        "app 10.77.0.1:7360 shm=" + shm + " kthreads=1 slots=256\n"
+        "app 10.77.0.1:7361 mode=direct pin=" + top + "/a queues=1\n"
+        "app 10.77.0.1:7362 mode=direct pin=" + top + "/b queues=2\n",
+        "test"));
+    svc->start();
+    a = std::make_unique<Child>(std::vector<std::string>{KAIROS_ECHO_BIN, "--direct", top + "/a"});
+    b = std::make_unique<Child>(std::vector<std::string>{KAIROS_ECHO_BIN, "--direct", top + "/b"});
+  }
+  Child relayed({KAIROS_ECHO_BIN, "--shm", shm, "--servers", "1"});
+  ASSERT_GT(relayed.pid, 0);
+  ASSERT_NE(relayed.read_until("\n").find("kairos-echo ready 10.77.0.1:7360"), std::string::npos);
+  ASSERT_NE(a->read_until("\n").find("ready 10.77.0.1:7361 direct queues=1"), std::string::npos);
+  ASSERT_NE(b->read_until("\n").find("ready 10.77.0.1:7362 direct queues=1"), std::string::npos);
+
+  auto fr = testing::connected_udp_clients(veth.client, veth.server_ip, kRelayed, 8);
+  auto fa = testing::connected_udp_clients(veth.client, veth.server_ip, kA, 8);
+  auto fb = testing::connected_udp_clients(veth.client, veth.server_ip, kB, 8);
+  const Probed pr = probe(fr, "r", "|" + std::to_string(relayed.pid), {""});
+  const Probed pa = probe(fa, "a", "|" + std::to_string(a->pid) + ":", {"1"});
+  const Probed pb = probe(fb, "b", "|" + std::to_string(b->pid) + ":", {"2"});
+  EXPECT_EQ(pr.unanswered + pa.unanswered + pb.unanswered, 0u) << svc->describe();
+  EXPECT_EQ(pr.answered, 16u);
+  EXPECT_EQ(pa.answered, 16u);
+  EXPECT_EQ(pb.answered, 16u);
+  constexpr unsigned kBurst = 16;
+  burst_all_answered(fr, kBurst, svc->describe());
+  burst_all_answered(fa, kBurst, svc->describe());
+  burst_all_answered(fb, kBurst, svc->describe());
+  const unsigned each = 16 + 8 * kBurst;
+  const XdpSteering& x = *svc->direct_steering();
+  for (std::uint32_t app = 0; app < 3; app++) {
+    EXPECT_EQ(x.app_stats(app).redirected, each) << "app " << app << ": " << svc->describe();
+    EXPECT_EQ(x.app_stats(app).no_socket, 0u) << "app " << app << ": " << svc->describe();
+  }
+  EXPECT_EQ(svc->app_stats(0).rx_delivered, each) << svc->describe();
+  EXPECT_EQ(veth.client.sh("ping -c 1 -W 2 " + veth.server_ip + " >/dev/null"), 0);
+
+  for (auto* fds : {&fr, &fa, &fb})
+    for (int fd : *fds) close(fd);
+  kill(relayed.pid, SIGTERM);
+  EXPECT_EQ(relayed.wait_exit(), 0);
+  for (auto* app : {&a, &b}) {
+    kill((*app)->pid, SIGTERM);
+    const std::string bye = (*app)->read_until("per_queue=");
+    EXPECT_EQ((*app)->wait_exit(), 0) << bye;
+    EXPECT_NE(bye.find("rx=" + std::to_string(each) + " tx=" + std::to_string(each) +
+                       " dropped=0"),
+              std::string::npos)
+        << bye;
+  }
+  svc.reset();
+  EXPECT_FALSE(shm_exists(shm));
+  EXPECT_FALSE(exists(top));
 }
 
 }  // namespace
