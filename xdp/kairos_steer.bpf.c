@@ -19,6 +19,11 @@
  *    dropped, counted per app (the kernel has no socket for that port and
  *    would only answer with ICMP);
  *  - the same on unmanaged traffic: passed.
+ * An app frame with no socket to take it is passed (the kernel stack is
+ * the fallback), counted per app: PASS_NO_SOCKET (no socket on the rx
+ * queue in the app's XSKMAP: the app is not running, or the frame came in
+ * on a queue another app owns), PASS_NO_APP_MAP (an app flagged
+ * KAIROS_XDP_APP_OWN_XSKS has no XSKMAP in app_xsks yet).
  * Every read is bounds-checked against data_end before it happens.
  */
 #include <linux/bpf.h>
@@ -82,6 +87,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } xsks_map SEC(".maps");
+
+/* The template of every app's own XSKMAP (userspace creates the real
+ * ones with the same shape and stores them in app_xsks).
+ */
+struct app_xsks_inner {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, KAIROS_XDP_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, KAIROS_XDP_MAX_APPS);
+	__type(key, __u32);
+	__array(values, struct app_xsks_inner);
+} app_xsks SEC(".maps");
 
 /* What the parser learned about a frame's transport header. */
 struct l4_info {
@@ -250,9 +272,23 @@ static __always_inline int steer(struct xdp_md *ctx, void *end,
 		return count(KAIROS_XDP_DROP_BAD_L4_APP, XDP_DROP);
 	}
 	/* XDP_PASS when this queue has no socket: the kernel stack is the
-	 * fallback (e.g. the kernel-UDP backend listens on the port).
+	 * fallback (e.g. the kernel-UDP backend listens on the port, or the
+	 * direct app has not started, or the frame came in on a queue that
+	 * another app owns: the device's flow steering is wrong).
 	 */
-	ret = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+	if (app->flags & KAIROS_XDP_APP_OWN_XSKS) {
+		void *own = bpf_map_lookup_elem(&app_xsks, &app_id);
+
+		if (!own) {
+			if (st)
+				st->no_socket++;
+			return count(KAIROS_XDP_PASS_NO_APP_MAP, XDP_PASS);
+		}
+		ret = bpf_redirect_map(own, ctx->rx_queue_index, XDP_PASS);
+	} else {
+		ret = bpf_redirect_map(&xsks_map, ctx->rx_queue_index,
+				       XDP_PASS);
+	}
 	if (ret != XDP_REDIRECT) {
 		if (st)
 			st->no_socket++;

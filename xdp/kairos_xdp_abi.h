@@ -1,14 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * ABI of the Kairos XDP steering program's maps, shared with userspace
- * (kairosd's dataplane fills 'apps' and 'xsks_map', reads the counters).
+ * (kairosd's dataplane fills 'apps', 'xsks_map' and 'app_xsks', reads the
+ * counters).
  *
  * Maps:
  *   counters   per-CPU array, one __u64 per enum kairos_xdp_counter slot
  *   apps       hash, struct kairos_xdp_app_key -> struct kairos_xdp_app
  *   app_stats  per-CPU array indexed by app id, struct kairos_xdp_app_stats
  *   xsks_map   XSKMAP indexed by the device rx queue: that queue's socket
- *              (the name DPDK's net_af_xdp expects of an xdp_prog= object)
+ *              (the name DPDK's net_af_xdp expects of an xdp_prog= object);
+ *              shared by every app without KAIROS_XDP_APP_OWN_XSKS (the
+ *              relayed dataplane's sockets, DPDK's)
+ *   app_xsks   array of maps indexed by app id: an app with
+ *              KAIROS_XDP_APP_OWN_XSKS has its own XSKMAP (inner map,
+ *              KAIROS_XDP_MAX_QUEUES entries, key: rx queue) there, so
+ *              several processes can each own the sockets of their app
+ *              (direct mode, several apps on one device). The kernel binds
+ *              one socket (one UMEM) per device queue, so such apps own
+ *              disjoint sets of queues and the device (flow steering, RSS)
+ *              must deliver an app's frames on its queues.
  *
  * Addresses are IPv6-sized; an IPv4 address is stored IPv4-mapped
  * (::ffff:a.b.c.d). An all-zero address is the wildcard (bound to any).
@@ -19,7 +30,7 @@
 
 #include <linux/types.h>
 
-#define KAIROS_XDP_ABI_VERSION 2
+#define KAIROS_XDP_ABI_VERSION 3
 
 #define KAIROS_XDP_MAX_APPS 64		/* app ids are 0 .. MAX_APPS-1 */
 #define KAIROS_XDP_MAX_APP_KEYS 256	/* (address, port, protocol) entries */
@@ -48,6 +59,7 @@ enum kairos_xdp_counter {
 	KAIROS_XDP_DROP_BAD_L4_APP,	/* invalid UDP length/TCP offset to an app */
 	KAIROS_XDP_REDIRECT,		/* handed to the queue's AF_XDP socket */
 	KAIROS_XDP_PASS_NO_SOCKET,	/* app frame, but no socket on its queue */
+	KAIROS_XDP_PASS_NO_APP_MAP,	/* OWN_XSKS app without a map at its id */
 	KAIROS_XDP_NR_COUNTERS,
 };
 
@@ -58,15 +70,20 @@ struct kairos_xdp_app_key {
 	__u8 pad;		/* must be zero */
 };
 
+/* kairos_xdp_app.flags */
+#define KAIROS_XDP_APP_OWN_XSKS 0x1	/* sockets in app_xsks[app_id] */
+
 struct kairos_xdp_app {
 	__u32 app_id;		/* < KAIROS_XDP_MAX_APPS */
-	__u32 flags;		/* reserved, zero */
+	__u32 flags;		/* KAIROS_XDP_APP_*, other bits zero */
 };
 
 struct kairos_xdp_app_stats {
 	__u64 redirected;	/* frames handed to an AF_XDP socket */
 	__u64 redirected_bytes;
-	__u64 no_socket;	/* passed: no socket on the rx queue */
+	__u64 no_socket;	/* passed: no socket on the rx queue (or
+				 * no map: PASS_NO_APP_MAP)
+				 */
 	__u64 dropped_bad_l4;	/* dropped: invalid L4 header */
 };
 

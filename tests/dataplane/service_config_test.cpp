@@ -161,13 +161,87 @@ TEST(ServiceConfig, DirectModeAppLines) {
       {"interface v0\napp 10.0.0.1:5 mode=direct mode=direct" + pin + "\n",
        "dp.conf:2: app option 'mode' given twice"},
       {"interface v0\napp 10.0.0.1:6 shm=a\napp 10.0.0.1:5 mode=direct" + pin + "\n",
-       "dp.conf:3: a mode=direct app needs the interface to itself"},
+       "dp.conf:3: a mode=direct app without queues= owns every queue of the interface"},
+      {"interface v0\napp 10.0.0.1:6 mode=direct pin=/sys/fs/bpf/a\napp 10.0.0.1:5 mode=direct" +
+           pin + " queues=1\n",
+       "dp.conf:2: a mode=direct app without queues= owns every queue"},
       {"interface v0\nbackend auto\napp 10.0.0.1:5 mode=direct" + pin + "\n",
        "dp.conf:3: mode=direct needs backend afxdp, not auto"},
       {"backend kernel\napp 10.0.0.1:5 mode=direct" + pin + "\n",
        "dp.conf:2: mode=direct needs backend afxdp, not kernel"},
   };
   for (const auto& c : cases) {
+    const std::string e = error_of(c.text);
+    EXPECT_NE(e.find(c.want), std::string::npos)
+        << "config:\n" << c.text << "\nwanted: " << c.want << "\ngot: " << e;
+  }
+}
+
+// Several direct apps, and relayed apps beside them, on one interface:
+// each direct app owns its queues (queues=LIST), no two share a queue or
+// a pin directory.
+TEST(ServiceConfig, SeveralDirectAppsOwnDisjointQueues) {
+  const auto c = parse_service_config(
+      "interface kdps0\nqueues 5\n"  // queue 4: the relayed app's
+      "app 10.77.0.1:7000 mode=direct pin=/sys/fs/bpf/k/a queues=0\n"
+      "app 10.77.0.1:7001 mode=direct pin=/sys/fs/bpf/k/b queues=1,3\n"
+      "app 10.77.0.1:7002 shm=relayed kthreads=2\n"
+      "app [fd77::1]:7000 mode=direct pin=/sys/fs/bpf/k/c queues=2-2\n",
+      "d");
+  ASSERT_EQ(c.apps.size(), 4u);
+  EXPECT_EQ(c.apps[0].queue_mask, 0x1u);
+  EXPECT_EQ(c.apps[1].queue_mask, 0xau);
+  EXPECT_EQ(c.apps[2].mode, AppMode::kRelayed);
+  EXPECT_EQ(c.apps[2].queue_mask, 0u);
+  EXPECT_EQ(c.apps[3].queue_mask, 0x4u);
+  EXPECT_EQ(parse_service_config("interface v0\napp 10.0.0.1:5 mode=direct "
+                                 "pin=/sys/fs/bpf/x queues=0-3,5,63\n",
+                                 "r")
+                .apps[0]
+                .queue_mask,
+            0x800000000000002fULL);
+
+  const auto direct = [](int port, const std::string& pin, const std::string& queues) {
+    return "app 10.0.0.1:" + std::to_string(port) + " mode=direct pin=/sys/fs/bpf/" + pin +
+           (queues.empty() ? "" : " queues=" + queues) + "\n";
+  };
+  const struct {
+    std::string text, want;
+  } cases[] = {
+      {"interface v0\n" + direct(5, "a", "x"), "dp.conf:2: bad queue list 'x'"},
+      {"interface v0\n" + direct(5, "a", ""), ""},  // placeholder, replaced below
+      {"interface v0\napp 10.0.0.1:5 mode=direct pin=/sys/fs/bpf/a queues=\n",
+       "dp.conf:2: bad queue list ''"},
+      {"interface v0\n" + direct(5, "a", "64"), "dp.conf:2: bad queue list '64'"},
+      {"interface v0\n" + direct(5, "a", "3-1"), "dp.conf:2: bad queue list '3-1'"},
+      {"interface v0\n" + direct(5, "a", "1,"), "dp.conf:2: bad queue list '1,'"},
+      {"interface v0\n" + direct(5, "a", "-1"), "dp.conf:2: bad queue list '-1'"},
+      {"interface v0\n" + direct(5, "a", "0--1"), "dp.conf:2: bad queue list"},
+      {"interface v0\napp 10.0.0.1:5 shm=a queues=0\n",
+       "dp.conf:2: queues= applies to mode=direct only"},
+      {"interface v0\n" + direct(5, "a", "0,1") + direct(6, "b", "1-2"),
+       "dp.conf:3: queue 1 already belongs to the mode=direct app on line 2"},
+      {"interface v0\n" + direct(5, "a", "0") + direct(6, "a", "1"),
+       "dp.conf:3: pin directory /sys/fs/bpf/a collides with /sys/fs/bpf/a of the app on line 2"},
+      {"interface v0\n" + direct(5, "a/b", "0") + direct(6, "a", "1"),
+       "dp.conf:3: pin directory /sys/fs/bpf/a collides with /sys/fs/bpf/a/b"},
+      {"interface v0\n" + direct(5, "a", "0") + direct(6, "a/b", "1"),
+       "dp.conf:3: pin directory /sys/fs/bpf/a/b collides"},
+      {"interface v0\n" + direct(5, "a", "0") + direct(5, "b", "1"),
+       "dp.conf:3: app 10.0.0.1:5 overlaps the app on line 2"},
+      {"interface v0\nqueues 2\n" + direct(5, "a", "1-2"),
+       "dp.conf:3: queues= names queue 2, beyond 'queues 2'"},
+      {"interface v0\nqueues 2\n" + direct(5, "a", "0") + direct(6, "b", "1") +
+           "app 10.0.0.1:7 shm=r\n",
+       "dp.conf: the mode=direct apps own every queue: none is left for kairosd's relayed apps"},
+      {"interface v0\nbackend auto\n" + direct(5, "a", "0") + direct(6, "b", "1"),
+       "dp.conf:3: mode=direct needs backend afxdp, not auto"},
+  };
+  for (const auto& c : cases) {
+    if (c.want.empty()) {  // one direct app alone: every queue, no error
+      EXPECT_EQ(parse_service_config(c.text, "dp.conf").apps[0].queue_mask, 0u);
+      continue;
+    }
     const std::string e = error_of(c.text);
     EXPECT_NE(e.find(c.want), std::string::npos)
         << "config:\n" << c.text << "\nwanted: " << c.want << "\ngot: " << e;

@@ -1,8 +1,10 @@
 // The XDP steering program on crafted good and bad frames, through
 // BPF_PROG_TEST_RUN on the build machine's own kernel (root, no VM).
-// The redirect itself (a real AF_XDP socket) is covered by the dataplane
-// integration test; here a managed frame without a socket must be passed
-// and counted as such.
+// The delivery itself (a bound AF_XDP socket) is covered by the dataplane
+// integration tests; here a managed frame without a socket must be passed
+// and counted as such, and the redirect verdict is checked with an
+// unbound AF_XDP socket in the XSKMAPs (BPF_PROG_TEST_RUN only reports
+// the verdict; its rx queue is 0).
 #include "kairos_steer.skel.h"
 #include "kairos_xdp_abi.h"
 
@@ -11,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -117,7 +120,8 @@ class XdpSteer : public ::testing::Test {
   }
   void TearDown() override { kairos_steer__destroy(skel_); }
 
-  void add_app(const char* addr, std::uint16_t port, std::uint8_t proto) {
+  void add_app(const char* addr, std::uint16_t port, std::uint8_t proto,
+               std::uint32_t app_id = kAppId, std::uint32_t flags = 0) {
     kairos_xdp_app_key key{};
     if (inet_pton(AF_INET, addr, &key.addr[12]) == 1) {
       key.addr[10] = key.addr[11] = 0xff;
@@ -126,7 +130,7 @@ class XdpSteer : public ::testing::Test {
     }
     key.port = htons(port);
     key.l4_proto = proto;
-    kairos_xdp_app app{kAppId, 0};
+    kairos_xdp_app app{app_id, flags};
     ASSERT_EQ(bpf_map__update_elem(skel_->maps.apps, &key, sizeof key, &app,
                                    sizeof app, BPF_ANY),
               0);
@@ -433,6 +437,93 @@ TEST_F(XdpSteer, Ipv6BadVersionOrPayloadLengthIsPassed) {
   EXPECT_EQ(run(g), XDP_PASS);
   EXPECT_EQ(counter(KAIROS_XDP_PASS_BAD_IPV6), 2u);
   EXPECT_EQ(counter(KAIROS_XDP_PASS_NO_SOCKET), 0u);
+}
+
+// Per-app socket maps (app_xsks): an app flagged KAIROS_XDP_APP_OWN_XSKS
+// is redirected through its own XSKMAP only, others through the shared
+// xsks_map. An unbound AF_XDP socket is enough to get the verdict.
+class XdpSteerOwnSockets : public XdpSteer {
+ protected:
+  static constexpr std::uint16_t kOwnPort = 8100, kOtherPort = 8101;
+  static constexpr std::uint32_t kOwnId = 3, kOtherId = 4;
+  void SetUp() override {
+    XdpSteer::SetUp();
+    add_app("10.0.0.2", kOwnPort, IPPROTO_UDP, kOwnId, KAIROS_XDP_APP_OWN_XSKS);
+    add_app("10.0.0.2", kOtherPort, IPPROTO_UDP, kOtherId, KAIROS_XDP_APP_OWN_XSKS);
+    xsk_ = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+    ASSERT_GE(xsk_, 0) << "AF_XDP socket";
+  }
+  void TearDown() override {
+    for (int fd : maps_) close(fd);
+    if (xsk_ >= 0) close(xsk_);
+    XdpSteer::TearDown();
+  }
+  // A new XSKMAP of max_entries, stored at app_xsks[app_id]; returns the
+  // update's result (0, or -errno).
+  int give_map(std::uint32_t app_id, std::uint32_t max_entries = KAIROS_XDP_MAX_QUEUES) {
+    const int fd = bpf_map_create(BPF_MAP_TYPE_XSKMAP, "t_xsks", 4, 4, max_entries, nullptr);
+    EXPECT_GE(fd, 0);
+    maps_.push_back(fd);
+    return bpf_map__update_elem(skel_->maps.app_xsks, &app_id, sizeof app_id, &fd, sizeof fd,
+                                BPF_ANY);
+  }
+  void put_socket(int map_fd, std::uint32_t queue = 0) {
+    ASSERT_EQ(bpf_map_update_elem(map_fd, &queue, &xsk_, BPF_ANY), 0) << errno;
+  }
+  int xsk_ = -1;
+  std::vector<int> maps_;
+};
+
+TEST_F(XdpSteerOwnSockets, AppWithoutItsMapIsPassedAndCounted) {
+  EXPECT_EQ(run(ipv4_udp(kOwnPort)), XDP_PASS);
+  expect_only(KAIROS_XDP_PASS_NO_APP_MAP);
+  EXPECT_EQ(app_stats(kOwnId).no_socket, 1u);
+}
+
+TEST_F(XdpSteerOwnSockets, KernelTakesAnXskmapAsInnerMapOfTheTemplateShapeOnly) {
+  EXPECT_EQ(give_map(kOwnId), 0);
+  EXPECT_NE(give_map(kOtherId, 8), 0) << "an XSKMAP of another size is refused";
+}
+
+TEST_F(XdpSteerOwnSockets, AppIsRedirectedThroughItsOwnMapOnly) {
+  ASSERT_EQ(give_map(kOwnId), 0);
+  ASSERT_EQ(give_map(kOtherId), 0);
+  // A socket in the shared map is not the own-socket app's socket.
+  put_socket(bpf_map__fd(skel_->maps.xsks_map));
+  EXPECT_EQ(run(ipv4_udp(kOwnPort)), XDP_PASS);
+  expect_only(KAIROS_XDP_PASS_NO_SOCKET);
+  EXPECT_EQ(app_stats(kOwnId).no_socket, 1u);
+  // ... but it is the socket of the apps without the flag.
+  EXPECT_EQ(run(ipv4_udp(kAppPort)), XDP_REDIRECT);
+  EXPECT_EQ(app_stats(kAppId).redirected, 1u);
+  // Its own map gets a socket on queue 0 (the test run's queue).
+  put_socket(maps_[0]);
+  EXPECT_EQ(run(ipv4_udp(kOwnPort)), XDP_REDIRECT);
+  EXPECT_EQ(app_stats(kOwnId).redirected, 1u);
+  // The other app's map holds nothing: its frames are not taken by the
+  // first app's socket.
+  EXPECT_EQ(run(ipv4_udp(kOtherPort)), XDP_PASS);
+  EXPECT_EQ(app_stats(kOtherId).no_socket, 1u);
+  EXPECT_EQ(app_stats(kOtherId).redirected, 0u);
+  EXPECT_EQ(counter(KAIROS_XDP_REDIRECT), 2u);
+  EXPECT_EQ(counter(KAIROS_XDP_PASS_NO_SOCKET), 2u);
+}
+
+TEST_F(XdpSteerOwnSockets, SocketOnAnotherQueueIsNotUsed) {
+  ASSERT_EQ(give_map(kOwnId), 0);
+  put_socket(maps_[0], 1);  // queue 1; the frame arrives on queue 0
+  EXPECT_EQ(run(ipv4_udp(kOwnPort)), XDP_PASS);
+  expect_only(KAIROS_XDP_PASS_NO_SOCKET);
+}
+
+TEST_F(XdpSteerOwnSockets, RemovedMapFallsBackToPassing) {
+  ASSERT_EQ(give_map(kOwnId), 0);
+  put_socket(maps_[0]);
+  EXPECT_EQ(run(ipv4_udp(kOwnPort)), XDP_REDIRECT);
+  const std::uint32_t id = kOwnId;
+  ASSERT_EQ(bpf_map__delete_elem(skel_->maps.app_xsks, &id, sizeof id, 0), 0);
+  EXPECT_EQ(run(ipv4_udp(kOwnPort)), XDP_PASS);
+  EXPECT_EQ(counter(KAIROS_XDP_PASS_NO_APP_MAP), 1u);
 }
 
 }  // namespace

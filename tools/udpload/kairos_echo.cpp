@@ -12,8 +12,9 @@
 // ShmRegion::dataplane_alive) it says so, prints its counters and exits 3.
 //
 // --direct: direct mode (kairosd's "app ... mode=direct pin=PIN_DIR"):
-// no rings, no runtime; one thread per device queue owns that queue's
-// AF_XDP socket, inserted into the XSKMAP kairosd pinned (attach_direct),
+// no rings, no runtime; one thread per device queue the app owns (all,
+// or its queues=) owns that queue's AF_XDP socket, inserted into the
+// app's own XSKMAP that kairosd pinned (attach_direct),
 // and answers in place, blocking on the socket when idle (--poll: never
 // sleeps). Replies end in "|<pid>:<queue>". Needs root (or CAP_BPF +
 // CAP_NET_RAW) in kairosd's network namespace. Prints
@@ -96,7 +97,7 @@ int serve_direct(const std::string& dir, bool poll_only, double wait_s, sigset_t
       kairos::dp::Backend& b = *att.queues[q];
       DirectEcho echo;
       echo.b = &b;
-      echo.tag = "|" + std::to_string(getpid()) + ":" + std::to_string(q);
+      echo.tag = "|" + std::to_string(getpid()) + ":" + std::to_string(att.queue_ids[q]);
       unsigned idle = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         const std::size_t n = b.poll_rx(64, echo);

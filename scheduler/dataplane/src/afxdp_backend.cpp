@@ -80,6 +80,13 @@ const AfXdpConfig& validated(const AfXdpConfig& cfg) {
       (cfg.ring_size & (cfg.ring_size - 1)) || cfg.nr_queues > KAIROS_XDP_MAX_QUEUES)
     throw std::invalid_argument(
         "AF_XDP backend: need >= 64 frames, power-of-two rings >= 64, <= 64 queues");
+  std::uint64_t seen = 0;
+  for (auto q : cfg.queue_ids) {
+    if (q >= KAIROS_XDP_MAX_QUEUES || (seen >> q & 1))
+      throw std::invalid_argument("AF_XDP backend: queue " + std::to_string(q) +
+                                  " out of range or repeated");
+    seen |= std::uint64_t{1} << q;
+  }
   return cfg;
 }
 
@@ -119,8 +126,17 @@ std::shared_ptr<XdpSteering> make_steering(const AfXdpConfig& cfg) {
   return steer;
 }
 
-std::uint32_t queue_count(const AfXdpConfig& cfg) {
-  return cfg.nr_queues ? cfg.nr_queues : device_rx_queues(cfg.ifname);
+// The queues to open: cfg.queue_ids, or every queue of the device.
+std::vector<std::uint32_t> queue_list(const AfXdpConfig& cfg) {
+  if (!cfg.queue_ids.empty()) return cfg.queue_ids;
+  const std::uint32_t n = cfg.nr_queues ? cfg.nr_queues : device_rx_queues(cfg.ifname);
+  if (n > KAIROS_XDP_MAX_QUEUES)
+    throw std::invalid_argument("AF_XDP backend: " + cfg.ifname + " has " + std::to_string(n) +
+                                " queues, the steering program serves at most " +
+                                std::to_string(KAIROS_XDP_MAX_QUEUES));
+  std::vector<std::uint32_t> ids(n);
+  for (std::uint32_t q = 0; q < n; q++) ids[q] = q;
+  return ids;
 }
 
 class AfXdpBackend final : public Backend {
@@ -260,6 +276,11 @@ class AfXdpBackend final : public Backend {
     scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // ours is loaded
     scfg.bind_flags = XDP_USE_NEED_WAKEUP | (cfg.force_copy ? XDP_COPY : 0);
     rc = xsk_socket__create(&q.xsk, ifname_.c_str(), id, q.umem, &q.rx, &q.tx, &scfg);
+    if (rc == -EBUSY)
+      throw fail("xsk_socket__create on queue " + std::to_string(id) + " of " + ifname_ +
+                     " (the kernel binds one socket per device queue: another process or "
+                     "app owns it)",
+                 -rc);
     if (rc) throw fail("xsk_socket__create on queue " + std::to_string(id), -rc);
     const std::uint32_t half = cfg.frames_per_queue / 2;
     for (std::uint32_t i = 0; i < half; i++)
@@ -342,18 +363,24 @@ class AfXdpBackend final : public Backend {
 
 std::unique_ptr<Backend> make_afxdp_backend(const AfXdpConfig& config) {
   validated(config);
+  const auto ids = queue_list(config);
   auto steer = make_steering(config);
-  std::vector<std::uint32_t> ids(queue_count(config));
-  for (std::uint32_t q = 0; q < ids.size(); q++) ids[q] = q;
   return std::make_unique<AfXdpBackend>(config, std::move(steer), ids);
+}
+
+std::unique_ptr<Backend> make_afxdp_backend_on_steering(const AfXdpConfig& config,
+                                                        std::shared_ptr<XdpSteering> steer) {
+  validated(config);
+  if (!steer) throw std::invalid_argument("AF_XDP backend: no steering program");
+  return std::make_unique<AfXdpBackend>(config, std::move(steer), queue_list(config));
 }
 
 std::vector<std::unique_ptr<Backend>> make_afxdp_direct_backends(const AfXdpConfig& config) {
   validated(config);
+  const auto ids = queue_list(config);
   auto steer = make_steering(config);
   std::vector<std::unique_ptr<Backend>> out;
-  const std::uint32_t nq = queue_count(config);
-  for (std::uint32_t q = 0; q < nq; q++)
+  for (auto q : ids)
     out.push_back(std::make_unique<AfXdpBackend>(config, steer, std::vector<std::uint32_t>{q}));
   return out;
 }
@@ -363,8 +390,7 @@ std::vector<std::unique_ptr<Backend>> make_afxdp_backends_on_xskmap(const AfXdpC
   validated(config);
   auto map = std::make_shared<XskMapFd>(xskmap_fd);
   std::vector<std::unique_ptr<Backend>> out;
-  const std::uint32_t nq = queue_count(config);
-  for (std::uint32_t q = 0; q < nq; q++)
+  for (auto q : queue_list(config))
     out.push_back(
         std::make_unique<AfXdpBackend>(config, nullptr, std::vector<std::uint32_t>{q}, map));
   return out;

@@ -42,9 +42,9 @@ struct Fd {
 
 }  // namespace
 
-DirectPins::DirectPins(const XdpSteering& steer, const std::string& dir,
+DirectPins::DirectPins(const XdpSteering& steer, int app_xsks_fd, const std::string& dir,
                        const std::string& ifname, std::uint32_t nr_queues,
-                       const Endpoint& app)
+                       std::uint64_t queue_mask, const Endpoint& app)
     : dir_(dir) {
   if (dir.rfind(std::string(kBpffs) + "/", 0) != 0)
     throw std::invalid_argument("direct mode: pin directory " + dir + " is not under " + kBpffs);
@@ -65,6 +65,7 @@ DirectPins::DirectPins(const XdpSteering& steer, const std::string& dir,
     info.version = KAIROS_DIRECT_ABI_VERSION;
     info.ifindex = static_cast<__u32>(steer.ifindex());
     info.nr_queues = nr_queues;
+    info.queue_mask = queue_mask;
     info.prog_id = steer.prog_id();
     info.owner_pid = static_cast<__u32>(getpid());
     std::strncpy(info.ifname, ifname.c_str(), sizeof info.ifname - 1);
@@ -79,7 +80,7 @@ DirectPins::DirectPins(const XdpSteering& steer, const std::string& dir,
     const struct {
       int fd;
       const char* name;
-    } pins[] = {{steer.xsks_map_fd(), KAIROS_DIRECT_PIN_XSKS}, {m.fd, KAIROS_DIRECT_PIN_INFO}};
+    } pins[] = {{app_xsks_fd, KAIROS_DIRECT_PIN_XSKS}, {m.fd, KAIROS_DIRECT_PIN_INFO}};
     for (const auto& p : pins) {
       const std::string path = dir + "/" + p.name;
       if (bpf_obj_pin(p.fd, path.c_str())) {
@@ -161,11 +162,17 @@ DirectAttachment attach_direct(const std::string& pin_dir, AfXdpConfig sizes) {
   mi = {};
   if (bpf_map_get_info_by_fd(xsks.fd, &mi, &mlen) || mi.type != BPF_MAP_TYPE_XSKMAP)
     throw std::runtime_error("direct mode: " + xsks_path + " is not an XSKMAP");
-  if (info.nr_queues == 0 || info.nr_queues > mi.max_entries)
-    throw std::runtime_error("direct mode: " + info_path + " names " +
-                             std::to_string(info.nr_queues) + " queues");
+  if (info.nr_queues == 0 || info.nr_queues > mi.max_entries || info.nr_queues > 64 ||
+      info.queue_mask == 0 ||
+      (info.nr_queues < 64 && (info.queue_mask >> info.nr_queues) != 0))
+    throw std::runtime_error("direct mode: " + info_path + " names bad queues (" +
+                             std::to_string(info.nr_queues) + " queues, mask " +
+                             std::to_string(info.queue_mask) + ")");
+  for (std::uint32_t q = 0; q < info.nr_queues; q++)
+    if (info.queue_mask >> q & 1) a.queue_ids.push_back(q);
   sizes.ifname = a.ifname;
   sizes.nr_queues = info.nr_queues;
+  sizes.queue_ids = a.queue_ids;
   sizes.apps = {a.listen};
   a.queues = make_afxdp_backends_on_xskmap(sizes, xsks.fd);
   return a;

@@ -60,6 +60,47 @@ bool valid_pin_dir(std::string_view v) {
   });
 }
 
+// queues=LIST of a direct app: "0", "1,3", "0-3", "0-1,4": a bit mask.
+// 0 on a syntax error, an empty or reversed range, an id >= kMaxDirectQueue.
+std::uint64_t parse_queue_list(std::string_view v) {
+  std::uint64_t mask = 0;
+  auto num = [](std::string_view t, std::uint32_t& out) {
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+    return ec == std::errc() && end == t.data() + t.size() && !t.empty() &&
+           out < kMaxDirectQueue;
+  };
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    std::size_t end = v.find(',', start);
+    if (end == std::string_view::npos) end = v.size();
+    const std::string_view item = v.substr(start, end - start);
+    const auto dash = item.find('-');
+    std::uint32_t lo = 0, hi = 0;
+    if (dash == std::string_view::npos) {
+      if (!num(item, lo)) return 0;
+      hi = lo;
+    } else if (!num(item.substr(0, dash), lo) || !num(item.substr(dash + 1), hi) || hi < lo) {
+      return 0;
+    }
+    for (std::uint32_t q = lo; q <= hi; q++) mask |= std::uint64_t{1} << q;
+    start = end + 1;
+  }
+  return mask;
+}
+
+// The mask of queues 0..n-1 (n <= 64).
+std::uint64_t all_queues(std::uint32_t n) {
+  return n >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+}
+
+// The lowest queue id set in both masks.
+std::uint32_t first_common(std::uint64_t a, std::uint64_t b) {
+  const std::uint64_t both = a & b;
+  std::uint32_t q = 0;
+  while (!(both >> q & 1)) q++;
+  return q;
+}
+
 class Parser {
  public:
   explicit Parser(const std::string& source) : source_(source) {}
@@ -129,7 +170,7 @@ class Parser {
   ServiceAppConfig parse_app(unsigned line, const std::vector<std::string_view>& w) const {
     if (w.size() < 2)
       fail(line, "'app' wants ADDRESS:PORT shm=NAME [kthreads=N] [slots=N] [cgroup=PATH]"
-                 " or ADDRESS:PORT mode=direct pin=/sys/fs/bpf/DIR");
+                 " or ADDRESS:PORT mode=direct pin=/sys/fs/bpf/DIR [queues=LIST]");
     ServiceAppConfig a;
     a.line = line;
     auto ep = Endpoint::parse(w[1]);
@@ -170,9 +211,14 @@ class Parser {
           fail(line, "bad pin directory '" + std::string(v) +
                          "' (want /sys/fs/bpf/DIR, parts of [A-Za-z0-9._-], no '.' or '..')");
         a.pin_dir = v;
+      } else if (k == "queues") {
+        a.queue_mask = parse_queue_list(v);
+        if (!a.queue_mask)
+          fail(line, "bad queue list '" + std::string(v) + "' (want ids and ranges below " +
+                         std::to_string(kMaxDirectQueue) + ", like 0 or 1,3 or 0-3)");
       } else {
         fail(line, "unknown app option '" + std::string(k) +
-                       "' (expected shm, kthreads, slots, cgroup, mode or pin)");
+                       "' (expected shm, kthreads, slots, cgroup, mode, pin or queues)");
       }
     }
     if (a.mode == AppMode::kDirect) {
@@ -185,29 +231,59 @@ class Parser {
       return a;
     }
     if (!a.pin_dir.empty()) fail(line, "pin= applies to mode=direct only");
+    if (given["queues"])
+      fail(line, "queues= applies to mode=direct only (relayed apps share kairosd's sockets "
+                 "on the queues no direct app owns)");
     if (a.shm_name.empty()) fail(line, "app needs shm=NAME (its ring region)");
     return a;
   }
 
   void check_whole(const ServiceConfig& c) const {
     if (c.apps.empty()) fail_file("no 'app' line: nothing to serve");
+    std::uint64_t direct_queues = 0;
     for (const auto& a : c.apps) {
       if (a.mode != AppMode::kDirect) continue;
-      // One XSKMAP, one socket per device queue: a direct app's process
-      // owns every queue of the interface, so it cannot share it.
-      if (c.apps.size() > 1)
-        fail(a.line, "a mode=direct app needs the interface to itself (its process owns "
-                     "every queue's AF_XDP socket): no other app lines");
+      // The kernel binds one AF_XDP socket per device queue: without
+      // queues= the app's process owns every queue of the interface.
+      if (!a.queue_mask && c.apps.size() > 1)
+        fail(a.line, "a mode=direct app without queues= owns every queue of the interface: "
+                     "give it queues=LIST to share the interface with other apps");
       if (c.backend != BackendKind::kAfXdp)
         fail(a.line, std::string("mode=direct needs backend afxdp, not ") +
                          backend_kind_name(c.backend));
+      if (c.queues && c.queues < 64 && (a.queue_mask >> c.queues) != 0)
+        fail(a.line, "queues= names queue " +
+                         std::to_string(first_common(a.queue_mask, ~all_queues(c.queues))) +
+                         ", beyond 'queues " + std::to_string(c.queues) + "'");
+      direct_queues |= a.queue_mask;
     }
+    const bool has_relayed = std::any_of(c.apps.begin(), c.apps.end(),
+                                         [](auto& a) { return a.mode == AppMode::kRelayed; });
+    if (direct_queues && has_relayed && c.queues && c.queues <= 64 &&
+        direct_queues == all_queues(c.queues))
+      fail_file("the mode=direct apps own every queue: none is left for kairosd's relayed apps");
     for (std::size_t i = 0; i < c.apps.size(); i++)
       for (std::size_t j = 0; j < i; j++) {
         const auto &a = c.apps[i], &b = c.apps[j];
-        if (a.shm_name == b.shm_name)
+        if (a.mode == AppMode::kRelayed && b.mode == AppMode::kRelayed &&
+            a.shm_name == b.shm_name)
           fail(a.line, "shm name '" + a.shm_name + "' already used on line " +
                            std::to_string(b.line));
+        if (a.mode == AppMode::kDirect && b.mode == AppMode::kDirect) {
+          if (a.queue_mask & b.queue_mask)
+            fail(a.line, "queue " + std::to_string(first_common(a.queue_mask, b.queue_mask)) +
+                             " already belongs to the mode=direct app on line " +
+                             std::to_string(b.line) + " (one socket per device queue)");
+          // Each app's pins go in their own directory, removed on exit.
+          const auto nested = [](const std::string& in, const std::string& dir) {
+            return in.size() > dir.size() && in.compare(0, dir.size(), dir) == 0 &&
+                   in[dir.size()] == '/';
+          };
+          if (a.pin_dir == b.pin_dir || nested(a.pin_dir, b.pin_dir) ||
+              nested(b.pin_dir, a.pin_dir))
+            fail(a.line, "pin directory " + a.pin_dir + " collides with " + b.pin_dir +
+                             " of the app on line " + std::to_string(b.line));
+        }
         // The same port on the same (or a wildcard) address would make the
         // match ambiguous.
         if (a.listen.port == b.listen.port &&

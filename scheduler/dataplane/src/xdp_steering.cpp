@@ -44,18 +44,19 @@ XdpSteering::XdpSteering(const std::string& ifname) {
 }
 
 XdpSteering::~XdpSteering() {
+  for (auto& [id, fd] : app_xsks_) close(fd);
   bpf_link__destroy(link_);
   kairos_steer__destroy(skel_);
 }
 
 void add_app_to_map(int fd, const Endpoint& ep, std::uint8_t l4_proto,
-                    std::uint32_t app_id) {
+                    std::uint32_t app_id, std::uint32_t flags) {
   if (app_id >= KAIROS_XDP_MAX_APPS) throw std::invalid_argument("XDP steering: app id");
   kairos_xdp_app_key key{};
   std::memcpy(key.addr, ep.addr.data(), 16);
   key.port = htons(ep.port);
   key.l4_proto = l4_proto;
-  kairos_xdp_app app{app_id, 0};
+  kairos_xdp_app app{app_id, flags};
   if (bpf_map_update_elem(fd, &key, &app, BPF_ANY))
     throw err("adding app " + ep.str(), errno);
 }
@@ -89,8 +90,26 @@ int find_attached_apps_map(int ifindex) {
 }
 
 void XdpSteering::add_app(const Endpoint& ep, std::uint8_t l4_proto,
-                          std::uint32_t app_id) {
-  add_app_to_map(bpf_map__fd(skel_->maps.apps), ep, l4_proto, app_id);
+                          std::uint32_t app_id, bool own_sockets) {
+  add_app_to_map(bpf_map__fd(skel_->maps.apps), ep, l4_proto, app_id,
+                 own_sockets ? KAIROS_XDP_APP_OWN_XSKS : 0);
+}
+
+int XdpSteering::app_xsks_map_fd(std::uint32_t app_id) {
+  if (app_id >= KAIROS_XDP_MAX_APPS) throw std::invalid_argument("XDP steering: app id");
+  if (auto it = app_xsks_.find(app_id); it != app_xsks_.end()) return it->second;
+  // The same shape as the program's inner-map template (app_xsks_inner).
+  const int fd = bpf_map_create(BPF_MAP_TYPE_XSKMAP, "kairos_app_xsks", sizeof(__u32),
+                                sizeof(__u32), KAIROS_XDP_MAX_QUEUES, nullptr);
+  if (fd < 0) throw err("creating the XSKMAP of app " + std::to_string(app_id), errno);
+  if (bpf_map__update_elem(skel_->maps.app_xsks, &app_id, sizeof app_id, &fd, sizeof fd,
+                           BPF_ANY)) {
+    const int e = errno;
+    close(fd);
+    throw err("storing the XSKMAP of app " + std::to_string(app_id), e);
+  }
+  app_xsks_[app_id] = fd;
+  return fd;
 }
 
 void XdpSteering::set_socket(std::uint32_t queue, int xsk_fd) {

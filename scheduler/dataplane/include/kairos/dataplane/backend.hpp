@@ -15,6 +15,8 @@
 
 namespace kairos::dp {
 
+class XdpSteering;
+
 struct RxDatagram {
   Endpoint src, dst;
   std::span<const std::uint8_t> payload;  // valid only inside on_datagram
@@ -67,6 +69,10 @@ std::unique_ptr<Backend> make_kernel_udp_backend(
 struct AfXdpConfig {
   std::string ifname;
   std::uint32_t nr_queues = 0;    // 0: ask the device (ethtool channels)
+  // The device queues to open sockets on (each < KAIROS_XDP_MAX_QUEUES,
+  // no repeats); empty: all, 0..nr_queues-1. The others belong to
+  // someone else (a mode=direct app's process).
+  std::vector<std::uint32_t> queue_ids;
   std::vector<Endpoint> apps;     // app endpoints steered to the sockets
   std::uint32_t frames_per_queue = 4096;  // UMEM frames, half RX half TX
   std::uint32_t ring_size = 2048;         // each AF_XDP ring
@@ -77,6 +83,11 @@ struct AfXdpConfig {
 // one socket (with its own UMEM) per device rx queue. Throws with a clear
 // message when anything is missing.
 std::unique_ptr<Backend> make_afxdp_backend(const AfXdpConfig& config);
+// The same on a steering program already attached (kairosd's service,
+// which also steers mode=direct apps): config.apps must be in steer's
+// 'apps' map already, without own sockets; config.ifname its device.
+std::unique_ptr<Backend> make_afxdp_backend_on_steering(const AfXdpConfig& config,
+                                                        std::shared_ptr<XdpSteering> steer);
 // Direct mode (in the spirit of Caladan's directpath): the same steering
 // program, but one single-queue backend per device queue (index = queue
 // id), each driven by the one thread that owns it (e.g. a runtime
@@ -85,8 +96,8 @@ std::unique_ptr<Backend> make_afxdp_backend(const AfXdpConfig& config);
 // bucket table: a flow's queue (the device's RSS/XPS choice) is its
 // thread. The backends share the program; it detaches with the last one.
 std::vector<std::unique_ptr<Backend>> make_afxdp_direct_backends(const AfXdpConfig& config);
-// Direct mode across processes: one single-queue backend per queue
-// 0..config.nr_queues-1 of config.ifname, each socket inserted into the
+// Direct mode across processes: one single-queue backend per queue of
+// config.queue_ids (empty: 0..config.nr_queues-1), each socket inserted into the
 // XSKMAP xskmap_fd (pinned by kairosd, direct_pins.hpp) with
 // xsk_socket__update_xskmap; no program is loaded (INHIBIT_PROG_LOAD).
 // The backends keep their own duplicate of the fd.
@@ -99,7 +110,6 @@ std::uint32_t device_rx_queues(const std::string& ifname);
 // why_fallback receives the AF_XDP error when the fallback was taken.
 std::unique_ptr<Backend> make_backend_with_fallback(const AfXdpConfig& config,
                                                     std::string* why_fallback = nullptr);
-class XdpSteering;
 // The steering program behind an AF_XDP backend (its counters), else null.
 const XdpSteering* afxdp_steering(const Backend& backend);
 

@@ -4,9 +4,12 @@
 // program and its app map filled, DPDK, or kernel UDP), and the
 // Dataplane, then runs the loop on its own thread.
 //
-// A mode=direct app (service_config.hpp) gets only the steering program
-// and its pins (direct_pins.hpp): no region, no backend, no loop; its
-// process owns the sockets.
+// A mode=direct app (service_config.hpp) gets only its entry in the
+// steering program, its own XSKMAP and its pins (direct_pins.hpp): no
+// region, no backend, no loop; its process owns the sockets of its queues.
+// Several direct apps, and relayed apps beside them, share one steering
+// program on the interface; the relayed backend's sockets take the queues
+// no direct app owns.
 //
 // All or nothing: the constructor either builds everything or throws and
 // leaves nothing behind (no shm object, no XDP program attached).
@@ -54,29 +57,43 @@ class DataplaneService {
   std::vector<std::uint32_t> active(std::uint32_t app) const { return active_.at(app); }
   std::size_t nr_apps() const { return cfg_.apps.size(); }
   const ServiceConfig& config() const { return cfg_; }
-  // A direct-mode service has no backend or dataplane: these throw
-  // std::logic_error then, as do set_active and app_stats.
-  bool direct() const { return pins_ != nullptr; }
+  // A service with only mode=direct apps has no backend or dataplane:
+  // these throw std::logic_error then; set_active and app_stats throw it
+  // for a direct app.
+  bool direct() const { return !dp_; }
   const Backend& backend() const;
   // Why auto fell back to kernel UDP (empty when it did not).
   const std::string& fallback_reason() const { return why_fallback_; }
-  AppStats app_stats(std::uint32_t app) const { return dataplane().stats(app); }
+  AppStats app_stats(std::uint32_t app) const;
   const Dataplane& dataplane() const;
-  // The steering program of a direct-mode service (its counters), else null.
+  // The steering program of a service with mode=direct apps (its
+  // counters; app id = the app's index in the config), else null.
   const XdpSteering* direct_steering() const { return direct_steer_.get(); }
+  // The device queues a direct app owns (after start-up: queues= or all).
+  std::vector<std::uint32_t> direct_queues(std::uint32_t app) const;
   // One line per app plus the backend's counters, for logs.
   std::string describe() const;
 
  private:
+  std::vector<std::uint32_t> steer_direct_apps(bool any_relayed);
   ServiceConfig cfg_;
   std::vector<ShmRegion> regions_;  // before the backend: destroyed last
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Dataplane> dp_;
-  std::shared_ptr<XdpSteering> direct_steer_;  // mode=direct only
-  std::unique_ptr<DirectPins> pins_;           // destroyed before the program
+  std::shared_ptr<XdpSteering> direct_steer_;  // with mode=direct apps only
+  // Per app (null: relayed), removed last-made first: a directory that
+  // several apps' pins share goes with the last of them.
+  struct PinsInReverse : std::vector<std::unique_ptr<DirectPins>> {
+    ~PinsInReverse() {
+      while (!empty()) pop_back();
+    }
+  };
+  PinsInReverse pins_;
+  std::vector<std::uint64_t> queue_masks_;         // per app, 0: relayed
+  std::vector<int> dp_app_;                        // per app: Dataplane id, -1: direct
   std::string why_fallback_;
   std::vector<std::vector<std::uint32_t>> active_;  // last set_active per app
-  std::uint32_t direct_queues_ = 0;
+  std::uint32_t direct_queues_ = 0;  // device queues, with direct apps
   bool started_direct_ = false;
   std::atomic<bool> stop_{false};
   std::thread loop_;

@@ -8,7 +8,7 @@
 //   backend afxdp            # afxdp | dpdk | kernel | auto (afxdp, else kernel)
 //   dpdk-arg --no-huge       # one EAL argument per line (backend dpdk only)
 //   app 10.77.0.1:7000 shm=kairos-echo kthreads=2 [slots=1024] [cgroup=lc]
-//   app 10.77.0.1:7001 mode=direct pin=/sys/fs/bpf/kairos/echo
+//   app 10.77.0.1:7001 mode=direct pin=/sys/fs/bpf/kairos/echo [queues=1,2-3]
 //
 // Each app line names the address and port steered to the app, the POSIX
 // shared-memory object of its ring region (ring_abi.h: the app attaches
@@ -17,9 +17,13 @@
 // root, as kairosctl annotate takes it): kairosd then narrows the app's
 // active kthreads to the cores the allocator grants that cgroup
 // (active_for_grant). mode=direct: kairosd only steers; the app process
-// opens the XSKMAP that kairosd pins in pin= and owns one AF_XDP socket
-// per device queue (direct_attach.hpp); such an app needs the interface
-// (backend afxdp) to itself. Errors name the file and line: "FILE:LINE: what".
+// opens its own XSKMAP that kairosd pins in pin= and owns one AF_XDP
+// socket per device queue it is given (direct_pins.hpp): queues=LIST
+// (ids and ranges, < kMaxDirectQueue), or every queue of the interface
+// when absent, which only an app alone on the interface may do. The kernel
+// binds one socket per device queue, so direct apps own disjoint queues
+// and kairosd's relayed sockets take the queues no direct app owns
+// (backend afxdp). Errors name the file and line: "FILE:LINE: what".
 #pragma once
 
 #include <kairos/dataplane/endpoint.hpp>
@@ -36,6 +40,8 @@ enum class BackendKind { kAfXdp, kDpdk, kKernel, kAuto };
 // relayed: kairosd's dataplane thread + shm rings; direct: the app's own
 // AF_XDP sockets, kairosd pins the maps it needs.
 enum class AppMode { kRelayed, kDirect };
+// Queue ids of a direct app are below this (KAIROS_XDP_MAX_QUEUES).
+constexpr std::uint32_t kMaxDirectQueue = 64;
 
 struct ServiceAppConfig {
   Endpoint listen;
@@ -45,6 +51,7 @@ struct ServiceAppConfig {
   std::string cgroup;          // annotated cgroup whose grants drive it ("": none)
   AppMode mode = AppMode::kRelayed;
   std::string pin_dir;         // mode=direct: bpffs directory of the pins
+  std::uint64_t queue_mask = 0;  // mode=direct: bit q = owns queue q; 0: all
   unsigned line = 0;           // where it was declared (for messages)
 };
 
