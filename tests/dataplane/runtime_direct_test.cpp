@@ -282,10 +282,10 @@ TEST_F(RuntimeDirect, StackOverAttachDirectFromAModeDirectService) {
         "test"));
     svc->start();
     att = dp::attach_direct(pin);
+    EXPECT_TRUE(att.steering_attached());  // looks in this namespace
   }
   ASSERT_EQ(att.queues.size(), 2u);
   ASSERT_EQ(att.listen, listen_);
-  EXPECT_TRUE(att.steering_attached());
   Runtime rt({.kthreads = 2});
   auto stack = std::make_unique<Stack>(rt, std::move(att.queues),
                                        StackOptions{.steered = {att.listen}});
