@@ -103,9 +103,10 @@ TEST(FutexParker, ParkOnFdsEndsOnReadableFdUnparkOrDeadline) {
 }
 
 TEST(Park, ReadableParkFdWakesItsParkedKthread) {
-  Runtime rt({.kthreads = 2, .spin_before_park = 0us});
+  // Declared before the runtime: its pollers use them until it is gone.
   Pipe pipe;
   std::atomic<int> taken{0};
+  Runtime rt({.kthreads = 2, .spin_before_park = 0us});
   // Only kthread 1 reads the pipe: the datagram-like byte must wake it.
   rt.add_poller([&](unsigned k) {
     if (k != 1) return false;
@@ -143,8 +144,8 @@ TEST(Park, ReadableParkFdWakesItsParkedKthread) {
 }
 
 TEST(Park, AddParkFdsRejectsBadInputAndDeclinesWhereItCannotWait) {
-  Runtime rt({.kthreads = 2});
   Pipe pipe;
+  Runtime rt({.kthreads = 2});
   const int good[] = {pipe.r};
   EXPECT_THROW(rt.add_park_fds(2, good), std::out_of_range);
   EXPECT_THROW(rt.add_park_fds(0, std::span<const int>()), std::invalid_argument);
@@ -172,10 +173,10 @@ TEST(Park, ParkUnparkStormWithParkFdsLosesNoWakeups) {
   // wakes race each other and the kthreads' parks; a lost wake-up of
   // either kind hangs a burst or leaves a byte unread.
   constexpr unsigned kK = 4;
-  Runtime rt({.kthreads = kK, .spin_before_park = std::chrono::nanoseconds(0)});
   std::vector<std::unique_ptr<Pipe>> pipes;
   for (unsigned k = 0; k < kK; k++) pipes.push_back(std::make_unique<Pipe>());
   std::atomic<long> read_bytes{0};
+  Runtime rt({.kthreads = kK, .spin_before_park = std::chrono::nanoseconds(0)});
   rt.add_poller([&](unsigned k) {
     bool any = false;
     while (pipes[k]->take()) {
