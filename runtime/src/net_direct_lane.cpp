@@ -4,6 +4,7 @@
 // own queue (a kthread without one through queue k % queues). No
 // dataplane thread, no rings. Also the doorbell thread of direct mode,
 // for when kthreads cannot park on the queues' fds (/dev/kairos parking).
+#include "internal.hpp"
 #include "net_internal.hpp"
 
 #include <poll.h>
@@ -25,7 +26,8 @@ struct Collect final : dp::RxSink {
 class DirectLane final : public Lane {
  public:
   DirectLane(unsigned k, std::vector<DirectQueue*> rx, std::vector<DirectQueue*> tx)
-      : k_(k), rx_(std::move(rx)), tx_(std::move(tx)), dirty_(tx_.size(), false) {}
+      : k_(k), rx_(std::move(rx)), tx_(std::move(tx)), used_(tx_.size(), false),
+        unflushed_(tx_.size(), false) {}
 
   unsigned drain(StackState& st, unsigned self, unsigned budget) override {
     if (rx_.empty()) return 0;
@@ -73,7 +75,7 @@ class DirectLane final : public Lane {
       q.io.lock();
       if (q.backend->send(local, peer, data)) {
         q.io.unlock();
-        dirty_[i] = true;
+        used_[i] = unflushed_[i] = true;
         return Push::kSent;
       }
       const std::uint64_t nr = q.backend->stats().tx_no_route;
@@ -81,34 +83,54 @@ class DirectLane final : public Lane {
       q.no_route_seen = nr;
       q.io.unlock();
       if (!no_route) {
-        flush();  // completions free TX frames
+        kick(true, true);  // transmitted frames come back as completions
         return Push::kFull;
       }
     }
     return Push::kDropped;
   }
 
+  // One TX kick per batch: while more uthreads wait on this kthread (a
+  // drain just readied them), the last of them to send kicks for all, as
+  // DirectEchoApp does after a poll_rx batch (a kick per reply cost a
+  // system call each: 2x the p50 with 8 requests per batch); the idle
+  // poll (poll_tx) kicks whatever is left when the kthread runs dry.
   void flush() override {
-    for (std::size_t i = 0; i < tx_.size(); i++) {
-      if (!dirty_[i]) continue;
-      DirectQueue& q = *tx_[i];
-      q.io.lock();
-      q.backend->flush();
-      q.io.unlock();
-    }
+    if (more_work_here()) return;
+    kick(false, true);
   }
 
-  // Copy-mode AF_XDP sends a bounded batch per kick: keep kicking (and
-  // reaping completions) from the idle poll while anything is in flight.
-  // Nothing in flight: a ring peek, no system call.
+  // From the idle poll: what a skipped flush left (always, before the
+  // kthread may park), and, copy-mode AF_XDP sending a bounded batch per
+  // kick, more kicks (and completions) while anything is in flight, not
+  // waiting for a queue another kthread is using. Nothing in flight: a
+  // ring peek, no system call.
   void poll_tx() override {
-    for (std::size_t i = 0; i < tx_.size(); i++) {
-      if (!dirty_[i]) continue;
-      DirectQueue& q = *tx_[i];
-      if (!q.io.try_lock()) continue;
-      q.backend->flush();
-      q.io.unlock();
+    for (std::size_t i = 0; i < tx_.size(); i++)
+      if (unflushed_[i] || used_[i]) kick_one(i, unflushed_[i]);
+  }
+
+  // Flushes the queues with unflushed datagrams, or all it ever used.
+  void kick(bool all_used, bool wait) {
+    for (std::size_t i = 0; i < tx_.size(); i++)
+      if (all_used ? used_[i] : unflushed_[i]) kick_one(i, wait);
+  }
+
+  void kick_one(std::size_t i, bool wait) {
+    DirectQueue& q = *tx_[i];
+    if (wait) {
+      q.io.lock();
+    } else if (!q.io.try_lock()) {
+      return;
     }
+    q.backend->flush();
+    q.io.unlock();
+    unflushed_[i] = false;
+  }
+
+  static bool more_work_here() {
+    kairos::detail::Kthread* k = kairos::detail::current_kthread();
+    return k && k->rq_len.load(std::memory_order_relaxed) != 0;
   }
 
   void retire() {
@@ -119,8 +141,9 @@ class DirectLane final : public Lane {
  private:
   unsigned k_;
   std::vector<DirectQueue*> rx_, tx_;
-  // Queues of tx_ this lane has sent through (only its kthread writes).
-  std::vector<bool> dirty_;
+  // Queues of tx_ this lane has sent through, and those with datagrams
+  // not kicked yet (only its kthread touches them).
+  std::vector<bool> used_, unflushed_;
   std::atomic<bool> rx_busy_{false};  // try-lock: one consumer at a time
   std::vector<Datagram> batch_;       // under rx_busy_
   std::size_t next_ = 0;              // under rx_busy_

@@ -98,6 +98,7 @@ struct StackState {
   StackOptions opt;
   std::vector<std::unique_ptr<Lane>> lanes;  // lane k: kthread k
   std::atomic<bool> closed{false};
+  std::atomic<int> active_pollers{0};  // pollers running right now
 
   SpinLock sockets_lock;
   std::unordered_map<std::uint16_t, std::shared_ptr<SocketState>> by_port;

@@ -75,7 +75,14 @@ void check_options(const StackOptions& opt) {
 // runtime may call it; after ~Stack it does nothing.
 void add_poller(Runtime& rt, const std::shared_ptr<detail::StackState>& st) {
   rt.add_poller([st](unsigned self) {
-    if (st->closed.load(std::memory_order_acquire)) return false;
+    // ~Stack waits until no poller is inside (active_pollers) before it
+    // closes the queues; one that comes later sees closed.
+    st->active_pollers.fetch_add(1, std::memory_order_seq_cst);
+    struct Leave {
+      std::atomic<int>& n;
+      ~Leave() { n.fetch_sub(1, std::memory_order_release); }
+    } leave{st->active_pollers};
+    if (st->closed.load(std::memory_order_seq_cst)) return false;
     detail::Lane& own = *st->lanes[self];
     own.poll_tx();
     bool any = own.drain(*st, self, detail::kDrainBudget) != 0;
@@ -166,7 +173,7 @@ Stack::Stack(Runtime& rt, std::vector<std::unique_ptr<dp::Backend>> queues,
 Stack::~Stack() {
   st_->stop_doorbell.store(true, std::memory_order_release);
   if (st_->doorbell.joinable()) st_->doorbell.join();
-  st_->closed.store(true, std::memory_order_release);
+  st_->closed.store(true, std::memory_order_seq_cst);
   std::vector<std::shared_ptr<detail::SocketState>> all;
   st_->sockets_lock.lock();
   for (auto& [port, s] : st_->by_port) all.push_back(s);
@@ -175,7 +182,9 @@ Stack::~Stack() {
   if (!st_->queues.empty()) {
     for (unsigned k = 0; k < st_->park_fds.size(); k++)
       if (!st_->park_fds[k].empty()) st_->rt->remove_park_fds(k, st_->park_fds[k]);
-    // No socket is open, so no TX; wait out the pollers, close the sockets.
+    // No socket is open, so no TX; wait out the pollers, close the
+    // queues' sockets (their port passes to the kernel again).
+    while (st_->active_pollers.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
     detail::retire_direct(*st_);
   }
 }
