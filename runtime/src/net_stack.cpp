@@ -153,15 +153,20 @@ Stack::Stack(Runtime& rt, std::vector<std::unique_ptr<dp::Backend>> queues,
   }
   add_poller(rt, st);
   // Each kthread parks on its queues' fds: a datagram wakes its owner.
-  bool parks_on_fds = true;
+  bool parks_on_fds = opt.park_on_queue_fds;
   st->park_fds.resize(nk);
   for (unsigned q = 0; q < nq; q++) {
     auto& fds = st->park_fds[q % nk];
     fds.insert(fds.end(), st->queues[q]->fds.begin(), st->queues[q]->fds.end());
   }
+  if (!parks_on_fds) st->park_fds.assign(nk, {});
   for (unsigned k = 0; k < nk && parks_on_fds; k++)
     if (!st->park_fds[k].empty() && !rt.add_park_fds(k, st->park_fds[k])) {
-      parks_on_fds = false;  // all or nothing: the same park backend for all
+      // All or nothing (the same park backend for all, so in practice
+      // the first one says no).
+      for (unsigned j = 0; j < k; j++)
+        if (!st->park_fds[j].empty()) rt.remove_park_fds(j, st->park_fds[j]);
+      parks_on_fds = false;
       st->park_fds.assign(nk, {});
     }
   // /dev/kairos parking or allocator mode: a thread waits on the fds.

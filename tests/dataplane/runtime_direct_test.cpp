@@ -212,6 +212,33 @@ TEST_F(RuntimeDirect, QueueApiWaitAnyOverDirectQueuesWithMoreKthreadsThanQueues)
   servers.clear();
 }
 
+TEST_F(RuntimeDirect, DoorbellThreadWakesTheRuntimeWhenKthreadsDoNotParkOnFds) {
+  // What /dev/kairos parking gets (PARK cannot wait on fds): the doorbell
+  // thread polls the queues' fds and wakes the runtime.
+  Runtime rt({.kthreads = 2});
+  Stack stack(rt, direct_queues(), StackOptions{.park_on_queue_fds = false});
+  EXPECT_FALSE(stack.parks_on_queue_fds());
+  UdpSocket sock = stack.bind(listen_);
+  std::vector<Thread> servers;
+  for (int i = 0; i < 2; i++)
+    servers.push_back(rt.spawn([s = sock]() mutable {
+      while (auto d = s.recv_from()) {
+        d->data.push_back('!');
+        if (!s.send_to(d->peer, d->data)) return;
+      }
+    }));
+  auto fds = dp::testing::connected_udp_clients(veth_->client, veth_->server_ip, kPort, 8);
+  exercise(stack, fds, 3, 16);
+  const StackStats st = stack.stats();
+  EXPECT_EQ(st.rx_delivered, 8u * (3 + 16)) << describe(stack);
+  EXPECT_EQ(st.rx_no_socket + st.rx_overflow + st.tx_dropped, 0u) << describe(stack);
+  // Each idle round (20 ms gaps: every kthread parked) needed it.
+  EXPECT_GE(st.doorbell_wakes, 3u) << describe(stack);
+  sock.close();
+  servers.clear();
+  for (int fd : fds) close(fd);
+}
+
 // A backend without fds (DPDK-like): a parked runtime could never be
 // woken by it, so direct mode refuses it.
 class NoFdBackend final : public dp::Backend {

@@ -5,7 +5,8 @@
 // dataplane with the echo on plain threads (dp::UdpQueue), and direct
 // mode: plain threads owning the queues' sockets (dp DirectEchoApp) and
 // runtime uthreads over kairos::net's direct Stack (direct_uth: kthreads
-// own the sockets and park on their fds). --poll adds the dedicated-core
+// own the sockets and park on their fds; direct_uth_db: the same woken by
+// the doorbell thread instead, as with /dev/kairos parking). --poll adds the dedicated-core
 // peers: kernel_poll (non-blocking recvmmsg loop), direct_poll (the
 // direct thread never sleeps) and direct_uth_poll (kthreads never park).
 // udpload's open-loop client; rounds alternate; ratios are per-round
@@ -161,6 +162,13 @@ int main(int argc, char** argv) {
     dp::testing::InNetns in(v.server);
     return std::make_shared<net::DirectUthreadEchoServer>(dp::make_afxdp_direct_backends(cfg),
                                                           ep, o.kthreads, 4, spin);
+  });
+  // The same with the doorbell thread instead of fd parking (what
+  // /dev/kairos parking gets): one more wakeup per request when idle.
+  paths.emplace_back("direct_uth_db", [&]() -> std::shared_ptr<void> {
+    dp::testing::InNetns in(v.server);
+    return std::make_shared<net::DirectUthreadEchoServer>(dp::make_afxdp_direct_backends(cfg),
+                                                          ep, o.kthreads, 4, spin, true, false);
   });
   if (o.poll) {
     paths.emplace_back("kernel_poll", [&]() -> std::shared_ptr<void> {

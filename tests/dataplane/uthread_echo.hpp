@@ -85,18 +85,20 @@ class UthreadEchoServer {
 // rings; the runtime's kthreads own the device queues' AF_XDP sockets
 // (Stack over single-queue backends) and park on their fds when idle.
 // spin_before_park large + adaptive_spin off: kthreads poll (granted
-// cores).
+// cores). park_on_queue_fds false: the doorbell thread wakes the runtime
+// (what /dev/kairos parking gets).
 class DirectUthreadEchoServer {
  public:
   DirectUthreadEchoServer(std::vector<std::unique_ptr<dp::Backend>> queues,
                           dp::Endpoint listen, unsigned kthreads, unsigned servers = 4,
                           std::chrono::nanoseconds spin_before_park = 20us,
-                          bool adaptive_spin = true)
+                          bool adaptive_spin = true, bool park_on_queue_fds = true)
       : rt_({.kthreads = kthreads,
              .spin_before_park = spin_before_park,
              .adaptive_spin = adaptive_spin}),
-        stack_(std::make_unique<Stack>(rt_, std::move(queues),
-                                       StackOptions{.steered = {listen}})) {
+        stack_(std::make_unique<Stack>(
+            rt_, std::move(queues),
+            StackOptions{.steered = {listen}, .park_on_queue_fds = park_on_queue_fds})) {
     sock_ = stack_->bind(listen);
     for (unsigned i = 0; i < servers; i++)
       servers_.push_back(rt_.spawn([s = sock_]() mutable {

@@ -121,6 +121,11 @@ struct StackOptions {
   // queues (the XDP program passes them to the kernel). Empty: any port
   // binds, and one that is not steered simply never receives.
   std::vector<Endpoint> steered;
+  // Direct mode: kthreads park on their queues' fds where the runtime
+  // can (Runtime::add_park_fds). False: they never do, and the doorbell
+  // thread wakes the runtime instead (as with /dev/kairos parking; for
+  // comparison: one more wakeup per request on an idle runtime).
+  bool park_on_queue_fds = true;
 };
 
 namespace detail {
