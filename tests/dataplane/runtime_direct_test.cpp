@@ -11,7 +11,12 @@
 #include <kairos/dataplane/xdp_steering.hpp>
 #include <kairos/net.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -336,6 +341,108 @@ TEST_F(RuntimeDirect, StackOverAttachDirectFromAModeDirectService) {
   for (int fd : fds) close(fd);
   svc.reset();
   EXPECT_NE(access(pin.c_str(), F_OK), 0) << "pins left behind";
+}
+
+// kairos-echo in another process (started in the server's namespace):
+// its stdout and stderr, its exit status.
+struct EchoProcess {
+  pid_t pid = -1;
+  int out = -1;
+  explicit EchoProcess(std::vector<std::string> argv) {
+    argv.insert(argv.begin(), KAIROS_ECHO_BIN);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    out = p[0];
+  }
+  ~EchoProcess() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    close(out);
+  }
+  std::string read_until(const std::string& want) {
+    std::string all;
+    while (all.find(want) == std::string::npos) {
+      pollfd pf{out, POLLIN, 0};
+      if (poll(&pf, 1, 10000) != 1) break;
+      char buf[512];
+      const ssize_t n = read(out, buf, sizeof buf);
+      if (n <= 0) break;
+      all.append(buf, static_cast<std::size_t>(n));
+    }
+    return all;
+  }
+  int wait_exit() {
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid) return -1;
+    pid = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  }
+};
+
+TEST_F(RuntimeDirect, KairosEchoServesDirectModeOnUthreadsInAnotherProcess) {
+  // The operator's path: kairosd's role (mode=direct service) here,
+  // kairos-echo --direct PIN --uthreads in another process.
+  for (const auto& [args, want] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--shm", "x", "--uthreads"}, "--uthreads applies to --direct only"},
+           {{"--direct", "/sys/fs/bpf/x", "--poll", "--uthreads"},
+            "--poll and --uthreads exclude each other"}}) {
+    EchoProcess bad(args);
+    const std::string out = bad.read_until("\n\n");
+    EXPECT_EQ(bad.wait_exit(), 2) << out;
+    EXPECT_NE(out.find(want), std::string::npos) << "wanted '" << want << "' in: " << out;
+  }
+  const std::string pin = "/sys/fs/bpf/kairos-netdirect-x-" + std::to_string(getpid());
+  std::unique_ptr<dp::DataplaneService> svc;
+  std::unique_ptr<EchoProcess> app;
+  {
+    InNetns in(veth_->server);
+    svc = std::make_unique<dp::DataplaneService>(dp::parse_service_config(
+        "interface " + veth_->server_if + "\nqueues 2\nbackend afxdp\napp " + listen_.str() +
+            " mode=direct pin=" + pin + "\n",
+        "test"));
+    svc->start();
+    app = std::make_unique<EchoProcess>(
+        std::vector<std::string>{"--direct", pin, "--uthreads", "--servers", "2"});
+  }
+  ASSERT_GT(app->pid, 0);
+  const std::string ready = app->read_until("\n");
+  ASSERT_NE(ready.find("kairos-echo ready " + listen_.str() + " direct queues=2 uthreads"),
+            std::string::npos)
+      << ready;
+  const std::string tag = "|" + std::to_string(app->pid) + ":u";
+  auto fds = dp::testing::connected_udp_clients(veth_->client, veth_->server_ip, kPort, 8);
+  unsigned answered = 0;
+  for (unsigned s = 0; s < 3; s++) {
+    std::this_thread::sleep_for(20ms);  // idle: parked kthreads, woken by their fds
+    for (unsigned f = 0; f < fds.size(); f++) {
+      const std::string m = text(f, s);
+      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
+      auto r = recv_text(fds[f]);
+      ASSERT_TRUE(r) << "no echo for flow " << f << " seq " << s;
+      EXPECT_EQ(*r, m + tag);
+      answered++;
+    }
+  }
+  kill(app->pid, SIGTERM);
+  const std::string bye = app->read_until("kairos-echo stats");
+  const std::string rest = app->read_until("\n\n");
+  EXPECT_EQ(app->wait_exit(), 0) << bye << rest;
+  EXPECT_NE((bye + rest).find("tx_sent=" + std::to_string(answered) + " "), std::string::npos)
+      << bye << rest;
+  for (int fd : fds) close(fd);
+  svc.reset();
 }
 
 }  // namespace
