@@ -135,6 +135,9 @@ void ring_doorbell_loop(StackState& st);
 std::unique_ptr<Lane> make_direct_lane(unsigned k, std::vector<DirectQueue*> rx,
                                        std::vector<DirectQueue*> tx);
 void fd_doorbell_loop(StackState& st);
+// net_stack.cpp: parks each kthread on its queues' fds, else starts the
+// doorbell thread (st.park_fds says which fds were given).
+void start_direct_wakeups(Runtime& rt, StackState& st);
 void retire_direct(StackState& st);
 
 // Moves pending pushes of s into the lane of the calling uthread's

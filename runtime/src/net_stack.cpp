@@ -152,7 +152,27 @@ Stack::Stack(Runtime& rt, std::vector<std::unique_ptr<dp::Backend>> queues,
     st->lanes.push_back(detail::make_direct_lane(k, std::move(rx), std::move(tx)));
   }
   add_poller(rt, st);
-  // Each kthread parks on its queues' fds: a datagram wakes its owner.
+  try {
+    start_direct_wakeups(rt, *st);
+  } catch (...) {
+    // The poller keeps the state: make it idle, give the fds back.
+    st->closed.store(true, std::memory_order_seq_cst);
+    for (unsigned k = 0; k < st->park_fds.size(); k++)
+      if (!st->park_fds[k].empty()) rt.remove_park_fds(k, st->park_fds[k]);
+    throw;
+  }
+  st_ = std::move(st);
+}
+
+namespace detail {
+
+// Each kthread parks on its queues' fds, so a datagram wakes its owner;
+// where it cannot, the doorbell thread polls them.
+void start_direct_wakeups(Runtime& rt, StackState& st_ref) {
+  StackState* st = &st_ref;
+  const StackOptions& opt = st->opt;
+  const unsigned nk = rt.kthreads();
+  const unsigned nq = static_cast<unsigned>(st->queues.size());
   bool parks_on_fds = opt.park_on_queue_fds;
   st->park_fds.resize(nk);
   for (unsigned q = 0; q < nq; q++) {
@@ -170,10 +190,10 @@ Stack::Stack(Runtime& rt, std::vector<std::unique_ptr<dp::Backend>> queues,
       st->park_fds.assign(nk, {});
     }
   // /dev/kairos parking or allocator mode: a thread waits on the fds.
-  if (!parks_on_fds && opt.doorbell)
-    st->doorbell = std::thread([p = st.get()] { detail::fd_doorbell_loop(*p); });
-  st_ = std::move(st);
+  if (!parks_on_fds && opt.doorbell) st->doorbell = std::thread([st] { fd_doorbell_loop(*st); });
 }
+
+}  // namespace detail
 
 Stack::~Stack() {
   st_->stop_doorbell.store(true, std::memory_order_release);
