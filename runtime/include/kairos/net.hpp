@@ -42,8 +42,11 @@
 // it, passes the datagram to the next queue). Each backend is guarded by
 // a lock held only around each call into it; the RX side also has a
 // try-lock held across its deliveries (one consumer per lane: per-flow
-// order holds). A reply is flushed (TX kick) before send returns. A
-// running kthread also drains the queues of a parked one. A parked kthread
+// order holds). TX leaves with one kick per batch: send flushes unless
+// more uthreads wait on its kthread (the last of them kicks for all), and
+// the idle poll kicks whatever is left, so a reply never waits for a
+// later poll once its kthread runs dry. A running kthread also drains the
+// queues of a parked one. A parked kthread
 // sleeps on its queues' fds as well as on its unpark signal
 // (Runtime::add_park_fds, futex parking with self_wake): a datagram wakes
 // the kthread that owns the queue, one wakeup per request as for a kernel
@@ -184,9 +187,11 @@ class UdpSocket {
   // socket is closed or, with a timeout, when it passes.
   std::optional<Datagram> recv_from(
       std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
-  // Copies data into this kthread's TX ring; while the ring is full the
-  // uthread yields and retries. Larger than a ring slot:
-  // std::invalid_argument. False if the socket is closed.
+  // Copies data into this kthread's TX ring (direct mode: device queue);
+  // while it is full the uthread yields and retries. Larger than a ring
+  // slot: std::invalid_argument. False if the socket is closed. Direct
+  // mode: a datagram no queue has a route for is dropped (tx_dropped) and
+  // the send still completes, as a UDP send into the void would.
   bool send_to(const Endpoint& peer, std::span<const std::uint8_t> data);
 
   // Queue API. Pops complete in the order they were issued; pushes leave
