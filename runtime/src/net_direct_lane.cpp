@@ -35,27 +35,30 @@ class DirectLane final : public Lane {
         rx_busy_.exchange(true, std::memory_order_acquire))
       return 0;
     unsigned n = 0;
-    for (std::size_t i = 0; i < rx_.size() && n < budget; i++) {
+    // RX indices for the allocator: consumed, plus what waits in the
+    // device rings (Backend::rx_waiting), published when either moved.
+    std::size_t waiting = 0;
+    for (std::size_t i = 0; i < rx_.size(); i++) {
       DirectQueue& q = *rx_[(next_ + i) % rx_.size()];
       batch_.clear();
       Collect c;
       c.out = &batch_;
-      // Only the backend call under io: the frames go back to the device
+      // Only the backend calls under io: the frames go back to the device
       // (fill ring) before any socket sees the copies.
       q.io.lock();
-      q.backend->poll_rx(budget - n, c);
+      if (n < budget) q.backend->poll_rx(budget - n, c);
+      waiting += q.backend->rx_waiting();
       q.io.unlock();
       for (Datagram& d : batch_) st.deliver(std::move(d));
       n += static_cast<unsigned>(batch_.size());
     }
     next_++;
-    if (n) {
+    if (n || waiting || published_waiting_) {
       const std::uint64_t t = taken.load(std::memory_order_relaxed) + n;
       taken.store(t, std::memory_order_relaxed);
-      // The device's ring is not visible through dp::Backend: publish what
-      // was consumed, and one more when the budget ran out (more waits).
       const auto t32 = static_cast<std::uint32_t>(t);
-      st.rt->publish_rx(k_, t32 + (n >= budget ? 1 : 0), t32);
+      st.rt->publish_rx(k_, t32 + static_cast<std::uint32_t>(waiting), t32);
+      published_waiting_ = waiting;
     }
     rx_busy_.store(false, std::memory_order_release);
     if (n && k_ != self) st.rx_stolen.fetch_add(n, std::memory_order_relaxed);
@@ -147,6 +150,7 @@ class DirectLane final : public Lane {
   std::atomic<bool> rx_busy_{false};  // try-lock: one consumer at a time
   std::vector<Datagram> batch_;       // under rx_busy_
   std::size_t next_ = 0;              // under rx_busy_
+  std::size_t published_waiting_ = 0; // under rx_busy_
 };
 
 }  // namespace

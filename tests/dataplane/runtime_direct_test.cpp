@@ -244,6 +244,34 @@ TEST_F(RuntimeDirect, DoorbellThreadWakesTheRuntimeWhenKthreadsDoNotParkOnFds) {
   for (int fd : fds) close(fd);
 }
 
+TEST_F(RuntimeDirect, AfXdpQueuesReportTheFramesWaitingInTheirRxRings) {
+  // Backend::rx_waiting: what kairos::net publishes as a direct queue's
+  // RX occupancy in the queue-state line.
+  auto queues = direct_queues();
+  auto fds = dp::testing::connected_udp_clients(veth_->client, veth_->server_ip, kPort, 4);
+  auto waiting = [&] {
+    std::size_t n = 0;
+    for (auto& q : queues) n += q->rx_waiting();
+    return n;
+  };
+  EXPECT_EQ(waiting(), 0u);
+  for (unsigned s = 0; s < 3; s++)
+    for (unsigned f = 0; f < fds.size(); f++) {
+      const std::string m = text(f, s);
+      ASSERT_EQ(send(fds[f], m.data(), m.size(), 0), ssize_t(m.size()));
+    }
+  for (int i = 0; i < 300 && waiting() < 12; i++) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(waiting(), 12u);
+  struct Count final : dp::RxSink {
+    unsigned n = 0;
+    void on_datagram(const dp::RxDatagram&) override { n++; }
+  } count;
+  for (auto& q : queues) q->poll_rx(64, count);
+  EXPECT_EQ(count.n, 12u);
+  EXPECT_EQ(waiting(), 0u);
+  for (int fd : fds) close(fd);
+}
+
 // A backend without fds (DPDK-like): a parked runtime could never be
 // woken by it, so direct mode refuses it.
 class NoFdBackend final : public dp::Backend {

@@ -86,6 +86,16 @@ class MemQueue final : public dp::Backend {
     pending_.clear();
   }
   std::vector<int> wait_fds() const override { return {efd_}; }
+  std::size_t rx_waiting() const override {
+    std::lock_guard g(m_);
+    return rx_.size() + unseen_;
+  }
+  // Frames a device would report as waiting that the next polls do not
+  // reach yet (as if they landed right after a poll).
+  void set_unseen(std::size_t n) {
+    std::lock_guard g(m_);
+    unseen_ = n;
+  }
   dp::BackendStats stats() const override {
     std::lock_guard g(m_);
     return stats_;
@@ -94,6 +104,7 @@ class MemQueue final : public dp::Backend {
  private:
   int efd_;
   std::size_t tx_cap_;
+  std::size_t unseen_ = 0;
   mutable std::mutex m_;
   std::deque<MemDatagram> rx_;
   std::vector<MemDatagram> pending_, sent_;

@@ -3,6 +3,7 @@
 // doorbell, also under ThreadSanitizer (runtime_net_tsan_test). The real
 // AF_XDP path on veth: tests/dataplane/runtime_direct_test.cpp.
 #include <kairos/net.hpp>
+#include <kairos/queue_state.hpp>
 
 #include "fake_queue.hpp"
 #include "test_util.hpp"
@@ -182,6 +183,31 @@ TEST(NetDirect, RepliesFallBackToAQueueWithARouteAndUnroutableOnesAreDropped) {
   rt.spawn([s = sock]() mutable { EXPECT_TRUE(s.send_to(client(9, 1), msg(3, 0))); }).join();
   EXPECT_EQ(stack.stats().tx_dropped, 1u);
   sock.close();
+}
+
+TEST(NetDirect, QueueStateLineShowsWhatWaitsInTheDeviceQueue) {
+  // The allocator's RX congestion signal: head - tail of the owner's
+  // line = frames the device still holds (Backend::rx_waiting).
+  Queues qs;
+  Runtime rt({.kthreads = 1});
+  Stack stack(rt, qs.make(1));
+  auto rx_len = [&] {
+    auto s = kairos::read_queue_state(rt.queue_state_line(0));
+    return s ? s->rx_len() : ~0u;
+  };
+  auto rx_tail = [&] {
+    auto s = kairos::read_queue_state(rt.queue_state_line(0));
+    return s ? s->rx_tail : ~0u;
+  };
+  qs.q[0]->set_unseen(5);
+  qs.q[0]->inject(client(1, 1), listen_ep(), msg(1, 0));
+  EXPECT_TRUE(kairos::test::eventually([&] { return rx_len() == 5u && rx_tail() == 1u; }))
+      << "rx_len " << rx_len() << " rx_tail " << rx_tail();
+  qs.q[0]->set_unseen(0);
+  qs.q[0]->inject(client(1, 1), listen_ep(), msg(1, 1));
+  EXPECT_TRUE(kairos::test::eventually([&] { return rx_len() == 0u && rx_tail() == 2u; }))
+      << "rx_len " << rx_len() << " rx_tail " << rx_tail();
+  EXPECT_EQ(stack.stats().rx_no_socket, 2u);  // nobody bound: consumed and counted
 }
 
 TEST(NetDirect, DestroyingTheStackWhileDatagramsFlowHangsNothing) {
