@@ -53,7 +53,8 @@
 // UDP server. With /dev/kairos parking (PARK cannot wait on fds) or with
 // self_wake off, a doorbell thread polls the fds instead and wakes the
 // runtime as in relayed mode. The RX occupancy published per kthread is
-// what it consumed (the device ring is not visible through dp::Backend).
+// what it consumed plus what still waits in its queues' device rings
+// (dp::Backend::rx_waiting).
 //
 // Either way datagrams go to the socket bound to their destination port;
 // a uthread waiting in recv parks (the uthread, not the kthread) and is
