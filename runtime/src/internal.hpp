@@ -11,6 +11,7 @@
 #include "parker.hpp"
 #include "spin_policy.hpp"
 
+#include <poll.h>
 #include <sched.h>
 
 #include <atomic>
@@ -35,6 +36,12 @@ enum WaitState : std::uint32_t {
 };
 
 using TimerMap = std::multimap<std::uint64_t, Uthread*>;
+
+// Fds a parked kthread waits on besides its unpark signal; immutable once
+// published (a change publishes a new set; old ones live until ~Runtime).
+struct ParkFdSet {
+  std::vector<int> fds;
+};
 
 struct Uthread {
   Fctx ctx = nullptr;
@@ -116,6 +123,15 @@ struct alignas(64) Kthread {
   // 0 running, 1 parked: whoever moves it 1 -> 0 wakes the kthread.
   std::atomic<std::uint32_t> park_state{0};
   std::atomic<std::uint32_t> futex_word{0};
+  // Extra fds the futex parker waits on while this kthread is parked
+  // (Runtime::add_park_fds; park_fds.cpp): the published set, the eventfd
+  // an unpark writes while the kthread sleeps in ppoll (park_polls), and
+  // the kthread's own pollfd array built from the set it last saw.
+  std::atomic<const ParkFdSet*> park_fds{nullptr};
+  std::atomic<int> park_evfd{-1};
+  std::atomic<bool> park_polls{false};
+  const ParkFdSet* park_fds_seen = nullptr;
+  std::vector<pollfd> park_pollfds;
   // /dev/kairos parking (park_devkairos.cpp): the park/wake handshake,
   // the CPU the kthread parks on, and its affinity before any park.
   std::atomic<std::uint32_t> dk_word{0};
@@ -176,6 +192,11 @@ struct RuntimeImpl {
   std::function<bool(unsigned)> pollers[kMaxPollers];
   std::atomic<unsigned> nr_pollers{0};
 
+  // Every ParkFdSet ever published (a parked kthread may still read an
+  // old one), freed at the end.
+  std::mutex park_fds_mutex;
+  std::vector<std::unique_ptr<ParkFdSet>> park_fd_sets;
+
   std::thread ticker;
   // The ticker's sleep, cut short at shutdown.
   std::mutex ticker_mutex;
@@ -218,6 +239,13 @@ bool preempt_flag_raised(Kthread* k);
 void uthread_exited(Uthread* u);
 void uthread_recycle(Uthread* u);
 void free_all_uthreads(RuntimeImpl* rt);
+
+// park_fds.cpp
+// Futex parker with park fds: sleeps in ppoll on set's fds and k's
+// eventfd until unparked (futex_word), an fd is readable, or the deadline.
+void park_on_fds(Kthread& k, const ParkFdSet& set, std::uint64_t deadline_ns);
+// Ends such a sleep (after futex_word was set).
+void wake_park_fds(Kthread& k);
 
 // timers.cpp
 // Arms a timer for cur (wait_state must be kWaiting).

@@ -1,17 +1,21 @@
 // Internals of the network API (kairos/net.hpp): the wait queue that parks
-// uthreads, the stack's per-ring and per-socket state.
+// uthreads, the stack's per-kthread lanes and per-socket state.
 #pragma once
 
 #include <kairos/net.hpp>
+#include <kairos/dataplane/backend.hpp>
 #include <kairos/sync.hpp>
 
 #include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 #include <span>
 #include <thread>
 #include <unordered_map>
+
+#include "net_lane.hpp"
 #include <vector>
 
 namespace kairos::net::detail {
@@ -76,39 +80,68 @@ struct SocketState {
   }
 };
 
-struct alignas(64) RingSlot {
-  dp::KthreadRings rings;
-  kairos_dp_ring* rx_hdr = nullptr;   // for the doorbell's futex word
-  std::atomic<bool> rx_busy{false};   // try-lock: one consumer at a time
-  std::atomic<std::uint64_t> taken{0};  // written under rx_busy
+// Direct mode: one device queue (a single-queue dp::Backend). A Backend
+// is not thread-safe: every call into it is made under io, which is held
+// only for that call (never while taking another lock), so the owner's
+// RX, TX from any kthread and stealing never deadlock.
+struct DirectQueue {
+  std::unique_ptr<dp::Backend> backend;
+  SpinLock io;
+  std::vector<int> fds;              // Backend::wait_fds()
+  std::uint64_t no_route_seen = 0;   // its tx_no_route when last looked (under io)
 };
 
 struct StackState {
   Runtime* rt = nullptr;
-  dp::ShmRegion region;
+  std::optional<dp::ShmRegion> region;  // relayed mode
+  std::vector<std::unique_ptr<DirectQueue>> queues;  // direct mode
   StackOptions opt;
-  std::vector<std::unique_ptr<RingSlot>> slots;
+  std::vector<std::unique_ptr<Lane>> lanes;  // lane k: kthread k
   std::atomic<bool> closed{false};
+  std::atomic<int> active_pollers{0};  // pollers running right now
 
   SpinLock sockets_lock;
   std::unordered_map<std::uint16_t, std::shared_ptr<SocketState>> by_port;
 
   std::atomic<std::uint64_t> rx_delivered{0}, rx_stolen{0}, rx_no_socket{0},
-      rx_overflow{0}, tx_sent{0}, tx_ring_full{0}, doorbell_wakes{0};
+      rx_overflow{0}, tx_sent{0}, tx_ring_full{0}, doorbell_wakes{0}, tx_dropped{0};
+
+  // Direct mode: the fds each kthread was given to park on (to remove).
+  std::vector<std::vector<int>> park_fds;
 
   std::atomic<bool> stop_doorbell{false};
   std::thread doorbell;
 
-  explicit StackState(dp::ShmRegion r) : region(std::move(r)) {}
-  // Drains up to 'budget' datagrams of ring j if no one else is; true if
-  // it delivered any. Called by the poller of kthread 'self'.
-  bool drain(unsigned self, unsigned j, unsigned budget);
   void deliver(Datagram&& d);
-  void doorbell_loop();
+  // A no-op uthread injected from outside: with self_wake it unparks a
+  // kthread, which then polls (and steals) the lanes.
+  void nudge() {
+    doorbell_wakes.fetch_add(1, std::memory_order_relaxed);
+    rt->spawn_detached([] {});
+  }
 };
 
-// Moves pending pushes of s into the TX ring of the calling uthread's
-// kthread, in order; s->lk held.
+// net_ring_lane.cpp: ring pair k of region; the doorbell thread of the
+// relayed mode (futex_waitv on the RX rings' parked words).
+std::unique_ptr<Lane> make_ring_lane(const dp::ShmRegion& region, unsigned k);
+void ring_doorbell_loop(StackState& st);
+
+// net_direct_lane.cpp: kthread k's lane over the queues it owns (rx, may
+// be none) and the queues it sends through, preferred first (tx). The
+// doorbell thread of direct mode when kthreads cannot park on the queues'
+// fds (poll on them). retire_direct: at ~Stack, waits for every drain and
+// backend call to finish, then destroys the backends (closing their
+// sockets) while their locks stay held.
+std::unique_ptr<Lane> make_direct_lane(unsigned k, std::vector<DirectQueue*> rx,
+                                       std::vector<DirectQueue*> tx);
+void fd_doorbell_loop(StackState& st);
+// net_stack.cpp: parks each kthread on its queues' fds, else starts the
+// doorbell thread (st.park_fds says which fds were given).
+void start_direct_wakeups(Runtime& rt, StackState& st);
+void retire_direct(StackState& st);
+
+// Moves pending pushes of s into the lane of the calling uthread's
+// kthread, in order, and flushes them; s->lk held.
 void progress_tx(SocketState& s);
 
 }  // namespace kairos::net::detail

@@ -1,6 +1,7 @@
 // UdpSocket: blocking recv/send and the queue API. Pops complete in issue
-// order as the poller delivers; pushes go to the TX ring of the kthread
-// the calling uthread runs on, in issue order, retried while it is full.
+// order as the poller delivers; pushes go to the lane (TX ring or device
+// queue) of the kthread the calling uthread runs on, in issue order,
+// retried while it is full.
 #include "net_internal.hpp"
 
 #include <algorithm>
@@ -12,21 +13,30 @@ namespace detail {
 void progress_tx(SocketState& s) {
   if (s.pushes.empty()) return;
   if (!this_uthread::in_uthread())
-    throw std::logic_error("kairos::net: push/send need a uthread (TX ring of its kthread)");
+    throw std::logic_error("kairos::net: push/send need a uthread (TX lane of its kthread)");
   StackState& st = *s.stack;
   // No switch happens between reading the index and pushing, so this
-  // kthread is the ring's only producer.
-  dp::RingView& tx = st.slots[this_uthread::kthread_index()]->rings.tx;
+  // kthread is its lane's only producer.
+  Lane& lane = *st.lanes[this_uthread::kthread_index()];
+  bool sent = false;
   while (!s.pushes.empty()) {
     PendingPush& p = s.pushes.front();
-    if (!tx.try_push(p.peer, s.local, 0, p.data)) {
+    const Lane::Push r = lane.push(p.peer, s.local, p.data);
+    if (r == Lane::Push::kFull) {
       st.tx_ring_full.fetch_add(1, std::memory_order_relaxed);
-      return;
+      break;
     }
-    st.tx_sent.fetch_add(1, std::memory_order_relaxed);
+    if (r == Lane::Push::kSent) {
+      st.tx_sent.fetch_add(1, std::memory_order_relaxed);
+      sent = true;
+    } else {
+      st.tx_dropped.fetch_add(1, std::memory_order_relaxed);
+    }
     s.done[p.qt] = QResult{QResult::Op::kPush, p.qt, Datagram{p.peer, s.local, {}}};
     s.pushes.pop_front();
   }
+  // A reply leaves now, not at the lane's next poll.
+  if (sent) lane.flush();
 }
 
 namespace {
@@ -50,7 +60,7 @@ QToken UdpSocket::push(const Endpoint& peer, std::span<const std::uint8_t> data)
   if (data.size() > KAIROS_DP_MAX_PAYLOAD)
     throw std::invalid_argument("kairos::net: datagram larger than a ring slot");
   if (!this_uthread::in_uthread())
-    throw std::logic_error("kairos::net: push/send need a uthread (TX ring of its kthread)");
+    throw std::logic_error("kairos::net: push/send need a uthread (TX lane of its kthread)");
   std::lock_guard g(s_->lk);
   const QToken qt = s_->next++;
   s_->pushes.push_back({qt, peer, {data.begin(), data.end()}});

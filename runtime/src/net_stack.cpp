@@ -1,8 +1,10 @@
-// Stack: binds the runtime's kthreads to the dataplane's per-kthread
-// rings. RX: a poller drains ring k on kthread k (and the ring of a parked
-// kthread on any running one), copies each datagram out, releases its
-// slot, and hands the copy to the socket bound to its port. A doorbell
-// thread wakes the runtime when datagrams wait while every kthread parks.
+// Stack: binds the runtime's kthreads to their lanes (net_lane.hpp): the
+// dataplane's per-kthread rings (relayed mode) or the device queues they
+// own (direct mode). RX: a poller drains lane k on kthread k (and the lane
+// of a parked kthread on any running one); each datagram, copied out,
+// goes to the socket bound to its port. Waking a parked runtime: in
+// direct mode the kthreads park on their queues' fds
+// (Runtime::add_park_fds); otherwise a doorbell thread does it.
 #include "net_internal.hpp"
 
 #include <kairos/abi/queue_state.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -27,35 +30,6 @@ bool kthread_parked(Runtime& rt, unsigned k) {
 }
 
 }  // namespace
-
-bool StackState::drain(unsigned self, unsigned j, unsigned budget) {
-  RingSlot& rs = *slots[j];
-  if (rs.rx_busy.load(std::memory_order_relaxed) ||
-      rs.rx_busy.exchange(true, std::memory_order_acquire))
-    return false;
-  unsigned n = 0;
-  std::uint64_t taken = rs.taken.load(std::memory_order_relaxed);
-  while (n < budget) {
-    const kairos_dp_slot* s = rs.rings.rx.peek();
-    if (!s) break;
-    Datagram d{Endpoint::from_abi(s->peer), Endpoint::from_abi(s->local), {}};
-    auto payload = dp::RingView::payload(s);
-    d.data.assign(payload.begin(), payload.end());
-    // The copy is ours: the slot goes back to the dataplane before anyone
-    // sees the datagram.
-    rs.rings.rx.release();
-    rs.taken.store(++taken, std::memory_order_relaxed);
-    ++n;
-    deliver(std::move(d));
-  }
-  // Ring indices relative to attach: 'taken' ever consumed, plus what
-  // waits. Only the congestion (head - tail) matters to the allocator.
-  const auto t32 = static_cast<std::uint32_t>(taken);
-  rt->publish_rx(j, t32 + rs.rings.rx.occupancy(), t32);
-  rs.rx_busy.store(false, std::memory_order_release);
-  if (n && j != self) rx_stolen.fetch_add(n, std::memory_order_relaxed);
-  return n != 0;
-}
 
 void StackState::deliver(Datagram&& d) {
   std::shared_ptr<SocketState> s;
@@ -88,62 +62,39 @@ void StackState::deliver(Datagram&& d) {
   rx_delivered.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Sleeps on every RX ring's futex word (futex_waitv) while the whole
-// runtime is parked; with kthreads running it only checks, every 100 us,
-// that no non-empty ring is stuck (its consumed count did not move). A
-// wake is a detached no-op uthread injected from outside: with self_wake
-// that unparks a kthread, which then polls (and steals) the rings.
-void StackState::doorbell_loop() {
-  const std::size_t n = slots.size();
-  std::vector<std::uint64_t> last(n, ~0ull);
-  std::vector<futex_waitv> fw(n);
-  auto nudge = [&] {
-    doorbell_wakes.fetch_add(1, std::memory_order_relaxed);
-    rt->spawn_detached([] {});
-  };
-  while (!stop_doorbell.load(std::memory_order_acquire)) {
-    const bool all_parked = rt->running_kthreads() == 0;
-    if (all_parked && n <= FUTEX_WAITV_MAX) {
-      for (std::size_t j = 0; j < n; j++) {
-        std::atomic_ref<std::uint32_t>(slots[j]->rx_hdr->parked)
-            .store(1, std::memory_order_seq_cst);
-        fw[j] = futex_waitv{1, reinterpret_cast<std::uintptr_t>(
-                                   &slots[j]->rx_hdr->parked),
-                            FUTEX_32, 0};
-      }
-    }
-    bool pending = false, stuck = false;
-    for (std::size_t j = 0; j < n; j++) {
-      if (slots[j]->rings.rx.occupancy() == 0) {
-        last[j] = ~0ull;
-        continue;
-      }
-      pending = true;
-      const std::uint64_t t = slots[j]->taken.load(std::memory_order_relaxed);
-      if (t == last[j]) stuck = true;
-      last[j] = t;
-    }
-    if (pending && (all_parked || stuck)) nudge();
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (all_parked && !pending && n <= FUTEX_WAITV_MAX) {
-      ts.tv_nsec += 20'000'000;  // recheck the runtime's state now and then
-    } else {
-      ts.tv_nsec += 100'000;
-    }
-    if (ts.tv_nsec >= 1'000'000'000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1'000'000'000;
-    }
-    if (all_parked && !pending && n <= FUTEX_WAITV_MAX)
-      syscall(SYS_futex_waitv, fw.data(), static_cast<unsigned>(n), 0, &ts,
-              CLOCK_MONOTONIC);
-    else
-      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
-  }
+}  // namespace detail
+
+namespace {
+
+void check_options(const StackOptions& opt) {
+  if (opt.socket_queue_cap == 0)
+    throw std::invalid_argument("kairos::net::Stack: socket_queue_cap must be > 0");
 }
 
-}  // namespace detail
+// The poller keeps the state (and so the lanes) alive for as long as the
+// runtime may call it; after ~Stack it does nothing.
+void add_poller(Runtime& rt, const std::shared_ptr<detail::StackState>& st) {
+  rt.add_poller([st](unsigned self) {
+    // ~Stack waits until no poller is inside (active_pollers) before it
+    // closes the queues; one that comes later sees closed.
+    st->active_pollers.fetch_add(1, std::memory_order_seq_cst);
+    struct Leave {
+      std::atomic<int>& n;
+      ~Leave() { n.fetch_sub(1, std::memory_order_release); }
+    } leave{st->active_pollers};
+    if (st->closed.load(std::memory_order_seq_cst)) return false;
+    detail::Lane& own = *st->lanes[self];
+    own.poll_tx();
+    bool any = own.drain(*st, self, detail::kDrainBudget) != 0;
+    const unsigned n = static_cast<unsigned>(st->lanes.size());
+    for (unsigned j = 0; j < n; j++)
+      if (j != self && st->lanes[j]->rx_may_wait() && detail::kthread_parked(*st->rt, j))
+        any |= st->lanes[j]->drain(*st, self, detail::kDrainBudget) != 0;
+    return any;
+  });
+}
+
+}  // namespace
 
 Stack::Stack(Runtime& rt, dp::ShmRegion region, StackOptions opt) {
   if (region.nr_kthreads() != rt.kthreads())
@@ -151,46 +102,116 @@ Stack::Stack(Runtime& rt, dp::ShmRegion region, StackOptions opt) {
         "kairos::net::Stack: the ring region has " +
         std::to_string(region.nr_kthreads()) + " ring pairs, the runtime " +
         std::to_string(rt.kthreads()) + " kthreads");
-  if (opt.socket_queue_cap == 0)
-    throw std::invalid_argument("kairos::net::Stack: socket_queue_cap must be > 0");
-  auto st = std::make_shared<detail::StackState>(std::move(region));
+  check_options(opt);
+  auto st = std::make_shared<detail::StackState>();
   st->rt = &rt;
   st->opt = opt;
-  const auto* base = reinterpret_cast<const std::uint8_t*>(&st->region.header());
-  for (unsigned k = 0; k < rt.kthreads(); k++) {
-    auto rs = std::make_unique<detail::RingSlot>();
-    rs->rings = st->region.rings(k);
-    // RX ring k sits at this offset (ring_abi.h layout); the doorbell
-    // needs its futex word, which RingView does not expose.
-    rs->rx_hdr = reinterpret_cast<kairos_dp_ring*>(const_cast<std::uint8_t*>(
-        base + sizeof(kairos_dp_region) + 2ull * k * st->region.header().ring_bytes));
-    st->slots.push_back(std::move(rs));
-  }
-  // The poller keeps the state (and so the ring mapping) alive for as
-  // long as the runtime may call it; after ~Stack it does nothing.
-  rt.add_poller([st](unsigned self) {
-    if (st->closed.load(std::memory_order_acquire)) return false;
-    bool any = st->drain(self, self, detail::kDrainBudget);
-    const unsigned n = static_cast<unsigned>(st->slots.size());
-    for (unsigned j = 0; j < n; j++)
-      if (j != self && st->slots[j]->rings.rx.occupancy() != 0 &&
-          detail::kthread_parked(*st->rt, j))
-        any |= st->drain(self, j, detail::kDrainBudget);
-    return any;
-  });
-  if (opt.doorbell) st->doorbell = std::thread([p = st.get()] { p->doorbell_loop(); });
+  st->region.emplace(std::move(region));
+  for (unsigned k = 0; k < rt.kthreads(); k++)
+    st->lanes.push_back(detail::make_ring_lane(*st->region, k));
+  add_poller(rt, st);
+  if (opt.doorbell)
+    st->doorbell = std::thread([p = st.get()] { detail::ring_doorbell_loop(*p); });
   st_ = std::move(st);
 }
+
+Stack::Stack(Runtime& rt, std::vector<std::unique_ptr<dp::Backend>> queues,
+             StackOptions opt) {
+  if (queues.empty())
+    throw std::invalid_argument("kairos::net::Stack: no device queues (direct mode)");
+  check_options(opt);
+  for (std::size_t q = 0; q < queues.size(); q++) {
+    if (!queues[q])
+      throw std::invalid_argument("kairos::net::Stack: device queue " + std::to_string(q) +
+                                  " is null");
+    // A parked runtime must be woken by its queues: they need fds.
+    if (queues[q]->wait_fds().empty())
+      throw std::invalid_argument("kairos::net::Stack: device queue " + std::to_string(q) +
+                                  " (" + queues[q]->name() +
+                                  ") has no fds to wait on; direct mode needs them");
+  }
+  auto st = std::make_shared<detail::StackState>();
+  st->rt = &rt;
+  st->opt = opt;
+  for (auto& b : queues) {
+    auto dq = std::make_unique<detail::DirectQueue>();
+    dq->fds = b->wait_fds();
+    dq->backend = std::move(b);
+    st->queues.push_back(std::move(dq));
+  }
+  // Queue q belongs to kthread q % K; a kthread sends through its first
+  // queue, or queue k % Q when it owns none, then through the others
+  // (when the preferred one has no route to the peer).
+  const unsigned nk = rt.kthreads();
+  const unsigned nq = static_cast<unsigned>(st->queues.size());
+  for (unsigned k = 0; k < nk; k++) {
+    std::vector<detail::DirectQueue*> rx, tx;
+    for (unsigned q = k; q < nq; q += nk) rx.push_back(st->queues[q].get());
+    const unsigned first = k < nq ? k : k % nq;
+    for (unsigned i = 0; i < nq; i++) tx.push_back(st->queues[(first + i) % nq].get());
+    st->lanes.push_back(detail::make_direct_lane(k, std::move(rx), std::move(tx)));
+  }
+  add_poller(rt, st);
+  try {
+    start_direct_wakeups(rt, *st);
+  } catch (...) {
+    // The poller keeps the state: make it idle, give the fds back.
+    st->closed.store(true, std::memory_order_seq_cst);
+    for (unsigned k = 0; k < st->park_fds.size(); k++)
+      if (!st->park_fds[k].empty()) rt.remove_park_fds(k, st->park_fds[k]);
+    throw;
+  }
+  st_ = std::move(st);
+}
+
+namespace detail {
+
+// Each kthread parks on its queues' fds, so a datagram wakes its owner;
+// where it cannot, the doorbell thread polls them.
+void start_direct_wakeups(Runtime& rt, StackState& st_ref) {
+  StackState* st = &st_ref;
+  const StackOptions& opt = st->opt;
+  const unsigned nk = rt.kthreads();
+  const unsigned nq = static_cast<unsigned>(st->queues.size());
+  bool parks_on_fds = opt.park_on_queue_fds;
+  st->park_fds.resize(nk);
+  for (unsigned q = 0; q < nq; q++) {
+    auto& fds = st->park_fds[q % nk];
+    fds.insert(fds.end(), st->queues[q]->fds.begin(), st->queues[q]->fds.end());
+  }
+  if (!parks_on_fds) st->park_fds.assign(nk, {});
+  for (unsigned k = 0; k < nk && parks_on_fds; k++)
+    if (!st->park_fds[k].empty() && !rt.add_park_fds(k, st->park_fds[k])) {
+      // All or nothing (the same park backend for all, so in practice
+      // the first one says no).
+      for (unsigned j = 0; j < k; j++)
+        if (!st->park_fds[j].empty()) rt.remove_park_fds(j, st->park_fds[j]);
+      parks_on_fds = false;
+      st->park_fds.assign(nk, {});
+    }
+  // /dev/kairos parking or allocator mode: a thread waits on the fds.
+  if (!parks_on_fds && opt.doorbell) st->doorbell = std::thread([st] { fd_doorbell_loop(*st); });
+}
+
+}  // namespace detail
 
 Stack::~Stack() {
   st_->stop_doorbell.store(true, std::memory_order_release);
   if (st_->doorbell.joinable()) st_->doorbell.join();
-  st_->closed.store(true, std::memory_order_release);
+  st_->closed.store(true, std::memory_order_seq_cst);
   std::vector<std::shared_ptr<detail::SocketState>> all;
   st_->sockets_lock.lock();
   for (auto& [port, s] : st_->by_port) all.push_back(s);
   st_->sockets_lock.unlock();
   for (auto& s : all) UdpSocket(s).close();
+  if (!st_->queues.empty()) {
+    for (unsigned k = 0; k < st_->park_fds.size(); k++)
+      if (!st_->park_fds[k].empty()) st_->rt->remove_park_fds(k, st_->park_fds[k]);
+    // No socket is open, so no TX; wait out the pollers, close the
+    // queues' sockets (their port passes to the kernel again).
+    while (st_->active_pollers.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    detail::retire_direct(*st_);
+  }
 }
 
 UdpSocket Stack::bind(const Endpoint& local) {
@@ -198,6 +219,13 @@ UdpSocket Stack::bind(const Endpoint& local) {
     throw std::invalid_argument("kairos::net::Stack::bind: port 0");
   if (st_->closed.load())
     throw std::logic_error("kairos::net::Stack::bind: stack closed");
+  if (!st_->opt.steered.empty() &&
+      std::find(st_->opt.steered.begin(), st_->opt.steered.end(), local) ==
+          st_->opt.steered.end())
+    throw std::invalid_argument(
+        "kairos::net::Stack::bind: " + local.str() +
+        " is not steered to this stack's queues (StackOptions::steered); its "
+        "datagrams would go to the kernel");
   auto s = std::make_shared<detail::SocketState>();
   s->stack = st_;
   s->local = local;
@@ -217,9 +245,32 @@ StackStats Stack::stats() const {
   };
   return {r(st_->rx_delivered), r(st_->rx_stolen), r(st_->rx_no_socket),
           r(st_->rx_overflow),  r(st_->tx_sent),   r(st_->tx_ring_full),
-          r(st_->doorbell_wakes)};
+          r(st_->doorbell_wakes), r(st_->tx_dropped)};
 }
 
-const dp::ShmRegion& Stack::region() const { return st_->region; }
+std::vector<dp::BackendStats> Stack::queue_stats() const {
+  std::vector<dp::BackendStats> out;
+  if (st_->closed.load()) return out;
+  for (auto& q : st_->queues) {
+    q->io.lock();
+    out.push_back(q->backend->stats());
+    q->io.unlock();
+  }
+  return out;
+}
+
+bool Stack::direct() const { return !st_->region; }
+
+bool Stack::parks_on_queue_fds() const {
+  for (auto& f : st_->park_fds)
+    if (!f.empty()) return true;
+  return false;
+}
+
+const dp::ShmRegion& Stack::region() const {
+  if (!st_->region)
+    throw std::logic_error("kairos::net::Stack::region: a direct-mode stack has no ring region");
+  return *st_->region;
+}
 
 }  // namespace kairos::net

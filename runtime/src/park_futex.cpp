@@ -1,5 +1,10 @@
 // Futex parking: the fallback when the kairos module is absent. Each
 // kthread sleeps on its own word; unpark sets it and wakes the kthread.
+// A kthread with park fds (Runtime::add_park_fds) sleeps in ppoll on them
+// and an eventfd instead (park_fds.cpp); park_polls tells unpark which
+// of the two to kick: the kthread stores it before it reads the word,
+// unpark stores the word before it reads park_polls (both seq_cst), so
+// either the kthread sees the word set or unpark kicks the right wait.
 #include "internal.hpp"
 
 #include <linux/futex.h>
@@ -27,8 +32,16 @@ class FutexParker final : public Parker {
     k.futex_word.store(0, std::memory_order_relaxed);
   }
 
+  bool waits_on_fds() const override { return true; }
+
   void park(Kthread& k, std::uint64_t deadline_ns, std::uint64_t) override {
-    while (k.futex_word.load(std::memory_order_acquire) == 0) {
+    const ParkFdSet* set = k.park_fds.load(std::memory_order_acquire);
+    k.park_polls.store(set != nullptr, std::memory_order_seq_cst);
+    if (set) {
+      park_on_fds(k, *set, deadline_ns);
+      return;
+    }
+    while (k.futex_word.load(std::memory_order_seq_cst) == 0) {
       timespec ts{};
       const timespec* tsp = nullptr;
       if (deadline_ns != kNoDeadline) {
@@ -46,7 +59,11 @@ class FutexParker final : public Parker {
   }
 
   void unpark(Kthread& k) override {
-    k.futex_word.store(1, std::memory_order_release);
+    k.futex_word.store(1, std::memory_order_seq_cst);
+    if (k.park_polls.load(std::memory_order_seq_cst)) {
+      wake_park_fds(k);
+      return;
+    }
     futex(&k.futex_word, FUTEX_WAKE_PRIVATE, 1, nullptr);
   }
 };

@@ -31,6 +31,9 @@ class Parker {
   // Called by k itself when the park is over, also when it was cancelled
   // after prepare() without calling park().
   virtual void finish(Kthread& k) { (void)k; }
+  // Whether park() also waits on a kthread's park fds
+  // (Runtime::add_park_fds): the futex backend can (ppoll), PARK cannot.
+  virtual bool waits_on_fds() const { return false; }
   // The module's per-CPU pages (read-only, *n of them), or null.
   virtual const void* cpu_pages(unsigned* n) const {
     *n = 0;

@@ -246,7 +246,10 @@ Runtime::~Runtime() {
   for (auto& k : rt->ks) unpark_kthread(rt, k.get());
   for (auto& k : rt->ks) k->os_thread.join();
   if (rt->ticker.joinable()) rt->ticker.join();
-  for (auto& k : rt->ks) k->free_cache.clear();
+  for (auto& k : rt->ks) {
+    k->free_cache.clear();
+    if (const int e = k->park_evfd.load(); e >= 0) close(e);
+  }
   free_all_uthreads(rt);
   destroy_area(rt);
 }

@@ -81,4 +81,46 @@ class UthreadEchoServer {
   std::vector<Thread> servers_;
 };
 
+// The same echo on uthreads over direct mode: no dataplane thread, no
+// rings; the runtime's kthreads own the device queues' AF_XDP sockets
+// (Stack over single-queue backends) and park on their fds when idle.
+// spin_before_park large + adaptive_spin off: kthreads poll (granted
+// cores). park_on_queue_fds false: the doorbell thread wakes the runtime
+// (what /dev/kairos parking gets).
+class DirectUthreadEchoServer {
+ public:
+  DirectUthreadEchoServer(std::vector<std::unique_ptr<dp::Backend>> queues,
+                          dp::Endpoint listen, unsigned kthreads, unsigned servers = 4,
+                          std::chrono::nanoseconds spin_before_park = 20us,
+                          bool adaptive_spin = true, bool park_on_queue_fds = true)
+      : rt_({.kthreads = kthreads,
+             .spin_before_park = spin_before_park,
+             .adaptive_spin = adaptive_spin}),
+        stack_(std::make_unique<Stack>(
+            rt_, std::move(queues),
+            StackOptions{.steered = {listen}, .park_on_queue_fds = park_on_queue_fds})) {
+    sock_ = stack_->bind(listen);
+    for (unsigned i = 0; i < servers; i++)
+      servers_.push_back(rt_.spawn([s = sock_]() mutable {
+        while (auto d = s.recv_from()) {
+          d->data.push_back('!');
+          if (!s.send_to(d->peer, d->data)) return;
+        }
+      }));
+  }
+  ~DirectUthreadEchoServer() {
+    sock_.close();
+    for (auto& t : servers_) t.join();
+    stack_.reset();  // before the runtime
+  }
+  StackStats stack_stats() const { return stack_->stats(); }
+  const Stack& stack() const { return *stack_; }
+
+ private:
+  Runtime rt_;
+  std::unique_ptr<Stack> stack_;
+  UdpSocket sock_;
+  std::vector<Thread> servers_;
+};
+
 }  // namespace kairos::net

@@ -11,7 +11,9 @@
 // direct_xproc (unless --no-xproc): direct mode as an operator runs it, a
 // DataplaneService with "mode=direct pin=..." here and kairos-echo --direct
 // in another process owning the sockets; with --direct-poll also
-// xproc_poll (kairos-echo --direct --poll).
+// xproc_poll (kairos-echo --direct --poll). xproc_uth: the same app on
+// runtime uthreads (kairos-echo --direct --uthreads: kairos::net's
+// direct-mode Stack, kthreads parked on the queues' fds).
 // --poll: the dataplane and kthreads spin and never sleep, as on cores the
 // allocator granted them (on a shared machine this steals CPU from others).
 #include "echo_app.hpp"
@@ -115,7 +117,8 @@ Row measure(const std::string& name, const Options& o, dp::testing::VethPair& v,
 // --direct (another process, started in the server namespace) serves.
 class XprocDirect {
  public:
-  XprocDirect(dp::testing::VethPair& v, const dp::Endpoint& ep, bool poll) {
+  XprocDirect(dp::testing::VethPair& v, const dp::Endpoint& ep, bool poll,
+              bool uthreads = false) {
     const std::string pin = "/sys/fs/bpf/kairos-bench-" + std::to_string(getpid());
     dp::testing::InNetns in(v.server);
     svc_ = std::make_unique<dp::DataplaneService>(dp::parse_service_config(
@@ -129,6 +132,7 @@ class XprocDirect {
     posix_spawn_file_actions_adddup2(&fa, p[1], 1);
     std::vector<std::string> args{KAIROS_ECHO_BIN, "--direct", pin};
     if (poll) args.push_back("--poll");
+    if (uthreads) args.push_back("--uthreads");  // kairos::net on runtime uthreads
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -237,7 +241,7 @@ int main(int argc, char** argv) {
   // median over the rounds: the machine's noise hits both alike. DPDK's
   // EAL starts once per process, so it runs once, last.
   std::vector<Row> kernel_rounds, afxdp_rounds, yield_rounds, direct_rounds;
-  std::vector<Row> kpoll_rounds, dpoll_rounds, xproc_rounds, xpoll_rounds;
+  std::vector<Row> kpoll_rounds, dpoll_rounds, xproc_rounds, xpoll_rounds, xuth_rounds;
   auto direct_path = [&](unsigned spins) -> std::shared_ptr<void> {
     dp::testing::InNetns in(v.server);
     dp::AfXdpConfig cfg;
@@ -276,6 +280,11 @@ int main(int argc, char** argv) {
         return std::make_shared<XprocDirect>(v, ep, o.poll);
       }));
       xproc_rounds.back().switches_per_reply = -1;  // the server is another process
+      // The same app on runtime uthreads (kairos::net direct mode).
+      xuth_rounds.push_back(measure("xproc_uth", o, v, 7000, [&]() -> std::shared_ptr<void> {
+        return std::make_shared<XprocDirect>(v, ep, false, true);
+      }));
+      xuth_rounds.back().switches_per_reply = -1;
     }
     if (o.direct_poll) {
       kpoll_rounds.push_back(measure("kernel_poll", o, v, 7000, [&]() -> std::shared_ptr<void> {
@@ -294,7 +303,10 @@ int main(int argc, char** argv) {
   std::vector<Row> rows{median(kernel_rounds), median(afxdp_rounds)};
   if (o.yield_us) rows.push_back(median(yield_rounds));
   if (o.direct) rows.push_back(median(direct_rounds));
-  if (o.xproc) rows.push_back(median(xproc_rounds));
+  if (o.xproc) {
+    rows.push_back(median(xproc_rounds));
+    rows.push_back(median(xuth_rounds));
+  }
   if (o.direct_poll) {
     rows.push_back(median(kpoll_rounds));
     rows.push_back(median(dpoll_rounds));
@@ -323,7 +335,9 @@ int main(int argc, char** argv) {
   if (o.yield_us) add_ratios("af_xdp_y", yield_rounds);
   if (o.direct) add_ratios("direct", direct_rounds);
   if (o.xproc) add_ratios("direct_xproc", xproc_rounds);
+  if (o.xproc) add_ratios("xproc_uth", xuth_rounds);
   if (o.xproc && o.direct) add_ratios("direct_xproc/direct", xproc_rounds, &direct_rounds);
+  if (o.xproc) add_ratios("xproc_uth/direct_xproc", xuth_rounds, &xproc_rounds);
   if (o.direct_poll) {
     add_ratios("kernel_poll", kpoll_rounds);
     add_ratios("direct_poll", dpoll_rounds);

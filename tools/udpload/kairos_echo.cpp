@@ -5,7 +5,7 @@
 // blocking sockets. Each reply is the request followed by "|<pid>", so a
 // client can tell which process answered.
 //   kairos-echo --shm NAME [--servers N] [--wait-s S]
-//   kairos-echo --direct PIN_DIR [--poll] [--wait-s S]
+//   kairos-echo --direct PIN_DIR [--poll | --uthreads [--servers N]] [--wait-s S]
 // Prints "kairos-echo ready <addr> kthreads=<n>" once it serves; on
 // SIGINT/SIGTERM closes its socket, prints its counters and exits 0. When
 // the dataplane stops (its region marked stopped or its process gone:
@@ -19,7 +19,10 @@
 // sleeps). Replies end in "|<pid>:<queue>". Needs root (or CAP_BPF +
 // CAP_NET_RAW) in kairosd's network namespace. Prints
 // "kairos-echo ready <addr> direct queues=<n>"; exits 3 when kairosd's
-// steering program is gone.
+// steering program is gone. --direct --uthreads: the same sockets served
+// by runtime uthreads through kairos::net's direct-mode Stack (one kthread
+// per queue, parked on its socket's fd when idle; --servers uthreads in
+// recv_from); replies end in "|<pid>:u".
 #include <kairos/dataplane/direct_pins.hpp>
 #include <kairos/dataplane/shm_rings.hpp>
 #include <kairos/net.hpp>
@@ -42,7 +45,8 @@ namespace {
 int usage(const char* why) {
   std::fprintf(stderr,
                "kairos-echo: %s\nusage: kairos-echo --shm NAME [--servers N] [--wait-s S]\n"
-               "       kairos-echo --direct PIN_DIR [--poll] [--wait-s S]\n",
+               "       kairos-echo --direct PIN_DIR [--poll | --uthreads [--servers N]] "
+               "[--wait-s S]\n",
                why);
   return 2;
 }
@@ -87,8 +91,52 @@ struct DirectEcho final : kairos::dp::RxSink {
   }
 };
 
-int serve_direct(const std::string& dir, bool poll_only, double wait_s, sigset_t& sigs) {
+// Runtime uthreads over kairos::net's direct mode: the kthreads own the
+// queues' sockets.
+int serve_direct_uthreads(kairos::dp::DirectAttachment att, unsigned servers,
+                          sigset_t& sigs) {
+  const kairos::dp::Endpoint local = att.listen;
+  const std::size_t nq = att.queues.size();
+  kairos::Runtime rt({.kthreads = static_cast<unsigned>(nq)});
+  auto stack = std::make_unique<kairos::net::Stack>(
+      rt, std::move(att.queues), kairos::net::StackOptions{.steered = {local}});
+  kairos::net::UdpSocket sock = stack->bind(local);
+  const std::string tag = "|" + std::to_string(getpid()) + ":u";
+  std::vector<kairos::Thread> workers;
+  for (unsigned i = 0; i < servers; i++)
+    workers.push_back(rt.spawn([s = sock, tag]() mutable {
+      while (auto d = s.recv_from()) {
+        d->data.insert(d->data.end(), tag.begin(), tag.end());
+        if (!s.send_to(d->peer, d->data)) return;
+      }
+    }));
+  std::printf("kairos-echo ready %s direct queues=%zu uthreads\n", local.str().c_str(), nq);
+  std::fflush(stdout);
+  const timespec tick{0, 100'000'000};
+  int rc = 0;
+  while (sigtimedwait(&sigs, nullptr, &tick) < 0) {
+    if (!att.steering_attached()) {
+      std::printf("kairos-echo: the dataplane stopped\n");
+      rc = 3;
+      break;
+    }
+  }
+  sock.close();
+  for (auto& t : workers) t.join();
+  const kairos::net::StackStats st = stack->stats();
+  stack.reset();
+  std::printf("kairos-echo stats rx_delivered=%llu tx_sent=%llu rx_no_socket=%llu "
+              "rx_overflow=%llu tx_dropped=%llu\n",
+              (unsigned long long)st.rx_delivered, (unsigned long long)st.tx_sent,
+              (unsigned long long)st.rx_no_socket, (unsigned long long)st.rx_overflow,
+              (unsigned long long)st.tx_dropped);
+  return rc;
+}
+
+int serve_direct(const std::string& dir, bool poll_only, bool uthreads, unsigned servers,
+                 double wait_s, sigset_t& sigs) {
   kairos::dp::DirectAttachment att = attach_direct_when_ready(dir, wait_s);
+  if (uthreads) return serve_direct_uthreads(std::move(att), servers, sigs);
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (unsigned q = 0; q < att.queues.size(); q++)
@@ -139,13 +187,17 @@ int serve_direct(const std::string& dir, bool poll_only, double wait_s, sigset_t
 
 int main(int argc, char** argv) {
   std::string shm, direct;
-  bool poll_only = false, servers_given = false;
+  bool poll_only = false, servers_given = false, uthreads = false;
   unsigned servers = 4;
   double wait_s = 5;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
     if (a == "--poll") {
       poll_only = true;
+      continue;
+    }
+    if (a == "--uthreads") {
+      uthreads = true;
       continue;
     }
     if (i + 1 >= argc) return usage(("missing value after " + a).c_str());
@@ -170,8 +222,11 @@ int main(int argc, char** argv) {
   }
   if (!shm.empty() && !direct.empty()) return usage("--shm and --direct exclude each other");
   if (shm.empty() && direct.empty()) return usage("--shm NAME is required (or --direct PIN_DIR)");
-  if (!direct.empty() && servers_given) return usage("--servers applies to --shm only");
+  if (!direct.empty() && servers_given && !uthreads)
+    return usage("--servers applies to --shm only (or to --direct --uthreads)");
   if (direct.empty() && poll_only) return usage("--poll applies to --direct only");
+  if (direct.empty() && uthreads) return usage("--uthreads applies to --direct only");
+  if (poll_only && uthreads) return usage("--poll and --uthreads exclude each other");
 
   // Signals are taken by sigwait on this thread only (blocked before the
   // runtime's threads exist, so they inherit the mask).
@@ -182,7 +237,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   try {
-    if (!direct.empty()) return serve_direct(direct, poll_only, wait_s, sigs);
+    if (!direct.empty()) return serve_direct(direct, poll_only, uthreads, servers, wait_s, sigs);
     kairos::dp::ShmRegion region = attach_when_ready(shm, wait_s);
     const kairos::dp::Endpoint local = region.app();
     if (local.port == 0) throw std::runtime_error("region " + shm + " names no app address");

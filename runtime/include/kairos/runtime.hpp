@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -132,6 +133,21 @@ class Runtime {
   // the kthread index and returns true when it produced work (e.g. spawned
   // a uthread for a packet). Call before work is spawned.
   void add_poller(std::function<bool(unsigned kthread)> poll);
+
+  // Extra fds kthread k waits on (POLLIN) while parked, besides its
+  // unpark signal: a readable fd ends the park as an unpark would, so a
+  // datagram on a device queue's socket wakes the kthread that serves it
+  // (kairos::net direct mode) with no thread in between. The fds add to
+  // those already given; call before the work that needs them starts.
+  // True when k will wait on them: futex parking (ppoll on the fds and an
+  // eventfd) with self_wake. False, and nothing changes, with /dev/kairos
+  // parking (PARK cannot wait on fds) or self_wake off (only grants wake
+  // kthreads): the caller must then wake the runtime some other way.
+  // Bad k: std::out_of_range; no fds or a closed one: std::invalid_argument.
+  bool add_park_fds(unsigned k, std::span<const int> fds);
+  // Stops waiting on those fds (unknown ones are ignored); call before
+  // closing them.
+  void remove_park_fds(unsigned k, std::span<const int> fds);
 
   // The runtime of the calling uthread or kthread, else nullptr.
   static Runtime* current();

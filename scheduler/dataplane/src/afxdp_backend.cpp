@@ -247,6 +247,15 @@ class AfXdpBackend final : public Backend {
   void wait_rx(std::chrono::microseconds timeout) override {
     wait_fds_readable(pollfds_, timeout);
   }
+  std::size_t rx_waiting() const override {
+    std::size_t n = 0;
+    // Everything peeked is released at once, so the consumer index is
+    // where polling resumes.
+    for (auto& q : queues_)
+      n += static_cast<std::uint32_t>(__atomic_load_n(q.rx.producer, __ATOMIC_ACQUIRE) -
+                                      __atomic_load_n(q.rx.consumer, __ATOMIC_RELAXED));
+    return n;
+  }
   std::vector<int> wait_fds() const override {
     std::vector<int> fds;
     for (auto& p : pollfds_) fds.push_back(p.fd);

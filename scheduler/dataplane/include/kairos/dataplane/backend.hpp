@@ -58,6 +58,10 @@ class Backend {
   // The fds wait_rx polls for POLLIN (empty: the backend has none and
   // wait_rx sleeps), so a caller can wait on them beside its own fds.
   virtual std::vector<int> wait_fds() const { return {}; }
+  // Frames received and not yet polled, where the backend can see them
+  // (AF_XDP: its RX rings), else 0. The RX congestion of a direct-mode
+  // queue (kairos::net publishes it in the queue-state line).
+  virtual std::size_t rx_waiting() const { return 0; }
   virtual BackendStats stats() const = 0;
 };
 
