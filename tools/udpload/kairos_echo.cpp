@@ -36,6 +36,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,17 +93,27 @@ struct DirectEcho final : kairos::dp::RxSink {
   }
 };
 
-// Runtime uthreads over kairos::net's direct mode: the kthreads own the
-// queues' sockets.
-int serve_direct_uthreads(kairos::dp::DirectAttachment att, unsigned servers,
-                          sigset_t& sigs) {
-  const kairos::dp::Endpoint local = att.listen;
-  const std::size_t nq = att.queues.size();
-  kairos::Runtime rt({.kthreads = static_cast<unsigned>(nq)});
-  auto stack = std::make_unique<kairos::net::Stack>(
-      rt, std::move(att.queues), kairos::net::StackOptions{.steered = {local}});
+// Waits for SIGINT/SIGTERM (0), checking every 100 ms that the dataplane
+// still serves the app (else 3).
+int wait_for_stop(sigset_t& sigs, const std::function<bool()>& dataplane_alive) {
+  const timespec tick{0, 100'000'000};
+  while (sigtimedwait(&sigs, nullptr, &tick) < 0) {
+    if (!dataplane_alive()) {
+      std::printf("kairos-echo: the dataplane stopped\n");
+      return 3;
+    }
+  }
+  return 0;
+}
+
+// `servers` echo uthreads in recv_from on one socket of stack, bound to
+// local, until wait_for_stop; then the socket closes and the stack's
+// counters are printed.
+int serve_on_uthreads(kairos::Runtime& rt, std::unique_ptr<kairos::net::Stack> stack,
+                      const kairos::dp::Endpoint& local, unsigned servers,
+                      const std::string& tag, const std::string& ready, sigset_t& sigs,
+                      const std::function<bool()>& dataplane_alive) {
   kairos::net::UdpSocket sock = stack->bind(local);
-  const std::string tag = "|" + std::to_string(getpid()) + ":u";
   std::vector<kairos::Thread> workers;
   for (unsigned i = 0; i < servers; i++)
     workers.push_back(rt.spawn([s = sock, tag]() mutable {
@@ -110,17 +122,9 @@ int serve_direct_uthreads(kairos::dp::DirectAttachment att, unsigned servers,
         if (!s.send_to(d->peer, d->data)) return;
       }
     }));
-  std::printf("kairos-echo ready %s direct queues=%zu uthreads\n", local.str().c_str(), nq);
+  std::printf("kairos-echo ready %s %s\n", local.str().c_str(), ready.c_str());
   std::fflush(stdout);
-  const timespec tick{0, 100'000'000};
-  int rc = 0;
-  while (sigtimedwait(&sigs, nullptr, &tick) < 0) {
-    if (!att.steering_attached()) {
-      std::printf("kairos-echo: the dataplane stopped\n");
-      rc = 3;
-      break;
-    }
-  }
+  const int rc = wait_for_stop(sigs, dataplane_alive);
   sock.close();
   for (auto& t : workers) t.join();
   const kairos::net::StackStats st = stack->stats();
@@ -131,6 +135,21 @@ int serve_direct_uthreads(kairos::dp::DirectAttachment att, unsigned servers,
               (unsigned long long)st.rx_no_socket, (unsigned long long)st.rx_overflow,
               (unsigned long long)st.tx_dropped);
   return rc;
+}
+
+// Runtime uthreads over kairos::net's direct mode: the kthreads own the
+// queues' sockets.
+int serve_direct_uthreads(kairos::dp::DirectAttachment att, unsigned servers,
+                          sigset_t& sigs) {
+  const kairos::dp::Endpoint local = att.listen;
+  const std::size_t nq = att.queues.size();
+  kairos::Runtime rt({.kthreads = static_cast<unsigned>(nq)});
+  auto stack = std::make_unique<kairos::net::Stack>(
+      rt, std::move(att.queues), kairos::net::StackOptions{.steered = {local}});
+  return serve_on_uthreads(rt, std::move(stack), local, servers,
+                           "|" + std::to_string(getpid()) + ":u",
+                           "direct queues=" + std::to_string(nq) + " uthreads", sigs,
+                           [&att] { return att.steering_attached(); });
 }
 
 int serve_direct(const std::string& dir, bool poll_only, bool uthreads, unsigned servers,
@@ -157,15 +176,7 @@ int serve_direct(const std::string& dir, bool poll_only, bool uthreads, unsigned
   std::printf("kairos-echo ready %s direct queues=%zu\n", att.listen.str().c_str(),
               att.queues.size());
   std::fflush(stdout);
-  const timespec tick{0, 100'000'000};
-  int rc = 0;
-  while (sigtimedwait(&sigs, nullptr, &tick) < 0) {
-    if (!att.steering_attached()) {
-      std::printf("kairos-echo: the dataplane stopped\n");
-      rc = 3;
-      break;
-    }
-  }
+  const int rc = wait_for_stop(sigs, [&att] { return att.steering_attached(); });
   stop = true;
   for (auto& t : threads) t.join();
   std::uint64_t rx = 0, tx = 0, dropped = 0;
@@ -244,37 +255,11 @@ int main(int argc, char** argv) {
     const unsigned kthreads = region.nr_kthreads();
     kairos::Runtime rt({.kthreads = kthreads});
     auto stack = std::make_unique<kairos::net::Stack>(rt, std::move(region));
-    kairos::net::UdpSocket sock = stack->bind(local);
-    const std::string tag = "|" + std::to_string(getpid());
-    std::vector<kairos::Thread> workers;
-    for (unsigned i = 0; i < servers; i++)
-      workers.push_back(rt.spawn([s = sock, tag]() mutable {
-        while (auto d = s.recv_from()) {
-          d->data.insert(d->data.end(), tag.begin(), tag.end());
-          if (!s.send_to(d->peer, d->data)) return;
-        }
-      }));
-    std::printf("kairos-echo ready %s kthreads=%u\n", local.str().c_str(), kthreads);
-    std::fflush(stdout);
-    // Wait for a signal, checking every 100 ms that the dataplane still runs.
-    const timespec tick{0, 100'000'000};
-    int rc = 0;
-    while (sigtimedwait(&sigs, nullptr, &tick) < 0) {
-      if (!stack->region().dataplane_alive()) {
-        std::printf("kairos-echo: the dataplane stopped\n");
-        rc = 3;
-        break;
-      }
-    }
-    sock.close();
-    for (auto& t : workers) t.join();
-    const kairos::net::StackStats st = stack->stats();
-    stack.reset();
-    std::printf("kairos-echo stats rx_delivered=%llu tx_sent=%llu rx_no_socket=%llu "
-                "rx_overflow=%llu\n",
-                (unsigned long long)st.rx_delivered, (unsigned long long)st.tx_sent,
-                (unsigned long long)st.rx_no_socket, (unsigned long long)st.rx_overflow);
-    return rc;
+    const kairos::net::Stack* st = stack.get();
+    return serve_on_uthreads(rt, std::move(stack), local, servers,
+                             "|" + std::to_string(getpid()),
+                             "kthreads=" + std::to_string(kthreads), sigs,
+                             [st] { return st->region().dataplane_alive(); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kairos-echo: %s\n", e.what());
     return 1;
