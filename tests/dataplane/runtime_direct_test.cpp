@@ -3,6 +3,7 @@
 // 2-queue veth between namespaces), uthreads serve blocking sockets and
 // the queue API on them, and a parked kthread sleeps on its queue's fd, so
 // a datagram wakes it with no thread in between. Host kernel, root.
+#include "child_process.hpp"
 #include "netns.hpp"
 
 #include <kairos/dataplane/backend.hpp>
@@ -371,52 +372,13 @@ TEST_F(RuntimeDirect, StackOverAttachDirectFromAModeDirectService) {
   EXPECT_NE(access(pin.c_str(), F_OK), 0) << "pins left behind";
 }
 
-// kairos-echo in another process (started in the server's namespace):
-// its stdout and stderr, its exit status.
-struct EchoProcess {
-  pid_t pid = -1;
-  int out = -1;
-  explicit EchoProcess(std::vector<std::string> argv) {
-    argv.insert(argv.begin(), KAIROS_ECHO_BIN);
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    close(p[1]);
-    out = p[0];
-  }
-  ~EchoProcess() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    close(out);
-  }
-  std::string read_until(const std::string& want) {
-    std::string all;
-    while (all.find(want) == std::string::npos) {
-      pollfd pf{out, POLLIN, 0};
-      if (poll(&pf, 1, 10000) != 1) break;
-      char buf[512];
-      const ssize_t n = read(out, buf, sizeof buf);
-      if (n <= 0) break;
-      all.append(buf, static_cast<std::size_t>(n));
-    }
-    return all;
-  }
-  int wait_exit() {
-    int st = 0;
-    if (waitpid(pid, &st, 0) != pid) return -1;
-    pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  }
+// kairos-echo in another process (started in the server's namespace).
+struct EchoProcess : dp::testing::Child {
+  explicit EchoProcess(std::vector<std::string> argv)
+      : Child([&] {
+          argv.insert(argv.begin(), KAIROS_ECHO_BIN);
+          return argv;
+        }()) {}
 };
 
 TEST_F(RuntimeDirect, KairosEchoServesDirectModeOnUthreadsInAnotherProcess) {

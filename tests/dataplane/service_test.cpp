@@ -3,6 +3,7 @@
 // cross-process path: DataplaneService (AF_XDP on a veth between
 // namespaces) plus the kairos-echo app in ANOTHER process, attached to the
 // app's ring region by its shared-memory name.
+#include "child_process.hpp"
 #include "kernel_echo.hpp"
 #include "netns.hpp"
 #include "txq_by_port.skel.h"
@@ -30,62 +31,12 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace kairos::dp {
 namespace {
 
+using testing::Child;
 using testing::InNetns;
 using testing::VethPair;
-
-// A child process with its stdout and stderr in one pipe.
-struct Child {
-  pid_t pid = -1;
-  int out = -1;
-
-  Child(const std::vector<std::string>& argv) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    close(p[1]);
-    out = p[0];
-  }
-  ~Child() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    if (out >= 0) close(out);
-  }
-  // Output until a line containing want shows up (or EOF / timeout).
-  std::string read_until(const std::string& want, int timeout_ms = 10000) {
-    std::string all;
-    while (all.find(want) == std::string::npos) {
-      pollfd p{out, POLLIN, 0};
-      if (poll(&p, 1, timeout_ms) != 1) break;
-      char buf[512];
-      const ssize_t n = read(out, buf, sizeof buf);
-      if (n <= 0) break;
-      all.append(buf, static_cast<std::size_t>(n));
-    }
-    return all;
-  }
-  // Exit status (-1 if it did not exit normally).
-  int wait_exit() {
-    int st = 0;
-    if (waitpid(pid, &st, 0) != pid) return -1;
-    pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  }
-};
 
 std::string write_temp(const std::string& text) {
   char path[] = "/tmp/kairos-dp-svc-XXXXXX";
