@@ -29,14 +29,7 @@ void park_on_fds(Kthread& k, const ParkFdSet& set, std::uint64_t deadline_ns) {
   while (k.futex_word.load(std::memory_order_seq_cst) == 0) {
     timespec ts{};
     const timespec* tsp = nullptr;
-    if (deadline_ns != kNoDeadline) {
-      const std::uint64_t now = now_ns();
-      if (now >= deadline_ns) return;
-      const std::uint64_t d = deadline_ns - now;
-      ts.tv_sec = static_cast<time_t>(d / 1000000000u);
-      ts.tv_nsec = static_cast<long>(d % 1000000000u);
-      tsp = &ts;
-    }
+    if (!timeout_until(deadline_ns, ts, tsp)) return;
     for (auto& e : p) e.revents = 0;
     // Timeout, or a signal (SIGURG preemption): the caller rechecks.
     if (ppoll(p.data(), p.size(), tsp, nullptr) <= 0) return;

@@ -15,6 +15,18 @@
 #include <ctime>
 
 namespace kairos::detail {
+
+bool timeout_until(std::uint64_t deadline_ns, timespec& ts, const timespec*& tsp) {
+  tsp = nullptr;
+  if (deadline_ns == kNoDeadline) return true;
+  const std::uint64_t now = now_ns();
+  if (now >= deadline_ns) return false;
+  const std::uint64_t d = deadline_ns - now;
+  ts.tv_sec = static_cast<time_t>(d / 1000000000u);
+  ts.tv_nsec = static_cast<long>(d % 1000000000u);
+  tsp = &ts;
+  return true;
+}
 namespace {
 
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val,
@@ -44,14 +56,7 @@ class FutexParker final : public Parker {
     while (k.futex_word.load(std::memory_order_seq_cst) == 0) {
       timespec ts{};
       const timespec* tsp = nullptr;
-      if (deadline_ns != kNoDeadline) {
-        const std::uint64_t now = now_ns();
-        if (now >= deadline_ns) return;
-        const std::uint64_t d = deadline_ns - now;
-        ts.tv_sec = static_cast<time_t>(d / 1000000000u);
-        ts.tv_nsec = static_cast<long>(d % 1000000000u);
-        tsp = &ts;
-      }
+      if (!timeout_until(deadline_ns, ts, tsp)) return;
       if (futex(&k.futex_word, FUTEX_WAIT_PRIVATE, 0, tsp) != 0 &&
           errno == ETIMEDOUT)
         return;

@@ -6,6 +6,7 @@
 #include <kairos/runtime.hpp>
 
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <string>
 
@@ -40,6 +41,11 @@ class Parker {
     return nullptr;
   }
 };
+
+// For a sleeping system call until the steady-clock deadline_ns: tsp is
+// null with no deadline (kNoDeadline), else points at ts, the time left.
+// False when the deadline has passed (do not sleep).
+bool timeout_until(std::uint64_t deadline_ns, timespec& ts, const timespec*& tsp);
 
 std::unique_ptr<Parker> make_futex_parker();
 // Null with *why set when the module backend cannot be used.
