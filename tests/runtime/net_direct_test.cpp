@@ -6,6 +6,7 @@
 #include <kairos/queue_state.hpp>
 
 #include "fake_queue.hpp"
+#include "flow_msg.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -34,20 +35,8 @@ Endpoint client(std::uint32_t host, std::uint16_t port) {
   return Endpoint::v4(0x0a000100 + host, port);
 }
 
-std::vector<std::uint8_t> msg(std::uint32_t flow, std::uint32_t seq) {
-  std::vector<std::uint8_t> m(8);
-  std::memcpy(m.data(), &flow, 4);
-  std::memcpy(m.data() + 4, &seq, 4);
-  return m;
-}
-std::pair<std::uint32_t, std::uint32_t> unmsg(const std::vector<std::uint8_t>& m) {
-  std::uint32_t f = ~0u, s = ~0u;
-  if (m.size() >= 8) {
-    std::memcpy(&f, m.data(), 4);
-    std::memcpy(&s, m.data() + 4, 4);
-  }
-  return {f, s};
-}
+using kairos::test::msg;
+using kairos::test::unmsg;
 
 struct Queues {
   std::vector<MemQueue*> q;  // owned by the Stack

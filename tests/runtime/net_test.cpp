@@ -5,6 +5,7 @@
 #include <kairos/queue_state.hpp>
 
 #include "fake_dataplane.hpp"
+#include "flow_msg.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,20 +30,8 @@ constexpr std::uint32_t kClient = 0x0a000002;
 Endpoint server(std::uint16_t port) { return Endpoint::v4(kServer, port); }
 Endpoint client(std::uint16_t port) { return Endpoint::v4(kClient, port); }
 
-std::vector<std::uint8_t> msg(std::uint32_t flow, std::uint32_t seq) {
-  std::vector<std::uint8_t> m(8);
-  std::memcpy(m.data(), &flow, 4);
-  std::memcpy(m.data() + 4, &seq, 4);
-  return m;
-}
-std::pair<std::uint32_t, std::uint32_t> unmsg(const std::vector<std::uint8_t>& m) {
-  std::uint32_t f = ~0u, s = ~0u;
-  if (m.size() >= 8) {
-    std::memcpy(&f, m.data(), 4);
-    std::memcpy(&s, m.data() + 4, 4);
-  }
-  return {f, s};
-}
+using kairos::test::msg;
+using kairos::test::unmsg;
 
 using test::FakeDataplane;
 
