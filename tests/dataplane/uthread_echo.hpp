@@ -18,6 +18,22 @@ namespace kairos::net {
 
 using namespace std::chrono_literals;
 
+// Several uthreads block in recv on one socket (Shenango style); each
+// reply is the request plus one byte.
+inline std::vector<kairos::Thread> spawn_echo_uthreads(kairos::Runtime& rt,
+                                                       const UdpSocket& sock,
+                                                       unsigned servers) {
+  std::vector<kairos::Thread> threads;
+  for (unsigned i = 0; i < servers; i++)
+    threads.push_back(rt.spawn([s = sock]() mutable {
+      while (auto d = s.recv_from()) {
+        d->data.push_back('!');
+        if (!s.send_to(d->peer, d->data)) return;
+      }
+    }));
+  return threads;
+}
+
 class UthreadEchoServer {
  public:
   UthreadEchoServer(std::unique_ptr<dp::Backend> backend, dp::Endpoint listen,
@@ -35,15 +51,7 @@ class UthreadEchoServer {
     dp_.set_active(app_, all);
     loop_ = std::thread([this] { dp_.run(stop_, 200us); });
     sock_ = stack_->bind(listen);
-    // Several uthreads block in recv on one socket (Shenango style);
-    // each reply is the request plus one byte.
-    for (unsigned i = 0; i < servers; i++)
-      servers_.push_back(rt_.spawn([s = sock_]() mutable {
-        while (auto d = s.recv_from()) {
-          d->data.push_back('!');
-          if (!s.send_to(d->peer, d->data)) return;
-        }
-      }));
+    servers_ = spawn_echo_uthreads(rt_, sock_, servers);
   }
   ~UthreadEchoServer() {
     sock_.close();                 // releases the blocked uthreads
@@ -100,13 +108,7 @@ class DirectUthreadEchoServer {
             rt_, std::move(queues),
             StackOptions{.steered = {listen}, .park_on_queue_fds = park_on_queue_fds})) {
     sock_ = stack_->bind(listen);
-    for (unsigned i = 0; i < servers; i++)
-      servers_.push_back(rt_.spawn([s = sock_]() mutable {
-        while (auto d = s.recv_from()) {
-          d->data.push_back('!');
-          if (!s.send_to(d->peer, d->data)) return;
-        }
-      }));
+    servers_ = spawn_echo_uthreads(rt_, sock_, servers);
   }
   ~DirectUthreadEchoServer() {
     sock_.close();
