@@ -5,6 +5,7 @@
 // a datagram wakes it with no thread in between. Host kernel, root.
 #include "child_process.hpp"
 #include "netns.hpp"
+#include "uthread_echo.hpp"
 
 #include <kairos/dataplane/backend.hpp>
 #include <kairos/dataplane/direct_pins.hpp>
@@ -225,14 +226,7 @@ TEST_F(RuntimeDirect, DoorbellThreadWakesTheRuntimeWhenKthreadsDoNotParkOnFds) {
   Stack stack(rt, direct_queues(), StackOptions{.park_on_queue_fds = false});
   EXPECT_FALSE(stack.parks_on_queue_fds());
   UdpSocket sock = stack.bind(listen_);
-  std::vector<Thread> servers;
-  for (int i = 0; i < 2; i++)
-    servers.push_back(rt.spawn([s = sock]() mutable {
-      while (auto d = s.recv_from()) {
-        d->data.push_back('!');
-        if (!s.send_to(d->peer, d->data)) return;
-      }
-    }));
+  std::vector<Thread> servers = spawn_echo_uthreads(rt, sock, 2);
   auto fds = dp::testing::connected_udp_clients(veth_->client, veth_->server_ip, kPort, 8);
   exercise(stack, fds, 3, 16);
   const StackStats st = stack.stats();
@@ -351,14 +345,7 @@ TEST_F(RuntimeDirect, StackOverAttachDirectFromAModeDirectService) {
   auto stack = std::make_unique<Stack>(rt, std::move(att.queues),
                                        StackOptions{.steered = {att.listen}});
   UdpSocket sock = stack->bind(att.listen);
-  std::vector<Thread> servers;
-  for (int i = 0; i < 4; i++)
-    servers.push_back(rt.spawn([s = sock]() mutable {
-      while (auto d = s.recv_from()) {
-        d->data.push_back('!');
-        if (!s.send_to(d->peer, d->data)) return;
-      }
-    }));
+  std::vector<Thread> servers = spawn_echo_uthreads(rt, sock, 4);
   auto fds = dp::testing::connected_udp_clients(veth_->client, veth_->server_ip, kPort, 8);
   exercise(*stack, fds, 3, 16);
   const StackStats st = stack->stats();

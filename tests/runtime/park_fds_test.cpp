@@ -200,16 +200,10 @@ TEST(Park, ParkUnparkStormWithParkFdsLosesNoWakeups) {
     }
   });
   const int bursts = 100 * kairos::test::kScale;
-  std::atomic<long> done{0};
-  for (int b = 0; b < bursts; ++b) {
-    std::vector<Thread> ts;
-    for (int i = 0; i < 4; ++i) ts.push_back(rt.spawn([&] { done.fetch_add(1); }));
-    ts.clear();
-    if (b % 10 == 0) std::this_thread::sleep_for(200us);
-  }
+  const long done = kairos::test::spawn_join_bursts(rt, bursts);
   stop = true;
   writer.join();
-  EXPECT_EQ(done.load(), bursts * 4L);
+  EXPECT_EQ(done, bursts * 4L);
   EXPECT_TRUE(eventually([&] { return read_bytes.load() == written.load(); }))
       << read_bytes.load() << " of " << written.load() << " bytes read";
 }

@@ -182,12 +182,6 @@ TEST(Park, ParkUnparkStormLosesNoWakeups) {
   // every burst must still complete (a lost wakeup would hang here).
   Runtime rt({.kthreads = 4, .spin_before_park = std::chrono::nanoseconds(0)});
   const int bursts = 100 * kairos::test::kScale;
-  std::atomic<long> done{0};
-  for (int b = 0; b < bursts; ++b) {
-    std::vector<Thread> ts;
-    for (int i = 0; i < 4; ++i) ts.push_back(rt.spawn([&] { done.fetch_add(1); }));
-    ts.clear();
-    if (b % 10 == 0) std::this_thread::sleep_for(200us);
-  }
-  EXPECT_EQ(done.load(), bursts * 4L);
+  const long done = kairos::test::spawn_join_bursts(rt, bursts);
+  EXPECT_EQ(done, bursts * 4L);
 }

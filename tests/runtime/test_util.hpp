@@ -1,8 +1,12 @@
 // Helpers shared by the runtime tests.
 #pragma once
 
+#include <kairos/runtime.hpp>
+
+#include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 namespace kairos::test {
 
@@ -25,6 +29,20 @@ bool eventually(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   return true;
+}
+
+// Short bursts of 4 uthreads each, spawned and joined, with an idle gap
+// every 10 bursts so kthreads park between them (a lost wakeup hangs
+// here). Returns how many uthreads ran.
+inline long spawn_join_bursts(kairos::Runtime& rt, int bursts) {
+  std::atomic<long> done{0};
+  for (int b = 0; b < bursts; ++b) {
+    std::vector<kairos::Thread> ts;
+    for (int i = 0; i < 4; ++i) ts.push_back(rt.spawn([&] { done.fetch_add(1); }));
+    ts.clear();
+    if (b % 10 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return done.load();
 }
 
 }  // namespace kairos::test
