@@ -130,6 +130,17 @@ class RuntimeDirect : public ::testing::Test {
     cfg.apps = {listen_};
     return dp::make_afxdp_direct_backends(cfg);
   }
+  // kairosd's side of direct mode, started in the server's namespace: the
+  // steering program and the pins of a mode=direct app on both queues.
+  std::unique_ptr<dp::DataplaneService> direct_service(const std::string& pin) {
+    InNetns in(veth_->server);
+    auto svc = std::make_unique<dp::DataplaneService>(dp::parse_service_config(
+        "interface " + veth_->server_if + "\nqueues 2\nbackend afxdp\napp " + listen_.str() +
+            " mode=direct pin=" + pin + "\n",
+        "test"));
+    svc->start();
+    return svc;
+  }
   std::unique_ptr<VethPair> veth_;
   dp::Endpoint listen_;
 };
@@ -327,15 +338,10 @@ TEST_F(RuntimeDirect, StackOverAttachDirectFromAModeDirectService) {
   // "mode=direct pin=..." (kairosd's role) pins the XSKMAP; the Stack is
   // built from attach_direct(pin) (the app's side), here in one process.
   const std::string pin = "/sys/fs/bpf/kairos-netdirect-" + std::to_string(getpid());
-  std::unique_ptr<dp::DataplaneService> svc;
+  std::unique_ptr<dp::DataplaneService> svc = direct_service(pin);
   dp::DirectAttachment att;
   {
     InNetns in(veth_->server);
-    svc = std::make_unique<dp::DataplaneService>(dp::parse_service_config(
-        "interface " + veth_->server_if + "\nqueues 2\nbackend afxdp\napp " + listen_.str() +
-            " mode=direct pin=" + pin + "\n",
-        "test"));
-    svc->start();
     att = dp::attach_direct(pin);
     EXPECT_TRUE(att.steering_attached());  // looks in this namespace
   }
@@ -381,15 +387,10 @@ TEST_F(RuntimeDirect, KairosEchoServesDirectModeOnUthreadsInAnotherProcess) {
     EXPECT_NE(out.find(want), std::string::npos) << "wanted '" << want << "' in: " << out;
   }
   const std::string pin = "/sys/fs/bpf/kairos-netdirect-x-" + std::to_string(getpid());
-  std::unique_ptr<dp::DataplaneService> svc;
+  std::unique_ptr<dp::DataplaneService> svc = direct_service(pin);
   std::unique_ptr<EchoProcess> app;
   {
     InNetns in(veth_->server);
-    svc = std::make_unique<dp::DataplaneService>(dp::parse_service_config(
-        "interface " + veth_->server_if + "\nqueues 2\nbackend afxdp\napp " + listen_.str() +
-            " mode=direct pin=" + pin + "\n",
-        "test"));
-    svc->start();
     app = std::make_unique<EchoProcess>(
         std::vector<std::string>{"--direct", pin, "--uthreads", "--servers", "2"});
   }
