@@ -30,6 +30,7 @@ export KAIROS_MODE=rootfs
 expect "unknown subcommand" "unknown command 'frobnicate'" "$dev" frobnicate
 expect "bad KAIROS_MODE" "KAIROS_MODE must be" env KAIROS_MODE=fast "$dev" build
 expect "vm without a command" "usage: tools/dev vm -- CMD" "$dev" vm --
+expect "run without a command" "usage: tools/dev run -- CMD" "$dev" run --
 
 # A PATH that has the basics but not unshare.
 mkdir -p "$scratch/bin"
