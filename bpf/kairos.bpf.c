@@ -17,7 +17,7 @@
  * See kairos_sched_abi.h for the maps shared with kairosd.
  */
 #include "kairos_bpf.h"
-#include "kairos_sched_abi.h"
+#include "kairos/sched_abi.h"
 
 char _license[] SEC("license") = "GPL";
 

@@ -43,8 +43,8 @@ function(kairos_bpf_skeleton)
   set(_obj ${_out}/${B_NAME}.bpf.o)
   set(_skel ${_out}/${B_NAME}.skel.h)
   set(_flags -g -O2 -Wall -target bpf -D__TARGET_ARCH_${KAIROS_BPF_ARCH}
-      -I${CMAKE_CURRENT_SOURCE_DIR} -I${CMAKE_SOURCE_DIR}/bpf/include
-      -I${CMAKE_SOURCE_DIR}/runtime/include)
+      -I${CMAKE_CURRENT_SOURCE_DIR} -I${CMAKE_CURRENT_SOURCE_DIR}/include
+      -I${CMAKE_SOURCE_DIR}/bpf/include)
   set(_deps ${_src} ${B_DEPENDS})
   if(B_SCHED_EXT)
     list(APPEND _flags -I${KAIROS_VMLINUX_DIR} -Wno-missing-declarations)
@@ -52,7 +52,7 @@ function(kairos_bpf_skeleton)
   else()
     list(APPEND _flags -idirafter /usr/include/${_arch}-linux-gnu)
   endif()
-  file(GLOB _hdrs ${CMAKE_SOURCE_DIR}/bpf/include/*.h
+  file(GLOB_RECURSE _hdrs ${CMAKE_SOURCE_DIR}/bpf/include/*.h
        ${CMAKE_CURRENT_SOURCE_DIR}/*.h)
   add_custom_command(
     OUTPUT ${_obj} ${_skel}

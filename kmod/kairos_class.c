@@ -48,7 +48,7 @@
 #include <linux/tracepoint.h>
 #include <uapi/linux/sched/types.h>
 
-#include "kairos.h"
+#include "kairos_mod.h"
 
 struct kairos_member {
 	struct task_struct *task;	/* reference held while a member */

@@ -13,7 +13,7 @@
 #include <linux/module.h>
 #include <linux/uaccess.h>
 
-#include "kairos.h"
+#include "kairos_mod.h"
 
 /* One hour: longer park timeouts are almost surely a bug in the caller. */
 #define KAIROS_PARK_TIMEOUT_MAX_NS (3600ULL * NSEC_PER_SEC)

@@ -9,7 +9,7 @@
 #include <linux/module.h>
 #include <linux/init.h>
 
-#include "kairos.h"
+#include "kairos_mod.h"
 
 static int __init kairos_init(void)
 {

@@ -39,7 +39,7 @@
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
 
-#include "kairos.h"
+#include "kairos_mod.h"
 
 struct kairos_parked {
 	struct list_head node;

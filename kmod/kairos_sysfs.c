@@ -17,9 +17,9 @@
 #include <linux/string.h>
 #include <linux/sysfs.h>
 
-#include "kairos.h"
+#include "kairos_mod.h"
 
-struct kairos_tunables kairos_tun = {
+struct kairos_mod_tunables kairos_tun = {
 	.quantum_us = 500,
 	.period_us = 1000,
 	.enabled = 1,

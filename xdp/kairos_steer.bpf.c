@@ -36,7 +36,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "kairos_xdp_abi.h"
+#include "kairos/xdp_abi.h"
 
 char _license[] SEC("license") = "GPL";
 

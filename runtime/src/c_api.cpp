@@ -1,5 +1,5 @@
 // The C API: opaque handles around the C++ objects; exceptions stop here.
-#include <kairos/kairos.h>
+#include <kairos/runtime_c.h>
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 

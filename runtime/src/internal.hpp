@@ -3,13 +3,13 @@
 #pragma once
 
 #include <kairos/abi/runtime_area.h>
-#include <kairos/queue_state.hpp>
+#include <kairos/contracts/queue_state.hpp>
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 
 #include "context.hpp"
 #include "parker.hpp"
-#include "spin_policy.hpp"
+#include "spin_then_park.hpp"
 
 #include <poll.h>
 #include <sched.h>
@@ -110,7 +110,7 @@ struct alignas(64) Kthread {
   std::uint32_t sched_polls = 0;
   std::uint64_t rng = 0;
   std::vector<Uthread*> free_cache;
-  SpinPolicy spin{0, false, nullptr};
+  SpinThenPark spin{0, false, nullptr};
   // Preemption by flag (/dev/kairos pages): the CPU and its preempt_gen
   // as last seen at a safe point.
   unsigned pg_cpu = ~0u;

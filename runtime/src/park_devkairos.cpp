@@ -21,7 +21,7 @@
 // PARK's spin (Config::park_spin) polls the page for a posted grant; and
 // each page's preempt_gen is the preemption flag safe points check
 // (scheduler.cpp, preempt_flag_raised).
-#include "devkairos.hpp"
+#include "devkairos_calls.hpp"
 #include "internal.hpp"
 
 #include <sched.h>

@@ -2,7 +2,7 @@
 // elasticity / preemption controls an allocator uses.
 #include "internal.hpp"
 
-#include <kairos/queue_state_area.hpp>
+#include <kairos/contracts/queue_state_area.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -202,7 +202,7 @@ Runtime::Runtime(Config cfg) : impl_(std::make_unique<RuntimeImpl>()) {
     k->rt = rt;
     k->index = i;
     k->line = QueueStateWriter(&rt->lines[i]);
-    k->spin = SpinPolicy(
+    k->spin = SpinThenPark(
         static_cast<std::uint64_t>(rt->cfg.spin_before_park.count()),
         // Allocator mode: a granted core is the allocator's call (and
         // dedicated to the kthread under sched_ext), so it keeps spinning.

@@ -1,5 +1,5 @@
 // The C API, driven from C (c_api_user.c) and checked here.
-#include <kairos/kairos.h>
+#include <kairos/runtime_c.h>
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 /* A plain C user of libkairos: proves the header is C and the API works. */
-#include <kairos/kairos.h>
+#include <kairos/runtime_c.h>
 
 #include <errno.h>
 

@@ -4,10 +4,10 @@
 // signals and external grants are survived, and the runtime leaves the
 // module with no live objects so it unloads. Without the module (or without
 // the capability) kDevKairos fails clearly and kAuto falls back to futex.
-#include <kairos/queue_state_area.hpp>
+#include <kairos/contracts/queue_state_area.hpp>
 #include <kairos/runtime.hpp>
 
-#include "../kmod/kmod_testlib.hpp"
+#include "kmod_testlib.hpp"
 
 #include <linux/capability.h>
 #include <sched.h>

@@ -1,5 +1,5 @@
 // Fairness: runnable uthreads share kthreads in turn; no one starves.
-#include <kairos/queue_state.hpp>
+#include <kairos/contracts/queue_state.hpp>
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../runtime/src/internal.hpp"
+#include "internal.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;

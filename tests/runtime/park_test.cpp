@@ -1,5 +1,5 @@
 // Parking, unparking, grants and reclaims (elastic kthreads).
-#include <kairos/queue_state_area.hpp>
+#include <kairos/contracts/queue_state_area.hpp>
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../runtime/src/internal.hpp"
+#include "internal.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;

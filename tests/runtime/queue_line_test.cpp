@@ -3,7 +3,7 @@
 // rq_tail those ever dequeued (run or stolen), so head - tail is the
 // queue length and "tail passed the previous head" means no item waited
 // across two polls.
-#include <kairos/queue_state_area.hpp>
+#include <kairos/contracts/queue_state_area.hpp>
 #include <kairos/runtime.hpp>
 
 #include <gtest/gtest.h>

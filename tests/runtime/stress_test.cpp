@@ -1,5 +1,5 @@
 // Thousands of uthreads spawned, joined and stolen across kthreads.
-#include <kairos/queue_state.hpp>
+#include <kairos/contracts/queue_state.hpp>
 #include <kairos/runtime.hpp>
 #include <kairos/sync.hpp>
 

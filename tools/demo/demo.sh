@@ -10,7 +10,7 @@ set -eu
 build=$(cd "$1" && pwd)
 secs=${2:-10}
 ko=$build/kmod-build/kairos.ko
-. "$(dirname "$0")/../schedbench/lib.sh"
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 inserted=
 cleanup() {

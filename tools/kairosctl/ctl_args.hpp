@@ -1,7 +1,7 @@
 // kairosctl's command line, parsed into requests (pure, unit-tested).
 #pragma once
 
-#include "annotation.hpp"
+#include <kairos/kairosd/annotation.hpp>
 
 #include <string>
 #include <variant>

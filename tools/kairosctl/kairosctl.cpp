@@ -1,7 +1,7 @@
 // kairosctl: annotate cgroups for Kairos and show what kairosd does with
 // them. Parsing and validation are pure (ctl_args, annotation); this file
 // is the thin mechanism: xattrs on cgroupfs and kairosd's status file.
-#include "cgroup_xattr.hpp"
+#include <kairos/kairosd/cgroup_xattr.hpp>
 #include "ctl_args.hpp"
 
 #include <signal.h>

@@ -110,7 +110,7 @@ std::optional<ServiceSpec> parse_service(const std::string& s, std::string* err)
 const char* usage() {
   return R"(usage: kairos-sim [FLAGS]
 Discrete-event simulation of Kairos core allocation, driving the real
-allocator policy (scheduler/policy). Prints one CSV row per load.
+allocator policy (kairosd/allocator). Prints one CSV row per load.
 
   --cores N            cores of the machine, 1..256 (default 16)
   --load L[,L...]      LC load as a fraction of all cores, each in (0, 1)

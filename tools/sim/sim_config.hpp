@@ -2,7 +2,7 @@
 // flag is validated; a bad one yields a message naming the flag.
 #pragma once
 
-#include <kairos/policy/types.hpp>
+#include <kairos/allocator/types.hpp>
 
 #include <cstdint>
 #include <optional>

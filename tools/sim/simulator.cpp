@@ -1,6 +1,6 @@
 #include "simulator.hpp"
 
-#include <kairos/policy/allocator.hpp>
+#include <kairos/allocator/policy.hpp>
 
 #include <algorithm>
 #include <cmath>

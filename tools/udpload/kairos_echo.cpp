@@ -23,8 +23,8 @@
 // by runtime uthreads through kairos::net's direct-mode Stack (one kthread
 // per queue, parked on its socket's fd when idle; --servers uthreads in
 // recv_from); replies end in "|<pid>:u".
-#include <kairos/dataplane/direct_pins.hpp>
-#include <kairos/dataplane/shm_rings.hpp>
+#include <kairos/packetio/direct_pins.hpp>
+#include <kairos/contracts/shm_rings.hpp>
 #include <kairos/net.hpp>
 
 #include <sys/prctl.h>

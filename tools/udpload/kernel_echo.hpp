@@ -4,7 +4,7 @@
 // a dedicated core, the peer of a polling Kairos thread).
 #pragma once
 
-#include <kairos/dataplane/endpoint.hpp>
+#include <kairos/contracts/endpoint.hpp>
 
 #include <atomic>
 #include <thread>

@@ -1,5 +1,7 @@
 #include "loadgen.hpp"
 
+#include <kairos/contracts/clock.hpp>
+
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -16,11 +18,7 @@ namespace kairos::udpload {
 
 namespace {
 
-std::int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
+std::int64_t now_ns() { return static_cast<std::int64_t>(monotonic_ns()); }
 
 double percentile(std::vector<std::int64_t>& v, double p) {
   if (v.empty()) return 0;

@@ -5,7 +5,7 @@
 //           [--size B] [--json]
 #include "loadgen.hpp"
 
-#include <kairos/dataplane/endpoint.hpp>
+#include <kairos/contracts/endpoint.hpp>
 
 #include <netinet/in.h>
 #include <sys/socket.h>

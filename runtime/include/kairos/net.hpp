@@ -7,7 +7,7 @@
 //
 // Relayed mode: kairosd's (or an in-process) dataplane thread fills
 // per-kthread shared-memory RX/TX rings
-// (scheduler/dataplane/include/kairos/dataplane/ring_abi.h).
+// (contracts/include/kairos/abi/ring.h).
 //
 //   kairos::Runtime rt({.kthreads = 4});
 //   kairos::net::Stack stack(rt, dp::ShmRegion::attach(fd));  // before spawning
@@ -69,9 +69,9 @@
 // they return; the caller may reuse its buffer at once.
 #pragma once
 
-#include <kairos/dataplane/backend.hpp>
-#include <kairos/dataplane/endpoint.hpp>
-#include <kairos/dataplane/shm_rings.hpp>
+#include <kairos/contracts/backend.hpp>
+#include <kairos/contracts/endpoint.hpp>
+#include <kairos/contracts/shm_rings.hpp>
 #include <kairos/runtime.hpp>
 
 #include <chrono>

@@ -66,7 +66,7 @@ struct Config {
   // because a woken thread gets a CPU sooner than a descheduled spinner.
   // On granted (dedicated) cores it never triggers. Only with self_wake:
   // in allocator mode a granted kthread spins as told (the allocator owns
-  // that decision). See src/spin_policy.hpp.
+  // that decision). See src/spin_then_park.hpp.
   bool adaptive_spin = true;
   // Ask a uthread to yield at its next safe point once it has run this
   // long without switching; 0 turns the preemption ticker off.

@@ -1,0 +1,24 @@
+// What kairosd's allocator needs of the scheduler (SchedLoader implements
+// it over the BPF maps); an interface so the allocator loop also runs, for
+// tests and benchmarks, over plain memory on a kernel without sched_ext.
+#pragma once
+
+#include <kairos/sched_abi.h>
+
+#include <cstdint>
+
+namespace kairos {
+
+class SchedPort {
+ public:
+  virtual ~SchedPort() = default;
+  virtual std::uint32_t nr_cpus() const = 0;
+  // Grants cpu to app (0 revokes) and kicks it; 0 or -errno.
+  virtual int set_owner(std::uint32_t cpu, std::uint32_t app) = 0;
+  virtual std::uint32_t owner(std::uint32_t cpu) const = 0;
+  // KAIROS_MAX_APPS per-app queue lines / nr_cpus() per-CPU lines, live.
+  virtual const volatile kairos_app_stats* app_stats() const = 0;
+  virtual const volatile kairos_cpu_state* cpu_state() const = 0;
+};
+
+}  // namespace kairos

@@ -1,0 +1,171 @@
+// The idle kthread's spin-then-park rule (runtime/src/spin_then_park.hpp): spin the
+// configured time on a CPU of its own, park at once for a growing backoff
+// once it finds itself descheduled while spinning.
+#include <kairos/runtime.hpp>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <stdexcept>
+
+#include "internal.hpp"
+#include "test_util.hpp"
+
+using kairos::detail::SpinThenPark;
+using kairos::detail::SpinShared;
+
+namespace {
+
+constexpr std::uint64_t kUs = 1000, kMs = 1000 * kUs;
+constexpr std::uint64_t kGap = SpinThenPark::kDescheduledGapNs;
+
+// Polls every 500 ns from t for d, without a gap; returns the end time.
+std::uint64_t clean_spin(SpinThenPark& p, std::uint64_t t, std::uint64_t d) {
+  for (std::uint64_t end = t + d; t < end; t += 500)
+    EXPECT_FALSE(p.on_poll(t, t + 500));
+  return t;
+}
+
+}  // namespace
+
+TEST(SpinThenPark, SpinsTheConfiguredTimeWhileNeverDescheduled) {
+  SpinShared shared;
+  SpinThenPark p(20 * kUs, true, &shared);
+  std::uint64_t t = 1 * kMs;
+  EXPECT_FALSE(p.on_poll(0, t));  // first poll of an idle period
+  t = clean_spin(p, t, 50 * kMs);
+  EXPECT_EQ(p.budget(t), 20 * kUs);
+  EXPECT_FALSE(p.quiet(t));
+  EXPECT_EQ(p.gaps(), 0u);
+}
+
+TEST(SpinThenPark, AGapParksAtOnceForTheBaseBackoffThenSpinsAgain) {
+  SpinShared shared;
+  SpinThenPark p(20 * kUs, true, &shared);
+  std::uint64_t t = clean_spin(p, 1 * kMs, 20 * kMs);
+  // Just under the threshold is still a poll, not a gap.
+  EXPECT_FALSE(p.on_poll(t, t + kGap - 1));
+  t += kGap - 1;
+  EXPECT_TRUE(p.on_poll(t, t + 3 * kMs));  // descheduled 3 ms
+  t += 3 * kMs;
+  EXPECT_EQ(p.backoff_ns(), SpinThenPark::kBaseBackoffNs);
+  EXPECT_EQ(p.budget(t), 0u);
+  EXPECT_TRUE(p.quiet(t + SpinThenPark::kBaseBackoffNs - 1));
+  EXPECT_FALSE(p.quiet(t + SpinThenPark::kBaseBackoffNs));
+  EXPECT_EQ(p.budget(t + SpinThenPark::kBaseBackoffNs), 20 * kUs);
+}
+
+TEST(SpinThenPark, RepeatedGapsDoubleTheBackoffUpToTheCapAndACleanStretchResetsIt) {
+  SpinShared shared;
+  SpinThenPark p(20 * kUs, true, &shared);
+  std::uint64_t t = 1 * kMs;
+  std::uint64_t want = SpinThenPark::kBaseBackoffNs;
+  for (int i = 0; i < 12; ++i) {
+    // Each probe spins 2 ms (less than kCleanSpinNs) and is descheduled.
+    t = clean_spin(p, t, 2 * kMs);
+    ASSERT_TRUE(p.on_poll(t, t + kGap));
+    t += kGap;
+    EXPECT_EQ(p.backoff_ns(), want) << "gap " << i;
+    want = std::min(SpinThenPark::kMaxBackoffNs, 2 * want);
+    t += p.backoff_ns();  // parked meanwhile
+    EXPECT_FALSE(p.quiet(t));
+  }
+  EXPECT_EQ(p.backoff_ns(), SpinThenPark::kMaxBackoffNs);
+  // The CPU is ours again: a long clean stretch, then a lone gap.
+  t = clean_spin(p, t, SpinThenPark::kCleanSpinNs + kMs);
+  ASSERT_TRUE(p.on_poll(t, t + kGap));
+  EXPECT_EQ(p.backoff_ns(), SpinThenPark::kBaseBackoffNs);
+}
+
+TEST(SpinThenPark, TheBackoffIsSharedByEveryKthreadUsingTheState) {
+  SpinShared shared;
+  SpinThenPark a(20 * kUs, true, &shared), b(20 * kUs, true, &shared);
+  std::uint64_t t = clean_spin(a, 1 * kMs, 1 * kMs);
+  ASSERT_TRUE(a.on_poll(t, t + kGap));
+  t += kGap;
+  // b never saw a gap itself but parks at once too.
+  EXPECT_TRUE(b.quiet(t));
+  EXPECT_EQ(b.budget(t), 0u);
+  EXPECT_EQ(b.gaps(), 1u);
+  // A quick second gap, seen by b, doubles the shared backoff.
+  t += SpinThenPark::kBaseBackoffNs;
+  ASSERT_TRUE(b.on_poll(t, t + kGap));
+  EXPECT_EQ(a.backoff_ns(), 2 * SpinThenPark::kBaseBackoffNs);
+}
+
+TEST(SpinThenPark, NotAdaptiveAlwaysSpins) {
+  SpinShared shared;
+  SpinThenPark p(7 * kUs, false, &shared);
+  EXPECT_FALSE(p.on_poll(1 * kMs, 50 * kMs));
+  EXPECT_EQ(p.budget(50 * kMs), 7 * kUs);
+  EXPECT_EQ(p.gaps(), 0u);
+}
+
+TEST(SpinThenPark, ConfigRejectsABadParkSpinAndChangesNothing) {
+  EXPECT_THROW(kairos::Runtime({.kthreads = 1,
+                                .park_spin = std::chrono::nanoseconds(-1)}),
+               std::invalid_argument);
+  EXPECT_THROW(kairos::Runtime({.kthreads = 1,
+                                .park_spin = std::chrono::seconds(2)}),
+               std::invalid_argument);
+  // The futex backend takes a park_spin and ignores it.
+  kairos::Runtime rt({.kthreads = 1, .park = kairos::ParkBackend::kFutex,
+                      .park_spin = std::chrono::microseconds(50)});
+  EXPECT_EQ(rt.spawn([] { return; }).joinable(), true);
+}
+
+// The policy inside a real runtime: an idle kthread configured to spin for
+// a minute is held off its loop for 2 ms (a signal handler that sleeps on
+// the kthread itself stands in for the kernel running something else on
+// that CPU). With adaptive_spin it notices the gap and parks; without, it
+// keeps spinning.
+namespace {
+
+std::atomic<int> g_held{0};
+
+void hold_off_cpu(int) {
+  const timespec ts{0, 2'000'000};
+  nanosleep(&ts, nullptr);
+  g_held.fetch_add(1);
+}
+
+bool parks_after_being_held(bool adaptive, bool self_wake = true) {
+  struct sigaction sa {}, old {};
+  sa.sa_handler = &hold_off_cpu;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR2, &sa, &old);
+  kairos::Runtime rt({.kthreads = 1,
+                      .self_wake = self_wake,
+                      .spin_before_park = std::chrono::seconds(60),
+                      .adaptive_spin = adaptive});
+  rt.spawn([] { return; }).join();  // it is up and idle, spinning
+  const int tid = rt.impl()->ks[0]->tid.load();
+  const int before = g_held.load();
+  syscall(SYS_tgkill, getpid(), tid, SIGUSR2);
+  EXPECT_TRUE(kairos::test::eventually([&] { return g_held.load() > before; }));
+  const bool parked = kairos::test::eventually(
+      [&] { return rt.running_kthreads() == 0; },
+      adaptive && self_wake ? std::chrono::seconds(20) : std::chrono::seconds(1));
+  sigaction(SIGUSR2, &old, nullptr);
+  return parked;
+}
+
+}  // namespace
+
+TEST(SpinThenPark, AKthreadHeldOffItsCpuWhileSpinningParks) {
+  EXPECT_TRUE(parks_after_being_held(true));
+}
+
+TEST(SpinThenPark, WithoutAdaptiveSpinTheHeldKthreadKeepsSpinning) {
+  EXPECT_FALSE(parks_after_being_held(false));
+}
+
+TEST(SpinThenPark, InAllocatorModeTheGrantedKthreadKeepsSpinning) {
+  // self_wake off: parking would hand the core back behind the
+  // allocator's back (nothing in the runtime would wake it again).
+  EXPECT_FALSE(parks_after_being_held(true, false));
+}
