@@ -38,6 +38,7 @@ struct BackendStats {
   std::uint64_t tx_no_route = 0;  // TX refused: unknown neighbour/family
   std::uint64_t fill_empty = 0;   // AF_XDP: fill ring could not be refilled
   std::uint64_t wakeups = 0;      // need_wakeup kicks (AF_XDP) / syscalls
+  std::uint64_t bind_busy = 0;    // AF_XDP: binds retried, queue still busy
   std::vector<std::uint64_t> rx_per_queue;  // frames per device queue (L2)
 };
 
@@ -81,6 +82,12 @@ struct AfXdpConfig {
   std::uint32_t frames_per_queue = 4096;  // UMEM frames, half RX half TX
   std::uint32_t ring_size = 2048;         // each AF_XDP ring
   bool force_copy = true;                 // veth: copy mode only
+  // How long to retry a bind that says the queue is busy. The kernel
+  // unbinds a closed AF_XDP socket's queue in deferred work after the
+  // close returns (net/xdp/xsk_buff_pool.c, xp_put_pool ->
+  // xp_release_deferred), so a queue released just now, by this process
+  // or by a restarted one, is busy for a moment. 0: fail at once.
+  std::chrono::milliseconds bind_busy_wait{5000};
 };
 
 // AF_XDP: loads and attaches the Kairos XDP steering program to ifname,
