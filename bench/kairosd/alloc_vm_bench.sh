@@ -1,6 +1,6 @@
 #!/bin/sh
 # alloc_vm_bench.sh BUILD_DIR: kairosd's allocator measured inside the
-# sched_ext VM (docs/benchmarks.md, "allocator in kairosd"). Run as root:
+# sched_ext VM (docs/bench/allocator.md). Run as root:
 #   tools/dev vm -- 'sh bench/kairosd/alloc_vm_bench.sh build/rootfs'
 # 1. Poll cost inside kairosd: a spinserver with N idle (parked) kthreads,
 #    N = 1, 16, 64; kairosd's own counters (polls that decided nothing)

@@ -1,5 +1,5 @@
 // Not a test: cross-kthread wake through each park backend, side by side in
-// one process (docs/benchmarks.md, "runtime parking through /dev/kairos"),
+// one process (docs/bench/runtime.md, "Parking through /dev/kairos"),
 // with the ping-pong of bench/runtime/wake_pingpong.hpp: uthread A (kthread
 // 0) notifies a CondVar on which B waits and spins until B, run by the
 // other kthread, acks; timed from the wake call until B runs. Kthreads park at once when idle (spin_before_park

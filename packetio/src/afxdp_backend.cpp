@@ -25,10 +25,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 namespace kairos::dp {
 
@@ -81,6 +83,8 @@ const AfXdpConfig& validated(const AfXdpConfig& cfg) {
       (cfg.ring_size & (cfg.ring_size - 1)) || cfg.nr_queues > KAIROS_XDP_MAX_QUEUES)
     throw std::invalid_argument(
         "AF_XDP backend: need >= 64 frames, power-of-two rings >= 64, <= 64 queues");
+  if (cfg.bind_busy_wait.count() < 0)
+    throw std::invalid_argument("AF_XDP backend: bind_busy_wait must not be negative");
   std::uint64_t seen = 0;
   for (auto q : cfg.queue_ids) {
     if (q >= KAIROS_XDP_MAX_QUEUES || (seen >> q & 1))
@@ -273,25 +277,7 @@ class AfXdpBackend final : public Backend {
       q.area = nullptr;
       throw fail("UMEM mmap", errno);
     }
-    xsk_umem_config ucfg{};
-    ucfg.fill_size = cfg.ring_size;
-    ucfg.comp_size = cfg.ring_size;
-    ucfg.frame_size = kFrameSize;
-    ucfg.frame_headroom = 0;
-    int rc = xsk_umem__create(&q.umem, q.area, q.area_size, &q.fill, &q.comp, &ucfg);
-    if (rc) throw fail("xsk_umem__create", -rc);
-    xsk_socket_config scfg{};
-    scfg.rx_size = cfg.ring_size;
-    scfg.tx_size = cfg.ring_size;
-    scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // ours is loaded
-    scfg.bind_flags = XDP_USE_NEED_WAKEUP | (cfg.force_copy ? XDP_COPY : 0);
-    rc = xsk_socket__create(&q.xsk, ifname_.c_str(), id, q.umem, &q.rx, &q.tx, &scfg);
-    if (rc == -EBUSY)
-      throw fail("xsk_socket__create on queue " + std::to_string(id) + " of " + ifname_ +
-                     " (the kernel binds one socket per device queue: another process or "
-                     "app owns it)",
-                 -rc);
-    if (rc) throw fail("xsk_socket__create on queue " + std::to_string(id), -rc);
+    bind_socket(q, cfg);
     const std::uint32_t half = cfg.frames_per_queue / 2;
     for (std::uint32_t i = 0; i < half; i++)
       q.free_rx.push_back(static_cast<std::uint64_t>(i) * kFrameSize);
@@ -301,9 +287,57 @@ class AfXdpBackend final : public Backend {
     if (steer_) {
       steer_->set_socket(id, xsk_socket__fd(q.xsk));
     } else {
-      rc = xsk_socket__update_xskmap(q.xsk, xskmap_->fd);  // key: the socket's queue
+      const int rc = xsk_socket__update_xskmap(q.xsk, xskmap_->fd);  // key: the socket's queue
       if (rc) throw fail("inserting the socket of queue " + std::to_string(id) +
                          " into the pinned XSKMAP", -rc);
+    }
+  }
+
+  // A UMEM over q.area and a socket bound to queue q.id. While the kernel
+  // says the queue is busy, retries with backoff for cfg.bind_busy_wait:
+  // a socket closed just now keeps its queue until deferred work in the
+  // kernel releases it (AfXdpConfig::bind_busy_wait).
+  void bind_socket(Queue& q, const AfXdpConfig& cfg) {
+    using std::chrono::milliseconds;
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + cfg.bind_busy_wait;
+    milliseconds pause{1};
+    for (unsigned tries = 1;; tries++) {
+      xsk_umem_config ucfg{};
+      ucfg.fill_size = cfg.ring_size;
+      ucfg.comp_size = cfg.ring_size;
+      ucfg.frame_size = kFrameSize;
+      ucfg.frame_headroom = 0;
+      int rc = xsk_umem__create(&q.umem, q.area, q.area_size, &q.fill, &q.comp, &ucfg);
+      if (rc) throw fail("xsk_umem__create", -rc);
+      xsk_socket_config scfg{};
+      scfg.rx_size = cfg.ring_size;
+      scfg.tx_size = cfg.ring_size;
+      scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // ours is loaded
+      scfg.bind_flags = XDP_USE_NEED_WAKEUP | (cfg.force_copy ? XDP_COPY : 0);
+      rc = xsk_socket__create(&q.xsk, ifname_.c_str(), q.id, q.umem, &q.rx, &q.tx, &scfg);
+      if (rc == 0) return;
+      // The failed socket may have taken the UMEM's fill and completion
+      // rings (libxdp gives them to a UMEM's first socket): each try
+      // starts from a new UMEM over the same memory.
+      xsk_umem__delete(q.umem);
+      q.umem = nullptr;
+      q.xsk = nullptr;
+      const std::string where = "queue " + std::to_string(q.id) + " of " + ifname_;
+      if (rc != -EBUSY) throw fail("xsk_socket__create on " + where, -rc);
+      stats_.bind_busy++;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        const auto waited = std::chrono::duration_cast<milliseconds>(now - start).count();
+        throw fail("xsk_socket__create on " + where + ": still bound to another AF_XDP socket after " +
+                       std::to_string(tries) + " tries in " + std::to_string(waited) +
+                       " ms (the kernel binds one socket per device queue: another process or "
+                       "app holds it, or a socket closed just now is still being released)",
+                   EBUSY);
+      }
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+      pause = std::min(pause * 2, milliseconds{50});
     }
   }
 

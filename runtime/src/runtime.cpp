@@ -121,7 +121,7 @@ void request_preempt(RuntimeImpl* rt, Kthread* k) {
 // latency-critical app) sees no periodic wake-ups. They are not free even
 // on an idle CPU: on this virtualised host, with the ticker at a steady
 // 1 ms, a parked kthread's wake took 1.5x a futex wake instead of 1.15x
-// (docs/benchmarks.md, "Session 4"). The price: a uthread queued behind a
+// (docs/bench/runtime.md). The price: a uthread queued behind a
 // waker that keeps running after a quiet stretch waits up to ~10 ms
 // instead of ~100 us for its congestion wake; with an allocator (no
 // self_wake) the allocator watches the lines instead.

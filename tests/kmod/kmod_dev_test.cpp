@@ -1,6 +1,6 @@
 // /dev/kairos: every ioctl's bad inputs (fd, pointer, size, CPU, tid,
 // reserved fields, privilege) fail cleanly, and park / grant / posted
-// grants / preempt / LC registration work as uapi/kairos.h documents.
+// grants / preempt / LC registration work as <linux/kairos.h> documents.
 #include "kmod_testlib.hpp"
 
 #include <fcntl.h>

@@ -9,6 +9,7 @@
 #include <kairos/packetio/xdp_steering.hpp>
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,6 +18,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -323,6 +326,87 @@ TEST_F(VethDataplane, DirectModeServesEachQueueOnItsOwnThread) {
   cfg.ifname = veth_->server_if;
   cfg.apps = {app_ep_};
   EXPECT_NO_THROW(make_afxdp_backend(cfg));
+}
+
+// Queues closed and opened again at once, 100 times: the kernel unbinds a
+// closed socket's queue in deferred work after close returns, and the
+// backend waits that out (AfXdpConfig::bind_busy_wait) instead of failing.
+// Odd rounds open every queue on one backend (kairosd's relay), even rounds
+// one backend per queue (direct mode); then the last one still serves.
+TEST_F(VethDataplane, QueuesClosedAndReopenedAtOnceBindEveryTime) {
+  InNetns in(veth_->server);
+  AfXdpConfig cfg;
+  cfg.ifname = veth_->server_if;
+  cfg.apps = {app_ep_};
+  cfg.frames_per_queue = 256;
+  cfg.ring_size = 128;
+  std::uint64_t busy = 0;
+  constexpr int kRounds = 100;
+  for (int round = 0; round < kRounds; round++) {
+    try {
+      if (round % 2) {
+        auto b = make_afxdp_backend(cfg);
+        ASSERT_EQ(b->stats().rx_per_queue.size(), kQueues);
+        busy += b->stats().bind_busy;
+      } else {
+        auto queues = make_afxdp_direct_backends(cfg);
+        ASSERT_EQ(queues.size(), kQueues);
+        for (auto& q : queues) busy += q->stats().bind_busy;
+      }
+    } catch (const std::exception& e) {
+      FAIL() << "round " << round << ": " << e.what();
+    }
+  }
+  std::printf("%d rounds of %u queues: %llu binds waited for a queue being released\n",
+              kRounds, kQueues, static_cast<unsigned long long>(busy));
+  auto app = std::make_unique<EchoApp>(make_afxdp_backend(cfg), app_ep_, kKthreads);
+  auto flows = open_flows(*veth_, 8, kAppPort);
+  auto served = ping_pong(flows, 2);
+  for (unsigned i = 0; i < flows.size(); i++) EXPECT_EQ(served[i].size(), 1u) << "flow " << i;
+  close_flows(flows);
+}
+
+// A queue that a live socket holds is refused after the bounded wait, with
+// an error that names the queue and says who may hold it; the holder keeps
+// serving.
+TEST_F(VethDataplane, AQueueHeldByALiveSocketIsRefusedAfterABoundedWait) {
+  std::unique_ptr<EchoApp> app;
+  AfXdpConfig cfg;
+  cfg.ifname = veth_->server_if;
+  cfg.apps = {app_ep_};
+  {
+    InNetns in(veth_->server);
+    app = std::make_unique<EchoApp>(make_afxdp_backend(cfg), app_ep_, kKthreads);
+  }
+  {
+    // Sockets of their own on queue 1 (direct mode's path; the bind fails
+    // before anything goes into the map).
+    InNetns in(veth_->server);
+    const int xskmap = bpf_map_create(BPF_MAP_TYPE_XSKMAP, "kt_busy", 4, 4, kQueues, nullptr);
+    ASSERT_GE(xskmap, 0);
+    AfXdpConfig second = cfg;
+    second.queue_ids = {1};
+    second.bind_busy_wait = std::chrono::milliseconds(200);
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      make_afxdp_backends_on_xskmap(second, xskmap);
+      ADD_FAILURE() << "bound a queue another socket holds";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("queue 1 of " + veth_->server_if +
+                          ": still bound to another AF_XDP socket after"),
+                std::string::npos) << what;
+      EXPECT_NE(what.find("another process or app holds it"), std::string::npos) << what;
+    }
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+    second.bind_busy_wait = std::chrono::milliseconds(-1);
+    EXPECT_THROW(make_afxdp_backends_on_xskmap(second, xskmap), std::invalid_argument);
+    close(xskmap);
+  }
+  auto flows = open_flows(*veth_, 8, kAppPort);
+  auto served = ping_pong(flows, 2);
+  for (unsigned i = 0; i < flows.size(); i++) EXPECT_EQ(served[i].size(), 1u) << "flow " << i;
+  close_flows(flows);
 }
 
 TEST_F(VethDataplane, AfXdpServesIpv6WithNeighbourDiscoveryPassed) {

@@ -37,6 +37,7 @@ struct BackendStats {
   std::uint64_t tx_no_route = 0;  // TX refused: unknown neighbour/family
   std::uint64_t fill_empty = 0;   // AF_XDP: fill ring could not be refilled
   std::uint64_t wakeups = 0;      // need_wakeup kicks (AF_XDP) / syscalls
+  std::uint64_t bind_busy = 0;    // AF_XDP: binds retried, queue still busy
   std::vector<std::uint64_t> rx_per_queue;  // frames per device queue (L2)
 };
 

@@ -5,6 +5,7 @@
 
 #include <kairos/contracts/backend.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,6 +31,12 @@ struct AfXdpConfig {
   std::uint32_t frames_per_queue = 4096;  // UMEM frames, half RX half TX
   std::uint32_t ring_size = 2048;         // each AF_XDP ring
   bool force_copy = true;                 // veth: copy mode only
+  // How long to retry a bind that says the queue is busy. The kernel
+  // unbinds a closed AF_XDP socket's queue in deferred work after the
+  // close returns (net/xdp/xsk_buff_pool.c, xp_put_pool ->
+  // xp_release_deferred), so a queue released just now, by this process
+  // or by a restarted one, is busy for a moment. 0: fail at once.
+  std::chrono::milliseconds bind_busy_wait{5000};
 };
 
 // AF_XDP: loads and attaches the Kairos XDP steering program to ifname,
