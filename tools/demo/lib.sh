@@ -1,7 +1,7 @@
-# Shared shell helpers (POSIX sh, sourced) of the sched_ext benchmark and
-# the demo: run cyclictest / stress-ng side by side under a given setup and
-# extract latency percentiles and bogo-ops. Run as root on a sched_ext
-# kernel; $build is the build directory.
+# Shared shell helpers (POSIX sh, sourced) of the demo and of the sched_ext
+# benchmark (bench/kairosd/schedbench/): run cyclictest / stress-ng side by
+# side under a given setup and extract latency percentiles and bogo-ops.
+# Run as root on a sched_ext kernel; $build is the build directory.
 
 CG=/sys/fs/cgroup
 kairosd_pid=

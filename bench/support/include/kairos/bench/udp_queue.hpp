@@ -7,9 +7,10 @@
 // the datagram; the ring slot is released before the result is returned,
 // so nothing refers to memory the dataplane reuses.
 //
-// This round it runs on plain threads (waits spin, then park on a futex). When the
-// runtime's uthreads land, wait parks the uthread instead, and blocking
-// UDP sockets are a thin layer over push/pop+wait.
+// It runs on plain threads (waits spin, then park on a futex): the peer the
+// benchmarks measure kairos::net (runtime/include/kairos/net.hpp) against.
+// Apps use kairos::net, the one queue API for apps, whose queue API has the
+// same shape on uthreads.
 //
 // Every token is waited exactly once (its result is kept until then).
 // One UdpQueue per kthread, used by that thread only.
