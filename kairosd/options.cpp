@@ -132,7 +132,7 @@ ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
     return out;
   }
   if (!app.remaining().empty()) {
-    const std::string& x = app.remaining().front();
+    const std::string x = app.remaining().front();
     out.error = (x.size() > 1 && x[0] == '-' ? "unrecognized option '" : "unexpected argument '") +
                 x + "'";
     out.show_usage = true;
