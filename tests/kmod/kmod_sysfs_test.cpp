@@ -70,7 +70,7 @@ TEST(KmodSysfs, EveryBadWriteIsEinvalAndKeepsTheOldValue) {
   const std::vector<std::string> garbage = {
       "\n",   "abc",  "12x",  "12 ",  " 12", "-1",  "+-3",
       "1.5",  "0x10", "1e3",  "12\n3", "99999999999999999999",
-      "4294967296", std::string("5\0", 2)};
+      "4294967296", std::string("5\0", 2), "+5", "+0", "+"};
   const std::vector<BadWrite> cases = [&] {
     std::vector<BadWrite> v;
     for (const char* f : {"quantum_us", "period_us", "enabled",
