@@ -129,11 +129,15 @@ kairos_app SchedLoader::app(std::uint32_t app) const {
 void SchedLoader::set_app_class(std::uint32_t app, std::uint32_t cls) {
   if (app == 0 || app >= KAIROS_MAX_APPS)
     throw std::runtime_error("app id " + std::to_string(app) + " out of range");
-  // Only the class is ours; owned/nr_owned belong to the BPF side.
-  kairos_app a = this->app(app);
-  a.cls = cls;
-  if (bpf_map__update_elem(skel_->maps.apps, &app, sizeof app, &a, sizeof a, 0))
-    throw sys_error("updating the apps map", errno);
+  // Only the class is ours: owned/nr_owned belong to the BPF side, so the
+  // record is never written from here (that would clobber them).
+  kairos_class_req req{app, cls};
+  LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &req, .ctx_size_in = sizeof req);
+  if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.kairos_set_class), &run))
+    throw sys_error("setting the class of app " + std::to_string(app), errno);
+  if (run.retval)
+    throw sys_error("setting the class of app " + std::to_string(app),
+                    -static_cast<int>(run.retval));
 }
 
 void SchedLoader::map_cgroup(std::uint64_t cgroup_id, std::uint32_t app) {

@@ -205,7 +205,7 @@ TEST(KmodHotplug, ParkNeverFailsOnceItTookAGrant) {
   std::atomic<bool> stop{false};
   std::atomic<pid_t> tid{0};
   std::atomic<int> granted{0}, moved_elsewhere{0}, failures{0}, last_error{0},
-      wrong_cpu{0};
+      bad_cpu{0};
   std::thread parker([&] {
     tid = self_tid();
     while (!stop.load()) {
@@ -220,8 +220,10 @@ TEST(KmodHotplug, ParkNeverFailsOnceItTookAGrant) {
         continue;
       }
       ++granted;
+      // (Not compared with sched_getcpu(): CPU 1 may go offline right
+      // after PARK returned, and the kernel then moves the thread.)
       if (a.cpu != static_cast<unsigned>(kCpu)) ++moved_elsewhere;
-      if (static_cast<int>(a.cpu) != ::sched_getcpu()) ++wrong_cpu;
+      if (a.cpu != 0 && a.cpu != static_cast<unsigned>(kCpu)) ++bad_cpu;
     }
   });
   wait_for([&] { return tid.load() != 0; }, 5s);
@@ -251,7 +253,7 @@ TEST(KmodHotplug, ParkNeverFailsOnceItTookAGrant) {
               last_error.load());
   EXPECT_GT(granted.load(), 10);
   EXPECT_EQ(failures.load(), 0) << "last error " << last_error.load();
-  EXPECT_EQ(wrong_cpu.load(), 0) << "PARK reported a CPU the thread does not run on";
+  EXPECT_EQ(bad_cpu.load(), 0) << "PARK reported a CPU it was neither granted nor parked on";
   ::close(fd);
 }
 
