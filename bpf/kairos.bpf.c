@@ -11,9 +11,13 @@
  * Safety nets, so that no runnable task is ever left behind:
  *  - the MicroQuanta guard: LC work on a CPU may use at most quantum_ns of
  *    every period_ns while other work waits (token bucket per CPU);
+ *  - whatever the guard says, an owned CPU serves the shared DSQ at least
+ *    once per period_ns, and an LC task whose slice ended queues behind
+ *    its siblings instead of preempting its own CPU again;
  *  - an LC task that cannot run on any CPU its app owns (no grant, CPU
  *    offline, affinity) is treated as an ordinary task;
- *  - an LC task queued longer than rescue_ns runs on whichever CPU looks.
+ *  - an LC task queued longer than rescue_ns runs on whichever CPU looks
+ *    (judged from the DSQ itself, not from the published statistics).
  * See kairos_sched_abi.h for the maps shared with kairosd.
  */
 #include "kairos_bpf.h"
@@ -34,6 +38,14 @@ struct kairos_tunables tunables = {
 struct kairos_exit_record exit_record;
 __u32 config_gen;
 __u32 inject_error;	/* tests: kairosd sets it to fail the scheduler */
+/*
+ * 1 while a CPU is online for the scheduler: set by ops.cpu_online (and
+ * init), cleared by ops.cpu_offline before it revokes the CPU. A grant
+ * publishes the owner and then reads this; the offline path clears this
+ * and then revokes: with both steps fully ordered, one of them sees the
+ * other, so an offline CPU never stays owned.
+ */
+__u32 cpu_up[KAIROS_SCHED_MAX_CPUS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -51,7 +63,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, KAIROS_MAX_CPUS);
+	__uint(max_entries, KAIROS_SCHED_MAX_CPUS);
 	__type(key, u32);
 	__type(value, u32);
 } cpu_owner SEC(".maps");
@@ -66,7 +78,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, KAIROS_MAX_CPUS);
+	__uint(max_entries, KAIROS_SCHED_MAX_CPUS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, u32);
 	__type(value, struct kairos_cpu_state);
@@ -79,11 +91,13 @@ struct cpu_ctx {
 	u64 run_start;		/* when curr_app's task was last charged */
 	s64 budget;		/* MicroQuanta tokens left, ns */
 	u64 refill_at;		/* when budget was last refilled */
+	u64 shared_at;		/* when this CPU last served (or found empty)
+				 * the shared DSQ */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, KAIROS_MAX_CPUS);
+	__uint(max_entries, KAIROS_SCHED_MAX_CPUS);
 	__type(key, u32);
 	__type(value, struct cpu_ctx);
 } cpu_ctxs SEC(".maps");
@@ -94,6 +108,8 @@ struct task_ctx {
 	u32 app;		/* 0: ordinary task */
 	u64 enq_at;		/* when it entered its app's DSQ */
 	u32 queued_app;		/* app whose DSQ holds it, 0 if none */
+	u32 requeue;		/* stopped still runnable (slice over, yield):
+				 * the next enqueue is not a wakeup */
 };
 
 struct {
@@ -179,12 +195,12 @@ static __always_inline u32 cpu_word(u32 cpu)
 
 	/* hide w's range from clang so that it keeps the mask */
 	asm volatile("" : "+r"(w));
-	return w & (KAIROS_CPU_WORDS - 1);
+	return w & (KAIROS_SCHED_CPU_WORDS - 1);
 }
 
 static bool owns(struct kairos_app *a, s32 cpu)
 {
-	if ((u32)cpu >= KAIROS_MAX_CPUS)
+	if ((u32)cpu >= KAIROS_SCHED_MAX_CPUS)
 		return false;
 	return a->owned[cpu_word(cpu)] & (1ULL << ((u32)cpu & 63));
 }
@@ -230,6 +246,19 @@ static bool guard_allows(struct cpu_ctx *c)
 	return c->budget > 0;
 }
 
+/*
+ * True when this CPU has not served the shared DSQ for a whole period:
+ * its owner's work then waits for one ordinary task, whatever the guard
+ * says (with quantum == period the guard never holds LC back, and tasks
+ * that only this CPU may run would wait for ever).
+ */
+static bool shared_due(struct cpu_ctx *c, u64 now)
+{
+	u64 bound = tunables.period_ns;
+
+	return now - c->shared_at >= (bound ? bound : 1000000);
+}
+
 /* Publishes the app's queue length and the enqueue time of its head. */
 static void update_queue_stats(u32 app)
 {
@@ -273,7 +302,7 @@ static s32 pick_owned_cpu(struct task_struct *p, u32 app,
 		*kind = PICK_IDLE;
 		return prefer;
 	}
-	for (cpu = 0; cpu < KAIROS_MAX_CPUS; cpu++) {
+	for (cpu = 0; cpu < KAIROS_SCHED_MAX_CPUS; cpu++) {
 		struct cpu_ctx *c;
 
 		if (cpu >= nr_cpus)
@@ -342,7 +371,7 @@ s32 KAIROS_OPS(kairos_select_cpu, struct task_struct *p, s32 prev_cpu,
  * statistics report.
  */
 static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
-		       struct kairos_app *a, u64 enq_flags)
+		       struct kairos_app *a, u64 enq_flags, bool requeue)
 {
 	struct kairos_app_stats *s;
 	enum pick_kind kind;
@@ -352,6 +381,14 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 	if (cpu < 0 && a->nr_owned)
 		return false;	/* owned CPUs, none it may run on */
 	__sync_fetch_and_add(&stats.lc_enqueued, 1);
+	/*
+	 * A task whose slice ended (or that yielded) may take an idle owned
+	 * CPU but never preempts: on its own CPU, where stopping has just
+	 * cleared curr_app, that would put it back at the head, ahead of its
+	 * siblings and of everything else that waits for that CPU.
+	 */
+	if (requeue && kind == PICK_PREEMPT)
+		cpu = -1;
 	if (cpu >= 0 && kind == PICK_IDLE) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
 				   tunables.lc_slice_ns, enq_flags);
@@ -373,11 +410,10 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		__sync_fetch_and_add(&s->enqueued, 1);
 		/* the insert lands after this callback returns */
 		s->queued = scx_bpf_dsq_nr_queued(app_dsq(app)) + 1;
-		if (!s->oldest_enq_ns)
-			s->oldest_enq_ns = tc->enq_at;
+		__sync_val_compare_and_swap(&s->oldest_enq_ns, 0, tc->enq_at);
 		s->seq++;
 	}
-	if (cpu < 0) {
+	if (!a->nr_owned) {
 		/*
 		 * The app owns no CPU (0 guaranteed, nothing granted yet): its
 		 * queue is what the allocator reads to grant a burstable core.
@@ -400,8 +436,10 @@ void KAIROS_OPS(kairos_enqueue, struct task_struct *p, u64 enq_flags)
 	if (tc) {
 		u32 app = task_app(p, tc);
 		struct kairos_app *a = lc_app(app);
+		bool requeue = tc->requeue && !(enq_flags & SCX_ENQ_WAKEUP);
 
-		if (a && enqueue_lc(p, tc, app, a, enq_flags))
+		tc->requeue = 0;
+		if (a && enqueue_lc(p, tc, app, a, enq_flags, requeue))
 			return;
 		if (a)
 			__sync_fetch_and_add(&stats.lc_fallback, 1);
@@ -415,8 +453,37 @@ void KAIROS_OPS(kairos_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /*
+ * The app's queue as it is now: its length and the enqueue time of its
+ * head (0 when empty), read from the DSQ itself. The published statistics
+ * are refreshed from them when they disagree, so a lost update (running
+ * and enqueue race on them) lasts until the next dispatch, not for ever.
+ */
+static u64 queue_head_age_from(u32 app, u64 now, s32 *nr)
+{
+	struct kairos_app_stats *s;
+	struct task_struct *head;
+	struct task_ctx *htc;
+	u64 oldest = 0;
+
+	*nr = scx_bpf_dsq_nr_queued(app_dsq(app));
+	if (*nr <= 0)
+		return 0;
+	head = scx_bpf_dsq_peek(app_dsq(app));
+	if (head) {
+		htc = task_ctx(head);
+		if (htc)
+			oldest = htc->enq_at;
+	}
+	s = bpf_map_lookup_elem(&app_stats, &app);
+	if (s && (s->queued != (u64)*nr || s->oldest_enq_ns != oldest))
+		update_queue_stats(app);
+	return oldest && now > oldest ? now - oldest : 0;
+}
+
+/*
  * Runs a queued LC task whose app owns no CPU any more, or that waited
- * past rescue_ns, if there is one.
+ * past rescue_ns, if there is one. Decided from each app's DSQ as it is
+ * now, never from the published statistics alone.
  */
 static bool rescue_starved(u64 now)
 {
@@ -424,20 +491,16 @@ static bool rescue_starved(u64 now)
 
 	for (i = 1; i < KAIROS_MAX_APPS; i++) {
 		u32 app = i;
-		struct kairos_app_stats *s = bpf_map_lookup_elem(&app_stats,
-								 &app);
 		struct kairos_app *a;
-		u64 oldest;
+		u64 age;
+		s32 nr;
 
-		if (!s)
-			continue;
-		oldest = s->oldest_enq_ns;
-		if (!oldest)
+		age = queue_head_age_from(app, now, &nr);
+		if (nr <= 0)
 			continue;
 		a = bpf_map_lookup_elem(&apps, &app);
 		/* no owner left (revoked, offline): any CPU takes them */
-		if (a && a->nr_owned &&
-		    (now < oldest || now - oldest < tunables.rescue_ns))
+		if (a && a->nr_owned && age < tunables.rescue_ns)
 			continue;
 		if (scx_bpf_dsq_move_to_local(app_dsq(app))) {
 			__sync_fetch_and_add(&stats.rescues, 1);
@@ -466,23 +529,38 @@ void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 	struct cpu_ctx *c = cpu_ctx(cpu);
 	u32 key = cpu, owner = 0;
 	u32 *o = bpf_map_lookup_elem(&cpu_owner, &key);
+	bool due;
 
 	maybe_inject_error();
 	if (o && lc_app(*o))
 		owner = *o;
-	if (rescue_starved(now))
+	/*
+	 * Rescued LC work and the owner's work come first, unless this CPU
+	 * owes the shared DSQ a turn (shared_due): then one ordinary task
+	 * goes first, or tasks that only this CPU may run (per-CPU kthreads)
+	 * could wait for ever behind LC tasks that rescue keeps bringing.
+	 */
+	due = c && shared_due(c, now);
+	if (!due && rescue_starved(now))
 		goto out;
 	if (c)
 		refill(c, now);
-	if (owner && c && guard_allows(c) &&
+	if (owner && c && guard_allows(c) && !due &&
 	    scx_bpf_dsq_move_to_local(app_dsq(owner)))
 		goto out;
 	if (scx_bpf_dsq_move_to_local(KAIROS_SHARED_DSQ)) {
+		if (c)
+			c->shared_at = now;
 		if (owner && c && !guard_allows(c) &&
 		    scx_bpf_dsq_nr_queued(app_dsq(owner)))
 			__sync_fetch_and_add(&stats.guard_throttles, 1);
 		goto out;
 	}
+	/* nothing in the shared DSQ for this CPU: it is not owed anything */
+	if (c)
+		c->shared_at = now;
+	if (due && rescue_starved(now))
+		goto out;
 	/* nothing else to run: the guard does not hold LC back */
 	if (owner && scx_bpf_dsq_move_to_local(app_dsq(owner)))
 		goto out;
@@ -513,6 +591,7 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 
 	if (!tc || !c)
 		return;
+	tc->requeue = 0;
 	app = tc->queued_app;
 	if (app) {
 		struct kairos_app_stats *s = bpf_map_lookup_elem(&app_stats,
@@ -537,6 +616,11 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 void KAIROS_OPS(kairos_stopping, struct task_struct *p, bool runnable)
 {
 	struct cpu_ctx *c = cpu_ctx(scx_bpf_task_cpu(p));
+	struct task_ctx *tc = task_ctx(p);
+
+	/* Still runnable: an ops.enqueue may follow that is no wakeup. */
+	if (tc)
+		tc->requeue = runnable;
 
 	publish_cpu_state(scx_bpf_task_cpu(p), 0, 0);
 	if (!c || !c->curr_app)
@@ -567,6 +651,9 @@ void KAIROS_OPS(kairos_tick, struct task_struct *p)
 		    scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) {
 			__sync_fetch_and_add(&stats.guard_throttles, 1);
 			scx_bpf_task_set_slice(p, 0);
+		} else if (shared_due(c, now) &&
+			   scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) {
+			scx_bpf_task_set_slice(p, 0);	/* see shared_due */
 		}
 		return;
 	}
@@ -585,40 +672,61 @@ s32 KAIROS_OPS(kairos_init_task, struct task_struct *p,
 	return 0;
 }
 
-/* Drops the CPU from its owner; kairosd re-plans on the next scan. */
+/*
+ * Drops the CPU from its owner; kairosd re-plans on the next scan. The
+ * owner is taken with an exchange, so of two racing revokes (cpu_offline
+ * and kairos_set_owner) only one clears the bit and counts it off.
+ */
 static void revoke_cpu(u32 cpu)
 {
 	struct kairos_app *a;
 	u32 *o = bpf_map_lookup_elem(&cpu_owner, &cpu);
 	u32 old;
 
-	if (!o || !*o)
+	if (!o)
 		return;
-	old = *o;
-	*o = 0;
+	old = __sync_lock_test_and_set(o, 0);
+	if (!old)
+		return;
 	a = bpf_map_lookup_elem(&apps, &old);
-	if (a && cpu < KAIROS_MAX_CPUS) {
+	if (a && cpu < KAIROS_SCHED_MAX_CPUS) {
 		__sync_fetch_and_and(&a->owned[cpu_word(cpu)],
 				     ~(1ULL << (cpu & 63)));
 		__sync_fetch_and_add(&a->nr_owned, -1);
 	}
 }
 
+static void set_cpu_up(s32 cpu, u32 up)
+{
+	if ((u32)cpu < KAIROS_SCHED_MAX_CPUS)
+		__sync_lock_test_and_set(&cpu_up[(u32)cpu & (KAIROS_SCHED_MAX_CPUS - 1)], up);
+}
+
+static bool cpu_is_up(u32 cpu)
+{
+	if (cpu >= KAIROS_SCHED_MAX_CPUS)
+		return false;
+	return __sync_fetch_and_add(&cpu_up[cpu & (KAIROS_SCHED_MAX_CPUS - 1)], 0);
+}
+
 void KAIROS_OPS(kairos_cpu_online, s32 cpu)
 {
 	__sync_fetch_and_add(&stats.cpu_online, 1);
+	set_cpu_up(cpu, 1);
 }
 
 void KAIROS_OPS(kairos_cpu_offline, s32 cpu)
 {
 	__sync_fetch_and_add(&stats.cpu_offline, 1);
+	set_cpu_up(cpu, 0);
 	revoke_cpu(cpu);
 }
 
 s32 KAIROS_OPS_SLEEPABLE(kairos_init)
 {
+	const struct cpumask *online;
 	u32 app;
-	s32 err;
+	s32 cpu, err;
 
 	err = scx_bpf_create_dsq(KAIROS_SHARED_DSQ, -1);
 	if (err)
@@ -628,6 +736,10 @@ s32 KAIROS_OPS_SLEEPABLE(kairos_init)
 		if (err)
 			return err;
 	}
+	online = scx_bpf_get_online_cpumask();
+	for (cpu = 0; cpu < KAIROS_SCHED_MAX_CPUS && cpu < nr_cpus; cpu++)
+		set_cpu_up(cpu, bpf_cpumask_test_cpu(cpu, online));
+	scx_bpf_put_cpumask(online);
 	return 0;
 }
 
@@ -656,8 +768,9 @@ int kairos_set_owner(struct kairos_owner_req *req)
 {
 	u32 cpu = req->cpu, app = req->app;
 	struct kairos_app *a;
+	u32 *o;
 
-	if (cpu >= nr_cpus || cpu >= KAIROS_MAX_CPUS || app >= KAIROS_MAX_APPS)
+	if (cpu >= nr_cpus || cpu >= KAIROS_SCHED_MAX_CPUS || app >= KAIROS_MAX_APPS)
 		return -EINVAL;
 	if (app && !lc_app(app))
 		return -ENOENT;
@@ -667,14 +780,59 @@ int kairos_set_owner(struct kairos_owner_req *req)
 		scx_bpf_kick_cpu(cpu, 0);
 		return 0;
 	}
+	if (!cpu_is_up(cpu))
+		return -ENODEV;	/* offline: nobody may own it */
+	a = bpf_map_lookup_elem(&apps, &app);
+	o = bpf_map_lookup_elem(&cpu_owner, &cpu);
+	if (!a || !o)
+		return -ENOENT;
+	/* The bit and the count first: a revoke that sees the owner finds them. */
+	__sync_fetch_and_or(&a->owned[cpu_word(cpu)], 1ULL << (cpu & 63));
+	__sync_fetch_and_add(&a->nr_owned, 1);
+	if (__sync_val_compare_and_swap(o, 0, app) != 0) {
+		/* Granted meanwhile by a concurrent call: leave it to that one. */
+		__sync_fetch_and_and(&a->owned[cpu_word(cpu)],
+				     ~(1ULL << (cpu & 63)));
+		__sync_fetch_and_add(&a->nr_owned, -1);
+		return -EBUSY;
+	}
+	/* Went offline meanwhile (see cpu_up): take it back. */
+	if (!cpu_is_up(cpu)) {
+		revoke_cpu(cpu);
+		return -ENODEV;
+	}
+	__sync_fetch_and_add(&stats.grants, 1);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	return 0;
+}
+
+/*
+ * Sets an app's class (req->cls) and nothing else: kairosd must not write
+ * the whole apps record, whose CPU bits and count the BPF side maintains.
+ * An app that stops being LC loses its CPUs. Returns 0 or -errno.
+ */
+SEC("syscall")
+int kairos_set_class(struct kairos_class_req *req)
+{
+	u32 app = req->app, cls = req->cls, cpu;
+	struct kairos_app *a;
+
+	if (!app || app >= KAIROS_MAX_APPS || cls > KAIROS_CLASS_BE)
+		return -EINVAL;
 	a = bpf_map_lookup_elem(&apps, &app);
 	if (!a)
 		return -ENOENT;
-	__sync_fetch_and_or(&a->owned[cpu_word(cpu)], 1ULL << (cpu & 63));
-	__sync_fetch_and_add(&a->nr_owned, 1);
-	bpf_map_update_elem(&cpu_owner, &cpu, &app, BPF_ANY);
-	__sync_fetch_and_add(&stats.grants, 1);
-	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	__sync_lock_test_and_set(&a->cls, cls);
+	if (cls == KAIROS_CLASS_LC)
+		return 0;
+	for (cpu = 0; cpu < KAIROS_SCHED_MAX_CPUS && cpu < nr_cpus; cpu++) {
+		u32 *o = bpf_map_lookup_elem(&cpu_owner, &cpu);
+
+		if (o && *o == app) {
+			revoke_cpu(cpu);
+			scx_bpf_kick_cpu(cpu, 0);
+		}
+	}
 	return 0;
 }
 

@@ -96,21 +96,12 @@ std::string LcMembership::added(pid_t tid, int err) {
 
 std::string LcMembership::removed(pid_t tid, int err) {
   members_.erase(tid);
-  if (err == -ESRCH) {
-    ++stale_;  // see the top of the header
-    return "";
-  }
-  if (err == 0 || err == -ENOENT) return "";
+  if (err == 0 || err == -ENOENT || err == -ESRCH) return "";  // -ESRCH: exited
   return "thread " + std::to_string(tid) + ": LC_DEL failed: " + std::strerror(-err);
-}
-
-bool LcMembership::needs_reopen(unsigned capacity) const {
-  return stale_ > 0 && (full_ || 2 * stale_ >= capacity);
 }
 
 void LcMembership::released() {
   members_.clear();
-  stale_ = 0;
   full_ = false;
   for (auto it = refused_.begin(); it != refused_.end();)
     it = it->second == -ENOSPC ? refused_.erase(it) : std::next(it);

@@ -11,10 +11,7 @@
 //    thread, no capability): the thread is not retried while it stays
 //    wanted, and the refusal is reported once.
 //  - LC_ADD -ENOSPC (the class is full): retried every round, reported once.
-//  - LC_DEL -ESRCH: the thread exited. kairos.ko keeps its slot until the fd
-//    is closed (LC_DEL finds threads by id), so such "stale" slots are
-//    counted, and the fd is reopened (all members released and added again)
-//    once they fill half the class or the class is full.
+//  - LC_DEL -ESRCH: the thread exited; kairos.ko has freed its slot itself.
 #pragma once
 
 #include <sys/types.h>
@@ -66,20 +63,16 @@ class LcMembership {
   std::string added(pid_t tid, int err);
   std::string removed(pid_t tid, int err);
 
-  // True when the fd should be closed and opened again (see the top).
-  bool needs_reopen(unsigned capacity) const;
   // The fd was closed: the module released every member.
   void released();
 
   const std::set<pid_t>& members() const { return members_; }
   const std::map<pid_t, int>& refused() const { return refused_; }
-  unsigned stale() const { return stale_; }
   bool full() const { return full_; }
 
  private:
   std::set<pid_t> members_;
   std::map<pid_t, int> refused_;  // tid -> -errno of LC_ADD
-  unsigned stale_ = 0;
   bool full_ = false;             // the last round hit -ENOSPC
 };
 

@@ -76,27 +76,14 @@ void ClassSync::sync(const std::vector<std::string>& lc_dirs) {
     const auto t = threads_of_cgroup_tree(d);
     wanted.insert(t.begin(), t.end());
   }
-  for (int round = 0; round < 2; ++round) {
-    const auto step = m_.plan(wanted);
-    // Deletes first: they free slots for the adds.
-    for (pid_t t : step.del)
-      if (auto msg = m_.removed(t, lc_ioctl(*dev_, KAIROS_IOC_LC_DEL, t)); !msg.empty())
-        log_(msg);
-    for (pid_t t : step.add)
-      if (auto msg = m_.added(t, add(t)); !msg.empty())
-        log_(msg);
-    if (round || !m_.needs_reopen(capacity_)) break;
-    // Exited members still hold slots: a fresh fd frees them; the live
-    // ones are added again right away (they run normally for that moment).
-    log_("reopening " + dev_path_ + " to free " + std::to_string(m_.stale()) +
-         " slots of exited LC threads");
-    detach();
-    if (auto why = attach(); !why.empty()) {
-      log_("LC class lost: " + why);
-      return;
-    }
-    ++reopens_;
-  }
+  const auto step = m_.plan(wanted);
+  // Deletes first: they free slots for the adds.
+  for (pid_t t : step.del)
+    if (auto msg = m_.removed(t, lc_ioctl(*dev_, KAIROS_IOC_LC_DEL, t)); !msg.empty())
+      log_(msg);
+  for (pid_t t : step.add)
+    if (auto msg = m_.added(t, add(t)); !msg.empty())
+      log_(msg);
 }
 
 int ClassSync::add(pid_t tid) {
@@ -121,8 +108,8 @@ int ClassSync::add(pid_t tid) {
 std::string ClassSync::status_line() const {
   std::ostringstream o;
   o << "class attached=" << (dev_ != nullptr) << " members=" << m_.members().size()
-    << " refused=" << m_.refused().size() << " stale=" << m_.stale()
-    << " capacity=" << capacity_ << " reopens=" << reopens_ << " adopted=" << adopted_;
+    << " refused=" << m_.refused().size() << " capacity=" << capacity_
+    << " adopted=" << adopted_;
   return o.str();
 }
 

@@ -39,8 +39,7 @@ class ClassSync {
   // One round: bring the class in line with the threads of lc_dirs.
   void sync(const std::vector<std::string>& lc_dirs);
 
-  // "class attached=1 members=N refused=N stale=N capacity=N reopens=N
-  // adopted=N".
+  // "class attached=1 members=N refused=N capacity=N adopted=N".
   std::string status_line() const;
   const LcMembership& membership() const { return m_; }
 
@@ -52,7 +51,6 @@ class ClassSync {
   Logger log_;
   std::unique_ptr<DevKairosDevice> dev_;
   unsigned capacity_ = 0;
-  unsigned reopens_ = 0;
   unsigned adopted_ = 0;  // inherited SCHED_FIFO reset, then added
   LcMembership m_;
 };

@@ -1,6 +1,5 @@
 // Mechanism: /dev/kairos (kairos.ko) as kairosd's allocator uses it: GRANT
-// a parked thread a CPU, PREEMPT (flag only) a CPU. Kept apart from the BPF
-// side because both ABIs define KAIROS_MAX_CPUS.
+// a parked thread a CPU, PREEMPT (flag only) a CPU.
 #pragma once
 
 #include <sys/types.h>

@@ -36,8 +36,8 @@ SchedLoader::SchedLoader(const SchedOptions& opts) {
         "this kernel has no sched_ext (/sys/kernel/sched_ext/state missing)");
   const int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) throw sys_error("counting possible CPUs", -ncpu);
-  if (ncpu > KAIROS_MAX_CPUS)
-    throw std::runtime_error("more than " + std::to_string(KAIROS_MAX_CPUS) +
+  if (ncpu > KAIROS_SCHED_MAX_CPUS)
+    throw std::runtime_error("more than " + std::to_string(KAIROS_SCHED_MAX_CPUS) +
                              " possible CPUs are not supported");
   nr_cpus_ = static_cast<std::uint32_t>(ncpu);
   skel_ = kairos_sched__open();
@@ -65,7 +65,7 @@ SchedLoader::SchedLoader(const SchedOptions& opts) {
     throw sys_error("mmap of the app_stats map failed", err);
   }
   stats_map_ = static_cast<volatile kairos_app_stats*>(m);
-  cpu_state_len_ = sizeof(kairos_cpu_state) * KAIROS_MAX_CPUS;
+  cpu_state_len_ = sizeof(kairos_cpu_state) * KAIROS_SCHED_MAX_CPUS;
   cpu_state_len_ =
       (cpu_state_len_ + getpagesize() - 1) / getpagesize() * getpagesize();
   void* cs = mmap(nullptr, cpu_state_len_, PROT_READ, MAP_SHARED,
@@ -129,11 +129,15 @@ kairos_app SchedLoader::app(std::uint32_t app) const {
 void SchedLoader::set_app_class(std::uint32_t app, std::uint32_t cls) {
   if (app == 0 || app >= KAIROS_MAX_APPS)
     throw std::runtime_error("app id " + std::to_string(app) + " out of range");
-  // Only the class is ours; owned/nr_owned belong to the BPF side.
-  kairos_app a = this->app(app);
-  a.cls = cls;
-  if (bpf_map__update_elem(skel_->maps.apps, &app, sizeof app, &a, sizeof a, 0))
-    throw sys_error("updating the apps map", errno);
+  // Only the class is ours: owned/nr_owned belong to the BPF side, so the
+  // record is never written from here (that would clobber them).
+  kairos_class_req req{app, cls};
+  LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &req, .ctx_size_in = sizeof req);
+  if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.kairos_set_class), &run))
+    throw sys_error("setting the class of app " + std::to_string(app), errno);
+  if (run.retval)
+    throw sys_error("setting the class of app " + std::to_string(app),
+                    -static_cast<int>(run.retval));
 }
 
 void SchedLoader::map_cgroup(std::uint64_t cgroup_id, std::uint32_t app) {

@@ -27,7 +27,8 @@
  * budget timer and the kthread's demotion. A CPU stays throttled across
  * period starts until that debt is paid, so the share members take at
  * real-time priority stays quantum / period even when demotion is slow
- * compared to the quantum.
+ * compared to the quantum; a long stall is paid for about as long as it
+ * lasted, not period / quantum times longer.
  *
  * CPU hotplug: a cpuhp state starts the CPU's kthread when it comes online
  * (and for each CPU online at load) and, when it goes down, stops its
@@ -39,6 +40,7 @@
 #include <linux/cpumask.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
@@ -46,12 +48,14 @@
 #include <linux/sched/task.h>
 #include <linux/smp.h>
 #include <linux/tracepoint.h>
+#include <linux/workqueue.h>
 #include <uapi/linux/sched/types.h>
 
 #include "kairos_mod.h"
 
 struct kairos_member {
 	struct task_struct *task;	/* reference held while a member */
+	struct pid *pid;		/* held: LC_DEL finds it by id */
 	const void *owner;		/* the file that added it */
 	int saved_policy;
 	int saved_nice;
@@ -83,7 +87,11 @@ static bool lc_demoted[KAIROS_MAX_LC];
 static int nr_members;
 static bool class_running;	/* enabled and has members: timers run */
 static struct tracepoint *switch_tp;
+static struct tracepoint *exit_tp;
 static bool probe_on;
+static bool exit_probe_on;
+static void reap_fn(struct work_struct *work);
+static DECLARE_WORK(reap_work, reap_fn);
 static int hp_state = -1;	/* our dynamic cpuhp state, once set up */
 
 static int lc_index(struct task_struct *p)
@@ -228,6 +236,14 @@ static enum hrtimer_restart budget_fn(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
+/* The debt left of an @excess over one quantum @q; see period_fn. */
+static u64 debt_after_refill(u64 excess, u64 q, u64 period)
+{
+	u64 cap = q + mul_u64_u64_div_u64(excess, q, period);
+
+	return min3(excess, cap, period);
+}
+
 static enum hrtimer_restart period_fn(struct hrtimer *t)
 {
 	struct kairos_cls_cpu *cc = container_of(t, struct kairos_cls_cpu,
@@ -243,10 +259,14 @@ static enum hrtimer_restart period_fn(struct hrtimer *t)
 	/*
 	 * Refill one quantum. An overrun (a late timer, a slow demotion) is a
 	 * debt: the CPU stays throttled until it is paid, so the long-run
-	 * share stays quantum / period. The debt is capped at one period so
-	 * that a stall of the whole machine is not paid for ever after.
+	 * share stays quantum / period. Paid back at one quantum per period,
+	 * a debt as long as the overrun would keep the CPU throttled
+	 * period / quantum times longer than the overrun lasted (a 100 ms VM
+	 * pause: 200 s at 50 us / 100 ms). So the debt is capped at what is
+	 * paid back within the overrun's own length plus one period; short
+	 * overruns, the usual ones, are paid in full.
 	 */
-	cc->used = cc->used > q ? min(cc->used - q, period) : 0;
+	cc->used = cc->used > q ? debt_after_refill(cc->used - q, q, period) : 0;
 	cc->start = now;
 	if (cc->throttled && cc->used >= q) {
 		/* Still paying the debt: stay throttled, no budget timer. */
@@ -267,6 +287,11 @@ out:
 	return HRTIMER_RESTART;
 }
 
+static bool member_exiting(struct task_struct *p)
+{
+	return READ_ONCE(p->flags) & PF_EXITING;
+}
+
 /*
  * @flags: SCHED_FLAG_RESET_ON_FORK while the class sets the policy, so a
  * thread a member starts is born SCHED_NORMAL instead of inheriting an
@@ -282,8 +307,12 @@ static int set_policy(struct task_struct *p, int policy, int prio, int nice,
 		.sched_priority = prio,
 		.sched_nice = nice,
 	};
-	int ret = sched_setattr_nocheck(p, &attr);
+	int ret;
 
+	/* An exiting thread's policy no longer matters: reap_fn frees it. */
+	if (member_exiting(p))
+		return 0;
+	ret = sched_setattr_nocheck(p, &attr);
 	if (ret)
 		this_cpu_inc(kairos_stats.policy_errors);
 	return ret;
@@ -417,7 +446,7 @@ bool kairos_cpu_throttled(unsigned int cpu)
 	return READ_ONCE(per_cpu_ptr(&cls_cpu, cpu)->throttled);
 }
 
-/* class_lock held. */
+/* class_lock held. An exited member is freed without a policy call. */
 static void remove_member(int i)
 {
 	struct kairos_member *m = &members[i];
@@ -426,11 +455,39 @@ static void remove_member(int i)
 	WRITE_ONCE(lc_tasks[i], NULL);
 	WRITE_ONCE(lc_demoted[i], false);
 	put_task_struct(m->task);
+	put_pid(m->pid);
 	memset(m, 0, sizeof(*m));
 	nr_members--;
 	atomic_dec(&kairos_live.lc_threads);
 	if (!nr_members)
 		class_stop();
+}
+
+/* class_lock held: frees the slots of members that exited (or are exiting). */
+static void reap_exited_locked(void)
+{
+	int i;
+
+	for (i = 0; i < KAIROS_MAX_LC; i++)
+		if (members[i].task && member_exiting(members[i].task))
+			remove_member(i);
+}
+
+static void reap_fn(struct work_struct *work)
+{
+	mutex_lock(&class_lock);
+	reap_exited_locked();
+	mutex_unlock(&class_lock);
+}
+
+/*
+ * sched_process_exit, in the exiting thread (PF_EXITING already set, no
+ * lock held, may not sleep): a member's slot is freed from a work item.
+ */
+static void lc_exit_probe(void *data, struct task_struct *p, bool group_dead)
+{
+	if (lc_index(p) >= 0)
+		schedule_work(&reap_work);
 }
 
 static struct task_struct *task_by_tid(pid_t tid)
@@ -465,6 +522,8 @@ long kairos_lc_add(const void *owner, pid_t tid)
 		return -EINVAL;
 	}
 	mutex_lock(&class_lock);
+	/* Exits not reaped yet must not make the class look full. */
+	reap_exited_locked();
 	for (i = 0; i < KAIROS_MAX_LC; i++) {
 		if (members[i].task == task) {
 			ret = -EEXIST;
@@ -482,6 +541,7 @@ long kairos_lc_add(const void *owner, pid_t tid)
 		goto out;
 	members[free_slot] = (struct kairos_member) {
 		.task = task,
+		.pid = get_task_pid(task, PIDTYPE_PID),
 		.owner = owner,
 		.saved_policy = task->policy,
 		.saved_nice = task_nice(task),
@@ -490,11 +550,20 @@ long kairos_lc_add(const void *owner, pid_t tid)
 	if (READ_ONCE(kairos_tun.enabled)) {
 		ret = promote(&members[free_slot]);
 		if (ret) {
+			put_pid(members[free_slot].pid);
 			memset(&members[free_slot], 0, sizeof(members[0]));
 			goto out;
 		}
 	}
 	WRITE_ONCE(lc_tasks[free_slot], task);
+	/*
+	 * An exit whose probe ran before lc_tasks named the thread would not
+	 * queue the reaper: look again once it does (pairs with the barriers
+	 * between setting PF_EXITING and the sched_process_exit tracepoint).
+	 */
+	smp_mb();
+	if (member_exiting(task))
+		schedule_work(&reap_work);
 	nr_members++;
 	atomic_inc(&kairos_live.lc_threads);
 	if (READ_ONCE(kairos_tun.enabled))
@@ -509,24 +578,39 @@ out:
 	return ret;
 }
 
+/*
+ * Members are found by the id the caller sees (@tid, 0 = the caller),
+ * through the pid each member holds: a member that exited (its id no
+ * longer resolves) can still be named until its slot is reaped.
+ */
 long kairos_lc_del(const void *owner, pid_t tid)
 {
-	struct task_struct *task = task_by_tid(tid);
-	int i;
 	long ret = -ENOENT;
+	struct task_struct *task;
+	int i;
 
-	if (!task)
-		return tid < 0 ? -EINVAL : -ESRCH;
+	if (tid < 0)
+		return -EINVAL;
 	mutex_lock(&class_lock);
 	for (i = 0; i < KAIROS_MAX_LC; i++) {
-		if (members[i].task == task && members[i].owner == owner) {
-			remove_member(i);
-			ret = 0;
-			break;
-		}
+		struct kairos_member *m = &members[i];
+
+		if (!m->task || m->owner != owner)
+			continue;
+		if (tid ? pid_vnr(m->pid) != tid : m->task != current)
+			continue;
+		remove_member(i);
+		ret = 0;
+		break;
 	}
 	mutex_unlock(&class_lock);
-	put_task_struct(task);
+	if (ret) {
+		/* Not a member of @owner: does the thread exist at all? */
+		task = task_by_tid(tid);
+		if (!task)
+			return -ESRCH;
+		put_task_struct(task);
+	}
 	return ret;
 }
 
@@ -567,10 +651,12 @@ void kairos_class_set_enabled(bool on)
 	mutex_unlock(&class_lock);
 }
 
-static void find_switch_tp(struct tracepoint *tp, void *priv)
+static void find_tracepoints(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "sched_switch"))
 		switch_tp = tp;
+	else if (!strcmp(tp->name, "sched_process_exit"))
+		exit_tp = tp;
 }
 
 /* Runs on @cpu with interrupts off: the class stops using this CPU. */
@@ -670,14 +756,18 @@ int kairos_class_init(void)
 	if (ret < 0)
 		goto fail;
 	hp_state = ret;
-	for_each_kernel_tracepoint(find_switch_tp, NULL);
+	for_each_kernel_tracepoint(find_tracepoints, NULL);
 	ret = -ENOENT;
-	if (!switch_tp)
+	if (!switch_tp || !exit_tp)
 		goto fail;
 	ret = tracepoint_probe_register(switch_tp, lc_switch_probe, NULL);
 	if (ret)
 		goto fail;
 	probe_on = true;
+	ret = tracepoint_probe_register(exit_tp, lc_exit_probe, NULL);
+	if (ret)
+		goto fail;
+	exit_probe_on = true;
 	return 0;
 fail:
 	kairos_class_exit();
@@ -693,11 +783,17 @@ void kairos_class_exit(void)
 	mutex_lock(&class_lock);
 	class_stop();
 	mutex_unlock(&class_lock);
+	if (exit_probe_on) {
+		tracepoint_probe_unregister(exit_tp, lc_exit_probe, NULL);
+		exit_probe_on = false;
+	}
 	if (probe_on) {
 		tracepoint_probe_unregister(switch_tp, lc_switch_probe, NULL);
-		tracepoint_synchronize_unregister();
 		probe_on = false;
 	}
+	tracepoint_synchronize_unregister();
+	/* After the exit probe is gone: nothing queues it again. */
+	cancel_work_sync(&reap_work);
 	/* Runs cls_cpu_offline on each online CPU: kthreads stop. */
 	if (hp_state >= 0) {
 		cpuhp_remove_state(hp_state);
@@ -710,4 +806,5 @@ void kairos_class_exit(void)
 		hrtimer_cancel(&cc->budget_timer);
 	}
 	switch_tp = NULL;
+	exit_tp = NULL;
 }

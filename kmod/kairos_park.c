@@ -168,6 +168,21 @@ static struct kairos_parked *find_parked(struct kairos_pcpu *pc,
 }
 
 /*
+ * Caller holds @cpu's lock. Publishes a posted grant's completion unless a
+ * later grant completed first (a thread woken by one grant may run after
+ * the next grant found nobody): done_gen never moves backwards, and
+ * done_status belongs to done_gen.
+ */
+static void publish_done_locked(struct kairos_cpu_page *pg, u64 gen, int status)
+{
+	if ((s64)(gen - READ_ONCE(pg->done_gen)) <= 0)
+		return;
+	WRITE_ONCE(pg->done_status, status);
+	/* done_status (and running_tid) are visible before done_gen. */
+	smp_store_release(&pg->done_gen, gen);
+}
+
+/*
  * Takes the grant posted in @cpu's page, if any: grants the thread it names
  * (or the first one) parked there and returns it for the caller to wake,
  * or records -ESRCH as the grant's completion. Caller holds the CPU's lock
@@ -186,9 +201,7 @@ static struct task_struct *take_posted_locked(unsigned int cpu)
 	pc->handled_gen = gen;
 	e = find_parked(pc, NULL, READ_ONCE(pg->grant_tid));
 	if (!e) {
-		WRITE_ONCE(pg->done_status, -ESRCH);
-		/* done_status is visible before done_gen says "done". */
-		smp_store_release(&pg->done_gen, gen);
+		publish_done_locked(pg, gen, -ESRCH);
 		this_cpu_inc(kairos_stats.grant_misses);
 		return NULL;
 	}
@@ -210,24 +223,50 @@ static void handle_posted(unsigned int cpu)
 	rcu_read_unlock();
 }
 
-/* Runs on the granted CPU in the woken thread: publish the completion. */
-static void complete_grant(unsigned int cpu, u64 gen)
+/*
+ * Runs in the woken thread on @cpu, where it now runs: publishes that, and
+ * the completion of a posted grant (@gen) in @granted's page: 0 when it
+ * runs there, -ENXIO when @granted went offline before it could move.
+ */
+static void complete_grant(unsigned int cpu, unsigned int granted, u64 gen)
 {
 	struct kairos_pcpu *pc = per_cpu_ptr(&kairos_pcpu, cpu);
-	struct kairos_cpu_page *pg = cpu_page(cpu);
+	struct kairos_pcpu *gpc = per_cpu_ptr(&kairos_pcpu, granted);
 
 	WRITE_ONCE(pc->granted_pid, current->pid);
 	WRITE_ONCE(pc->granted_task, current);
-	WRITE_ONCE(pg->running_tid, task_pid_nr(current));
+	WRITE_ONCE(cpu_page(cpu)->running_tid, task_pid_nr(current));
 	if (gen) {
 		/* A posted grant's status and generation go out as a pair. */
-		raw_spin_lock(&pc->lock);
-		WRITE_ONCE(pg->done_status, 0);
-		/* done_status and running_tid are visible before done_gen. */
-		smp_store_release(&pg->done_gen, gen);
-		raw_spin_unlock(&pc->lock);
+		raw_spin_lock(&gpc->lock);
+		publish_done_locked(cpu_page(granted), gen,
+				    cpu == granted ? 0 : -ENXIO);
+		raw_spin_unlock(&gpc->lock);
 	}
 	this_cpu_inc(kairos_stats.grants);
+}
+
+/*
+ * Pins the caller to the CPU it runs on and returns that CPU. The CPU may
+ * go offline meanwhile (pinning to it fails, and the kernel moves the
+ * caller away): pin again where it then runs. A few tries are plenty; a
+ * hotplug storm that defeats them gets -EAGAIN.
+ */
+static int pin_here(unsigned int *cpu)
+{
+	int tries, ret = -EAGAIN;
+
+	for (tries = 0; tries < 16; tries++) {
+		*cpu = raw_smp_processor_id();
+		/* Already pinned here (a runtime parking again): no rq lock. */
+		if (cpumask_equal(current->cpus_ptr, cpumask_of(*cpu)))
+			return 0;
+		ret = set_cpus_allowed_ptr(current, cpumask_of(*cpu));
+		if (!ret && raw_smp_processor_id() == *cpu)
+			return 0;
+		cond_resched();
+	}
+	return ret ? ret : -EAGAIN;
 }
 
 /*
@@ -321,30 +360,28 @@ long kairos_park(const struct kairos_park *in, struct kairos_park __user *uarg)
 
 	INIT_LIST_HEAD(&e.node);
 
-	/*
-	 * Pin the caller where it runs: it parks on, and for, this CPU. A
-	 * thread already pinned here (a runtime parking again) skips the
-	 * affinity call and its run-queue lock.
-	 */
-	cpu = raw_smp_processor_id();
-	if (!cpumask_equal(current->cpus_ptr, cpumask_of(cpu))) {
-		ret = set_cpus_allowed_ptr(current, cpumask_of(cpu));
-		if (ret)
-			return ret;
-	}
+	/* Pin the caller where it runs: it parks on, and for, this CPU. */
+	ret = pin_here(&cpu);
+	if (ret)
+		return ret;
 	this_cpu_inc(kairos_stats.parks);
 
 	spin_max = (u64)READ_ONCE(kairos_tun.park_spin_max_us) * NSEC_PER_USEC;
 	ret = park_sleep(cpu, a.timeout_ns, min(a.spin_ns, spin_max), &e);
 	if (ret)
 		return ret;
-	if (e.cpu != cpu) {
-		ret = set_cpus_allowed_ptr(current, cpumask_of(e.cpu));
-		if (ret)
-			return ret;
-	}
-	complete_grant(e.cpu, e.gen);
-	a.cpu = e.cpu;
+	/*
+	 * The grant is consumed: never an error from here. If the granted
+	 * CPU went offline before the move, run where the thread is (the
+	 * CPU it reports), pinned there.
+	 */
+	cpu = e.cpu;
+	if (!cpumask_equal(current->cpus_ptr, cpumask_of(cpu)) &&
+	    set_cpus_allowed_ptr(current, cpumask_of(cpu)) &&
+	    pin_here(&cpu))
+		cpu = raw_smp_processor_id();	/* unpinned: still granted */
+	complete_grant(cpu, e.cpu, e.gen);
+	a.cpu = cpu;
 	a.gen = e.gen;
 	if (copy_to_user(uarg, &a, sizeof(a)))
 		return -EFAULT;
@@ -530,6 +567,24 @@ long kairos_preempt(const struct kairos_preempt *p)
 	return 0;
 }
 
+/*
+ * PREEMPT does not wait for its IPIs; they use the pages and this module's
+ * text, so unload must wait until every one queued earlier has returned.
+ * One synchronous IPI per CPU is not enough: a CPU's queue is flushed by
+ * running its synchronous entries first and the asynchronous ones after,
+ * so the waiter can be released while an older preempt_ipi has yet to
+ * run. A flush on a CPU runs with interrupts off and takes every entry
+ * queued before it, so once a second round of synchronous IPIs (queued
+ * after the first completed) has run, the flush that released the first
+ * has returned, with the asynchronous entries it took. CPUs that went
+ * offline flushed their queues on the way down.
+ */
+static void kairos_preempt_flush(void)
+{
+	kick_all_cpus_sync();
+	kick_all_cpus_sync();
+}
+
 int kairos_park_init(void)
 {
 	unsigned int cpu;
@@ -565,8 +620,7 @@ void kairos_park_exit(void)
 
 	if (!kairos_pages)
 		return;
-	/* PREEMPT does not wait for its IPIs: let any still queued run. */
-	kick_all_cpus_sync();
+	kairos_preempt_flush();
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		if (kairos_pages[cpu])
 			__free_page(kairos_pages[cpu]);

@@ -2,15 +2,16 @@
 /*
  * /sys/kernel/kairos/: the ABI version, the tunables and the statistics.
  *
- * Tunables take one decimal number (an optional trailing newline, nothing
- * else). Anything else, a value out of bounds, or quantum_us > period_us
+ * Tunables take one decimal number: digits only (no sign), an optional
+ * trailing newline, nothing else. Anything else, a value out of bounds, or quantum_us > period_us
  * gives -EINVAL and keeps the old value.
  *
  * stats/ holds counters summed over CPUs, the live-object counts (zero
  * once nothing uses the module) and per_cpu, one line per present CPU
- * (an "online" column says which are online now).
+ * (an "online" column says which are online now), of any length.
  */
 #include <linux/cpumask.h>
+#include <linux/ctype.h>
 #include <linux/kernel.h>
 #include <linux/kobject.h>
 #include <linux/mutex.h>
@@ -41,6 +42,8 @@ static int parse_uint(const char *buf, size_t len, unsigned int min,
 	unsigned int v;
 
 	if (strnlen(buf, len) != len)	/* an embedded NUL hides the rest */
+		return -EINVAL;
+	if (!len || !isdigit(buf[0]))	/* kstrtouint would take a '+' */
 		return -EINVAL;
 	if (kstrtouint(buf, 10, &v) || v < min || v > max)
 		return -EINVAL;
@@ -201,36 +204,103 @@ LIVE_SHOW(mappings, atomic_read(&kairos_live.mappings));
 LIVE_SHOW(parked, kairos_live_parked());
 LIVE_SHOW(lc_threads, atomic_read(&kairos_live.lc_threads));
 
-static ssize_t per_cpu_show(struct kobject *kobj, struct kobj_attribute *attr,
-			    char *buf)
+/*
+ * stats/per_cpu: a header and one line per present CPU, each exactly
+ * PER_CPU_LINE bytes (padded with spaces before the newline). A read()
+ * returns at most one page, so the file is longer than one read once
+ * there are more than about 40 CPUs; with lines that divide the page size,
+ * a reader that reads page-sized chunks (cat, read_file) never gets a line
+ * made of two moments, nor a line cut at a page boundary.
+ */
+#define PER_CPU_LINE 256
+static_assert(PAGE_SIZE % PER_CPU_LINE == 0);
+
+/* One line of @len bytes at @out: @fmt padded to PER_CPU_LINE. */
+static __printf(2, 3) void per_cpu_line(char *out, const char *fmt, ...)
 {
-	int cpu, n;
+	va_list args;
+	int n;
 
-	n = sysfs_emit(buf,
-		       "cpu grants grant_misses parks preempt_ipis preempt_signals throttles unthrottles lc_runtime_ns parked throttled lc_overrun_ns online\n");
-	/* Present, not online, CPUs: the lines add up to the totals. */
-	for_each_present_cpu(cpu) {
-		struct kairos_cpu_stats *s = per_cpu_ptr(&kairos_stats, cpu);
-
-		n += sysfs_emit_at(buf, n,
-				   "%d %llu %llu %llu %llu %llu %llu %llu %llu %u %d %llu %d\n",
-				   cpu, READ_ONCE(s->grants),
-				   READ_ONCE(s->grant_misses),
-				   READ_ONCE(s->parks),
-				   READ_ONCE(s->preempt_ipis),
-				   READ_ONCE(s->preempt_signals),
-				   READ_ONCE(s->throttles),
-				   READ_ONCE(s->unthrottles),
-				   READ_ONCE(s->lc_runtime_ns),
-				   kairos_cpu_parked(cpu),
-				   kairos_cpu_throttled(cpu),
-				   READ_ONCE(s->lc_overrun_ns),
-				   cpu_online(cpu));
-	}
-	return n;
+	va_start(args, fmt);
+	n = vscnprintf(out, PER_CPU_LINE, fmt, args);
+	va_end(args);
+	memset(out + n, ' ', PER_CPU_LINE - 1 - n);
+	out[PER_CPU_LINE - 1] = '\n';
 }
 
-static struct kobj_attribute per_cpu_attr = __ATTR_RO(per_cpu);
+static void per_cpu_cpu_line(char *out, int cpu)
+{
+	struct kairos_cpu_stats *s = per_cpu_ptr(&kairos_stats, cpu);
+
+	per_cpu_line(out, "%d %llu %llu %llu %llu %llu %llu %llu %llu %u %d %llu %d",
+		     cpu, READ_ONCE(s->grants), READ_ONCE(s->grant_misses),
+		     READ_ONCE(s->parks), READ_ONCE(s->preempt_ipis),
+		     READ_ONCE(s->preempt_signals), READ_ONCE(s->throttles),
+		     READ_ONCE(s->unthrottles), READ_ONCE(s->lc_runtime_ns),
+		     kairos_cpu_parked(cpu), kairos_cpu_throttled(cpu),
+		     READ_ONCE(s->lc_overrun_ns), cpu_online(cpu));
+}
+
+static const char *const per_cpu_columns[] = {
+	"cpu", "grants", "grant_misses", "parks", "preempt_ipis",
+	"preempt_signals", "throttles", "unthrottles", "lc_runtime_ns",
+	"parked", "throttled", "lc_overrun_ns", "online",
+};
+
+static void per_cpu_header(char *out)
+{
+	int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(per_cpu_columns); i++)
+		n += scnprintf(out + n, PER_CPU_LINE - n, "%s%s", i ? " " : "",
+			       per_cpu_columns[i]);
+	memset(out + n, ' ', PER_CPU_LINE - 1 - n);
+	out[PER_CPU_LINE - 1] = '\n';
+}
+
+/* The @k-th present CPU (from 0), or nr_cpu_ids. */
+static unsigned int nth_present_cpu(loff_t k)
+{
+	unsigned int cpu;
+
+	for_each_present_cpu(cpu)
+		if (!k--)
+			return cpu;
+	return nr_cpu_ids;
+}
+
+/* Present, not online, CPUs: the lines add up to the totals. */
+static ssize_t per_cpu_read(struct file *file, struct kobject *kobj,
+			    const struct bin_attribute *attr, char *buf,
+			    loff_t off, size_t count)
+{
+	/* Line 0 is the header, line i > 0 the (i - 1)-th present CPU's. */
+	loff_t idx = off / PER_CPU_LINE;
+	size_t from = off % PER_CPU_LINE, done = 0;
+	unsigned int cpu = idx ? nth_present_cpu(idx - 1) : 0;
+	char line[PER_CPU_LINE];
+
+	while (done < count) {
+		size_t n = min(count - done, PER_CPU_LINE - from);
+
+		if (!idx) {
+			per_cpu_header(line);
+			cpu = cpumask_first(cpu_present_mask);
+		} else {
+			if (cpu >= nr_cpu_ids)
+				break;
+			per_cpu_cpu_line(line, cpu);
+			cpu = cpumask_next(cpu, cpu_present_mask);
+		}
+		memcpy(buf + done, line + from, n);
+		done += n;
+		from = 0;
+		idx++;
+	}
+	return done;
+}
+
+static const BIN_ATTR_RO(per_cpu, 0);
 
 static struct attribute *stats_attrs[] = {
 	&grants_attr.attr,
@@ -250,12 +320,17 @@ static struct attribute *stats_attrs[] = {
 	&live_mappings_attr.attr,
 	&live_parked_attr.attr,
 	&live_lc_threads_attr.attr,
-	&per_cpu_attr.attr,
+	NULL,
+};
+
+static const struct bin_attribute *const stats_bin_attrs[] = {
+	&bin_attr_per_cpu,
 	NULL,
 };
 
 static const struct attribute_group stats_group = {
 	.attrs = stats_attrs,
+	.bin_attrs = stats_bin_attrs,
 };
 
 int kairos_sysfs_init(void)

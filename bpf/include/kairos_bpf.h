@@ -19,6 +19,8 @@
 #ifndef EINVAL
 #define ENOENT 2
 #define ENOMEM 12
+#define EBUSY 16
+#define ENODEV 19
 #define EINVAL 22
 #endif
 

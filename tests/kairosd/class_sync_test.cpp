@@ -1,6 +1,5 @@
 // LcMembership: which threads kairosd adds to / deletes from kairos.ko's
-// LC class, how it reacts to the module's answers, and when it reopens
-// its fd; the backend names and the cgroup.threads parser.
+// LC class and how it reacts to the module's answers; the backend names and the cgroup.threads parser.
 #include "class_sync.hpp"
 
 #include <gtest/gtest.h>
@@ -68,7 +67,6 @@ TEST(LcMembership, AddsWhatIsWantedAndDeletesWhatLeft) {
   EXPECT_EQ(s.del, v({11, 12}));
   apply_ok(m, s);
   EXPECT_TRUE(m.members().empty());
-  EXPECT_EQ(m.stale(), 0u);
 }
 
 TEST(LcMembership, RefusalsAreReportedOnceAndNotRetriedWhileWanted) {
@@ -117,46 +115,17 @@ TEST(LcMembership, FullClassIsRetriedEveryRoundButReportedOnce) {
   EXPECT_EQ(m.members(), (std::set<pid_t>{1, 2}));
 }
 
-TEST(LcMembership, ExitedMembersCountAsStaleAndTriggerAReopen) {
+TEST(LcMembership, ExitedMembersAreForgottenWithoutAnyMessage) {
+  // kairos.ko frees an exited member's slot itself: LC_DEL -ESRCH only
+  // means the thread is gone.
   LcMembership m;
-  const unsigned capacity = 8;
-  auto s = m.plan({1, 2, 3, 4, 5});
+  auto s = m.plan({1, 2, 3});
   apply_ok(m, s);
-  // Threads 1..3 exited: LC_DEL cannot find them.
-  s = m.plan({4, 5});
-  EXPECT_EQ(s.del, v({1, 2, 3}));
+  s = m.plan({3});
+  EXPECT_EQ(s.del, v({1, 2}));
   for (pid_t t : s.del) EXPECT_EQ(m.removed(t, -ESRCH), "");
-  EXPECT_EQ(m.stale(), 3u);
-  EXPECT_FALSE(m.needs_reopen(capacity));  // 3 of 8: not yet
-  s = m.plan({5});
-  EXPECT_EQ(m.removed(4, -ESRCH), "");
-  EXPECT_TRUE(m.needs_reopen(capacity));   // half the class is stale
-  m.released();
-  EXPECT_TRUE(m.members().empty());
-  EXPECT_EQ(m.stale(), 0u);
-  EXPECT_FALSE(m.needs_reopen(capacity));
-  s = m.plan({5});
-  EXPECT_EQ(s.add, v({5}));  // the live one goes back in
-}
-
-TEST(LcMembership, AFullClassWithStaleSlotsReopensAtOnce) {
-  LcMembership m;
-  auto s = m.plan({1, 2});
-  apply_ok(m, s);
-  s = m.plan({2, 3});
-  EXPECT_EQ(m.removed(1, -ESRCH), "");
-  EXPECT_NE(m.added(3, -ENOSPC), "");
-  EXPECT_TRUE(m.needs_reopen(64));
-  m.released();
-  EXPECT_TRUE(m.refused().empty()) << "a full-class refusal is forgotten on reopen";
-}
-
-TEST(LcMembership, NoStaleSlotsNeverReopens) {
-  LcMembership m;
-  m.plan({1});
-  m.added(1, -ENOSPC);
-  EXPECT_TRUE(m.full());
-  EXPECT_FALSE(m.needs_reopen(1)) << "reopening cannot help without stale slots";
+  EXPECT_EQ(m.members(), (std::set<pid_t>{3}));
+  EXPECT_TRUE(m.plan({3}).add.empty());
 }
 
 TEST(LcMembership, OtherDeleteErrorsAreReported) {

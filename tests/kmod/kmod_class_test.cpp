@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 namespace {
@@ -209,6 +210,145 @@ TEST(KmodClass, ThreadsAMemberStartsAreBornOutsideTheClass) {
   EXPECT_EQ(member_policy.load(), SCHED_FIFO);
   EXPECT_EQ(child_policy.load(), SCHED_OTHER);
   EXPECT_EQ(read_stat("policy_errors"), 0u);
+  ::close(fd);
+}
+
+// One thread that joins the class and exits (without LC_DEL); its tid.
+pid_t add_member_that_exits(int fd) {
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> go{false};
+  std::thread t([&] {
+    tid = self_tid();
+    while (!go.load()) std::this_thread::sleep_for(100us);
+  });
+  wait_for([&] { return tid.load() != 0; }, 5s);
+  kairos_lc reg{};
+  reg.tid = tid;
+  const int r = ioc(fd, KAIROS_IOC_LC_ADD, &reg);
+  go = true;
+  t.join();
+  return r == 0 ? tid.load() : r;
+}
+
+TEST(KmodClass, ExitedMembersAreReclaimedWithoutPolicyCalls) {
+  // Members that exit without LC_DEL give their slots back while the fd
+  // stays open: many more than the class holds join and exit in turn,
+  // a live member stays in the class all along, and no policy call is
+  // made on a dead thread.
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  ASSERT_EQ(write_sysfs("period_us", "1000000"), 0);
+  ASSERT_EQ(write_sysfs("quantum_us", "900000"), 0);
+  const int fd = dev_open();
+  ASSERT_GE(fd, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> live_tid{0};
+  std::thread live([&] {
+    live_tid = self_tid();
+    while (!stop.load()) std::this_thread::sleep_for(1ms);
+  });
+  struct Joiner {  // also when an assertion returns early
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      t.join();
+    }
+  } joiner{stop, live};
+  wait_for([&] { return live_tid.load() != 0; }, 5s);
+  kairos_lc reg{};
+  reg.tid = live_tid;
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &reg), 0);
+  kairos_version ver{};
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_VERSION, &ver), 0);
+  for (unsigned i = 0; i < 3 * ver.max_lc_threads; ++i) {
+    const pid_t t = add_member_that_exits(fd);
+    if (t <= 0) {
+      ADD_FAILURE() << "join " << i << ": " << std::strerror(-t);
+      break;
+    }
+  }
+  EXPECT_TRUE(wait_for([] { return read_stat("live_lc_threads") == 1; }, 5s))
+      << read_stat("live_lc_threads") << " members left, want only the live one";
+  // An exited member's id names nothing any more.
+  const pid_t gone = add_member_that_exits(fd);
+  EXPECT_GT(gone, 0);
+  EXPECT_TRUE(wait_for([] { return read_stat("live_lc_threads") == 1; }, 5s));
+  reg.tid = gone;
+  if (gone > 0) {
+    EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_DEL, &reg), -ESRCH);
+  }
+  EXPECT_EQ(policy_of(live_tid), SCHED_FIFO);
+  EXPECT_EQ(read_stat("policy_errors"), 0u);
+  reg.tid = live_tid;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_LC_DEL, &reg), 0);
+  EXPECT_EQ(policy_of(live_tid), SCHED_OTHER);
+  ::close(fd);
+}
+
+TEST(KmodClass, AStallIsNotPaidForMuchLongerThanItLasted) {
+  // A member that runs on at real-time priority long after its budget is
+  // spent (here it raises itself above the class kthread, as a VM pause
+  // or a long interrupts-off section would stop the demotion) owes that
+  // time. Paid back at one quantum per period, a 300 ms overrun at 100 us
+  // per 100 ms would keep the CPU throttled for minutes; it must be over
+  // within about the stall's length plus a period or two.
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  ASSERT_GE(online_cpus(), 2);
+  ASSERT_EQ(write_sysfs("quantum_us", "100"), 0);
+  ASSERT_EQ(write_sysfs("period_us", "100000"), 0);
+  pin_self(0);
+  const int fd = dev_open();
+  ASSERT_GE(fd, 0);
+  int go[2], done[2];
+  ASSERT_EQ(::pipe(go), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  std::atomic<pid_t> tid{0};
+  std::thread member([&] {
+    pin_self(1);
+    tid = self_tid();
+    char c;
+    if (::read(go[0], &c, 1) != 1) return;  // blocked: uses no budget
+    timespec t0{}, t{};
+    ::clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+      ::clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) < 300000000LL);
+    c = 'd';
+    if (::write(done[1], &c, 1) != 1) return;
+    (void)!::read(go[0], &c, 1);  // sleeps until the end
+  });
+  wait_for([&] { return tid.load() != 0; }, 5s);
+  kairos_lc reg{};
+  reg.tid = tid;
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_LC_ADD, &reg), 0);
+  // Raised while it sleeps (it has used no budget, so nothing demotes it
+  // first): when it wakes, the class kthread cannot demote it.
+  sched_param rt{};
+  rt.sched_priority = 99;
+  ASSERT_EQ(::sched_setscheduler(tid, SCHED_FIFO, &rt), 0);
+  const auto periods0 = read_stat("throttled_periods");
+  char c = 'g';
+  ASSERT_EQ(::write(go[1], &c, 1), 1);
+  ASSERT_EQ(::read(done[0], &c, 1), 1);
+  const auto stall_end = std::chrono::steady_clock::now();
+  const bool paid = wait_for([] { return per_cpu_stat(1, "throttled") == 0; }, 3s);
+  const double paid_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stall_end).count();
+  std::printf("300 ms stall at 100 us / 100 ms: throttled %.3f s after it, "
+              "%llu throttled periods, overrun %.3f s\n",
+              paid_s,
+              static_cast<unsigned long long>(read_stat("throttled_periods") - periods0),
+              read_stat("lc_overrun_ns") * 1e-9);
+  EXPECT_TRUE(paid) << "CPU 1 still throttled " << paid_s << " s after a 300 ms stall";
+  EXPECT_GT(read_stat("lc_overrun_ns"), 100000000u) << "the stall was not charged";
+  EXPECT_EQ(read_stat("policy_errors"), 0u);
+  ASSERT_EQ(::write(go[1], &c, 1), 1);
+  member.join();
+  for (int f : {go[0], go[1], done[0], done[1]}) ::close(f);
   ::close(fd);
 }
 

@@ -125,6 +125,10 @@ TEST_F(KmodDev, BadFdPointerSizeAndCommandFailCleanly) {
   ::close(null_fd);
   // Unknown numbers, and known numbers with a wrong size or direction.
   char buf[512] = {};
+  // nsfs's magic (0xB7, once ours too) is not answered: NS_GET_USERNS,
+  // and what VERSION was in ABI 1.x.
+  EXPECT_EQ(ioc(fd, _IO(0xB7, 0x1), buf), -ENOTTY);
+  EXPECT_EQ(ioc(fd, _IOR(0xB7, 0, struct kairos_version), buf), -ENOTTY);
   EXPECT_EQ(ioc(fd, _IOR(KAIROS_IOC_MAGIC, 99, int), buf), -ENOTTY);
   EXPECT_EQ(ioc(fd, _IOC(_IOC_READ, KAIROS_IOC_MAGIC, 0, 8), buf), -ENOTTY);
   EXPECT_EQ(ioc(fd, _IOC(_IOC_WRITE, KAIROS_IOC_MAGIC, 2, 8), buf), -ENOTTY);
@@ -435,6 +439,53 @@ TEST_F(KmodDev, GrantPostedInTheSharedPage) {
     EXPECT_EQ(pg.done_gen, gen);
     EXPECT_EQ(pg.running_tid, p.tid);
   }
+  ::munmap(pages, pages_len());
+  ::close(fd);
+}
+
+TEST_F(KmodDev, DoneGenNeverMovesBackwards) {
+  // Two grants posted back to back on CPU 1: the first wakes a thread that
+  // cannot run yet (a real-time hog holds CPU 1), the second finds nobody
+  // and completes at once. When the first thread finally runs, done_gen
+  // must stay at the second grant's generation.
+  pin_self(0);
+  const int fd = dev_open();
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ | PROT_WRITE);
+  ASSERT_NE(pages, nullptr);
+  kairos_cpu_page& pg = *KAIROS_CPU_PAGE(pages, 1);
+  kairos_cpuset cpu1 = cpuset_of(1);
+  Parker p(fd, 1);
+  ASSERT_TRUE(parked_on(pages, 1, 1));
+  std::atomic<bool> hog_on{false}, hog_stop{false};
+  std::thread hog([&] {
+    pin_self(1);
+    sched_param rt{};
+    rt.sched_priority = 99;
+    if (::sched_setscheduler(0, SCHED_FIFO, &rt)) return;
+    hog_on = true;
+    const auto until = std::chrono::steady_clock::now() + 2s;  // a bound, whatever happens
+    while (!hog_stop.load() && std::chrono::steady_clock::now() < until) {
+    }
+  });
+  ASSERT_TRUE(wait_for([&] { return hog_on.load(); }, 5s));
+  const std::uint64_t first = pg.done_gen + 1;
+  pg.grant_tid = p.tid;
+  __atomic_store_n(&pg.grant_gen, first, __ATOMIC_RELEASE);
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_KICK, &cpu1), 0);
+  const std::uint64_t second = first + 1;
+  pg.grant_tid = 0;
+  __atomic_store_n(&pg.grant_gen, second, __ATOMIC_RELEASE);
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_KICK, &cpu1), 0);
+  const bool first_done_early = p.done.load();
+  hog_stop = true;
+  hog.join();
+  p.th.join();
+  EXPECT_FALSE(first_done_early) << "the hog did not hold the woken thread back";
+  EXPECT_EQ(p.ret, 0);
+  EXPECT_EQ(p.out.gen, first);
+  EXPECT_EQ(__atomic_load_n(&pg.done_gen, __ATOMIC_ACQUIRE), second);
+  EXPECT_EQ(pg.done_status, -ESRCH);
+  EXPECT_EQ(pg.running_tid, p.tid);
   ::munmap(pages, pages_len());
   ::close(fd);
 }

@@ -190,4 +190,71 @@ TEST(KmodHotplug, LoadWithCpuOfflineThenBringItOnline) {
   ::close(fd);
 }
 
+TEST(KmodHotplug, ParkNeverFailsOnceItTookAGrant) {
+  // A thread parked on CPU 0 is granted CPU 1 again and again while CPU 1
+  // goes offline and online: when CPU 1 goes away between the grant and
+  // the thread's move there, PARK still returns 0 and reports the CPU the
+  // thread runs on (it must not fail a grant it consumed).
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  OnlineAtExit online;
+  pin_self(0);
+  const int fd = dev_open();
+  ASSERT_GE(fd, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> tid{0};
+  std::atomic<int> granted{0}, moved_elsewhere{0}, failures{0}, last_error{0},
+      bad_cpu{0};
+  std::thread parker([&] {
+    tid = self_tid();
+    while (!stop.load()) {
+      pin_self(0);
+      kairos_park a{};
+      a.timeout_ns = 20'000'000;
+      const int r = ioc(fd, KAIROS_IOC_PARK, &a);
+      if (r == -ETIMEDOUT) continue;
+      if (r) {
+        ++failures;
+        last_error = r;
+        continue;
+      }
+      ++granted;
+      // (Not compared with sched_getcpu(): CPU 1 may go offline right
+      // after PARK returned, and the kernel then moves the thread.)
+      if (a.cpu != static_cast<unsigned>(kCpu)) ++moved_elsewhere;
+      if (a.cpu != 0 && a.cpu != static_cast<unsigned>(kCpu)) ++bad_cpu;
+    }
+  });
+  wait_for([&] { return tid.load() != 0; }, 5s);
+  std::thread granter([&] {
+    pin_self(0);
+    kairos_grant g{};
+    g.tid = tid;
+    while (!stop.load()) {
+      g.cpu = kCpu;
+      if (ioc(fd, KAIROS_IOC_GRANT, &g) == -EINVAL) {  // CPU 1 offline now
+        g.cpu = 0;
+        ioc(fd, KAIROS_IOC_GRANT, &g);
+      }
+    }
+  });
+  for (int round = 0; round < 10; ++round) {
+    EXPECT_EQ(set_cpu_online(kCpu, false), 0);
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(set_cpu_online(kCpu, true), 0);
+    std::this_thread::sleep_for(20ms);
+  }
+  stop = true;
+  granter.join();
+  parker.join();
+  std::printf("grants taken %d (%d not on CPU %d), PARK failures %d (last %d)\n",
+              granted.load(), moved_elsewhere.load(), kCpu, failures.load(),
+              last_error.load());
+  EXPECT_GT(granted.load(), 10);
+  EXPECT_EQ(failures.load(), 0) << "last error " << last_error.load();
+  EXPECT_EQ(bad_cpu.load(), 0) << "PARK reported a CPU it was neither granted nor parked on";
+  ::close(fd);
+}
+
 }  // namespace

@@ -3,6 +3,9 @@
 // read-only and the live-object counters start (and end) at zero.
 #include "kmod_testlib.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -70,7 +73,7 @@ TEST(KmodSysfs, EveryBadWriteIsEinvalAndKeepsTheOldValue) {
   const std::vector<std::string> garbage = {
       "\n",   "abc",  "12x",  "12 ",  " 12", "-1",  "+-3",
       "1.5",  "0x10", "1e3",  "12\n3", "99999999999999999999",
-      "4294967296", std::string("5\0", 2)};
+      "4294967296", std::string("5\0", 2), "+5", "+0", "+"};
   const std::vector<BadWrite> cases = [&] {
     std::vector<BadWrite> v;
     for (const char* f : {"quantum_us", "period_us", "enabled",
@@ -112,6 +115,35 @@ TEST(KmodSysfs, StatisticsAreReadOnly) {
     EXPECT_NE(write_sysfs(f, "5"), 0) << f;
     EXPECT_EQ(read_sysfs(f), before) << f;
   }
+}
+
+TEST(KmodSysfs, PerCpuHasNoLengthLimit) {
+  // One 256-byte line per present CPU after the header, however many
+  // CPUs there are (a page-sized text attribute stopped at about 43), and
+  // a read at any offset and of any size gets the same bytes.
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  const std::string path = std::string(kSysfs) + "/stats/per_cpu";
+  const std::string full = kairos::vmtest::read_file(path);
+  ASSERT_EQ(full.size(), 256u * (1 + present_cpus())) << full;
+  for (std::size_t at = 0; at < full.size(); at += 256) {
+    EXPECT_EQ(full[at + 255], '\n') << "line at " << at;
+    EXPECT_EQ(full.substr(at, 255).find('\n'), std::string::npos) << "line at " << at;
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  std::string pieces;
+  char buf[100];
+  for (off_t off = 0;; off += 100) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, off);
+    ASSERT_GE(n, 0);
+    if (n == 0) break;
+    pieces.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(pieces, full);
+  EXPECT_EQ(::pread(fd, buf, sizeof buf, static_cast<off_t>(full.size()) + 4096), 0);
+  ::close(fd);
 }
 
 }  // namespace

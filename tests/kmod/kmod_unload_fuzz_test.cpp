@@ -83,6 +83,31 @@ TEST(KmodUnload, RefusedWhileInUseCleanAfterTheUserDies) {
   EXPECT_FALSE(path_exists(KAIROS_SYSFS_DIR));
 }
 
+TEST(KmodUnload, UnloadRightAfterAsynchronousPreemptIpis) {
+  // PREEMPT returns before its IPIs are handled; unloading right after the
+  // last file closes must wait for them (they use the pages and the
+  // module's text). A race: this loop makes it likely, not certain.
+  KernelLogGuard guard;
+  ASSERT_GE(online_cpus(), 2);
+  for (int round = 0; round < 8; ++round) {
+    ASSERT_EQ(load_module(), 0);
+    const int fd = dev_open();
+    ASSERT_GE(fd, 0);
+    kairos_preempt all{};
+    for (int cpu = 0; cpu < online_cpus(); ++cpu)
+      all.cpus.bits[cpu / 64] |= 1ULL << (cpu % 64);
+    std::vector<std::thread> senders;
+    for (int cpu = 0; cpu < 2; ++cpu)
+      senders.emplace_back([&, cpu] {
+        pin_self(cpu);
+        for (int i = 0; i < 300; ++i) ioc(fd, KAIROS_IOC_PREEMPT, &all);
+      });
+    for (auto& t : senders) t.join();
+    ::close(fd);
+    ASSERT_EQ(unload_module(), 0) << "round " << round;
+  }
+}
+
 TEST(KmodUnload, ThrottledAndParkedThreadsGoBackToNormal) {
   KernelLogGuard guard;
   ModuleScope mod;

@@ -103,8 +103,8 @@ int status(const ctl::GlobalOpts& g) {
       std::printf("cgroups: followed by %s, %s full rescans\n",
                   l["mode"] == "inotify" ? "inotify" : "polling", l["rescans"].c_str());
     if (l["_kind"] == "class")
-      std::printf("LC class (kairos.ko): %s threads, %s refused, %s slots of exited threads\n",
-                  l["members"].c_str(), l["refused"].c_str(), l["stale"].c_str());
+      std::printf("LC class (kairos.ko): %s threads, %s refused\n", l["members"].c_str(),
+                  l["refused"].c_str());
     if (l["_kind"] == "tunables")
       std::printf("guard: LC may use %s us of every %s us per CPU (%s)\n",
                   l["quantum_us"].c_str(), l["period_us"].c_str(), l["source"].c_str());

@@ -7,8 +7,12 @@
  *   cgroup_app   HASH   u64 cgroup id (kernfs id)  -> u32 app id (1..MAX-1)
  *                A task belongs to the app of its nearest ancestor cgroup
  *                (up to KAIROS_CGROUP_DEPTH levels up) found in this map.
- *   apps         ARRAY  u32 app id -> struct kairos_app (class; the CPU
- *                mask is kept by the BPF side, see kairos_set_owner)
+ *   apps         ARRAY  u32 app id -> struct kairos_app; kairosd sets the
+ *                class only through kairos_set_class (never by writing
+ *                the record: its CPU mask and count are BPF-maintained,
+ *                see kairos_set_owner). Invariants: nr_owned == the
+ *                number of bits in owned, a bit is set exactly when
+ *                cpu_owner names the app, and no offline CPU is owned.
  *   cpu_owner    ARRAY  u32 cpu -> u32 app id, 0 = nobody (BPF-maintained)
  *   app_stats    ARRAY  BPF_F_MMAPABLE, u32 app id -> struct
  *                kairos_app_stats; written by BPF, polled by the allocator
@@ -21,6 +25,10 @@
  *                in = struct kairos_owner_req. Grants (app != 0) or
  *                revokes (app == 0) a CPU and kicks it (with preemption on
  *                a grant) so the change takes effect within microseconds.
+ *                A grant of an offline CPU fails with -ENODEV.
+ *   kairos_set_class  BPF_PROG_TYPE_SYSCALL, in = struct kairos_class_req:
+ *                sets an app's class; an app that stops being LC loses
+ *                its CPUs.
  * Global data (.bss): struct kairos_sched_stats stats, struct
  *   kairos_tunables tunables (written by kairosd), struct
  *   kairos_exit_record exit_record, u32 config_gen (bumped by kairosd after
@@ -29,13 +37,13 @@
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 3
+#define KAIROS_SCHED_ABI_VERSION 4
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
 
 #define KAIROS_MAX_APPS 16	/* app ids 1..15; 0 means "ordinary task" */
-#define KAIROS_MAX_CPUS 256
-#define KAIROS_CPU_WORDS (KAIROS_MAX_CPUS / 64)
+#define KAIROS_SCHED_MAX_CPUS 256
+#define KAIROS_SCHED_CPU_WORDS (KAIROS_SCHED_MAX_CPUS / 64)
 #define KAIROS_MAX_CGROUPS 1024
 #define KAIROS_CGROUP_DEPTH 8
 
@@ -88,7 +96,8 @@ struct kairos_sched_stats {
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of
  * each period_ns (a token bucket, so the bound holds over any window).
- * Written by kairosd; quantum_ns == period_ns disables the guard.
+ * Written by kairosd; quantum_ns == period_ns disables the guard (an owned
+ * CPU still serves the shared queue at least once per period_ns).
  */
 struct kairos_tunables {
 	__kairos_u64 quantum_ns;
@@ -101,7 +110,7 @@ struct kairos_tunables {
 struct kairos_app {
 	__kairos_u32 cls;		/* KAIROS_CLASS_* */
 	__kairos_u32 nr_owned;		/* CPUs owned now (BPF-maintained) */
-	__kairos_u64 owned[KAIROS_CPU_WORDS]; /* CPU bitmap (BPF-maintained) */
+	__kairos_u64 owned[KAIROS_SCHED_CPU_WORDS]; /* CPU bitmap (BPF-maintained) */
 };
 
 /* Per-app queue state, one cache line; times are bpf_ktime (CLOCK_MONOTONIC) ns. */
@@ -134,6 +143,12 @@ struct kairos_owner_req {
 	__kairos_u32 cpu;
 	__kairos_u32 app;		/* 0 revokes */
 	__kairos_s64 result;		/* out: 0, or -errno */
+};
+
+/* kairos_set_class: the class of one app, nothing else of its record. */
+struct kairos_class_req {
+	__kairos_u32 app;		/* 1..KAIROS_MAX_APPS-1 */
+	__kairos_u32 cls;		/* KAIROS_CLASS_* */
 };
 
 /* Why the scheduler stopped, copied out of struct scx_exit_info. */

@@ -18,6 +18,7 @@
  *    CAP_SYS_NICE or CAP_SYS_ADMIN.
  *  - Closing the fd releases what it held: the latency-critical (LC)
  *    threads it registered go back to their previous scheduling policy.
+ *    An LC thread that exits leaves the class by itself.
  *
  * All structures have fixed sizes and explicit padding; reserved fields
  * must be zero (the module checks, so they can gain meaning later).
@@ -28,8 +29,12 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define KAIROS_ABI_MAJOR 1
-#define KAIROS_ABI_MINOR 1
+/*
+ * 2.0: the ioctl magic moved off 0xB7 (nsfs's, and remoteproc's), so
+ * every ioctl number changed; nothing else did.
+ */
+#define KAIROS_ABI_MAJOR 2
+#define KAIROS_ABI_MINOR 0
 
 /* Text of /sys/kernel/kairos/version: "<major>.<minor>\n". */
 #define KAIROS_SYSFS_DIR "/sys/kernel/kairos"
@@ -56,7 +61,9 @@ struct kairos_version {
 /*
  * KAIROS_IOC_PARK: the caller parks on the CPU it runs on (it is pinned
  * there) and sleeps until a grant wakes it. Returns 0 with @cpu = the CPU
- * granted (the caller is then pinned to it and running there) and @gen = the
+ * granted (the caller is then pinned to it and running there; if that CPU
+ * went offline before the caller could move, the CPU it runs on instead:
+ * a grant, once taken, is never lost to an error) and @gen = the
  * generation of a grant posted through the shared page (0 for a GRANT
  * ioctl); -EINTR on a signal; -ETIMEDOUT when @timeout_ns (0 = none) passes.
  * With @spin_ns the caller first polls its CPU page for a posted grant for
@@ -116,7 +123,7 @@ struct kairos_lc {
 	__u32 flags;		/* reserved, 0 */
 };
 
-#define KAIROS_IOC_MAGIC 0xB7
+#define KAIROS_IOC_MAGIC 0xE7	/* unassigned in ioctl-number.rst */
 #define KAIROS_IOC_VERSION _IOR(KAIROS_IOC_MAGIC, 0, struct kairos_version)
 #define KAIROS_IOC_PARK _IOWR(KAIROS_IOC_MAGIC, 1, struct kairos_park)
 #define KAIROS_IOC_GRANT _IOW(KAIROS_IOC_MAGIC, 2, struct kairos_grant)
@@ -140,7 +147,12 @@ struct kairos_lc {
  * thread spinning in PARK on that CPU takes it at once; otherwise
  * KAIROS_IOC_KICK on a set of CPUs handles all their posted grants with one
  * call. Completion: done_gen becomes grant_gen, done_status says how it
- * went (0: running_tid now runs there; -ESRCH: nobody was parked there).
+ * went (0: running_tid now runs there; -ESRCH: nobody was parked there;
+ * -ENXIO: the thread was woken but the CPU went offline before it got
+ * there, so it runs elsewhere). done_gen never moves backwards: when a
+ * later grant completes before an earlier one (the earlier one's thread
+ * was still on its way), done_gen stays at the later one, which implies
+ * the earlier is done too, and done_status is the later one's.
  */
 #define KAIROS_CPU_PAGE_SIZE 4096
 

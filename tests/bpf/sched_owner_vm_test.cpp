@@ -1,0 +1,222 @@
+// The kairos scheduler's promises about owned CPUs (label 'vm'): an owned
+// CPU serves the shared queue within a bound even with the MicroQuanta
+// guard disabled (quantum == period), an LC task whose slice ends waits
+// behind its siblings instead of re-queueing at the head of its CPU, and
+// the owner map stays consistent (nr_owned == popcount(owned), a bit set
+// exactly when cpu_owner says so, no offline CPU owned) through CPU hotplug
+// and annotation churn.
+#include <kairos/sched_abi.h>
+
+#include "kmod_testlib.hpp"
+#include "sched_testlib.hpp"
+
+#include <bpf/bpf.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+using namespace kairos::vmtest;
+using namespace kairos::schedtest;
+using namespace std::chrono_literals;
+
+std::set<int> owned_cpus(const Kairosd& d, const std::string& cgroup) {
+  std::set<int> out;
+  std::stringstream ss(status_field(d.status(), "app", "cgroup=" + cgroup, "cpus"));
+  for (std::string c; std::getline(ss, c, ',');)
+    if (!c.empty() && c != "-") out.insert(std::stoi(c));
+  return out;
+}
+
+bool pin(pid_t pid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return ::sched_setaffinity(pid, sizeof set, &set) == 0;
+}
+
+// The fd of the loaded scheduler's map `name` with values of `value_size`
+// bytes, or -1.
+int find_map(const char* name, std::uint32_t value_size) {
+  std::uint32_t id = 0;
+  while (!::bpf_map_get_next_id(id, &id)) {
+    const int fd = ::bpf_map_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_map_info info{};
+    std::uint32_t len = sizeof info;
+    if (!::bpf_map_get_info_by_fd(fd, &info, &len) && std::string(info.name) == name &&
+        info.value_size == value_size)
+      return fd;
+    ::close(fd);
+  }
+  return -1;
+}
+
+// "" when the owner map is consistent, else what is wrong.
+std::string owner_map_problems() {
+  const int apps = find_map("apps", sizeof(kairos_app));
+  const int owners = find_map("cpu_owner", sizeof(std::uint32_t));
+  std::string bad;
+  if (apps < 0 || owners < 0) return "scheduler maps not found";
+  const long ncpu = ::sysconf(_SC_NPROCESSORS_CONF);
+  for (std::uint32_t app = 1; app < KAIROS_MAX_APPS; ++app) {
+    kairos_app a{};
+    ::bpf_map_lookup_elem(apps, &app, &a);
+    unsigned bits = 0;
+    for (auto w : a.owned) bits += std::popcount(w);
+    if (bits != a.nr_owned)
+      bad += "app " + std::to_string(app) + ": nr_owned " + std::to_string(a.nr_owned) +
+             " but " + std::to_string(bits) + " bits; ";
+    for (std::uint32_t cpu = 0; cpu < static_cast<std::uint32_t>(ncpu); ++cpu) {
+      std::uint32_t owner = 0;
+      ::bpf_map_lookup_elem(owners, &cpu, &owner);
+      const bool bit = a.owned[cpu / 64] >> (cpu % 64) & 1;
+      if (bit != (owner == app))
+        bad += "cpu " + std::to_string(cpu) + ": owner " + std::to_string(owner) +
+               ", bit of app " + std::to_string(app) + " " + std::to_string(bit) + "; ";
+    }
+  }
+  for (std::uint32_t cpu = 0; cpu < static_cast<std::uint32_t>(ncpu); ++cpu) {
+    std::uint32_t owner = 0;
+    ::bpf_map_lookup_elem(owners, &cpu, &owner);
+    if (owner && !kairos::kmodtest::cpu_is_online(static_cast<int>(cpu)))
+      bad += "offline cpu " + std::to_string(cpu) + " owned by " + std::to_string(owner) + "; ";
+  }
+  ::close(apps);
+  ::close(owners);
+  return bad;
+}
+
+TEST(SchedOwner, OwnedCpuServesOthersWithTheGuardDisabled) {
+  // quantum == period: the guard never holds LC back. Two LC spinners
+  // share their app's one CPU with an ordinary spinner pinned there: each
+  // must get CPU time, and the sched_ext watchdog must not fire (an LC
+  // task that re-queues itself at the head of its CPU starves the others).
+  KernelLogGuard guard;
+  kairos::kmodtest::ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  ASSERT_EQ(kairos::kmodtest::write_sysfs("period_us", "1000"), 0);
+  ASSERT_EQ(kairos::kmodtest::write_sysfs("quantum_us", "1000"), 0);
+  ScratchCgroup lc{"kt-own"};
+  std::string out;
+  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
+                       "--burstable", "1"}, &out), 0) << out;
+  Kairosd d;
+  ASSERT_TRUE(d.wait_ready()) << d.output();
+  ASSERT_TRUE(wait_for([&] { return owned_cpus(d, lc.name()).size() == 1; }, 10s))
+      << d.status();
+  const int mine = *owned_cpus(d, lc.name()).begin();
+  EXPECT_EQ(status_field(d.status(), "tunables", "", "quantum_us"), "1000") << d.status();
+  Child lc1(spinner(), lc.dir()), lc2(spinner(), lc.dir());
+  Child be(spinner());
+  ASSERT_TRUE(pin(be.pid(), mine));
+  ASSERT_TRUE(pin(lc1.pid(), mine));
+  ASSERT_TRUE(pin(lc2.pid(), mine));
+  const long be0 = cpu_ticks(be.pid()), a0 = cpu_ticks(lc1.pid()), b0 = cpu_ticks(lc2.pid());
+  std::this_thread::sleep_for(7s);  // past the watchdog's 5 s
+  const long be_t = cpu_ticks(be.pid()) - be0, a_t = cpu_ticks(lc1.pid()) - a0,
+             b_t = cpu_ticks(lc2.pid()) - b0;
+  std::printf("7 s on CPU %d with quantum == period: LC %ld + %ld ticks, pinned BE %ld\n",
+              mine, a_t, b_t, be_t);
+  EXPECT_EQ(sched_state(), "enabled") << d.output();
+  EXPECT_EQ(status_field(d.status(), "kairosd", "", "restarts"), "0") << d.output();
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  // Each got a real share: at least 2% of the 7 s each.
+  EXPECT_GT(be_t, 7 * hz / 50) << "the pinned ordinary task starved on the owned CPU";
+  EXPECT_GT(a_t, 7 * hz / 50);
+  EXPECT_GT(b_t, 7 * hz / 50);
+  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+}
+
+TEST(SchedOwner, OwnerMapStaysConsistentUnderHotplugAndAnnotationChurn) {
+  KernelLogGuard guard;
+  ASSERT_GE(::sysconf(_SC_NPROCESSORS_ONLN), 2);
+  ScratchCgroup lc{"kt-churn"};
+  std::string out;
+  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
+                       "--burstable", "1"}, &out), 0) << out;
+  Kairosd d;
+  ASSERT_TRUE(d.wait_ready()) << d.output();
+  Child lc1(spinner(), lc.dir()), lc2(spinner(), lc.dir());
+  const auto be = spinners(2);
+  int offline_owned = 0, checks = 0;
+  for (int round = 0; round < 12; ++round) {
+    if (round % 3 == 2)
+      kairosctl({"annotate", lc.name(), "--class", "be"}, &out);
+    else
+      kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", round % 2 ? "0" : "1",
+                 "--burstable", "1"}, &out);
+    EXPECT_EQ(kairos::kmodtest::set_cpu_online(1, false), 0);
+    std::this_thread::sleep_for(300ms);
+    // Offline now: nobody may own CPU 1, whatever the churn did.
+    ++checks;
+    if (owner_map_problems().find("offline cpu") != std::string::npos) ++offline_owned;
+    EXPECT_EQ(kairos::kmodtest::set_cpu_online(1, true), 0);
+    std::this_thread::sleep_for(200ms);
+  }
+  if (!kairos::kmodtest::cpu_is_online(1)) kairos::kmodtest::set_cpu_online(1, true);
+  EXPECT_EQ(offline_owned, 0) << "of " << checks << " checks with CPU 1 offline";
+  // Settled: the map is consistent.
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(owner_map_problems(), "") << d.status();
+  EXPECT_EQ(sched_state(), "enabled") << d.output();
+  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+}
+
+TEST(SchedOwner, RescueLooksAtTheQueueNotAtItsStatistics) {
+  // An LC app that owns no CPU runs only through rescue. Its published
+  // queue statistics can lose an update (ops.running and ops.enqueue race
+  // on them); here they are zeroed on purpose, over and over, while its
+  // tasks come and go. Rescue must still find the queued tasks, and once
+  // the zeroing stops nothing may be left queued (the watchdog would
+  // fire, the scheduler would exit).
+  KernelLogGuard guard;
+  ScratchCgroup lc{"kt-nocpu"};
+  std::string out;
+  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "0",
+                       "--burstable", "1"}, &out), 0) << out;
+  Kairosd d({"--no-allocator"});  // so it never gets a CPU
+  ASSERT_TRUE(d.wait_ready()) << d.output();
+  const std::string count_file = "/tmp/kt-nocpu.count";
+  Child waker({"/bin/sh", "-c",
+               "i=0; while :; do sleep 0.002; i=$((i+1)); echo $i > " + count_file + "; done"},
+              lc.dir());
+  const auto rounds = [&] {
+    std::ifstream in(count_file);
+    long n = -1;
+    in >> n;
+    return n;
+  };
+  const auto be = spinners(::sysconf(_SC_NPROCESSORS_ONLN));
+  const int stats = find_map("app_stats", sizeof(kairos_app_stats));
+  ASSERT_GE(stats, 0);
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < until)
+    for (std::uint32_t app = 1; app < KAIROS_MAX_APPS; ++app) {
+      kairos_app_stats st{};
+      ::bpf_map_lookup_elem(stats, &app, &st);
+      st.queued = 0;
+      st.oldest_enq_ns = 0;
+      ::bpf_map_update_elem(stats, &app, &st, BPF_ANY);
+    }
+  ::close(stats);
+  std::this_thread::sleep_for(7s);  // past the watchdog's 5 s
+  const long r0 = rounds();
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(sched_state(), "enabled") << d.output();
+  EXPECT_EQ(status_field(d.status(), "kairosd", "", "restarts"), "0") << d.output();
+  EXPECT_TRUE(waker.alive());
+  EXPECT_GT(rounds(), r0) << "the app's tasks no longer run";
+  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+}
+
+}  // namespace
