@@ -178,6 +178,12 @@ void Daemon::sync_apps() {
     wanted[f.path] = *f.parsed.value;
     ids[f.path] = f.id;
   }
+  // Each ignored annotation is logged once, while it stays as it is.
+  std::set<std::pair<std::string, std::string>> now_invalid(invalid_.begin(), invalid_.end());
+  for (const auto& entry : now_invalid)
+    if (!invalid_logged_.count(entry))
+      log("ignored cgroup " + entry.first + ": " + entry.second);
+  invalid_logged_ = std::move(now_invalid);
   bool changed = false;
   for (auto it = apps_.begin(); it != apps_.end();) {
     auto w = wanted.find(it->first);

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,7 @@ class Daemon {
   std::unique_ptr<SchedLoader> sched_;
   std::map<std::string, App> apps_;            // by cgroup path
   std::vector<std::pair<std::string, std::string>> invalid_;  // path, why
+  std::set<std::pair<std::string, std::string>> invalid_logged_;  // said once each
   GuardTunables tunables_;
   std::deque<std::chrono::steady_clock::time_point> restart_times_;
   unsigned restarts_total_ = 0;

@@ -3,6 +3,8 @@
 // and recovery, stress without watchdog ejection, annotation handling.
 #include "sched_testlib.hpp"
 
+#include <kairos/kairosd/annotation.hpp>
+
 #include <signal.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -24,7 +26,7 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 std::string xattr_of(const std::string& dir) {
   char buf[256];
-  const ssize_t n = ::getxattr(dir.c_str(), "user.kairos.app", buf, sizeof buf);
+  const ssize_t n = ::getxattr(dir.c_str(), kairos::kAnnotationXattr, buf, sizeof buf);
   return n < 0 ? "" : std::string(buf, static_cast<std::size_t>(n));
 }
 
@@ -255,7 +257,7 @@ TEST(Kairosctl, BadInputGivesAnErrorAndChangesNothing) {
                        std::to_string(ncpu - 1)}, &out), 2) << out;
   EXPECT_EQ(xattr_of(other.dir()), "");
   // A stored annotation kairosd cannot parse is ignored, not applied.
-  ASSERT_EQ(::setxattr(other.dir().c_str(), "user.kairos.app", "garbage", 7, 0), 0);
+  ASSERT_EQ(::setxattr(other.dir().c_str(), kairos::kAnnotationXattr, "garbage", 7, 0), 0);
   std::string st;
   EXPECT_EQ(kairosctl({"--status-file", "/nonexistent", "status"}, &st), 0);
   EXPECT_NE(st.find("invalid annotation"), std::string::npos) << st;

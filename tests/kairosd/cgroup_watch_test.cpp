@@ -3,6 +3,7 @@
 // covers the real cgroupfs): directories appearing, going, nested ones
 // created before they could be watched, and attribute changes.
 #include "cgroup_watch.hpp"
+#include <kairos/kairosd/annotation.hpp>
 
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -29,10 +30,10 @@ struct TempTree {
   std::string at(const std::string& rel) const { return root + "/" + rel; }
 };
 
-// An attribute change as kairosctl makes it: a user xattr where the file
-// system has them, else a mode change (the same IN_ATTRIB event).
+// An attribute change as kairosctl makes it: a trusted xattr where the
+// file system has them, else a mode change (the same IN_ATTRIB event).
 void touch_attr(const std::string& dir) {
-  if (::setxattr(dir.c_str(), "user.kairos.app", "v1 class=be", 11, 0) == 0) return;
+  if (::setxattr(dir.c_str(), kAnnotationXattr, "v1 class=be", 11, 0) == 0) return;
   ASSERT_TRUE(errno == ENOTSUP || errno == EOPNOTSUPP) << errno;
   ASSERT_EQ(::chmod(dir.c_str(), 0700), 0);
 }

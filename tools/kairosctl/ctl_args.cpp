@@ -11,9 +11,14 @@ std::string usage_text() {
          "      mark a cgroup (path under the cgroup root, or absolute) as an app;\n"
          "      lc: N cores always owned (default 0), up to M in all (default N,\n"
          "      at least 1); be: no cores (N = M = 0). Stored as the cgroup's\n"
-         "      user.kairos.app extended attribute; replaces an older annotation.\n"
+         "      trusted.kairos.app extended attribute (administrators only);\n"
+         "      replaces an older annotation.\n"
          "  annotate CGROUP --clear\n"
          "      remove the annotation\n"
+         "  migrate\n"
+         "      move annotations stored as user.kairos.app (which kairosd ignores:\n"
+         "      delegated cgroups' owners can write user.* attributes) to\n"
+         "      trusted.kairos.app, each checked like a new annotation\n"
          "  status\n"
          "      apps, their cores and grants, queueing delay (from kairosd)\n";
 }
@@ -54,6 +59,11 @@ ParsedCmd parse_args(const std::vector<std::string>& args, unsigned max_cpus) {
   if (verb == "status") {
     if (i != args.size()) return fail("status takes no arguments");
     out.cmd = StatusCmd{};
+    return out;
+  }
+  if (verb == "migrate") {
+    if (i != args.size()) return fail("migrate takes no arguments");
+    out.cmd = MigrateCmd{};
     return out;
   }
   if (verb != "annotate") return fail("unknown command '" + verb + "'");

@@ -15,6 +15,9 @@ struct AnnotateCmd {
   Annotation annotation;
 };
 struct StatusCmd {};
+// Moves every untrusted user.kairos.app annotation to the trusted
+// attribute (administrators only), checked like a new annotation.
+struct MigrateCmd {};
 struct HelpCmd {};
 
 struct GlobalOpts {
@@ -23,7 +26,7 @@ struct GlobalOpts {
 };
 
 struct ParsedCmd {
-  std::variant<std::monostate, AnnotateCmd, StatusCmd, HelpCmd> cmd;
+  std::variant<std::monostate, AnnotateCmd, StatusCmd, MigrateCmd, HelpCmd> cmd;
   GlobalOpts global;
   std::string error;  // set when cmd is monostate
 };

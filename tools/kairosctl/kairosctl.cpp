@@ -5,7 +5,11 @@
 #include "ctl_args.hpp"
 
 #include <signal.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdio>
 #include <fstream>
@@ -55,6 +59,45 @@ int annotate(const ctl::GlobalOpts& g, const ctl::AnnotateCmd& c, unsigned ncpu)
   return 0;
 }
 
+// Each cgroup with only the untrusted attribute: its annotation, checked
+// like a new one against the trusted ones, becomes trusted, and the
+// untrusted attribute goes. 0 when every one moved, 1 otherwise.
+int migrate(const ctl::GlobalOpts& g, unsigned ncpu) {
+  int rc = 0;
+  unsigned moved = 0;
+  try {
+    const std::vector<FoundCgroup> found = scan_annotated(g.cgroup_root);
+    std::vector<AnnotatedCgroup> trusted;
+    for (const auto& f : found)
+      if (f.parsed) trusted.push_back({f.path, *f.parsed.value});
+    for (const auto& f : found) {
+      if (!f.untrusted) continue;
+      const auto a = parse_annotation(f.raw);
+      const std::string why =
+          a ? check_annotation(f.path, *a.value, ncpu, trusted) : a.error;
+      if (!why.empty()) {
+        std::fprintf(stderr, "kairosctl: %s: not migrated: %s\n", f.path.c_str(), why.c_str());
+        rc = 1;
+        continue;
+      }
+      const std::string dir = g.cgroup_root + "/" + f.path;
+      write_annotation(dir, format_annotation(*a.value));
+      if (::removexattr(dir.c_str(), kUntrustedAnnotationXattr) != 0 && errno != ENODATA)
+        std::fprintf(stderr, "kairosctl: %s: migrated, but %s stays: %s\n", f.path.c_str(),
+                     kUntrustedAnnotationXattr, std::strerror(errno));
+      trusted.push_back({f.path, *a.value});
+      std::printf("kairosctl: %s: migrated: %s\n", f.path.c_str(),
+                  format_annotation(*a.value).c_str());
+      moved++;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kairosctl: %s\n", e.what());
+    return 1;
+  }
+  if (moved == 0 && rc == 0) std::printf("kairosctl: no user.kairos.app annotation to migrate\n");
+  return rc;
+}
+
 // "key=value key=value" after the first word.
 std::map<std::string, std::string> fields(const std::string& line) {
   std::map<std::string, std::string> m;
@@ -88,6 +131,8 @@ int status(const ctl::GlobalOpts& g) {
         std::printf("%-24s %-5s %5u %5u\n", f.path.c_str(),
                     std::string(class_name(f.parsed.value->cls)).c_str(),
                     f.parsed.value->guaranteed, f.parsed.value->burstable);
+      else if (f.untrusted)
+        std::printf("%-24s ignored: %s\n", f.path.c_str(), f.parsed.error.c_str());
       else
         std::printf("%-24s invalid annotation: %s\n", f.path.c_str(),
                     f.parsed.error.c_str());
@@ -156,5 +201,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto* a = std::get_if<ctl::AnnotateCmd>(&p.cmd)) return annotate(p.global, *a, ncpu);
+  if (std::holds_alternative<ctl::MigrateCmd>(p.cmd)) return migrate(p.global, ncpu);
   return status(p.global);
 }

@@ -38,6 +38,7 @@ TEST(CtlArgs, ClearStatusHelpAndGlobals) {
   EXPECT_TRUE(std::holds_alternative<StatusCmd>(s.cmd));
   EXPECT_EQ(s.global.status_file, "/tmp/s");
   EXPECT_TRUE(std::holds_alternative<HelpCmd>(parse({"--help"}).cmd));
+  EXPECT_TRUE(std::holds_alternative<MigrateCmd>(parse({"migrate"}).cmd));
 }
 
 TEST(CtlArgs, BadInputIsRefused) {
@@ -45,6 +46,7 @@ TEST(CtlArgs, BadInputIsRefused) {
       {},
       {"frobnicate"},
       {"status", "extra"},
+      {"migrate", "x"},
       {"--bogus", "status"},
       {"--cgroup-root"},
       {"annotate"},

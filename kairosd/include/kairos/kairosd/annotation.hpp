@@ -2,9 +2,14 @@
 // requested annotation is acceptable on this machine. The xattr I/O lives
 // in cgroup_xattr.{hpp,cpp}; kairosctl and kairosd share this code.
 //
-// Stored format: one user extended attribute on the cgroup directory,
-//   user.kairos.app = "v1 class=lc guaranteed=1 burstable=2"
+// Stored format: one trusted extended attribute on the cgroup directory,
+//   trusted.kairos.app = "v1 class=lc guaranteed=1 burstable=2"
 // One attribute, so an annotation is written (or replaced) atomically.
+// trusted.* because only an administrator may make an app LC: the kernel
+// lets only CAP_SYS_ADMIN read or write trusted.* attributes, while the
+// owner of any delegated cgroup (a systemd user session, a rootless
+// container) may write user.* ones. The older user.kairos.app is never
+// acted on: kairosd reports it, and `kairosctl migrate` (root) moves it.
 #pragma once
 
 #include <optional>
@@ -14,7 +19,12 @@
 
 namespace kairos {
 
-inline constexpr const char* kAnnotationXattr = "user.kairos.app";
+inline constexpr const char* kAnnotationXattr = "trusted.kairos.app";
+inline constexpr const char* kUntrustedAnnotationXattr = "user.kairos.app";
+// Why a cgroup that carries only the untrusted attribute is ignored.
+inline constexpr const char* kUntrustedAnnotationWhy =
+    "user.kairos.app is not trusted (the owner of a delegated cgroup can write "
+    "user.* attributes); an administrator moves it with 'kairosctl migrate'";
 inline constexpr unsigned kMaxApps = 15;  // KAIROS_MAX_APPS - 1
 
 enum class AppClass { lc, be };
