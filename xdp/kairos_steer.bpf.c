@@ -11,7 +11,9 @@
  *  - shorter than an Ethernet header: dropped, no stack could use it;
  *  - truncated VLAN tag, more than KAIROS_MAX_VLAN_TAGS tags, truncated
  *    or invalid IPv4/IPv6 header, truncated or too many IPv6 extension
- *    headers: passed, the kernel's own checks drop and count them;
+ *    headers (a header is truncated when it does not fit the frame or the
+ *    payload length; a fragment header too): passed, the kernel's own
+ *    checks drop and count them;
  *  - IPv4/IPv6 fragments: passed, the kernel reassembles them (managed
  *    apps keep datagrams within the MTU, as in Shenango);
  *  - L4 header truncated, so the port is unknown: passed;
@@ -47,6 +49,7 @@ const volatile __u32 kairos_xdp_abi_version = KAIROS_XDP_ABI_VERSION;
 
 #define KAIROS_MAX_VLAN_TAGS 2
 #define KAIROS_MAX_EXT_HDRS 6
+#define KAIROS_FRAG_HDR_LEN 8	/* an IPv6 fragment header */
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
 
@@ -186,6 +189,13 @@ static __always_inline int parse_ipv6(void *l3, void *end,
 		__u32 len;
 
 		if (next == IPPROTO_FRAGMENT) {
+			/* Only a whole fragment header (in the frame and in
+			 * the payload length) makes a fragment.
+			 */
+			if (pos + KAIROS_FRAG_HDR_LEN > end ||
+			    room < KAIROS_FRAG_HDR_LEN)
+				return count(KAIROS_XDP_PASS_BAD_EXTHDR,
+					     XDP_PASS) + 1;
 			count(KAIROS_XDP_IPV6, 0);
 			return count(KAIROS_XDP_PASS_FRAGMENT, XDP_PASS) + 1;
 		}
