@@ -53,6 +53,11 @@ const volatile __u32 kairos_xdp_abi_version = KAIROS_XDP_ABI_VERSION;
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
 
+/* steer() reads struct kairos_xdp_app in one load, app_id in the low half. */
+_Static_assert(sizeof(struct kairos_xdp_app) == 8 &&
+	       __builtin_offsetof(struct kairos_xdp_app, app_id) == 0,
+	       "kairos_xdp_app must be one little-endian __u64: app_id, flags");
+
 struct vlan_tag {
 	__be16 tci;
 	__be16 proto;
@@ -258,7 +263,8 @@ static __always_inline int steer(struct xdp_md *ctx, void *end,
 {
 	struct kairos_xdp_app_stats *st;
 	struct kairos_xdp_app *app;
-	__u32 app_id;
+	__u64 id_and_flags;
+	__u32 app_id, flags;
 	long ret;
 
 	if (li->proto != IPPROTO_UDP && li->proto != IPPROTO_TCP)
@@ -274,7 +280,13 @@ static __always_inline int steer(struct xdp_md *ctx, void *end,
 			return count(KAIROS_XDP_PASS_BAD_L4, XDP_PASS);
 		return count(KAIROS_XDP_PASS_UNMANAGED, XDP_PASS);
 	}
-	app_id = app->app_id;
+	/* One 8-byte load for id and flags: a hash element is recycled for
+	 * another key as soon as it is deleted or replaced, so two loads could
+	 * pair one app's id with another app's flags.
+	 */
+	id_and_flags = *(volatile __u64 *)app;
+	app_id = (__u32)id_and_flags;
+	flags = (__u32)(id_and_flags >> 32);
 	st = stats_of(app_id);
 	if (l4_invalid(li, end)) {
 		if (st)
@@ -286,7 +298,7 @@ static __always_inline int steer(struct xdp_md *ctx, void *end,
 	 * direct app has not started, or the frame came in on a queue that
 	 * another app owns: the device's flow steering is wrong).
 	 */
-	if (app->flags & KAIROS_XDP_APP_OWN_XSKS) {
+	if (flags & KAIROS_XDP_APP_OWN_XSKS) {
 		void *own = bpf_map_lookup_elem(&app_xsks, &app_id);
 
 		if (!own) {
