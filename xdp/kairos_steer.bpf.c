@@ -11,7 +11,9 @@
  *  - shorter than an Ethernet header: dropped, no stack could use it;
  *  - truncated VLAN tag, more than KAIROS_MAX_VLAN_TAGS tags, truncated
  *    or invalid IPv4/IPv6 header, truncated or too many IPv6 extension
- *    headers: passed, the kernel's own checks drop and count them;
+ *    headers (a header is truncated when it does not fit the frame or the
+ *    payload length; a fragment header too): passed, the kernel's own
+ *    checks drop and count them;
  *  - IPv4/IPv6 fragments: passed, the kernel reassembles them (managed
  *    apps keep datagrams within the MTU, as in Shenango);
  *  - L4 header truncated, so the port is unknown: passed;
@@ -47,8 +49,14 @@ const volatile __u32 kairos_xdp_abi_version = KAIROS_XDP_ABI_VERSION;
 
 #define KAIROS_MAX_VLAN_TAGS 2
 #define KAIROS_MAX_EXT_HDRS 6
+#define KAIROS_FRAG_HDR_LEN 8	/* an IPv6 fragment header */
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
+
+/* steer() reads struct kairos_xdp_app in one load, app_id in the low half. */
+_Static_assert(sizeof(struct kairos_xdp_app) == 8 &&
+	       __builtin_offsetof(struct kairos_xdp_app, app_id) == 0,
+	       "kairos_xdp_app must be one little-endian __u64: app_id, flags");
 
 struct vlan_tag {
 	__be16 tci;
@@ -186,6 +194,13 @@ static __always_inline int parse_ipv6(void *l3, void *end,
 		__u32 len;
 
 		if (next == IPPROTO_FRAGMENT) {
+			/* Only a whole fragment header (in the frame and in
+			 * the payload length) makes a fragment.
+			 */
+			if (pos + KAIROS_FRAG_HDR_LEN > end ||
+			    room < KAIROS_FRAG_HDR_LEN)
+				return count(KAIROS_XDP_PASS_BAD_EXTHDR,
+					     XDP_PASS) + 1;
 			count(KAIROS_XDP_IPV6, 0);
 			return count(KAIROS_XDP_PASS_FRAGMENT, XDP_PASS) + 1;
 		}
@@ -248,7 +263,8 @@ static __always_inline int steer(struct xdp_md *ctx, void *end,
 {
 	struct kairos_xdp_app_stats *st;
 	struct kairos_xdp_app *app;
-	__u32 app_id;
+	__u64 id_and_flags;
+	__u32 app_id, flags;
 	long ret;
 
 	if (li->proto != IPPROTO_UDP && li->proto != IPPROTO_TCP)
@@ -264,7 +280,13 @@ static __always_inline int steer(struct xdp_md *ctx, void *end,
 			return count(KAIROS_XDP_PASS_BAD_L4, XDP_PASS);
 		return count(KAIROS_XDP_PASS_UNMANAGED, XDP_PASS);
 	}
-	app_id = app->app_id;
+	/* One 8-byte load for id and flags: a hash element is recycled for
+	 * another key as soon as it is deleted or replaced, so two loads could
+	 * pair one app's id with another app's flags.
+	 */
+	id_and_flags = *(volatile __u64 *)app;
+	app_id = (__u32)id_and_flags;
+	flags = (__u32)(id_and_flags >> 32);
 	st = stats_of(app_id);
 	if (l4_invalid(li, end)) {
 		if (st)
@@ -276,7 +298,7 @@ static __always_inline int steer(struct xdp_md *ctx, void *end,
 	 * direct app has not started, or the frame came in on a queue that
 	 * another app owns: the device's flow steering is wrong).
 	 */
-	if (app->flags & KAIROS_XDP_APP_OWN_XSKS) {
+	if (flags & KAIROS_XDP_APP_OWN_XSKS) {
 		void *own = bpf_map_lookup_elem(&app_xsks, &app_id);
 
 		if (!own) {

@@ -244,7 +244,13 @@ class AfXdpBackend final : public Backend {
 
   BackendStats stats() const override {
     BackendStats s = stats_;
-    for (auto& q : queues_) s.rx_per_queue.push_back(q.rx_frames);
+    for (auto& q : queues_) {
+      s.rx_per_queue.push_back(q.rx_frames);
+      xdp_statistics x{};
+      socklen_t len = sizeof x;
+      if (getsockopt(xsk_socket__fd(q.xsk), SOL_XDP, XDP_STATISTICS, &x, &len) == 0)
+        s.rx_dropped_after_redirect += x.rx_dropped + x.rx_ring_full;
+    }
     return s;
   }
   const XdpSteering* steering() const { return steer_.get(); }

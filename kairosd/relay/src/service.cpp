@@ -244,6 +244,7 @@ std::string DataplaneService::describe() const {
   s += " rx=" + std::to_string(b.rx) + " rx_invalid=" + std::to_string(b.rx_invalid) +
        " tx=" + std::to_string(b.tx) + " tx_full=" + std::to_string(b.tx_full) +
        " tx_no_route=" + std::to_string(b.tx_no_route) +
+       " rx_dropped_after_redirect=" + std::to_string(b.rx_dropped_after_redirect) +
        " rx_no_app=" + std::to_string(dp_->rx_no_app());
   if (!why_fallback_.empty()) s += " (AF_XDP unavailable: " + why_fallback_ + ")";
   for (std::size_t i = 0; i < cfg_.apps.size(); i++) {

@@ -38,6 +38,11 @@ struct BackendStats {
   std::uint64_t fill_empty = 0;   // AF_XDP: fill ring could not be refilled
   std::uint64_t wakeups = 0;      // need_wakeup kicks (AF_XDP) / syscalls
   std::uint64_t bind_busy = 0;    // AF_XDP: binds retried, queue still busy
+  // AF_XDP: frames the XDP program redirected to a socket of this backend
+  // that the kernel then dropped (its RX ring full, or no free frame in
+  // the fill ring): the steering program's 'redirected' counts verdicts,
+  // this counts what never arrived.
+  std::uint64_t rx_dropped_after_redirect = 0;
   std::vector<std::uint64_t> rx_per_queue;  // frames per device queue (L2)
 };
 
