@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -91,6 +92,7 @@ TEST(Engine, OpenLoopLatencyIncludesAServerStall) {
   EXPECT_GE(us(r.latency.percentile(99)), 250'000) << describe(r);
   EXPECT_GE(us(r.latency.percentile(90)), 100'000) << describe(r);
   EXPECT_GE(us(r.latency.max()), 280'000) << describe(r);
+  std::printf("%s\n", describe(r).c_str());
   // Most requests did not meet the stall.
   EXPECT_LT(us(r.latency.percentile(50)), 100'000) << describe(r);
 }
