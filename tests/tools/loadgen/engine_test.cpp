@@ -9,8 +9,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 using namespace kairos::loadgen;
 using loadgen_test::TcpStub;
@@ -162,6 +164,29 @@ TEST(Engine, ResetsMidRunAreCountedAndReconnected) {
   for (const auto& e : r.errors) named |= e.find("reset") != std::string::npos ||
                                           e.find("closed the connection") != std::string::npos;
   EXPECT_TRUE(named) << "errors do not name the resets";
+}
+
+// The server goes away for good mid-run: its connections close, every
+// reconnect is refused, and the arrivals after that are counted not_sent.
+TEST(Engine, ServerExitingMidRunIsCounted) {
+  auto stub = std::make_unique<TcpStub>(TcpStubOptions{});
+  Config c = base(Protocol::Memcached, stub->port());
+  c.reconnect_s = 0.02;
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    stub.reset();
+  });
+  double secs;
+  const RunResult r = timed_run(c, secs);
+  killer.join();
+  EXPECT_TRUE(r.counters.balanced()) << describe(r);
+  EXPECT_GT(r.counters.completed, 0u) << describe(r);
+  EXPECT_GT(r.counters.not_sent, r.counters.scheduled / 4) << describe(r);
+  EXPECT_GT(r.counters.conn_failures, 4u) << describe(r);
+  EXPECT_LT(secs, c.duration_s + c.drain_s + 1.0);
+  bool refused = false;
+  for (const auto& e : r.errors) refused |= e.find("Connection refused") != std::string::npos;
+  EXPECT_TRUE(refused) << "no 'Connection refused' among the errors";
 }
 
 TEST(Engine, MalformedRepliesAreCounted) {
