@@ -16,7 +16,7 @@
 // every request (four epoll_ctl calls and an extra loop turn), and here
 // reaches 0.75-0.85 of this generator's rate while Redis's counters confirm
 // this generator's count; so against Redis only the lower bound is checked.
-#include "child_process.hpp"
+#include "crosscheck_processes.hpp"
 #include "stub_servers.hpp"
 
 #include <gtest/gtest.h>

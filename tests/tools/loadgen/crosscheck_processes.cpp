@@ -1,4 +1,4 @@
-#include "child_process.hpp"
+#include "crosscheck_processes.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
