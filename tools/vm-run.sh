@@ -42,10 +42,18 @@ accel=--disable-kvm
 [ "${KAIROS_VM_KVM:-0}" = 1 ] && accel=
 # GUEST=HOST form: virtme-ng checks a bare path relative to its cwd.
 guest_cmd="touch '$marker'; ( $cmd ); echo \$? > '$rcfile'"
+# virtme-ng gives the guest fresh overlays on these trees, which hide a
+# checkout inside them (a clone in /tmp or /var/tmp): the guest starts in
+# this directory and runs the tests from it, so mount it explicitly.
+here=$(pwd)
+srcdir=
+case $here in
+/etc/* | /lib/* | /home/* | /opt/* | /srv/* | /usr/* | /var/* | /tmp/*) srcdir=$here ;;
+esac
 
 echo "vm-run: booting $rel ($cpus CPUs, $mem) to run: $cmd" >&2
 timeout -k 15 "$total" vng --run "$image" $accel --cpus "$cpus" --memory "$mem" \
-	--rwdir "$rwdir=$rwdir" --exec "$guest_cmd" </dev/null &
+	${srcdir:+--rodir "$srcdir=$srcdir"} --rwdir "$rwdir=$rwdir" --exec "$guest_cmd" </dev/null &
 vm=$!
 waited=0
 while [ ! -e "$marker" ] && kill -0 "$vm" 2>/dev/null; do
