@@ -44,13 +44,13 @@ def make_all(out, order):
     present, data = series(s, order, "load_pct", "p99_us")
     plots = ", ".join("'-' using 1:2 with linespoints lw 2 title '%s'" % LABELS[p] for p in present)
     gnuplot(head + "set output '%s/p99_vs_load.png'\nset logscale y\n"
-            "set xlabel 'LC load (% of capacity on its cores)'\nset ylabel 'LC p99 (us)'\n"
+            "set xlabel 'LC load (%% of capacity on its cores)'\nset ylabel 'LC p99 (us)'\n"
             "set title 'LC p99 latency vs load (median over rounds)'\nplot %s\n%s"
             % (out, plots, data), os.path.join(out, "p99_vs_load.png"))
     present, data = series(s, order, "load_pct", "be_norm")
     plots = ", ".join("'-' using 1:2 with linespoints lw 2 title '%s'" % LABELS[p] for p in present)
     gnuplot(head + "set output '%s/be_vs_load.png'\nset yrange [0:*]\n"
-            "set xlabel 'LC load (% of capacity on its cores)'\n"
+            "set xlabel 'LC load (%% of capacity on its cores)'\n"
             "set ylabel 'BE throughput / BE alone'\n"
             "set title 'BE throughput (stress-ng cpu + stream) vs LC load'\nplot %s\n%s"
             % (out, plots, data), os.path.join(out, "be_vs_load.png"))

@@ -94,6 +94,8 @@ def write_all(r):
                 % (p.lc_cpus, p.be_cpus or "-", p.guaranteed, p.burstable))
         f.write("BE: stress-ng --cpu %d --stream %d per point; %g s per point, %d rounds\n"
                 % (p.nmeasured, p.nmeasured, r.a.duration, r.a.rounds))
+        f.write("Kairos guard: %s\n" % ("%d us per %d us" % p.guard if p.guard
+                                          else "kairos.ko's default"))
         if getattr(r, "best_baseline", None):
             f.write("load step: kairos and %s (lowest median LC p99 of the baselines)\n"
                     % r.best_baseline)

@@ -100,6 +100,12 @@ class Kairos(System):
         if not os.path.exists(self.build.ko):
             raise RuntimeError("%s is not built" % self.build.ko)
         subprocess.run(["insmod", self.build.ko], check=True)
+        if self.plan.guard:  # the guard's budget: LC run time per period while BE waits
+            q, p = self.plan.guard
+            with open("/sys/kernel/kairos/period_us", "w") as f:
+                f.write(str(p))
+            with open("/sys/kernel/kairos/quantum_us", "w") as f:
+                f.write(str(q))
         subprocess.run([self.build.kairosctl, "annotate", LC_CG, "--class", "lc",
                         "--guaranteed", str(self.plan.guaranteed),
                         "--burstable", str(self.plan.burstable)],
