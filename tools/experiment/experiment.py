@@ -201,33 +201,49 @@ class Runner:
                                                 bo["stream"], row["granted_mean"] or "-"))
 
     def step(self, system):
-        """Idle -> high -> idle LC load, in short consecutive windows, BE throughout."""
+        """Low -> high -> low LC load in consecutive windows of --step-window
+        seconds, BE throughout. Each window is its own kairos-loadgen run,
+        started on a fixed clock so that the next one starts while the last
+        drains: the offered load has no gaps, and each window has its own
+        percentiles."""
         win = self.a.step_window
-        phases = [("low", self.a.step_low)] * int(2 / win) + \
-                 [("high", self.a.step_high)] * int(3 / win) + \
-                 [("low", self.a.step_low)] * int(3 / win)
-        total = len(phases) * (win + 0.6) + 4
+        phases = [("low", self.a.step_low)] * int(round(2 / win)) + \
+                 [("high", self.a.step_high)] * int(round(3 / win)) + \
+                 [("low", self.a.step_low)] * int(round(3 / win))
+        total = len(phases) * win + 6
         be = workload.BestEffort(self.plan.nmeasured, total, BE_CG,
                                  os.path.join(self.logdir, "be.step.%s.log" % system.name))
+        running = []
         try:
             time.sleep(1)
             t0 = time.monotonic()
             sampler = Sampler(system, t0)
             sampler.start()
             for i, (phase, pct) in enumerate(phases):
+                delay = t0 + i * win - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
                 ts = time.monotonic() - t0
-                r = self.loadgen("step.%s.%d" % (system.name, i)).run(
+                lg = self.loadgen("step.%s.%d" % (system.name, i))
+                running.append((i, phase, pct, ts, lg, lg.start(
                     ["-m", "open", "-r", "%.1f" % (self.capacity * pct / 100.0), "-d", str(win),
-                     "--no-warmup", "--timeout", "1", "--drain", "0.3"], win + 30)
+                     "--no-warmup", "--timeout", "1", "--drain", "1"])))
+            for i, phase, pct, ts, lg, proc in running:
+                r = lg.finish(proc, win + 60)
                 self.step_rows.append({
                     "system": system.name, "window": i, "phase": phase, "load_pct": pct,
                     "t_start_s": "%.2f" % ts, "t_end_s": "%.2f" % (ts + win),
                     "achieved": r["achieved"], "errors": r["errors"], "p50_us": r["p50_us"],
                     "p99_us": r["p99_us"], "max_us": r["max_us"]})
+            running = []
             for t, g in sampler.finish():
                 self.step_grants.append({"system": system.name, "t_s": "%.2f" % t, "granted": g})
             be.result(total + 30)
         finally:
+            for *_, proc in running:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
             be.kill()
         log("%s load step done (%d windows)" % (system.name, len(phases)))
 
@@ -304,6 +320,9 @@ def main():
     p.add_argument("--step-window", type=float, default=0.5)
     p.add_argument("--guard", default="",
                    help="QUANTUM_US/PERIOD_US for kairos.ko's guard (default: as it loads)")
+    p.add_argument("--kairos-guaranteed", type=int, default=None,
+                   help="guaranteed cores of the LC app under Kairos (default: the static "
+                        "partition's LC cores; 0 lets the allocator grant every core)")
     p.add_argument("--build", default=os.path.join(here, "../../build/rootfs"))
     p.add_argument("--out", required=True)
     p.add_argument("--no-plots", action="store_true")
@@ -337,6 +356,10 @@ def main():
             p.error("%s is not built (tools/dev build)" % f)
     r = Runner(a)
     r.plan.guard = guard
+    if a.kairos_guaranteed is not None:
+        if not 0 <= a.kairos_guaranteed <= r.plan.burstable:
+            p.error("--kairos-guaranteed wants 0..%d here" % r.plan.burstable)
+        r.plan.guaranteed = a.kairos_guaranteed
     try:
         r.run()
     except (RuntimeError, OSError) as e:

@@ -40,7 +40,7 @@ def gnuplot(script, out):
 
 def make_all(out, order):
     s = [r for r in read(os.path.join(out, "summary.csv")) if float(r["load_pct"]) > 0]
-    head = 'set terminal pngcairo size 900,560 font ",11"\nset grid\nset key outside right\n'
+    head = 'set terminal pngcairo noenhanced size 900,560 font ",11"\nset grid\nset key outside right\n'
     present, data = series(s, order, "load_pct", "p99_us")
     plots = ", ".join("'-' using 1:2 with linespoints lw 2 title '%s'" % LABELS[p] for p in present)
     gnuplot(head + "set output '%s/p99_vs_load.png'\nset logscale y\n"

@@ -139,9 +139,10 @@ class Kairos(System):
             time.sleep(0.1)
 
     def after_service(self, service):
-        # The service's threads are in the scheduler's LC class before load.
+        # The scheduler knows the app (and granted its guarantee) before load.
+        want = min(1, self.plan.guaranteed)
         self._wait(lambda st: self._app_line(st) is not None and
-                   int(re.search(r" owned=(\d+)", self._app_line(st)).group(1)) >= 1,
+                   int(re.search(r" owned=(\d+)", self._app_line(st)).group(1)) >= want,
                    "kairosd granted no core to the LC app")
 
     def granted(self):
