@@ -14,6 +14,7 @@ import time
 
 import cgroups
 import plots
+import table
 import systems
 import workload
 from systems import BE_CG, LC_CG
@@ -169,6 +170,7 @@ class Runner:
                                  os.path.join(self.logdir, "be.%s.log" % tag))
         try:
             time.sleep(1)
+            before = system.counters()
             t0 = time.monotonic()
             sampler = Sampler(system, t0)
             sampler.start()
@@ -181,6 +183,7 @@ class Runner:
                 time.sleep(d)
                 r = {}
             samples = sampler.finish()
+            after = system.counters()
             bo = be.result(d + 30)
         finally:
             be.kill()
@@ -193,6 +196,9 @@ class Runner:
                   "p50_us", "p99_us", "p999_us", "max_us"):
             row[k] = r.get(k, "")
         row["be_cpu_ops_s"], row["be_stream_ops_s"] = bo["cpu"], bo["stream"]
+        # Kairos' own view of the point: how often its guard held LC back.
+        for k in ("guard_throttles", "preempt_kicks", "lc_throttled_ms"):
+            row[k] = (after[k] - before[k]) if k in after and k in before else ""
         row["granted_mean"] = ("%.2f" % statistics.mean(g for _, g in samples)) if samples else ""
         self.rows.append(row)
         log("%-12s round %d load %3g%%: achieved %s/s p99 %s us errors %s | BE cpu %.0f "
@@ -266,6 +272,7 @@ class Runner:
                             self.point(system, rnd, load)
                     finally:
                         self.leave()
+            self.write()  # the sweep's results stand even if the step fails
             if self.a.step:
                 for n in self.step_systems(names):
                     system = self.enter(systems.BY_NAME[n], "%s.step" % n)
@@ -273,6 +280,7 @@ class Runner:
                         self.step(system)
                     finally:
                         self.leave()
+                self.write()
         except BaseException:
             try:
                 self.leave()
@@ -281,7 +289,6 @@ class Runner:
             raise
         finally:
             cgroups.disable_controllers(enabled)
-        self.write()
 
     def step_systems(self, names):
         """Kairos and the baseline with the lowest median LC p99 over the loads."""
@@ -300,6 +307,7 @@ class Runner:
         results.write_all(self)
         if not self.a.no_plots:
             plots.make_all(self.out, [s.name for s in systems.ALL])
+        table.print_tables(self.out)
         log("results in %s" % self.out)
 
 

@@ -67,6 +67,10 @@ class System:
         """Cores granted to the LC app now (Kairos), else None."""
         return None
 
+    def counters(self):
+        """Kairos' cumulative counters now ({} for the baselines)."""
+        return {}
+
 
 class Stock(System):
     name, label = "eevdf", "stock EEVDF"
@@ -149,6 +153,14 @@ class Kairos(System):
         line = self._app_line(read_status())
         return int(re.search(r" owned=(\d+)", line).group(1)) if line else None
 
+    def counters(self):
+        m = re.search(r"^stats .*$", read_status(), re.M)
+        if not m:
+            return {}
+        kv = dict(f.split("=", 1) for f in m.group(0).split()[1:] if "=" in f)
+        return {"guard_throttles": int(kv.get("guard_throttles", 0)),
+                "preempt_kicks": int(kv.get("preempt_kicks", 0))}
+
     def teardown(self):
         if getattr(self, "proc", None) and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -186,6 +198,17 @@ class KairosKmod(Kairos):
 
     def granted(self):
         return None
+
+    def counters(self):
+        out = {}
+        for key, f, scale in (("guard_throttles", "throttles", 1),
+                              ("lc_throttled_ms", "lc_throttled_ns", 1e-6)):
+            try:
+                with open("/sys/kernel/kairos/stats/" + f) as fh:
+                    out[key] = round(int(fh.read().split()[0]) * scale, 1)
+            except (OSError, ValueError, IndexError):
+                pass
+        return out
 
 
 def read_status():
