@@ -7,7 +7,8 @@ import subprocess
 
 LABELS = {"eevdf": "stock EEVDF", "cpu_idle": "BE cpu.idle=1", "cpuset": "static cpuset",
           "fifo": "LC SCHED_FIFO", "kairos": "Kairos (sched_ext)",
-          "kairos_kmod": "Kairos (kairos.ko class)"}
+          "kairos_kmod": "Kairos (kairos.ko class)",
+          "kairos_noguard": "Kairos (sched_ext), guard off"}
 
 
 def read(path):

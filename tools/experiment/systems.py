@@ -104,8 +104,9 @@ class Kairos(System):
         if not os.path.exists(self.build.ko):
             raise RuntimeError("%s is not built" % self.build.ko)
         subprocess.run(["insmod", self.build.ko], check=True)
-        if self.plan.guard:  # the guard's budget: LC run time per period while BE waits
-            q, p = self.plan.guard
+        guard = self.guard()
+        if guard:  # the guard's budget: LC run time per period while BE waits
+            q, p = guard
             with open("/sys/kernel/kairos/period_us", "w") as f:
                 f.write(str(p))
             with open("/sys/kernel/kairos/quantum_us", "w") as f:
@@ -120,6 +121,9 @@ class Kairos(System):
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self._wait(lambda st: ("backend=%s" % self.backend) in st and self._ready(st),
                    "kairosd did not take over")
+
+    def guard(self):
+        return self.plan.guard
 
     def _ready(self, st):
         return scx_state() == "enabled" and self._app_line(st) is not None
@@ -211,6 +215,17 @@ class KairosKmod(Kairos):
         return out
 
 
+class KairosGuardOff(Kairos):
+    """Kairos (sched_ext) with the guard's quantum equal to its period: LC
+    may use its cores whole while BE waits; isolates the guard's share."""
+    name, label = "kairos_noguard", "Kairos (sched_ext), guard off"
+
+    def guard(self):
+        with open("/sys/kernel/kairos/period_us") as f:
+            period = int(f.read())
+        return (period, period)
+
+
 def read_status():
     try:
         with open(STATUS) as f:
@@ -219,5 +234,5 @@ def read_status():
         return ""
 
 
-ALL = [Stock, BeIdle, Partition, LcFifo, Kairos, KairosKmod]
+ALL = [Stock, BeIdle, Partition, LcFifo, Kairos, KairosKmod, KairosGuardOff]
 BY_NAME = {s.name: s for s in ALL}
