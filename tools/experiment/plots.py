@@ -71,12 +71,13 @@ def make_all(out, order):
                for r in step if r["system"] == systems[0]]
     g = [r for r in grants if r["system"] == "kairos"]
     script = head + ("set output '%s/load_step.png'\nset multiplot layout 2,1\n"
+                     "set key inside top right\nset lmargin 12\n"
                      "set logscale y\nset ylabel 'LC p99 per window (us)'\n"
                      "set title 'Load step: idle -> high -> idle LC load, BE throughout'\n"
                      "plot %s\n%s" % (out, ", ".join(plots), lat))
     script += ("unset logscale y\nunset title\nset xlabel 'time (s)'\n"
-               "set ylabel 'load (%%) / cores'\nset yrange [0:*]\n"
-               "plot '-' using 1:2 with steps lw 2 title 'offered LC load (%% of capacity)'")
+               "set ylabel 'load (%) / cores'\nset yrange [0:*]\n"
+               "plot '-' using 1:2 with steps lw 2 title 'offered LC load (% of capacity)'")
     script2 = block(load_rs, ("t_mid", "load_pct"))
     if g:
         script += ", '-' using 1:($2*50) with steps lw 2 title 'Kairos cores granted (x50)'"
