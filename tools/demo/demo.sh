@@ -42,10 +42,11 @@ step "memcached (LC) next to batch work: stock EEVDF, static cpuset, Kairos; ${s
 rm -rf "$out"
 "$src/tools/experiment/run.sh" --build "$build" --service memcached --loads 30,70 \
 	--systems eevdf,cpuset,kairos --duration "$secs" --capacity-duration 1 \
-	--out "$out" 2>"$tmp/experiment.err" | sed 's/^/   /' || {
-	cat "$tmp/experiment.err" >&2
+	--out "$out" >"$tmp/experiment.out" 2>"$tmp/experiment.err" || {
+	cat "$tmp/experiment.out" "$tmp/experiment.err" >&2
 	exit 1
 }
+sed 's/^/   /' "$tmp/experiment.out"
 grep -E "capacity|CPUs" "$out/meta.txt" | sed 's/^/   /'
 show "plots" "$out/p99_vs_load.png"
 show "" "$out/be_vs_load.png"
