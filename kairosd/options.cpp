@@ -81,6 +81,9 @@ ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
   CLI::App app{"kairosd"};
   app.set_help_flag();  // --help is ours: kairosd_usage()
   app.allow_extras();   // reported below in kairosd's words
+  // An option given twice: the last one counts (scripts add to a default
+  // command line), as getopt did.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string error;    // the first bad value
   auto number = [&](const char* flag, long lo, long hi, auto store) {
     app.add_option_function<std::string>(flag, [&error, flag, lo, hi, store](const std::string& v) {
@@ -132,7 +135,7 @@ ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
     return out;
   }
   if (!app.remaining().empty()) {
-    const std::string& x = app.remaining().front();
+    const std::string x = app.remaining().front();
     out.error = (x.size() > 1 && x[0] == '-' ? "unrecognized option '" : "unexpected argument '") +
                 x + "'";
     out.show_usage = true;

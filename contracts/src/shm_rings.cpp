@@ -3,6 +3,7 @@
 #include <linux/futex.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -202,6 +203,35 @@ bool ShmRegion::valid_name(const std::string& name) {
   return true;
 }
 
+namespace {
+
+// The process of a dataplane that left region `path` behind when it died
+// without destroying it (SIGKILL, a crash), else 0: the object is ours
+// (same owner), a complete region, and its dataplane process is gone. A
+// recycled pid reads as alive: the name is then refused, never taken.
+pid_t dead_owner_of(const std::string& path) {
+  const int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  struct stat st{};
+  pid_t dead = 0;
+  if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+      static_cast<std::size_t>(st.st_size) >= sizeof(kairos_dp_region)) {
+    void* p = mmap(nullptr, sizeof(kairos_dp_region), PROT_READ, MAP_SHARED, fd, 0);
+    if (p != MAP_FAILED) {
+      const auto* h = static_cast<const kairos_dp_region*>(p);
+      const pid_t pid = h->dp_pid;
+      if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == KAIROS_DP_MAGIC && pid > 0 &&
+          kill(pid, 0) != 0 && errno == ESRCH)
+        dead = pid;
+      munmap(p, sizeof(kairos_dp_region));
+    }
+  }
+  close(fd);
+  return dead;
+}
+
+}  // namespace
+
 ShmRegion ShmRegion::create_named(const std::string& name, std::uint32_t nr_kthreads,
                                   std::uint32_t nr_slots, const Endpoint& app) {
   if (!valid_name(name))
@@ -209,17 +239,23 @@ ShmRegion ShmRegion::create_named(const std::string& name, std::uint32_t nr_kthr
                                 "' (1..200 of [A-Za-z0-9._-], not starting with '.')");
   if (!valid_geometry(nr_kthreads, nr_slots)) throw_bad_geometry();
   const std::string path = "/" + name;
-  const int fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  pid_t stale = 0;
+  if (fd < 0 && errno == EEXIST && (stale = dead_owner_of(path)) != 0) {
+    shm_unlink(path.c_str());  // a dead dataplane's region: the name is free again
+    fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  }
   if (fd < 0)
     throw std::system_error(errno, std::generic_category(),
                             "dataplane rings: create /dev/shm/" + name +
-                                (errno == EEXIST ? " (exists: another dataplane, or "
-                                                   "stale: remove it)"
+                                (errno == EEXIST ? " (exists: the region of another, live "
+                                                   "dataplane, or not a Kairos region)"
                                                  : ""));
   try {
     ShmRegion r = create_on(fd, nr_kthreads, nr_slots, app);
     r.name_ = name;
     r.owner_ = true;
+    r.replaced_dead_pid_ = stale;
     return r;
   } catch (...) {
     shm_unlink(path.c_str());
@@ -305,7 +341,8 @@ bool ShmRegion::dataplane_alive() const {
 
 ShmRegion::ShmRegion(ShmRegion&& o) noexcept
     : fd_(o.fd_), hdr_(o.hdr_), size_(o.size_), name_(std::move(o.name_)),
-      owner_(o.owner_), creator_(o.creator_), bell_fd_(o.bell_fd_), pidfd_(o.pidfd_) {
+      owner_(o.owner_), creator_(o.creator_), bell_fd_(o.bell_fd_), pidfd_(o.pidfd_),
+      replaced_dead_pid_(o.replaced_dead_pid_) {
   o.fd_ = -1;
   o.hdr_ = nullptr;
   o.owner_ = false;

@@ -278,7 +278,18 @@ TEST(Liveness, StoppedOrDeadDataplaneIsVisibleToTheApp) {
     EXPECT_NE(std::string(e.what()).find("is gone (stale region)"), std::string::npos)
         << e.what();
   }
-  shm_unlink(("/" + name).c_str());
+  // The next dataplane (a restarted kairosd) replaces the dead one's
+  // region under the same name, and says whose it was.
+  {
+    auto again = ShmRegion::create_named(name, 2, 8);
+    EXPECT_EQ(again.replaced_dead_pid(), child);
+    EXPECT_EQ(again.nr_kthreads(), 2u);
+    auto app = ShmRegion::attach_named(name);
+    EXPECT_TRUE(app.dataplane_alive());
+    // A live dataplane's region is never replaced.
+    EXPECT_THROW(ShmRegion::create_named(name, 1, 8), std::system_error);
+  }
+  EXPECT_NE(access(("/dev/shm/" + name).c_str(), F_OK), 0);  // unlinked by its creator
   for (int fd : {go[0], go[1], ready[0], ready[1]}) close(fd);
 }
 

@@ -63,6 +63,17 @@ TEST(KairosdOptions, EveryOptionLandsInItsField) {
   EXPECT_EQ(q.cmd.daemon.allocator.power, kairos::AllocatorOptions::Power::kLowPower);
 }
 
+TEST(KairosdOptions, AnOptionGivenTwiceTakesTheLastValue) {
+  const auto p = parse_kairosd_args({"--scan-interval-ms", "50", "--status-file", "/a",
+                                     "--scan-interval-ms", "20", "--status-file", "/b",
+                                     "--no-allocator", "--no-allocator"},
+                                    4);
+  ASSERT_EQ(p.action, Action::kRun) << p.error;
+  EXPECT_EQ(p.cmd.scan_ms, 20);
+  EXPECT_EQ(p.cmd.daemon.status_path, "/b");
+  EXPECT_FALSE(p.cmd.daemon.allocator.enabled);
+}
+
 TEST(KairosdOptions, HelpIsAskedFor) {
   EXPECT_EQ(parse_kairosd_args({"--help"}, 4).action, Action::kHelp);
   EXPECT_EQ(parse_kairosd_args({"-h"}, 4).action, Action::kHelp);

@@ -385,7 +385,7 @@ TEST_F(VethDataplane, AQueueHeldByALiveSocketIsRefusedAfterABoundedWait) {
     const int xskmap = bpf_map_create(BPF_MAP_TYPE_XSKMAP, "kt_busy", 4, 4, kQueues, nullptr);
     ASSERT_GE(xskmap, 0);
     AfXdpConfig second = cfg;
-    second.queue_ids = {1};
+    second.queue_ids.assign(1, 1);  // queue 1 only
     second.bind_busy_wait = std::chrono::milliseconds(200);
     const auto t0 = std::chrono::steady_clock::now();
     try {

@@ -258,6 +258,8 @@ std::string DataplaneService::describe() const {
          " tx_sent=" + std::to_string(a.tx_sent) +
          " tx_dropped=" + std::to_string(a.tx_dropped) +
          " tx_strays=" + std::to_string(a.tx_strays);
+    if (const pid_t dead = regions_[r].replaced_dead_pid())
+      s += " (replaced the region left by dead pid " + std::to_string(dead) + ")";
     if (!cfg_.apps[i].cgroup.empty()) {
       s += " cgroup=" + cfg_.apps[i].cgroup + " active=";
       for (std::size_t k = 0; k < active_[i].size(); k++)

@@ -272,8 +272,9 @@ TEST(NamedRegion, CreateAttachAndUnlink) {
   {
     auto r = ShmRegion::create_named(name, 2, 8, app);
     EXPECT_EQ(r.name(), name);
-    // The name is never reused while it exists.
+    // The name of a live dataplane's region is never reused.
     EXPECT_THROW(ShmRegion::create_named(name, 1, 8), std::system_error);
+    EXPECT_EQ(r.replaced_dead_pid(), 0);
     auto other = ShmRegion::attach_named(name);
     EXPECT_EQ(other.nr_kthreads(), 2u);
     EXPECT_EQ(other.app(), app);

@@ -357,7 +357,8 @@ TEST(DataplaneService, AppNoticesThatTheDataplaneStopped) {
 // service binds the same device queues the old one closed a moment before
 // (the kernel releases them in deferred work after close) and serves again.
 // Rounds 0-3 stop cleanly and start again at once; round 4 follows a
-// dataplane process killed with SIGKILL (no destructor closed anything).
+// dataplane process killed with SIGKILL (no destructor closed anything):
+// its ring region is left behind, and the new service replaces it.
 // Datagrams sent while no service runs are lost (UDP), never answered by
 // the wrong app; every probe after a restart is answered.
 TEST(DataplaneService, RestartsUnderTrafficOnTheSameQueues) {
@@ -415,7 +416,7 @@ TEST(DataplaneService, RestartsUnderTrafficOnTheSameQueues) {
       if (dead == 0) {
         if (setns(veth.server.fd(), CLONE_NEWNET)) _exit(10);
         try {
-          (new DataplaneService(config(name + "-dead")))->start();
+          (new DataplaneService(config(name)))->start();
         } catch (...) {
           _exit(11);
         }
@@ -437,7 +438,12 @@ TEST(DataplaneService, RestartsUnderTrafficOnTheSameQueues) {
     } catch (const std::exception& e) {
       FAIL() << "round " << round << ": the restarted dataplane did not start: " << e.what();
     }
-    if (dead > 0) shm_unlink(("/" + name + "-dead").c_str());  // the dead one's region
+    if (dead > 0) {  // it left its region behind; the name was taken over
+      EXPECT_NE(svc->describe().find("shm=" + name + " delivered=0"), std::string::npos);
+      EXPECT_NE(svc->describe().find("(replaced the region left by dead pid " +
+                                     std::to_string(dead) + ")"),
+                std::string::npos) << svc->describe();
+    }
     svc->start();
     Child app({KAIROS_ECHO_BIN, "--shm", name, "--servers", "2"});
     ASSERT_GT(app.pid, 0);

@@ -25,7 +25,9 @@
  * Finding the region across processes (kairosd --dataplane-config): the
  * dataplane creates it as a POSIX shared-memory object (shm_open, so
  * /dev/shm/<name>) named in its configuration, with O_EXCL (an existing
- * name is an error, never reused), mode 0600, sizes it, fills the header
+ * name is an error, unless it holds the region of a dataplane of the same
+ * owner whose process dp_pid is gone: that one is unlinked and made
+ * anew), mode 0600, sizes it, fills the header
  * and stores magic last (release). An app opens the same name, maps it,
  * and checks magic (acquire), version and geometry before touching any
  * ring; magic == 0 means "not ready yet, retry". app is the address the

@@ -5,6 +5,8 @@
 #include <kairos/contracts/endpoint.hpp>
 #include <kairos/abi/ring.h>
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -98,13 +100,17 @@ class ShmRegion {
                           const Endpoint& app = {});
   static ShmRegion attach(int fd);
   // Name: 1..200 characters of [A-Za-z0-9._-], not starting with '.'.
-  // An existing object of that name is an error (never reused).
+  // An existing object of that name is an error, unless it is the region
+  // of a dataplane whose process died without removing it (same owner,
+  // Kairos magic, dp_pid gone): that one is replaced
+  // (replaced_dead_pid() names the dead process).
   static ShmRegion create_named(const std::string& name, std::uint32_t nr_kthreads,
                                 std::uint32_t nr_slots, const Endpoint& app = {});
   static ShmRegion attach_named(const std::string& name);
   static bool valid_name(const std::string& name);
   Endpoint app() const { return Endpoint::from_abi(hdr_->app); }
   const std::string& name() const { return name_; }  // empty: memfd
+  pid_t replaced_dead_pid() const { return replaced_dead_pid_; }  // 0: none
   ShmRegion(ShmRegion&&) noexcept;
   ShmRegion& operator=(ShmRegion&&) noexcept;
   ShmRegion(const ShmRegion&) = delete;
@@ -133,6 +139,7 @@ class ShmRegion {
   bool creator_ = false; // the dataplane side: marks the region STOPPED at the end
   int bell_fd_ = -1;     // the doorbell eventfd in this process
   int pidfd_ = -1;       // app side: the dataplane's process
+  pid_t replaced_dead_pid_ = 0;  // create_named replaced a dead dataplane's region
 };
 
 }  // namespace kairos::dp
