@@ -57,6 +57,8 @@ std::uint64_t Histogram::percentile(double p) const {
   p = std::clamp(p, 0.0, 100.0);
   const auto rank = std::max<std::uint64_t>(
       1, static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_))));
+  if (rank >= count_) return max_;  // the extremes are kept exactly
+  if (rank == 1) return min_;
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBuckets; i++) {
     seen += counts_[i];
