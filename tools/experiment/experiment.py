@@ -296,7 +296,8 @@ class Runner:
         base = [n for n in ("eevdf", "cpu_idle", "cpuset", "fifo") if n in names]
         if base:
             def score(n):
-                v = [float(r["p99_us"]) for r in self.rows if r["system"] == n and r["load_pct"]]
+                v = [float(r["p99_us"]) for r in self.rows
+                     if r["system"] == n and r["load_pct"] and r["p99_us"] != ""]
                 return statistics.median(v) if v else float("inf")
             self.best_baseline = min(base, key=score)
             out.append(self.best_baseline)

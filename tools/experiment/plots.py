@@ -64,7 +64,7 @@ def make_all(out, order):
     plots = []
     for p in systems:
         rs = [dict(r, t_mid="%.2f" % ((float(r["t_start_s"]) + float(r["t_end_s"])) / 2))
-              for r in step if r["system"] == p]
+              for r in step if r["system"] == p and r["p99_us"] != ""]
         lat += block(rs, ("t_mid", "p99_us"))
         plots.append("'-' using 1:2 with linespoints lw 2 title '%s p99'" % LABELS[p])
     load_rs = [dict(r, t_mid="%.2f" % ((float(r["t_start_s"]) + float(r["t_end_s"])) / 2))

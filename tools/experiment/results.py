@@ -64,7 +64,8 @@ def ratios(rows):
                          (rnd, k, load)]
                     c = [r for r in rows if (r["round"], r["system"], r["load_pct"]) ==
                          (rnd, base, load)]
-                    if a and c and float(c[0]["p99_us"]) > 0:
+                    if a and c and a[0]["p99_us"] != "" and c[0]["p99_us"] != "" and \
+                            float(c[0]["p99_us"]) > 0:
                         p.append(float(a[0]["p99_us"]) / float(c[0]["p99_us"]))
                         b.append(float(a[0]["be_norm"]) / float(c[0]["be_norm"]))
                 if p:

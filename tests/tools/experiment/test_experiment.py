@@ -40,6 +40,11 @@ class ReadResult(unittest.TestCase):
         with self.assertRaisesRegex(RuntimeError, "lost silently"):
             self.read(loadgen_json(completed=97))
 
+    def test_nothing_answered_is_counted_not_lost(self):
+        j = loadgen_json(completed=0, hits=0, stored=0, timeouts=100)
+        r = self.read(j)
+        self.assertEqual((r["completed"], r["errors"], r["p99_us"]), (0, 100, ""))
+
     def test_missing_latencies_are_an_error(self):
         j = loadgen_json()
         j["latency"]["count"] = 90
