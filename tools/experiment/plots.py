@@ -70,11 +70,13 @@ def make_all(out, order):
     load_rs = [dict(r, t_mid="%.2f" % ((float(r["t_start_s"]) + float(r["t_end_s"])) / 2))
                for r in step if r["system"] == systems[0]]
     g = [r for r in grants if r["system"] == "kairos"]
+    xmax = max(float(r["t_end_s"]) for r in step) + 0.5
+    g = [r for r in g if float(r["t_s"]) <= xmax]
     script = head + ("set output '%s/load_step.png'\nset multiplot layout 2,1\n"
-                     "set key inside top right\nset lmargin 12\n"
+                     "set key inside top right\nset lmargin 12\nset xrange [0:%.1f]\n"
                      "set logscale y\nset ylabel 'LC p99 per window (us)'\n"
                      "set title 'Load step: idle -> high -> idle LC load, BE throughout'\n"
-                     "plot %s\n%s" % (out, ", ".join(plots), lat))
+                     "plot %s\n%s" % (out, xmax, ", ".join(plots), lat))
     script += ("unset logscale y\nunset title\nset xlabel 'time (s)'\n"
                "set ylabel 'load (%) / cores'\nset yrange [0:*]\n"
                "plot '-' using 1:2 with steps lw 2 title 'offered LC load (% of capacity)'")
