@@ -127,6 +127,7 @@ struct Conn {
   std::uint16_t next_request_id = 0;
   std::uint64_t next_seq = 0;
   UdpReassembler reassembler;
+  bool dirty = false;  // TCP: requests appended since the last flush
   std::size_t outstanding() const { return fifo.size() + inflight.size(); }
 };
 
@@ -197,10 +198,11 @@ class Worker {
           while (conns_[i].state == Conn::State::Up && conns_[i].outstanding() < ph.depth &&
                  keys_left()) {
             c_.scheduled++;
-            if (!issue_on(i, now)) break;  // counted not_sent (or the connection failed)
+            if (!issue_on(i, now)) break;  // counted not_sent
           }
         }
       }
+      flush_dirty();
       if (now >= next_scan) {
         scan(now);
         next_scan = now + kScanNs;
@@ -363,8 +365,10 @@ class Worker {
           encode_redis(op, key_buf_, vsize, c.out);
         c.fifo.push_back({t0, op});
         c_.sent++;
-        flush(i);
-        sent = conns_[i].fd >= 0;
+        if (!c.dirty) {
+          c.dirty = true;
+          dirty_.push_back(i);
+        }
         break;
       case Protocol::MemcachedUdp: {
         const std::uint16_t id = c.next_request_id++;
@@ -396,6 +400,15 @@ class Worker {
     }
     publish();
     return sent;
+  }
+
+  // Requests issued at one instant leave in one send per connection.
+  void flush_dirty() {
+    for (std::size_t i : dirty_) {
+      conns_[i].dirty = false;
+      if (conns_[i].fd >= 0) flush(i);
+    }
+    dirty_.clear();
   }
 
   bool send_datagram(Conn& c) {
@@ -686,6 +699,7 @@ class Worker {
   Counters c_;
   Histogram hist_;
   std::string key_buf_, dgram_, payload_;
+  std::vector<std::size_t> dirty_;
   char rbuf_[65536];
 };
 

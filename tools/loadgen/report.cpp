@@ -140,7 +140,7 @@ std::string csv_row(const Config& cfg, const RunResult& r) {
 
 std::string progress_line(const Config& cfg, const ProgressSample& s) {
   char b[256];
-  std::snprintf(b, sizeof b, "[%5.1fs / %.0fs] sent %llu  completed %llu (%.0f/s)  errors %llu",
+  std::snprintf(b, sizeof b, "[%5.1fs / %gs] sent %llu  completed %llu (%.0f/s)  errors %llu",
                 s.elapsed_s, cfg.duration_s, (unsigned long long)s.sent,
                 (unsigned long long)s.completed,
                 s.elapsed_s > 0 ? static_cast<double>(s.completed) / s.elapsed_s : 0.0,

@@ -1,6 +1,7 @@
 #include "child_process.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 #include <stdexcept>
 #include <thread>
 
@@ -80,6 +81,26 @@ bool in_path(const std::string& name) {
   int rc;
   run_command("command -v " + name + " >/dev/null", rc);
   return rc == 0;
+}
+
+std::string tcp_query(std::uint16_t port, const std::string& request, const std::string& end) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+      send(fd, request.data(), request.size(), MSG_NOSIGNAL) == ssize_t(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    while (out.find(end) == std::string::npos && (n = recv(fd, buf, sizeof buf, 0)) > 0)
+      out.append(buf, n);
+  }
+  close(fd);
+  return out;
 }
 
 }  // namespace loadgen_test

@@ -22,6 +22,7 @@ class Server {
   // Waits until a TCP connect to 127.0.0.1:port succeeds (false on timeout
   // or when the server exited).
   bool wait_listening(std::uint16_t port, double timeout_s);
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
@@ -34,4 +35,9 @@ std::string run_command(const std::string& cmd, int& rc);
 // Whether a program is in PATH.
 bool in_path(const std::string& name);
 
+// Sends `request` to 127.0.0.1:port over TCP and returns what comes back
+// until `end` is seen (at most 2 s).
+std::string tcp_query(std::uint16_t port, const std::string& request, const std::string& end);
+
 }  // namespace loadgen_test
+

