@@ -308,6 +308,8 @@ class Runner:
         results.write_all(self)
         if not self.a.no_plots:
             plots.make_all(self.out, [s.name for s in systems.ALL])
+        with open(os.path.join(self.out, "tables.txt"), "w") as f:
+            table.print_tables(self.out, f)
         table.print_tables(self.out)
         log("results in %s" % self.out)
 
