@@ -1,0 +1,48 @@
+#!/bin/sh
+# runner_vm_test.sh SOURCE_DIR BUILD_DIR: the experiment runner on one short
+# load point per system (inside the sched_ext VM). Fails when any system's
+# run fails, loses requests silently (the runner checks kairos-loadgen's
+# counters) or leaves something behind, when a result is missing, and when
+# bad options are not refused.
+set -eu
+src=$1
+build=$2
+out=$build/experiments/vm-test
+rm -rf "$out"
+run="$src/tools/experiment/run.sh --build $build"
+
+# Bad input: a clear error, exit status 2, nothing started.
+for bad in "--systems eevdf,nosuch" "--loads 0" "--loads ten" "--guard 2000/1000" "--duration -1"; do
+	# shellcheck disable=SC2086
+	if $run $bad --out "$out" >"$out.err" 2>&1; then
+		echo "FAIL: '$bad' was accepted" >&2
+		exit 1
+	fi
+	grep -q "error:" "$out.err" || { echo "FAIL: no error for '$bad'" >&2; cat "$out.err" >&2; exit 1; }
+done
+rm -f "$out.err"
+
+$run --loads 50 --duration 2 --capacity-duration 1 --out "$out"
+
+# Every system has its idle and its load point, each load point answered
+# without failures, and a BE throughput.
+python3 - "$out" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/runs.csv")))
+want = {"eevdf", "cpu_idle", "cpuset", "fifo", "kairos", "kairos_kmod"}
+got = {(r["system"], r["load_pct"]) for r in rows}
+missing = [(s, l) for s in want for l in ("0", "50.0") if (s, l) not in got]
+assert not missing, "missing runs: %s" % missing
+for r in rows:
+    assert float(r["be_norm"]) > 0, r
+    if r["load_pct"] != "0":
+        assert int(r["completed"]) > 0 and float(r["p99_us"]) > 0, r
+        assert int(r["errors"]) == 0, "requests failed: %s" % r
+k = [r for r in rows if r["system"] == "kairos" and r["load_pct"] != "0"]
+assert k[0]["granted_mean"] and float(k[0]["granted_mean"]) >= 1, k
+print("runner: %d runs, all systems answered" % len(rows))
+PY
+for f in p99_vs_load.png be_vs_load.png summary.csv ratios.csv meta.txt; do
+	[ -s "$out/$f" ] || { echo "FAIL: $out/$f missing" >&2; exit 1; }
+done
+echo "runner_vm_test: ok"

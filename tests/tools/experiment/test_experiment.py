@@ -1,0 +1,121 @@
+"""Unit tests of the experiment runner's pure parts: the CPU plan, the
+loadgen result check, stress-ng parsing, BE normalisation and ratios."""
+
+import json
+import os
+import tempfile
+import unittest
+
+import results
+import workload
+from experiment import Plan
+
+
+def loadgen_json(**counters):
+    c = {"scheduled": 100, "sent": 100, "completed": 100, "hits": 90, "misses": 0,
+         "stored": 10, "not_stored": 0, "error_replies": 0, "timeouts": 0, "failed": 0,
+         "unanswered": 0, "not_sent": 0, "malformed": 0, "connection_failures": 0,
+         "late": 0, "connects": 8}
+    c.update(counters)
+    return {"offered_rate": 100.0, "achieved_rate": 100.0, "counters": c,
+            "latency": {"count": c["completed"], "p50_us": 10.0, "p99_us": 50.0,
+                        "p999_us": 80.0, "max_us": 90.0}}
+
+
+class ReadResult(unittest.TestCase):
+    def read(self, j):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(j, f)
+        try:
+            return workload.read_result(f.name)
+        finally:
+            os.unlink(f.name)
+
+    def test_balanced_run(self):
+        r = self.read(loadgen_json(completed=95, timeouts=3, not_sent=2))
+        self.assertEqual(r["errors"], 5)
+        self.assertEqual(r["p99_us"], 50.0)
+
+    def test_silent_loss_is_an_error(self):
+        with self.assertRaisesRegex(RuntimeError, "lost silently"):
+            self.read(loadgen_json(completed=97))
+
+    def test_nothing_answered_is_counted_not_lost(self):
+        j = loadgen_json(completed=0, hits=0, stored=0, timeouts=100)
+        r = self.read(j)
+        self.assertEqual((r["completed"], r["errors"], r["p99_us"]), (0, 100, ""))
+
+    def test_missing_latencies_are_an_error(self):
+        j = loadgen_json()
+        j["latency"]["count"] = 90
+        with self.assertRaisesRegex(RuntimeError, "latencies"):
+            self.read(j)
+
+
+class BogoOps(unittest.TestCase):
+    TEXT = """stress-ng: metrc: [27837] stressor       bogo ops real time  usr time  sys time   bogo ops/s     bogo ops/s
+stress-ng: metrc: [27837]                           (secs)    (secs)    (secs)   (real time) (usr+sys time)
+stress-ng: metrc: [27837] cpu              1000      2.00      0.25      0.01     500.00      639013.80
+stress-ng: metrc: [27837] stream              618      2.00      0.25      0.00       308.29        2450.51
+"""
+
+    def test_parses_both_stressors(self):
+        self.assertEqual(workload.parse_bogo_ops(self.TEXT, "x"), {"cpu": 500.0, "stream": 308.29})
+
+    def test_missing_stressor_is_an_error(self):
+        with self.assertRaisesRegex(RuntimeError, "no bogo-ops"):
+            workload.parse_bogo_ops(self.TEXT.splitlines()[2], "x")
+
+
+class CpuPlan(unittest.TestCase):
+    def test_two_cpus_share_the_generator(self):
+        p = Plan({0, 1})
+        self.assertEqual((p.lc_cpus, p.be_cpus, p.gen), ("1", "0", []))
+        self.assertIn("shares", p.note)
+        self.assertEqual((p.guaranteed, p.burstable), (1, 1))
+
+    def test_generator_gets_its_own_cpus_from_four(self):
+        p = Plan(range(8))
+        self.assertEqual(p.gen, [6, 7])
+        self.assertEqual(p.measured, "0,1,2,3,4,5")
+        self.assertEqual((p.lc_cpus, p.be_cpus), ("3,4,5", "0,1,2"))
+        self.assertEqual((p.guaranteed, p.burstable), (3, 5))
+
+    def test_scales_to_many_cpus(self):
+        p = Plan(range(64))
+        self.assertEqual(len(p.gen), 16)
+        self.assertEqual(p.lc_cores, 24)
+        self.assertLessEqual(p.burstable, 47)
+
+
+class Summaries(unittest.TestCase):
+    def rows(self):
+        out = []
+        for rnd, sysname, load, p99, cpu in [
+                (1, "eevdf", 0, "", 100), (1, "eevdf", 50, 1000, 60),
+                (1, "kairos", 0, "", 90), (1, "kairos", 50, 500, 80),
+                (2, "eevdf", 0, "", 50), (2, "eevdf", 50, 2000, 30),
+                (2, "kairos", 0, "", 50), (2, "kairos", 50, 400, 50)]:
+            out.append({"round": rnd, "system": sysname, "load_pct": load, "p99_us": p99,
+                        "be_cpu_ops_s": cpu, "be_stream_ops_s": cpu, "achieved": "",
+                        "p50_us": "", "p999_us": "", "granted_mean": "", "errors": ""})
+        return out
+
+    def test_be_is_normalised_to_the_same_rounds_stock_idle_point(self):
+        rows = self.rows()
+        results.normalise_be(rows)
+        self.assertEqual([r["be_norm"] for r in rows if r["load_pct"] == 50],
+                         ["0.600", "0.800", "0.600", "1.000"])
+
+    def test_ratios_are_medians_of_per_round_ratios(self):
+        rows = self.rows()
+        results.normalise_be(rows)
+        r = [x for x in results.ratios(rows) if x["baseline"] == "eevdf"]
+        self.assertEqual(len(r), 1)
+        # per round: 0.5 and 0.2 -> 0.35; BE 0.8/0.6 and 1.0/0.6 -> 1.5
+        self.assertEqual((r[0]["p99_ratio"], r[0]["be_ratio"], r[0]["rounds"]),
+                         ("0.35", "1.50", 2))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,383 @@
+"""kairos experiment runner: an unmodified LC service (memcached or Redis)
+next to BE stressors, under each system in turn in one boot, at several LC
+loads (percent of the service's measured capacity); CSV + PNG out.
+Run as root on a sched_ext kernel (tools/dev vm -- tools/experiment/run.sh ...).
+See tools/experiment/README.md."""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+
+import cgroups
+import plots
+import table
+import systems
+import workload
+from systems import BE_CG, LC_CG
+
+
+class Build:
+    def __init__(self, d):
+        self.dir = os.path.abspath(d)
+        self.kairosd = os.path.join(self.dir, "kairosd/kairosd")
+        self.kairosctl = os.path.join(self.dir, "tools/kairosctl/kairosctl")
+        self.loadgen = os.path.join(self.dir, "tools/loadgen/kairos-loadgen")
+        self.ko = os.path.join(self.dir, "kmod-build/kairos.ko")
+
+
+def cpulist(cpus):
+    return ",".join(str(c) for c in cpus)
+
+
+class Plan:
+    """Which CPUs do what, scaled to the machine: with 4 or more CPUs the
+    load generator gets the last quarter to itself and the rest is the
+    measured set; below that it shares the measured CPUs (noted)."""
+
+    def __init__(self, cpus):
+        cpus = sorted(cpus)
+        n = len(cpus)
+        self.guard = None  # (quantum_us, period_us) for kairos.ko, or its default
+        if n >= 4:
+            g = max(1, n // 4)
+            self.gen, measured = cpus[n - g:], cpus[:n - g]
+            self.note = ("load generator on CPUs %s, out of the measured set %s"
+                         % (cpulist(self.gen), cpulist(measured)))
+        else:
+            self.gen, measured = [], cpus
+            self.note = ("only %d CPUs: the load generator (SCHED_FIFO, every system alike) "
+                         "shares the measured CPUs %s" % (n, cpulist(measured)))
+        k = max(1, len(measured) // 2)
+        self.measured = cpulist(measured)
+        self.lc_cpus = cpulist(measured[-k:])
+        self.be_cpus = cpulist(measured[:-k])
+        self.nmeasured = len(measured)
+        self.lc_cores = k
+        self.guaranteed = k
+        # At most every measured CPU but the one kairosd's allocator polls
+        # on (it never grants it); kairosctl wants burstable >= guaranteed.
+        self.burstable = max(k, len(measured) - 1)
+        self.service_threads = self.burstable
+
+
+class Sampler(threading.Thread):
+    """Samples the LC app's granted cores every 100 ms."""
+
+    def __init__(self, system, t0):
+        super().__init__(daemon=True)
+        self.system, self.t0 = system, t0
+        self.samples, self.stop_ev = [], threading.Event()
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            g = self.system.granted()
+            if g is not None:
+                self.samples.append((time.monotonic() - self.t0, g))
+            self.stop_ev.wait(0.1)
+
+    def finish(self):
+        self.stop_ev.set()
+        self.join()
+        return self.samples
+
+
+def log(msg):
+    print("experiment: " + msg, file=sys.stderr, flush=True)
+
+
+class Runner:
+    def __init__(self, args):
+        self.a = args
+        self.build = Build(args.build)
+        self.plan = Plan(os.sched_getaffinity(0))
+        self.out = args.out
+        self.logdir = os.path.join(self.out, "logs")
+        os.makedirs(self.logdir, exist_ok=True)
+        self.proto, self.port, _ = workload.SERVICES[args.service]
+        self.rows, self.grants, self.step_rows, self.step_grants = [], [], [], []
+        self.capacity = None
+
+    def loadgen(self, tag):
+        return workload.Loadgen(self.build.loadgen, self.proto, self.port,
+                                os.path.join(self.logdir, "loadgen.%s.json" % tag),
+                                cpulist(self.plan.gen) if self.plan.gen else None)
+
+    # --- one system's environment -------------------------------------------------
+    def enter(self, system_cls, tag):
+        systems.check_clean("before %s" % system_cls.name)
+        cgroups.create(LC_CG)
+        cgroups.create(BE_CG)
+        if self.plan.gen:  # keep the measured work off the generator's CPUs
+            cgroups.write(LC_CG, "cpuset.cpus", self.plan.measured)
+            cgroups.write(BE_CG, "cpuset.cpus", self.plan.measured)
+        system = system_cls(self.plan, self.build, self.logdir)
+        self.current = system
+        system.setup()
+        self.service = workload.Service(
+            self.a.service, self.plan.service_threads, LC_CG,
+            os.path.join(self.logdir, "%s.%s.log" % (self.a.service, tag)), system.fifo_prio)
+        system.after_service(self.service)
+        # Every key exists before the measured runs (their misses would be cheaper).
+        self.loadgen("warmup." + tag).run(["-m", "open", "-r", "50", "-d", "0.2"], 120)
+        return system
+
+    def leave(self):
+        errors = []
+        svc, self.service = getattr(self, "service", None), None
+        sysm, self.current = getattr(self, "current", None), None
+        for step in (lambda: svc and svc.stop(), lambda: sysm and sysm.teardown(),
+                     lambda: cgroups.remove(LC_CG), lambda: cgroups.remove(BE_CG)):
+            try:
+                step()
+            except Exception as e:  # keep tearing down; report the first failure
+                errors.append(str(e))
+        if errors:
+            raise RuntimeError("teardown: " + "; ".join(errors))
+        systems.check_clean("after %s" % (sysm.name if sysm else "?"))
+
+    # --- measurements --------------------------------------------------------------
+    def measure_capacity(self):
+        """Closed loop against the service on its LC cores, alone."""
+        cgroups.create(LC_CG)
+        try:
+            cgroups.write(LC_CG, "cpuset.cpus", self.plan.lc_cpus)
+            self.service = workload.Service(self.a.service, self.plan.service_threads, LC_CG,
+                                            os.path.join(self.logdir, "capacity.log"))
+            rates = []
+            for i in range(3):  # the median of three: the emulated host is noisy
+                r = self.loadgen("capacity.%d" % i).run(
+                    ["-m", "closed", "--depth", "4", "-d", str(self.a.capacity_duration)]
+                    + (["--no-warmup"] if i else []), 300)
+                if r["errors"]:
+                    raise RuntimeError("capacity run had %d failed requests" % r["errors"])
+                rates.append(r["achieved"])
+        finally:
+            self.service.stop()
+            self.service = None
+            cgroups.remove(LC_CG)
+        log("capacity runs: %s requests/s" % ", ".join("%.0f" % x for x in rates))
+        return statistics.median(rates)
+
+    def point(self, system, rnd, load):
+        """One (system, load) run: BE for the whole window, LC load in its middle."""
+        d = self.a.duration
+        tag = "%s.r%d.l%g" % (system.name, rnd, load)
+        be = workload.BestEffort(self.plan.nmeasured, d + 2, BE_CG,
+                                 os.path.join(self.logdir, "be.%s.log" % tag))
+        try:
+            time.sleep(1)
+            before = system.counters()
+            t0 = time.monotonic()
+            sampler = Sampler(system, t0)
+            sampler.start()
+            if load > 0:
+                lg = self.loadgen(tag)
+                r = lg.run(["-m", "open", "-r", "%.1f" % (self.capacity * load / 100.0),
+                            "-d", str(d), "--no-warmup", "--timeout", "1", "--drain", "1"],
+                           d + 30)
+            else:
+                time.sleep(d)
+                r = {}
+            samples = sampler.finish()
+            after = system.counters()
+            bo = be.result(d + 30)
+        finally:
+            be.kill()
+        for t, g in samples:
+            self.grants.append({"round": rnd, "system": system.name, "load_pct": load,
+                                "t_s": "%.2f" % t, "granted": g})
+        row = {"round": rnd, "system": system.name, "load_pct": load,
+               "target_rate": "%.0f" % (self.capacity * load / 100.0)}
+        for k in ("offered", "achieved", "completed", "errors", "timeouts",
+                  "p50_us", "p99_us", "p999_us", "max_us"):
+            row[k] = r.get(k, "")
+        row["be_cpu_ops_s"], row["be_stream_ops_s"] = bo["cpu"], bo["stream"]
+        # Kairos' own view of the point: how often its guard held LC back.
+        for k in ("guard_throttles", "preempt_kicks", "lc_throttled_ms"):
+            row[k] = (after[k] - before[k]) if k in after and k in before else ""
+        row["granted_mean"] = ("%.2f" % statistics.mean(g for _, g in samples)) if samples else ""
+        self.rows.append(row)
+        log("%-12s round %d load %3g%%: achieved %s/s p99 %s us errors %s | BE cpu %.0f "
+            "stream %.1f ops/s | granted %s" % (system.name, rnd, load, row["achieved"],
+                                                row["p99_us"], row["errors"], bo["cpu"],
+                                                bo["stream"], row["granted_mean"] or "-"))
+
+    def step(self, system):
+        """Low -> high -> low LC load in consecutive windows of --step-window
+        seconds, BE throughout. Each window is its own kairos-loadgen run,
+        started on a fixed clock so that the next one starts while the last
+        drains: the offered load has no gaps, and each window has its own
+        percentiles."""
+        win = self.a.step_window
+        phases = [("low", self.a.step_low)] * int(round(2 / win)) + \
+                 [("high", self.a.step_high)] * int(round(3 / win)) + \
+                 [("low", self.a.step_low)] * int(round(3 / win))
+        total = len(phases) * win + 6
+        be = workload.BestEffort(self.plan.nmeasured, total, BE_CG,
+                                 os.path.join(self.logdir, "be.step.%s.log" % system.name))
+        running = []
+        try:
+            time.sleep(1)
+            t0 = time.monotonic()
+            sampler = Sampler(system, t0)
+            sampler.start()
+            for i, (phase, pct) in enumerate(phases):
+                delay = t0 + i * win - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                ts = time.monotonic() - t0
+                lg = self.loadgen("step.%s.%d" % (system.name, i))
+                running.append((i, phase, pct, ts, lg, lg.start(
+                    ["-m", "open", "-r", "%.1f" % (self.capacity * pct / 100.0), "-d", str(win),
+                     "--no-warmup", "--timeout", "1", "--drain", "1"])))
+            for i, phase, pct, ts, lg, proc in running:
+                r = lg.finish(proc, win + 60)
+                self.step_rows.append({
+                    "system": system.name, "window": i, "phase": phase, "load_pct": pct,
+                    "t_start_s": "%.2f" % ts, "t_end_s": "%.2f" % (ts + win),
+                    "achieved": r["achieved"], "errors": r["errors"], "p50_us": r["p50_us"],
+                    "p99_us": r["p99_us"], "max_us": r["max_us"]})
+            running = []
+            for t, g in sampler.finish():
+                self.step_grants.append({"system": system.name, "t_s": "%.2f" % t, "granted": g})
+            be.result(total + 30)
+        finally:
+            for *_, proc in running:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            be.kill()
+        log("%s load step done (%d windows)" % (system.name, len(phases)))
+
+    # --- the whole experiment --------------------------------------------------------
+    def run(self):
+        names, loads = self.a.systems, self.a.loads
+        systems.check_clean("start")
+        enabled = cgroups.enable_controllers()
+        try:
+            log(self.plan.note)
+            self.capacity = self.measure_capacity()
+            log("%s capacity on CPUs %s (closed loop): %.0f requests/s"
+                % (self.a.service, self.plan.lc_cpus, self.capacity))
+            for rnd in range(1, self.a.rounds + 1):
+                order = names[rnd - 1:] + names[:rnd - 1]  # who goes first rotates
+                for n in order:
+                    system = self.enter(systems.BY_NAME[n], "%s.r%d" % (n, rnd))
+                    try:
+                        for load in [0] + loads:
+                            self.point(system, rnd, load)
+                    finally:
+                        self.leave()
+            self.write()  # the sweep's results stand even if the step fails
+            if self.a.step:
+                for n in self.step_systems(names):
+                    system = self.enter(systems.BY_NAME[n], "%s.step" % n)
+                    try:
+                        self.step(system)
+                    finally:
+                        self.leave()
+                self.write()
+        except BaseException:
+            try:
+                self.leave()
+            except Exception as e:
+                log("cleanup after the failure: %s" % e)
+            raise
+        finally:
+            cgroups.disable_controllers(enabled)
+
+    def step_systems(self, names):
+        """Kairos and the baseline with the lowest median LC p99 over the loads."""
+        out = [n for n in ("kairos",) if n in names]
+        base = [n for n in ("eevdf", "cpu_idle", "cpuset", "fifo") if n in names]
+        if base:
+            def score(n):
+                v = [float(r["p99_us"]) for r in self.rows
+                     if r["system"] == n and r["load_pct"] and r["p99_us"] != ""]
+                return statistics.median(v) if v else float("inf")
+            self.best_baseline = min(base, key=score)
+            out.append(self.best_baseline)
+        return out
+
+    def write(self):
+        import results
+        results.write_all(self)
+        if not self.a.no_plots:
+            plots.make_all(self.out, [s.name for s in systems.ALL])
+        with open(os.path.join(self.out, "tables.txt"), "w") as f:
+            table.print_tables(self.out, f)
+        table.print_tables(self.out)
+        log("results in %s" % self.out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    here = os.path.dirname(os.path.abspath(__file__))
+    p.add_argument("--service", choices=sorted(workload.SERVICES), default="memcached")
+    p.add_argument("--loads", default="10,30,50,70,90",
+                   help="LC loads, percent of the service's capacity on its cores")
+    p.add_argument("--systems", default="all",
+                   help="comma-separated: " + ",".join(systems.BY_NAME) + " (default all)")
+    p.add_argument("--duration", type=float, default=10, help="seconds per load point")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--capacity-duration", type=float, default=3)
+    p.add_argument("--step", action="store_true", help="also the load-step run")
+    p.add_argument("--step-low", type=float, default=5)
+    p.add_argument("--step-high", type=float, default=80)
+    p.add_argument("--step-window", type=float, default=0.5)
+    p.add_argument("--guard", default="",
+                   help="QUANTUM_US/PERIOD_US for kairos.ko's guard (default: as it loads)")
+    p.add_argument("--kairos-guaranteed", type=int, default=None,
+                   help="guaranteed cores of the LC app under Kairos (default: the static "
+                        "partition's LC cores; 0 lets the allocator grant every core)")
+    p.add_argument("--build", default=os.path.join(here, "../../build/rootfs"))
+    p.add_argument("--out", required=True)
+    p.add_argument("--no-plots", action="store_true")
+    a = p.parse_args()
+    a.systems = [s.name for s in systems.ALL] if a.systems == "all" else a.systems.split(",")
+    for n in a.systems:
+        if n not in systems.BY_NAME:
+            p.error("unknown system '%s' (known: %s)" % (n, ", ".join(systems.BY_NAME)))
+    try:
+        a.loads = [float(x) for x in a.loads.split(",")]
+    except ValueError:
+        p.error("--loads wants comma-separated percentages, got '%s'" % a.loads)
+    if any(not 0 < x <= 150 for x in a.loads):
+        p.error("--loads wants percentages in (0, 150]")
+    if a.duration <= 0 or a.rounds < 1:
+        p.error("--duration must be > 0 and --rounds >= 1")
+    guard = None
+    if a.guard:
+        try:
+            guard = tuple(int(x) for x in a.guard.split("/"))
+            if len(guard) != 2 or not 0 < guard[0] <= guard[1]:
+                raise ValueError
+        except ValueError:
+            p.error("--guard wants QUANTUM_US/PERIOD_US with 0 < QUANTUM_US <= PERIOD_US, "
+                    "got '%s'" % a.guard)
+    if os.geteuid() != 0:
+        p.error("needs root (cgroups, kairos.ko, SCHED_FIFO)")
+    b = Build(a.build)
+    for f in (b.loadgen, b.kairosd, b.kairosctl):
+        if not os.access(f, os.X_OK):
+            p.error("%s is not built (tools/dev build)" % f)
+    r = Runner(a)
+    r.plan.guard = guard
+    if a.kairos_guaranteed is not None:
+        if not 0 <= a.kairos_guaranteed <= r.plan.burstable:
+            p.error("--kairos-guaranteed wants 0..%d here" % r.plan.burstable)
+        r.plan.guaranteed = a.kairos_guaranteed
+    try:
+        r.run()
+    except (RuntimeError, OSError) as e:
+        log("FAILED: %s" % e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
