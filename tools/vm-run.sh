@@ -43,17 +43,29 @@ accel=--disable-kvm
 # GUEST=HOST form: virtme-ng checks a bare path relative to its cwd.
 guest_cmd="touch '$marker'; ( $cmd ); echo \$? > '$rcfile'"
 # virtme-ng gives the guest fresh overlays on these trees, which hide a
-# checkout inside them (a clone in /tmp or /var/tmp): the guest starts in
-# this directory and runs the tests from it, so mount it explicitly.
+# checkout inside them (a clone in /tmp or /var/tmp): the guest runs the
+# checkout's scripts and starts in this directory, so both are mounted
+# explicitly, before DIR, which may lie inside the checkout (virtme-ng
+# mounts read-only directories after writable ones, so these are writable
+# too, or they would cover DIR).
+overlaid() {
+	case $1 in
+	/etc/* | /lib/* | /home/* | /opt/* | /srv/* | /usr/* | /var/* | /tmp/*) return 0 ;;
+	esac
+	return 1
+}
+src=$(cd "$(dirname "$0")/.." && pwd)
 here=$(pwd)
-srcdir=
-case $here in
-/etc/* | /lib/* | /home/* | /opt/* | /srv/* | /usr/* | /var/* | /tmp/*) srcdir=$here ;;
+set --
+overlaid "$src" && set -- --rwdir "$src=$src"
+case "$here/" in
+"$src/"* | "$rwdir/"*) ;;
+*) overlaid "$here" && set -- "$@" --rwdir "$here=$here" ;;
 esac
 
 echo "vm-run: booting $rel ($cpus CPUs, $mem) to run: $cmd" >&2
 timeout -k 15 "$total" vng --run "$image" $accel --cpus "$cpus" --memory "$mem" \
-	${srcdir:+--rodir "$srcdir=$srcdir"} --rwdir "$rwdir=$rwdir" --exec "$guest_cmd" </dev/null &
+	"$@" --rwdir "$rwdir=$rwdir" --exec "$guest_cmd" </dev/null &
 vm=$!
 waited=0
 while [ ! -e "$marker" ] && kill -0 "$vm" 2>/dev/null; do
