@@ -9,6 +9,7 @@ src=$1
 build=$2
 out=$build/experiments/vm-test
 rm -rf "$out"
+mkdir -p "$build/experiments"  # a fresh build tree has none yet
 run="$src/tools/experiment/run.sh --build $build"
 
 # Bad input: a clear error, exit status 2, nothing started.
