@@ -11,9 +11,10 @@
  * Safety nets, so that no runnable task is ever left behind:
  *  - the MicroQuanta guard: LC work on a CPU may use at most quantum_ns of
  *    every period_ns while other work waits (token bucket per CPU);
- *  - whatever the guard says, an owned CPU serves the shared DSQ at least
- *    once per period_ns, and an LC task whose slice ended queues behind
- *    its siblings instead of preempting its own CPU again;
+ *  - whatever the guard says, LC work holds a CPU for at most about
+ *    period_ns while ordinary work waits before one ordinary task runs,
+ *    and an LC task whose slice ended queues behind its siblings instead
+ *    of preempting its own CPU again;
  *  - an LC task that cannot run on any CPU its app owns (no grant, CPU
  *    offline, affinity) is treated as an ordinary task;
  *  - an LC task queued longer than rescue_ns runs on whichever CPU looks
@@ -91,8 +92,8 @@ struct cpu_ctx {
 	u64 run_start;		/* when curr_app's task was last charged */
 	s64 budget;		/* MicroQuanta tokens left, ns */
 	u64 refill_at;		/* when budget was last refilled */
-	u64 shared_at;		/* when this CPU last served (or found empty)
-				 * the shared DSQ */
+	u64 shared_at;		/* when this CPU last ran ordinary work or
+				 * found the shared DSQ empty */
 };
 
 struct {
@@ -247,10 +248,30 @@ static bool guard_allows(struct cpu_ctx *c)
 }
 
 /*
- * True when this CPU has not served the shared DSQ for a whole period:
- * its owner's work then waits for one ordinary task, whatever the guard
- * says (with quantum == period the guard never holds LC back, and tasks
- * that only this CPU may run would wait for ever).
+ * guard_allows as of now, for a CPU that may not have refilled since its
+ * last tick or dispatch (an LC task that slept through its debt must not
+ * wait a tick for tokens it already has). Reads only: the CPU's own
+ * refill() does the bookkeeping.
+ */
+static bool guard_allows_at(struct cpu_ctx *c, u64 now)
+{
+	u64 quantum = tunables.quantum_ns, period = tunables.period_ns;
+	u64 elapsed = now > c->refill_at ? now - c->refill_at : 0;
+	s64 budget = c->budget;
+
+	if (!period || quantum >= period || elapsed >= period)
+		return true;
+	return budget + (s64)(elapsed * quantum / period) > 0;
+}
+
+/*
+ * True when LC work has held this CPU for a whole period while ordinary
+ * work may have waited (shared_at: the last time it ran ordinary work or
+ * found none): one ordinary task then goes first, whatever the guard says
+ * (with quantum == period the guard never holds LC back, and tasks that
+ * only this CPU may run would wait for ever). Time spent running ordinary
+ * work counts as serving it: a CPU that just ran a BE slice owes nothing,
+ * and its owner's queued work comes next.
  */
 static bool shared_due(struct cpu_ctx *c, u64 now)
 {
@@ -293,6 +314,7 @@ static s32 pick_owned_cpu(struct task_struct *p, u32 app,
 			  struct kairos_app *a, s32 prefer, enum pick_kind *kind)
 {
 	s32 preemptible = -1, any = -1;
+	u64 now = bpf_ktime_get_ns();
 	u32 cpu;
 
 	*kind = PICK_BUSY;
@@ -317,7 +339,7 @@ static s32 pick_owned_cpu(struct task_struct *p, u32 app,
 			any = cpu;
 		c = cpu_ctx(cpu);
 		if (preemptible < 0 && c && c->curr_app != app &&
-		    guard_allows(c))
+		    guard_allows_at(c, now))
 			preemptible = cpu;
 	}
 	if (preemptible >= 0) {
@@ -523,6 +545,14 @@ static void maybe_inject_error(void)
 	scx_bpf_error_bstr(fmt, data, sizeof(data));
 }
 
+/* True when p belongs to an LC app (cached classification). */
+static bool prev_is_lc(struct task_struct *p)
+{
+	struct task_ctx *tc = task_ctx(p);
+
+	return tc && lc_app(tc->app);
+}
+
 void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u64 now = bpf_ktime_get_ns();
@@ -534,6 +564,9 @@ void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 	maybe_inject_error();
 	if (o && lc_app(*o))
 		owner = *o;
+	/* prev was ordinary work: this CPU served it until now */
+	if (c && prev && !prev_is_lc(prev))
+		c->shared_at = now;
 	/*
 	 * Rescued LC work and the owner's work come first, unless this CPU
 	 * owes the shared DSQ a turn (shared_due): then one ordinary task
@@ -610,6 +643,8 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 	app = tc->app;
 	c->curr_app = lc_app(app) ? app : 0;
 	c->run_start = now;
+	if (!c->curr_app)
+		c->shared_at = now;	/* ordinary work runs: see shared_due */
 	publish_cpu_state(scx_bpf_task_cpu(p), 1, c->curr_app);
 }
 
@@ -623,8 +658,13 @@ void KAIROS_OPS(kairos_stopping, struct task_struct *p, bool runnable)
 		tc->requeue = runnable;
 
 	publish_cpu_state(scx_bpf_task_cpu(p), 0, 0);
-	if (!c || !c->curr_app)
+	if (!c)
 		return;
+	if (!c->curr_app) {
+		/* ordinary work ran until now (preempted, blocked or expired) */
+		c->shared_at = bpf_ktime_get_ns();
+		return;
+	}
 	charge(c, bpf_ktime_get_ns());
 	c->curr_app = 0;
 }
@@ -657,6 +697,7 @@ void KAIROS_OPS(kairos_tick, struct task_struct *p)
 		}
 		return;
 	}
+	c->shared_at = now;	/* ordinary work runs: see shared_due */
 	o = bpf_map_lookup_elem(&cpu_owner, &key);
 	if (o && *o && lc_app(*o) && guard_allows(c) &&
 	    scx_bpf_dsq_nr_queued(app_dsq(*o)) > 0)

@@ -368,6 +368,7 @@ void Daemon::write_status() const {
       << " dispatched=" << disp
       << " wait_avg_us=" << (disp ? s.wait_ns_total / disp / 1000 : 0)
       << " wait_max_us=" << s.wait_ns_max / 1000
+      << " wait_total_us=" << s.wait_ns_total / 1000
       << " run_ms=" << s.run_ns / 1000000 << "\n";
   }
   for (auto& [path, why] : invalid_)

@@ -197,14 +197,24 @@ class Runner:
             row[k] = r.get(k, "")
         row["be_cpu_ops_s"], row["be_stream_ops_s"] = bo["cpu"], bo["stream"]
         # Kairos' own view of the point: how often its guard held LC back.
-        for k in ("guard_throttles", "preempt_kicks", "lc_throttled_ms"):
+        for k in ("guard_throttles", "preempt_kicks", "lc_throttled_ms", "rescues"):
             row[k] = (after[k] - before[k]) if k in after and k in before else ""
+        # Kairos (sched_ext): mean wait of the LC tasks that queued in their
+        # app's DSQ during the point.
+        row["lc_queue_wait_us"] = ""
+        if all(k in d for d in (before, after) for k in ("lc_waits", "lc_wait_us")):
+            n = after["lc_waits"] - before["lc_waits"]
+            row["lc_queue_wait_us"] = ("%.0f" % ((after["lc_wait_us"] - before["lc_wait_us"]) / n)
+                                       if n > 0 else "0")
         row["granted_mean"] = ("%.2f" % statistics.mean(g for _, g in samples)) if samples else ""
         self.rows.append(row)
         log("%-12s round %d load %3g%%: achieved %s/s p99 %s us errors %s | BE cpu %.0f "
-            "stream %.1f ops/s | granted %s" % (system.name, rnd, load, row["achieved"],
-                                                row["p99_us"], row["errors"], bo["cpu"],
-                                                bo["stream"], row["granted_mean"] or "-"))
+            "stream %.1f ops/s | granted %s%s" % (
+                system.name, rnd, load, row["achieved"], row["p99_us"], row["errors"],
+                bo["cpu"], bo["stream"], row["granted_mean"] or "-",
+                (" | throttles %s rescues %s LC queue wait %s us"
+                 % (row["guard_throttles"], row["rescues"], row["lc_queue_wait_us"]))
+                if row["rescues"] != "" else ""))
 
     def step(self, system):
         """Low -> high -> low LC load in consecutive windows of --step-window

@@ -162,8 +162,18 @@ class Kairos(System):
         if not m:
             return {}
         kv = dict(f.split("=", 1) for f in m.group(0).split()[1:] if "=" in f)
-        return {"guard_throttles": int(kv.get("guard_throttles", 0)),
-                "preempt_kicks": int(kv.get("preempt_kicks", 0))}
+        out = {"guard_throttles": int(kv.get("guard_throttles", 0)),
+               "preempt_kicks": int(kv.get("preempt_kicks", 0)),
+               "rescues": int(kv.get("rescues", 0))}
+        # The LC app's queue: how many of its tasks waited in its DSQ, and
+        # for how long in all (a stuck worker shows here and in rescues).
+        line = self._app_line(read_status())
+        if line:
+            app = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+            if "wait_total_us" in app:
+                out["lc_waits"] = int(app.get("dispatched", 0))
+                out["lc_wait_us"] = int(app["wait_total_us"])
+        return out
 
     def teardown(self):
         if getattr(self, "proc", None) and self.proc.poll() is None:

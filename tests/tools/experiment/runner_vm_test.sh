@@ -2,8 +2,9 @@
 # runner_vm_test.sh SOURCE_DIR BUILD_DIR: the experiment runner on one short
 # load point per system (inside the sched_ext VM). Fails when any system's
 # run fails, loses requests silently (the runner checks kairos-loadgen's
-# counters) or leaves something behind, when a result is missing, and when
-# bad options are not refused.
+# counters), fails or times out a request at 50% load (Kairos as much as
+# the baselines) or leaves something behind, when a result is missing, and
+# when bad options are not refused.
 set -eu
 src=$1
 build=$2
@@ -38,13 +39,12 @@ for r in rows:
     assert float(r["be_norm"]) > 0, r
     if r["load_pct"] != "0":
         assert int(r["completed"]) > 0 and float(r["p99_us"]) > 0, r
-        # Counted timeouts under Kairos are a measured result (see
-        # docs/benchmarks.md), not a runner failure; the baselines must
-        # answer everything. Silent loss fails the runner itself.
-        if not r["system"].startswith("kairos"):
-            assert int(r["errors"]) == 0, "requests failed: %s" % r
-        elif int(r["errors"]):
-            print("runner: %s at %s%%: %s requests failed (counted)" % (r["system"], r["load_pct"], r["errors"]))
+        # Half of the LC service's capacity: every system, Kairos included,
+        # answers every request (silent loss fails the runner itself).
+        assert int(r["errors"]) == 0 and int(r["timeouts"]) == 0, "requests failed: %s" % r
+        if r["system"] == "kairos":
+            # No LC task waited rescue_ns (250 ms) on a CPU its app owns.
+            assert int(r["rescues"]) == 0, "LC work was rescued: %s" % r
 k = [r for r in rows if r["system"] == "kairos" and r["load_pct"] != "0"]
 assert k[0]["granted_mean"] and float(k[0]["granted_mean"]) >= 1, k
 print("runner: %d runs, all systems answered" % len(rows))
