@@ -120,6 +120,28 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
+/*
+ * One timer per CPU: the guard's edges between ticks (HZ=250 is 4 ms, four
+ * periods). Armed for when the LC task running there spends its tokens
+ * while ordinary work waits, or for when a throttled CPU's tokens are back
+ * while its owner's work waits; the callback kicks the CPU if that is
+ * still so.
+ */
+struct guard_timer {
+	struct bpf_timer timer;
+	u32 cpu;
+	u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KAIROS_SCHED_MAX_CPUS);
+	__type(key, u32);
+	__type(value, struct guard_timer);
+} guard_timers SEC(".maps");
+
+#define KAIROS_CLOCK_MONOTONIC 1
+
 static __always_inline u64 app_dsq(u32 app)
 {
 	return KAIROS_APP_DSQ_BASE + app;
@@ -253,15 +275,78 @@ static bool guard_allows(struct cpu_ctx *c)
  * wait a tick for tokens it already has). Reads only: the CPU's own
  * refill() does the bookkeeping.
  */
-static bool guard_allows_at(struct cpu_ctx *c, u64 now)
+static bool guard_off(void)
+{
+	return !tunables.period_ns || tunables.quantum_ns >= tunables.period_ns;
+}
+
+/*
+ * The CPU's tokens as of now, charged for the LC task running there since
+ * run_start if any (what refill() then charge() would leave).
+ */
+static s64 tokens_at(struct cpu_ctx *c, u64 now)
 {
 	u64 quantum = tunables.quantum_ns, period = tunables.period_ns;
 	u64 elapsed = now > c->refill_at ? now - c->refill_at : 0;
-	s64 budget = c->budget;
+	s64 t;
 
-	if (!period || quantum >= period || elapsed >= period)
-		return true;
-	return budget + (s64)(elapsed * quantum / period) > 0;
+	if (guard_off() || elapsed >= period)
+		t = quantum;
+	else
+		t = c->budget + (s64)(elapsed * quantum / period);
+	if (t > (s64)quantum)
+		t = quantum;
+	if (c->curr_app && now > c->run_start)
+		t -= now - c->run_start;
+	return t;
+}
+
+static bool guard_allows_at(struct cpu_ctx *c, u64 now)
+{
+	return guard_off() || tokens_at(c, now) > 0;
+}
+
+/* Tokens a throttled CPU gathers before its owner's work runs again: half
+ * a quantum, so that LC and ordinary work alternate in turns of about
+ * half a period instead of a few microseconds. */
+static s64 resume_tokens(void)
+{
+	return tunables.quantum_ns / 2;
+}
+
+static void arm_guard_timer(s32 cpu, u64 delay)
+{
+	u32 key = cpu;
+	struct guard_timer *t = bpf_map_lookup_elem(&guard_timers, &key);
+
+	if (t)
+		bpf_timer_start(&t->timer, delay ? delay : 1, 0);
+}
+
+/* LC runs on cpu: arm for when its tokens run out (they drain at
+ * 1 - quantum/period while it runs), if ordinary work waits. */
+static void arm_throttle(s32 cpu, struct cpu_ctx *c, u64 now)
+{
+	u64 quantum = tunables.quantum_ns, period = tunables.period_ns;
+	s64 t;
+
+	if (guard_off() || scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) <= 0)
+		return;
+	t = tokens_at(c, now);
+	arm_guard_timer(cpu, t > 0 ? (u64)t * period / (period - quantum) : 0);
+}
+
+/* Ordinary work runs on owned cpu while its owner's work waits: arm for
+ * when the tokens are back (at least `floor` ns from now). */
+static void arm_resume(s32 cpu, struct cpu_ctx *c, u64 now, u64 floor)
+{
+	u64 quantum = tunables.quantum_ns, period = tunables.period_ns;
+	s64 need = resume_tokens() - tokens_at(c, now);
+	u64 delay = 0;
+
+	if (!guard_off() && need > 0 && quantum)
+		delay = (u64)need * period / quantum;
+	arm_guard_timer(cpu, delay > floor ? delay : floor);
 }
 
 /*
@@ -424,6 +509,13 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 				   enq_flags | SCX_ENQ_PREEMPT);
 		return true;
 	}
+	if (cpu >= 0 && kind == PICK_BUSY) {
+		struct cpu_ctx *bc = cpu_ctx(cpu);
+
+		/* throttled, running other work: back when the tokens are */
+		if (bc && bc->curr_app != app)
+			arm_resume(cpu, bc, bpf_ktime_get_ns(), 0);
+	}
 	tc->enq_at = bpf_ktime_get_ns();
 	tc->queued_app = app;
 	scx_bpf_dsq_insert(p, app_dsq(app), tunables.lc_slice_ns, enq_flags);
@@ -553,6 +645,41 @@ static bool prev_is_lc(struct task_struct *p)
 	return tc && lc_app(tc->app);
 }
 
+static int guard_timer_fn(void *map, int *key, struct guard_timer *t)
+{
+	u32 cpu = t->cpu, owner = 0;
+	struct cpu_ctx *c = cpu_ctx(cpu);
+	u64 now = bpf_ktime_get_ns();
+	u32 *o = bpf_map_lookup_elem(&cpu_owner, &cpu);
+
+	if (!c)
+		return 0;
+	if (o && lc_app(*o))
+		owner = *o;
+	if (c->curr_app) {
+		/* LC runs: past its tokens while ordinary work waits? */
+		if (scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) <= 0)
+			return 0;
+		if (tokens_at(c, now) <= 0) {
+			/* counted where the CPU then picks ordinary work */
+			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		} else {
+			arm_throttle(cpu, c, now);
+		}
+		return 0;
+	}
+	/* ordinary work (or nothing) runs: the owner's work waits? */
+	if (owner && scx_bpf_dsq_nr_queued(app_dsq(owner)) > 0) {
+		if (tokens_at(c, now) >= resume_tokens() || guard_off()) {
+			__sync_fetch_and_add(&stats.guard_resumes, 1);
+			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		} else {
+			arm_resume(cpu, c, now, 0);
+		}
+	}
+	return 0;
+}
+
 void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u64 now = bpf_ktime_get_ns();
@@ -584,9 +711,20 @@ void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 	if (scx_bpf_dsq_move_to_local(KAIROS_SHARED_DSQ)) {
 		if (c)
 			c->shared_at = now;
-		if (owner && c && !guard_allows(c) &&
-		    scx_bpf_dsq_nr_queued(app_dsq(owner)))
-			__sync_fetch_and_add(&stats.guard_throttles, 1);
+		if (owner && c && scx_bpf_dsq_nr_queued(app_dsq(owner))) {
+			/*
+			 * The owner's work waits behind this ordinary task:
+			 * throttled (its turn ends when the tokens are back)
+			 * or the shared turn (at least what the guard leaves
+			 * ordinary work per period, and no less than 100 us).
+			 */
+			u64 floor = tunables.period_ns > tunables.quantum_ns ?
+				    tunables.period_ns - tunables.quantum_ns : 0;
+
+			if (!guard_allows(c))
+				__sync_fetch_and_add(&stats.guard_throttles, 1);
+			arm_resume(cpu, c, now, floor > 100000 ? floor : 100000);
+		}
 		goto out;
 	}
 	/* nothing in the shared DSQ for this CPU: it is not owed anything */
@@ -645,6 +783,8 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 	c->run_start = now;
 	if (!c->curr_app)
 		c->shared_at = now;	/* ordinary work runs: see shared_due */
+	else
+		arm_throttle(scx_bpf_task_cpu(p), c, now);
 	publish_cpu_state(scx_bpf_task_cpu(p), 1, c->curr_app);
 }
 
@@ -774,6 +914,21 @@ s32 KAIROS_OPS_SLEEPABLE(kairos_init)
 		return err;
 	for (app = 1; app < KAIROS_MAX_APPS; app++) {
 		err = scx_bpf_create_dsq(app_dsq(app), -1);
+		if (err)
+			return err;
+	}
+	for (cpu = 0; cpu < KAIROS_SCHED_MAX_CPUS && cpu < nr_cpus; cpu++) {
+		u32 key = cpu;
+		struct guard_timer *t = bpf_map_lookup_elem(&guard_timers, &key);
+
+		if (!t)
+			return -ENOENT;
+		t->cpu = cpu;
+		err = bpf_timer_init(&t->timer, &guard_timers,
+				     KAIROS_CLOCK_MONOTONIC);
+		if (err)
+			return err;
+		err = bpf_timer_set_callback(&t->timer, guard_timer_fn);
 		if (err)
 			return err;
 	}

@@ -171,6 +171,7 @@ class Runner:
         try:
             time.sleep(1)
             before = system.counters()
+            waits0 = self.run_queue_waits()
             t0 = time.monotonic()
             sampler = Sampler(system, t0)
             sampler.start()
@@ -184,6 +185,7 @@ class Runner:
                 r = {}
             samples = sampler.finish()
             after = system.counters()
+            waits1 = self.run_queue_waits()
             bo = be.result(d + 30)
         finally:
             be.kill()
@@ -197,7 +199,7 @@ class Runner:
             row[k] = r.get(k, "")
         row["be_cpu_ops_s"], row["be_stream_ops_s"] = bo["cpu"], bo["stream"]
         # Kairos' own view of the point: how often its guard held LC back.
-        for k in ("guard_throttles", "preempt_kicks", "lc_throttled_ms", "rescues"):
+        for k in ("guard_throttles", "preempt_kicks", "lc_throttled_ms", "rescues", "lc_run_ms"):
             row[k] = (after[k] - before[k]) if k in after and k in before else ""
         # Kairos (sched_ext): mean wait of the LC tasks that queued in their
         # app's DSQ during the point.
@@ -206,6 +208,10 @@ class Runner:
             n = after["lc_waits"] - before["lc_waits"]
             row["lc_queue_wait_us"] = ("%.0f" % ((after["lc_wait_us"] - before["lc_wait_us"]) / n)
                                        if n > 0 else "0")
+        # Who waited for a CPU during the point (every system alike):
+        # the service's threads and the ksoftirqd threads, ms in all.
+        for k in ("lc_rq_wait_ms", "ksoftirqd_wait_ms"):
+            row[k] = "%.1f" % ((waits1[k] - waits0[k]) / 1e6)
         row["granted_mean"] = ("%.2f" % statistics.mean(g for _, g in samples)) if samples else ""
         self.rows.append(row)
         log("%-12s round %d load %3g%%: achieved %s/s p99 %s us errors %s | BE cpu %.0f "
@@ -214,7 +220,13 @@ class Runner:
                 bo["cpu"], bo["stream"], row["granted_mean"] or "-",
                 (" | throttles %s rescues %s LC queue wait %s us"
                  % (row["guard_throttles"], row["rescues"], row["lc_queue_wait_us"]))
-                if row["rescues"] != "" else ""))
+                if row["rescues"] != "" else "") +
+            " | run-queue wait ms: LC %s ksoftirqd %s" % (row["lc_rq_wait_ms"],
+                                                         row["ksoftirqd_wait_ms"]))
+
+    def run_queue_waits(self):
+        return {"lc_rq_wait_ms": self.service.run_queue_wait_ns() if self.service else 0,
+                "ksoftirqd_wait_ms": workload.ksoftirqd_wait_ns()}
 
     def step(self, system):
         """Low -> high -> low LC load in consecutive windows of --step-window

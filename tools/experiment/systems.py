@@ -173,6 +173,8 @@ class Kairos(System):
             if "wait_total_us" in app:
                 out["lc_waits"] = int(app.get("dispatched", 0))
                 out["lc_wait_us"] = int(app["wait_total_us"])
+            if "run_ms" in app:  # the LC app's CPU time
+                out["lc_run_ms"] = int(app["run_ms"])
         return out
 
     def teardown(self):

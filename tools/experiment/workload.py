@@ -56,6 +56,37 @@ class Service:
     def threads(self):
         return [int(t) for t in os.listdir("/proc/%d/task" % self.proc.pid)]
 
+    def run_queue_wait_ns(self):
+        """Time the service's threads have waited runnable for a CPU
+        (schedstat's run_delay, summed)."""
+        return sum(run_delay_ns("/proc/%d/task/%d" % (self.proc.pid, t)) for t in self.threads())
+
+
+def run_delay_ns(proc_dir):
+    """run_delay of /proc/PID[/task/TID]: ns waited runnable, 0 if gone."""
+    try:
+        with open(proc_dir + "/schedstat") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def ksoftirqd_wait_ns():
+    """run_delay summed over the ksoftirqd threads: softirq work (the
+    loopback's packets among it) that waited for a CPU."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                if not f.read().startswith("ksoftirqd/"):
+                    continue
+        except OSError:
+            continue
+        total += run_delay_ns("/proc/" + pid)
+    return total
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -92,6 +92,8 @@ struct kairos_sched_stats {
 	__kairos_u64 cpu_offline;
 	__kairos_u64 grants;		/* kairos_set_owner calls that granted */
 	__kairos_u64 revokes;
+	__kairos_u64 guard_resumes;	/* throttled owned CPUs kicked when their
+					 * tokens were back (guard timer) */
 };
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of
