@@ -541,12 +541,46 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 	return true;
 }
 
+#define KAIROS_PF_KTHREAD 0x00200000	/* include/linux/sched.h */
+
+/*
+ * A per-CPU kernel thread (ksoftirqd, a bound kworker) may run on one CPU
+ * only, and often does work an LC service waits for (the loopback's and
+ * the NIC's packets are ksoftirqd's). In the shared FIFO it would wait
+ * behind every queued BE task's slice. It goes straight to its CPU's
+ * local queue: ahead of what runs there when that is ordinary work, next
+ * after the LC task when LC runs (LC keeps its CPU; the guard and
+ * shared_due still bound how long).
+ */
+static bool enqueue_percpu_kthread(struct task_struct *p, u64 enq_flags)
+{
+	struct cpu_ctx *c;
+	s32 cpu;
+
+	if (!(p->flags & KAIROS_PF_KTHREAD) || p->nr_cpus_allowed != 1)
+		return false;
+	cpu = scx_bpf_task_cpu(p);
+	c = cpu_ctx(cpu);
+	__sync_fetch_and_add(&stats.kthread_direct, 1);
+	if (c && !c->curr_app) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tunables.lc_slice_ns,
+				   enq_flags | SCX_ENQ_PREEMPT);
+	} else {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tunables.lc_slice_ns,
+				   enq_flags | SCX_ENQ_HEAD);
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+	return true;
+}
+
 void KAIROS_OPS(kairos_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tc = task_ctx(p);
 	s32 cpu;
 
 	__sync_fetch_and_add(&stats.enqueued, 1);
+	if (enqueue_percpu_kthread(p, enq_flags))
+		return;
 	if (tc) {
 		u32 app = task_app(p, tc);
 		struct kairos_app *a = lc_app(app);

@@ -346,7 +346,8 @@ void Daemon::write_status() const {
     << " guard_throttles=" << st.guard_throttles << " rescues=" << st.rescues
     << " cpu_online=" << st.cpu_online << " cpu_offline=" << st.cpu_offline
     << " grants=" << st.grants << " revokes=" << st.revokes
-    << " guard_resumes=" << st.guard_resumes << "\n";
+    << " guard_resumes=" << st.guard_resumes << " kthread_direct=" << st.kthread_direct
+    << "\n";
   const auto now_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::steady_clock::now().time_since_epoch())

@@ -351,8 +351,12 @@ def main():
     p.add_argument("--step-low", type=float, default=5)
     p.add_argument("--step-high", type=float, default=80)
     p.add_argument("--step-window", type=float, default=0.5)
-    p.add_argument("--guard", default="",
-                   help="QUANTUM_US/PERIOD_US for kairos.ko's guard (default: as it loads)")
+    p.add_argument("--guard", default="900/1000",
+                   help="QUANTUM_US/PERIOD_US for the guard of both Kairos systems, or "
+                        "'module' for kairos.ko's own default (500/1000). Default 900/1000: "
+                        "the LC app is guaranteed its cores, and 500/1000 caps LC at half "
+                        "of each while BE waits (memcached at 50%% of its capacity needs "
+                        "about that much of its core)")
     p.add_argument("--kairos-guaranteed", type=int, default=None,
                    help="guaranteed cores of the LC app under Kairos (default: the static "
                         "partition's LC cores; 0 lets the allocator grant every core)")
@@ -373,7 +377,7 @@ def main():
     if a.duration <= 0 or a.rounds < 1:
         p.error("--duration must be > 0 and --rounds >= 1")
     guard = None
-    if a.guard:
+    if a.guard and a.guard != "module":
         try:
             guard = tuple(int(x) for x in a.guard.split("/"))
             if len(guard) != 2 or not 0 < guard[0] <= guard[1]:

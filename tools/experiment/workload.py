@@ -61,6 +61,16 @@ class Service:
         (schedstat's run_delay, summed)."""
         return sum(run_delay_ns("/proc/%d/task/%d" % (self.proc.pid, t)) for t in self.threads())
 
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
 
 def run_delay_ns(proc_dir):
     """run_delay of /proc/PID[/task/TID]: ns waited runnable, 0 if gone."""
@@ -86,16 +96,6 @@ def ksoftirqd_wait_ns():
             continue
         total += run_delay_ns("/proc/" + pid)
     return total
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 class BestEffort:

@@ -94,6 +94,8 @@ struct kairos_sched_stats {
 	__kairos_u64 revokes;
 	__kairos_u64 guard_resumes;	/* throttled owned CPUs kicked when their
 					 * tokens were back (guard timer) */
+	__kairos_u64 kthread_direct;	/* per-CPU kthreads put straight on
+					 * their CPU, not in the shared DSQ */
 };
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of
