@@ -67,6 +67,25 @@ stress-ng: metrc: [27837] stream              618      2.00      0.25      0.00 
             workload.parse_bogo_ops(self.TEXT.splitlines()[2], "x")
 
 
+class RunQueueWait(unittest.TestCase):
+    def test_reads_schedstat_run_delay(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "schedstat"), "w") as f:
+                f.write("123456 789000 42\n")
+            self.assertEqual(workload.run_delay_ns(d), 789000)
+
+    def test_a_gone_or_malformed_task_counts_zero(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assertEqual(workload.run_delay_ns(os.path.join(d, "gone")), 0)
+            with open(os.path.join(d, "schedstat"), "w") as f:
+                f.write("garbage\n")
+            self.assertEqual(workload.run_delay_ns(d), 0)
+
+    def test_own_process(self):
+        self.assertGreaterEqual(workload.run_delay_ns("/proc/self"), 0)
+        self.assertGreaterEqual(workload.ksoftirqd_wait_ns(), 0)
+
+
 class CpuPlan(unittest.TestCase):
     def test_two_cpus_share_the_generator(self):
         p = Plan({0, 1})
