@@ -2,6 +2,7 @@
 // them. Parsing and validation are pure (ctl_args, annotation); this file
 // is the thin mechanism: xattrs on cgroupfs and kairosd's status file.
 #include <kairos/kairosd/cgroup_xattr.hpp>
+#include <kairos/kairosd/dataplane_toml.hpp>
 #include "ctl_args.hpp"
 
 #include <signal.h>
@@ -202,5 +203,15 @@ int main(int argc, char** argv) {
   }
   if (auto* a = std::get_if<ctl::AnnotateCmd>(&p.cmd)) return annotate(p.global, *a, ncpu);
   if (std::holds_alternative<ctl::MigrateCmd>(p.cmd)) return migrate(p.global, ncpu);
+  if (auto* c = std::get_if<ctl::ConvertDataplaneCmd>(&p.cmd)) {
+    // Checked as kairosd checks it; a bad file prints nothing on stdout.
+    try {
+      std::fputs(dataplane_to_toml(dp::load_service_config(c->path)).c_str(), stdout);
+      return 0;
+    } catch (const dp::ConfigError& e) {
+      std::fprintf(stderr, "kairosctl: %s\n", e.what());
+      return 2;
+    }
+  }
   return status(p.global);
 }
