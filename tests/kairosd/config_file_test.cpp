@@ -50,6 +50,31 @@ TEST(ConfigFile, ShippedExampleParses) {
   EXPECT_FALSE(c.dataplane);
 }
 
+// The toml the Kubernetes ConfigMap carries (its block scalar under
+// "kairosd.toml: |", indented by four spaces).
+TEST(ConfigFile, KubernetesConfigMapParses) {
+  std::ifstream in(std::string(KAIROS_SOURCE_DIR) + "/deploy/kubernetes/configmap.yaml");
+  ASSERT_TRUE(in);
+  std::string line, toml;
+  bool inside = false;
+  unsigned lines = 0;
+  while (std::getline(in, line)) {
+    if (line == "  kairosd.toml: |") {
+      inside = true;
+      continue;
+    }
+    if (!inside) continue;
+    if (!line.empty() && line.rfind("    ", 0) != 0) break;
+    toml += (line.empty() ? line : line.substr(4)) + "\n";
+    ++lines;
+  }
+  ASSERT_GT(lines, 5u);
+  const auto c = parse(toml);
+  EXPECT_TRUE(c.kubernetes.enabled);
+  EXPECT_FALSE(c.kubernetes.burstable);
+  EXPECT_EQ(c.status_file, "/run/kairos/status");
+}
+
 TEST(ConfigFile, EmptyFileChangesNothing) {
   const auto c = parse("");
   EXPECT_FALSE(c.scan_interval_ms);
