@@ -227,6 +227,13 @@ TEST(ConfigVm, KubernetesPods) {
     EXPECT_EQ(app(st, fs + "/besteffort", "class"), "");
     EXPECT_TRUE(wait_for([&] { return app(d.status(), sdg, "owned") == "1"; }, 10s))
         << d.status();
+    // kairosctl status says who made each app.
+    std::string table;
+    ASSERT_EQ(kairosctl({"--status-file", Kairosd::status_path(), "status"}, &table), 0);
+    const auto row = table.find(" " + fse + " ");
+    ASSERT_NE(row, std::string::npos) << table;
+    EXPECT_NE(table.substr(row, table.find('\n', row) - row).find("kubernetes:besteffort"),
+              std::string::npos) << table;
 
     // A pod that comes while kairosd runs, and one asking more than the
     // machine can guarantee (2 CPUs here: at most 1), reported, not applied.
