@@ -286,6 +286,14 @@ TEST(ConfigFile, DataplaneSection) {
   EXPECT_REFUSED(with("listen = \"10.77.0.1:7001\"", "listen = \"10.77.0.1:7000\""), 10,
                  "overlaps the app on line 5");
   EXPECT_REFUSED(with("interface = \"kdps0\"", "interface = \"a/b\""), 2, "bad interface name");
+  // Two apps on one ring region, two direct apps on one queue.
+  EXPECT_REFUSED(std::string(kDataplane) +
+                     "[[dataplane.app]]\nlisten = \"10.77.0.1:7002\"\nshm = \"kairos-echo\"\n",
+                 15, "shm name 'kairos-echo' already used on line 5");
+  EXPECT_REFUSED(std::string(kDataplane) +
+                     "[[dataplane.app]]\nlisten = \"10.77.0.1:7003\"\nmode = \"direct\"\n"
+                     "pin = \"/sys/fs/bpf/kairos/e\"\nqueues = \"3\"\n",
+                 15, "queue 3 already belongs to the mode=direct app on line 10");
   EXPECT_REFUSED(with("interface = \"kdps0\"\n", ""), 1, "needs interface");
   EXPECT_REFUSED("[dataplane]\ninterface = \"x\"\n", 1, "needs at least one [[dataplane.app]]");
   EXPECT_REFUSED(with("[[dataplane.app]]\nlisten = \"10.77.0.1:7001\"",
