@@ -139,7 +139,7 @@ std::optional<unsigned> Daemon::granted_cores(const std::string& cgroup) const {
 
 void Daemon::sync_tunables() {
   const GuardTunables t =
-      resolve_tunables(read_sysfs("quantum_us"), read_sysfs("period_us"));
+      resolve_tunables(read_sysfs("quantum_us"), read_sysfs("period_us"), opts_.guard_defaults);
   if (t == tunables_ && sched_) return;
   if (!(t == tunables_))
     log("guard quantum " + std::to_string(t.quantum_us) + " us per " +
@@ -155,6 +155,9 @@ void Daemon::sync_tunables() {
 
 void Daemon::sync_apps() {
   std::vector<FoundCgroup> found = scan_annotated(opts_.cgroup_root);
+  // Rules ([[rule]], [kubernetes]) after the annotations, which win.
+  std::map<std::string, std::string> sources;
+  for (auto& f : rule_cgroups(found, sources)) found.push_back(std::move(f));
   const unsigned ncpu = nr_cpus();
   std::map<std::string, Annotation> wanted;
   std::map<std::string, std::uint64_t> ids;
@@ -171,7 +174,8 @@ void Daemon::sync_apps() {
     }
     const std::string why = check_annotation(f.path, *f.parsed.value, ncpu, accepted);
     if (!why.empty()) {
-      invalid_.emplace_back(f.path, why);
+      const auto src = sources.find(f.path);
+      invalid_.emplace_back(f.path, src == sources.end() ? why : src->second + ": " + why);
       continue;
     }
     accepted.push_back({f.path, *f.parsed.value});
@@ -205,15 +209,18 @@ void Daemon::sync_apps() {
   for (auto& [p, a] : apps_) used.insert(a.id);
   for (auto& [path, ann] : wanted) {
     auto it = apps_.find(path);
+    const auto src = sources.find(path);
+    const std::string source = src == sources.end() ? "annotation" : src->second;
     if (it != apps_.end()) {
-      if (!(it->second.annotation == ann)) {
+      if (!(it->second.annotation == ann) || it->second.source != source) {
         it->second.annotation = ann;
+        it->second.source = source;
         if (sched_)
           sched_->set_app_class(it->second.id, ann.cls == AppClass::lc
                                                    ? KAIROS_CLASS_LC
                                                    : KAIROS_CLASS_BE);
         log("app " + std::to_string(it->second.id) + " (" + path + ") now " +
-            format_annotation(ann));
+            format_annotation(ann) + " (" + source + ")");
         changed = true;
       }
       continue;
@@ -221,14 +228,15 @@ void Daemon::sync_apps() {
     std::uint32_t id = 1;
     while (used.count(id)) ++id;
     used.insert(id);
-    App app{id, ids[path], ann};
+    App app{id, ids[path], ann, source};
     if (sched_) {
       sched_->set_app_class(id, ann.cls == AppClass::lc ? KAIROS_CLASS_LC
                                                         : KAIROS_CLASS_BE);
       sched_->map_cgroup(app.cgroup_id, id);
     }
     apps_.emplace(path, app);
-    log("app " + std::to_string(id) + " (" + path + "): " + format_annotation(ann));
+    log("app " + std::to_string(id) + " (" + path + "): " + format_annotation(ann) + " (" +
+        source + ")");
     changed = true;
   }
   if (changed && sched_) sched_->bump_config_gen();
@@ -371,7 +379,7 @@ void Daemon::write_status() const {
       << " wait_avg_us=" << (disp ? s.wait_ns_total / disp / 1000 : 0)
       << " wait_max_us=" << s.wait_ns_max / 1000
       << " wait_total_us=" << s.wait_ns_total / 1000
-      << " run_ms=" << s.run_ns / 1000000 << "\n";
+      << " run_ms=" << s.run_ns / 1000000 << " source=" << a.source << "\n";
   }
   for (auto& [path, why] : invalid_)
     o << "ignored cgroup=" << path << " why=" << why << "\n";

@@ -9,6 +9,8 @@
 #include "class_sync_dev.hpp"
 
 #include "allocator_service.hpp"
+#include "app_rules.hpp"
+#include "kube_rules.hpp"
 #include <kairos/contracts/cpu_list.hpp>
 #include "runtime_discovery.hpp"
 #include "sched_loader.hpp"
@@ -44,6 +46,11 @@ struct DaemonOptions {
   unsigned rescan_interval_ms = 2000;
 
   AllocatorOptions allocator;  // enabled = false: guaranteed cores only
+
+  // From kairosd.toml (config_file.hpp); replaced by reload_rules().
+  GuardTunables guard_defaults;  // when kairos.ko gives no tunables
+  std::vector<AppRule> rules;    // [[rule]]
+  KubeSettings kubernetes;       // [kubernetes]
 };
 
 class Daemon {
@@ -58,6 +65,10 @@ class Daemon {
   bool poll();
   // Detaches the scheduler and removes the status file.
   void stop();
+  // New rules, Kubernetes settings and guard defaults (a reloaded
+  // kairosd.toml), applied at once to every cgroup (daemon_rules.cpp).
+  void reload_rules(std::vector<AppRule> rules, KubeSettings kubernetes,
+                    GuardTunables guard_defaults);
   // Sleeps until `until`, or less when cgroups change (then follows them).
   void wait_until(std::chrono::steady_clock::time_point until);
 
@@ -78,7 +89,13 @@ class Daemon {
     std::uint32_t id;
     std::uint64_t cgroup_id;
     Annotation annotation;
+    std::string source;  // "annotation", or the rule's (RuleVerdict::source)
   };
+
+  // Cgroups that rules make apps, as scan_annotated() gives annotated
+  // ones, with their rule in sources (daemon_rules.cpp).
+  std::vector<FoundCgroup> rule_cgroups(const std::vector<FoundCgroup>& annotated,
+                                        std::map<std::string, std::string>& sources) const;
 
   void load();
   void sync_apps();

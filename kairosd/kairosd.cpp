@@ -1,7 +1,9 @@
 // kairosd: loads the kairos sched_ext scheduler, follows the cgroup
 // annotations (kairosctl annotate) and kairos.ko's tunables, applies
 // guaranteed cores, reloads the scheduler after a recoverable exit, and
-// publishes its status (/run/kairos/status) until SIGINT/SIGTERM.
+// publishes its status (/run/kairos/status) until SIGINT/SIGTERM; SIGHUP
+// re-reads the --config file.
+#include "config_file.hpp"
 #include "daemon.hpp"
 #include "options.hpp"
 
@@ -23,8 +25,64 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+// SIGHUP: the main loop re-reads the config file; the handler only sets
+// this (lock-free, so async-signal-safe).
+std::atomic<bool> g_reload{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 void on_signal(int) { g_stop = true; }
+void on_hup(int) { g_reload = true; }
+
+// The file's settings that only a restart changes, as text, to tell the
+// operator that a reload left them as they were.
+std::string restart_settings(const kairos::KairosdConfigFile& f) {
+  kairos::KairosdCommandLine c;
+  kairos::apply_config_file(f, c);
+  const auto& d = c.daemon;
+  std::string s = std::to_string(c.scan_ms) + " " + std::to_string(c.stats_ms) + " " +
+                  std::to_string(d.rescan_interval_ms) + " " + d.cgroup_root + " " +
+                  d.status_path + " " + d.kairos_dev + " " +
+                  std::string(kairos::backend_name(d.backend)) + " " +
+                  std::to_string(d.watch_cgroups) + " " +
+                  std::to_string(d.sched.tunables.be_slice_ns) + " " +
+                  std::to_string(d.sched.tunables.lc_slice_ns) + " " +
+                  std::to_string(d.allocator.enabled) + " " +
+                  std::to_string(d.allocator.poll_ns) + " " + std::to_string(d.allocator.cpu) +
+                  " " + std::to_string(static_cast<int>(d.allocator.power)) + " " +
+                  std::to_string(d.allocator.rt_priority);
+  return s + "\n" + (f.dataplane ? kairos::dataplane_to_toml(*f.dataplane) : "");
+}
+
+// SIGHUP: a good file replaces the rules, the Kubernetes settings and the
+// guard defaults; a bad one is refused whole and everything stays.
+void reload(const std::string& path, unsigned ncpu, kairos::KairosdConfigFile& current,
+            kairos::Daemon& daemon) {
+  if (path.empty()) {
+    std::printf("kairosd: SIGHUP: no --config file to re-read\n");
+    std::fflush(stdout);
+    return;
+  }
+  kairos::KairosdConfigFile next;
+  try {
+    next = kairos::load_config_file(path, ncpu);
+  } catch (const kairos::ConfigFileError& e) {
+    std::fprintf(stderr, "kairosd: reload refused, keeping the running configuration: %s\n",
+                 e.what());
+    return;
+  }
+  if (restart_settings(next) != restart_settings(current)) {
+    std::printf("kairosd: %s: settings outside [guard], [[rule]] and [kubernetes] changed; "
+                "they take effect at the next start\n", path.c_str());
+    std::fflush(stdout);
+  }
+  kairos::DaemonOptions fresh;
+  kairos::apply_reloadable(next, fresh);
+  daemon.reload_rules(fresh.rules, fresh.kubernetes, fresh.guard_defaults);
+  current.rules = next.rules;
+  current.kubernetes = next.kubernetes;
+  current.quantum_us = next.quantum_us;
+  current.period_us = next.period_us;
+}
 
 void print_stats(const kairos::SchedLoader& s) {
   const auto st = s.stats();
@@ -46,10 +104,25 @@ void print_stats(const kairos::SchedLoader& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-  const auto parsed = kairos::parse_kairosd_args(std::vector<std::string>(argv + 1, argv + argc),
-                                                 ncpu > 0 ? static_cast<unsigned>(ncpu) : 1);
+  const long ncpu_conf = sysconf(_SC_NPROCESSORS_CONF);
+  const unsigned ncpu = ncpu_conf > 0 ? static_cast<unsigned>(ncpu_conf) : 1;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = kairos::parse_kairosd_args(args, ncpu);
   using Action = kairos::ParsedKairosdArgs::Action;
+  // With --config: defaults < the file < the flags, so the flags are
+  // parsed again over the file's settings.
+  kairos::KairosdConfigFile file;
+  if (parsed.action == Action::kRun && !parsed.cmd.config_path.empty()) {
+    try {
+      file = kairos::load_config_file(parsed.cmd.config_path, ncpu);
+    } catch (const kairos::ConfigFileError& e) {
+      std::fprintf(stderr, "kairosd: %s\n", e.what());
+      return 2;
+    }
+    kairos::KairosdCommandLine base;
+    kairos::apply_config_file(file, base);
+    parsed = kairos::parse_kairosd_args(args, ncpu, base);
+  }
   if (parsed.action == Action::kHelp) {
     std::fputs(kairos::kairosd_usage().c_str(), stdout);
     return 0;
@@ -62,18 +135,26 @@ int main(int argc, char** argv) {
   const kairos::DaemonOptions& opts = parsed.cmd.daemon;
   const long stats_ms = parsed.cmd.stats_ms, scan_ms = parsed.cmd.scan_ms;
   long fault_ms = parsed.cmd.fault_ms;
-  const char* dataplane_config =
-      parsed.cmd.dataplane_config.empty() ? nullptr : parsed.cmd.dataplane_config.c_str();
+  const std::string& dataplane_config = parsed.cmd.dataplane_config;
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_hup);
   // The dataplane comes up completely (or kairosd exits) before the
   // scheduler is loaded: never half-configured.
   std::unique_ptr<kairos::dp::DataplaneService> dataplane;
-  if (dataplane_config) {
+  if (!dataplane_config.empty() || file.dataplane) {
     try {
+      // The flag overrides the file's [dataplane], as every flag does.
+      if (!dataplane_config.empty())
+        std::fprintf(stderr,
+                     "kairosd: --dataplane-config is deprecated: move it into [dataplane] of "
+                     "the --config file ('kairosctl convert-dataplane %s' prints it)%s\n",
+                     dataplane_config.c_str(),
+                     file.dataplane ? "; it overrides that file's [dataplane]" : "");
       dataplane = std::make_unique<kairos::dp::DataplaneService>(
-          kairos::dp::load_service_config(dataplane_config));
+          !dataplane_config.empty() ? kairos::dp::load_service_config(dataplane_config)
+                                    : *file.dataplane);
       dataplane->start();
       std::printf("kairosd: %s\n", dataplane->describe().c_str());
       std::fflush(stdout);
@@ -90,6 +171,7 @@ int main(int argc, char** argv) {
     auto next_scan = next_stats;
     const auto fault_at = next_stats + std::chrono::milliseconds(fault_ms);
     while (!g_stop) {
+      if (g_reload.exchange(false)) reload(parsed.cmd.config_path, ncpu, file, daemon);
       const auto now = std::chrono::steady_clock::now();
       if (fault_ms >= 0 && now >= fault_at) {
         if (daemon.sched()) {

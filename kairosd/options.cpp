@@ -31,6 +31,9 @@ const char* const kFlags[] = {"--no-cgroup-watch", "--no-allocator", "--allocato
 
 std::string kairosd_usage() {
   return "usage: kairosd [options]\n"
+         "  --config FILE          settings, app rules, Kubernetes rules and the dataplane\n"
+         "                         (/etc/kairos/kairosd.toml; flags override it; SIGHUP\n"
+         "                         re-reads it)\n"
          "  --slice-us N           slice of ordinary tasks, 50..100000 us (default 5000)\n"
          "  --lc-slice-us N        slice of LC tasks, 50..100000 us (default 500)\n"
          "  --scan-interval-ms N   how often annotations/tunables/hotplug are followed,\n"
@@ -38,8 +41,10 @@ std::string kairosd_usage() {
          "  --stats-interval-ms N  print statistics every N ms, 0 = only at exit (default 0)\n"
          "  --cgroup-root DIR      cgroup2 mount (default /sys/fs/cgroup)\n"
          "  --status-file PATH     status for 'kairosctl status' (default /run/kairos/status)\n"
-         "  --dataplane-config FILE  run the packet relay (format: kairosd/relay/\n"
-         "                         README.md); a bad file stops kairosd\n"
+         "  --dataplane-config FILE  run the packet relay from the old line-based file\n"
+         "                         (deprecated: [dataplane] in --config's file; convert\n"
+         "                         with 'kairosctl convert-dataplane'); a bad file stops\n"
+         "                         kairosd\n"
          "  --backend auto|sched_ext|kmod  who keeps LC threads ahead (default auto:\n"
          "                         the sched_ext scheduler, else kairos.ko's LC class,\n"
          "                         also after the scheduler exits for good)\n"
@@ -62,8 +67,9 @@ std::string kairosd_usage() {
 }
 
 ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
-                                     unsigned nr_cpus_conf) {
+                                     unsigned nr_cpus_conf, const KairosdCommandLine& base) {
   ParsedKairosdArgs out;
+  out.cmd = base;
   KairosdCommandLine& c = out.cmd;
   DaemonOptions& d = c.daemon;
 
@@ -108,6 +114,7 @@ ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
   app.add_option("--cgroup-root", d.cgroup_root);
   app.add_option("--status-file", d.status_path);
   app.add_option("--dataplane-config", c.dataplane_config);
+  app.add_option("--config", c.config_path);
   app.add_option("--kairos-dev", d.kairos_dev);
   std::string backend;
   auto* backend_opt = app.add_option("--backend", backend);

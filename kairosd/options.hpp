@@ -16,6 +16,7 @@ struct KairosdCommandLine {
   long stats_ms = 0;      // --stats-interval-ms, 0 = only at exit
   long fault_ms = -1;     // --test-fault-after-ms, -1 = none
   std::string dataplane_config;  // --dataplane-config, "" = no relay
+  std::string config_path;       // --config, "" = none (config_file.hpp)
 };
 
 struct ParsedKairosdArgs {
@@ -26,9 +27,12 @@ struct ParsedKairosdArgs {
   bool show_usage = false;  // kError: print the usage after it
 };
 
-// args excludes argv[0]; nr_cpus_conf bounds --allocator-cpu.
+// args excludes argv[0]; nr_cpus_conf bounds --allocator-cpu. The flags
+// are parsed over base: the built-in defaults, or those with --config's
+// file applied (flags override the file).
 ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
-                                     unsigned nr_cpus_conf);
+                                     unsigned nr_cpus_conf,
+                                     const KairosdCommandLine& base = {});
 
 std::string kairosd_usage();
 

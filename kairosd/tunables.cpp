@@ -18,8 +18,10 @@ std::optional<std::uint64_t> number(std::string s) {
 }  // namespace
 
 GuardTunables resolve_tunables(const std::optional<std::string>& quantum_us,
-                               const std::optional<std::string>& period_us) {
-  GuardTunables t;
+                               const std::optional<std::string>& period_us,
+                               const GuardTunables& defaults) {
+  GuardTunables t = defaults;
+  t.source = "defaults";
   if (!quantum_us || !period_us) return t;
   const auto q = number(*quantum_us), p = number(*period_us);
   if (!q || !p || *p == 0 || *q == 0 || *q > *p || *p > 10'000'000) {

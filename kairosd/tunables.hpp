@@ -21,8 +21,10 @@ struct GuardTunables {
   bool operator==(const GuardTunables&) const = default;
 };
 
-// Contents of the two sysfs files (nullopt: file absent).
+// Contents of the two sysfs files (nullopt: file absent); defaults when
+// they give nothing usable (kairosd.toml's [guard], or the built-in ones).
 GuardTunables resolve_tunables(const std::optional<std::string>& quantum_us,
-                               const std::optional<std::string>& period_us);
+                               const std::optional<std::string>& period_us,
+                               const GuardTunables& defaults = GuardTunables{});
 
 }  // namespace kairos

@@ -73,3 +73,38 @@ TEST(KairosdFlags, BadAllocatorFlagsAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// --config: a bad file stops kairosd (status 2) with FILE:LINE before it
+// loads anything; the flags are still checked over a good one; the old
+// dataplane file is read with a deprecation warning.
+TEST(KairosdFlags, ConfigFileIsCheckedBeforeAnything) {
+  const std::string dir = ::testing::TempDir();
+  const std::string bad = dir + "/kairosd-bad.toml", good = dir + "/kairosd-good.toml";
+  FILE* f = std::fopen(bad.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("[daemon]\nscan_interval_ms = 100\n\n[[rule]]\nmatch = \"a/**x\"\nclass = \"be\"\n", f);
+  std::fclose(f);
+  f = std::fopen(good.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("[daemon]\nscan_interval_ms = 100\n", f);
+  std::fclose(f);
+  Result r = run_kairosd({"--config", bad});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("kairosd: " + bad + ":5: [[rule]] match 'a/**x': '**' must be a whole"),
+            std::string::npos) << r.out;
+  r = run_kairosd({"--config", dir + "/absent.toml"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("absent.toml: cannot read the configuration file"), std::string::npos)
+      << r.out;
+  r = run_kairosd({"--config", good, "--poll-us", "0"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--poll-us wants a number"), std::string::npos) << r.out;
+  r = run_kairosd({"--dataplane-config", dir + "/absent.conf"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--dataplane-config is deprecated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cannot read the dataplane config"), std::string::npos) << r.out;
+}
+
+}  // namespace

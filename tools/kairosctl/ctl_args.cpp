@@ -20,7 +20,10 @@ std::string usage_text() {
          "      delegated cgroups' owners can write user.* attributes) to\n"
          "      trusted.kairos.app, each checked like a new annotation\n"
          "  status\n"
-         "      apps, their cores and grants, queueing delay (from kairosd)\n";
+         "      apps, their cores and grants, queueing delay (from kairosd)\n"
+         "  convert-dataplane FILE\n"
+         "      print the old dataplane file (kairosd --dataplane-config) as the\n"
+         "      [dataplane] section of kairosd.toml\n";
 }
 
 namespace {
@@ -64,6 +67,11 @@ ParsedCmd parse_args(const std::vector<std::string>& args, unsigned max_cpus) {
   if (verb == "migrate") {
     if (i != args.size()) return fail("migrate takes no arguments");
     out.cmd = MigrateCmd{};
+    return out;
+  }
+  if (verb == "convert-dataplane") {
+    if (i + 1 != args.size()) return fail("convert-dataplane takes one FILE");
+    out.cmd = ConvertDataplaneCmd{args[i]};
     return out;
   }
   if (verb != "annotate") return fail("unknown command '" + verb + "'");

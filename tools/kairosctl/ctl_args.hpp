@@ -18,6 +18,11 @@ struct StatusCmd {};
 // Moves every untrusted user.kairos.app annotation to the trusted
 // attribute (administrators only), checked like a new annotation.
 struct MigrateCmd {};
+// Prints an old line-based dataplane file (--dataplane-config) as
+// kairosd.toml's [dataplane] section.
+struct ConvertDataplaneCmd {
+  std::string path;
+};
 struct HelpCmd {};
 
 struct GlobalOpts {
@@ -26,7 +31,8 @@ struct GlobalOpts {
 };
 
 struct ParsedCmd {
-  std::variant<std::monostate, AnnotateCmd, StatusCmd, MigrateCmd, HelpCmd> cmd;
+  std::variant<std::monostate, AnnotateCmd, StatusCmd, MigrateCmd, HelpCmd, ConvertDataplaneCmd>
+      cmd;
   GlobalOpts global;
   std::string error;  // set when cmd is monostate
 };

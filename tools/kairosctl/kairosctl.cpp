@@ -2,6 +2,7 @@
 // them. Parsing and validation are pure (ctl_args, annotation); this file
 // is the thin mechanism: xattrs on cgroupfs and kairosd's status file.
 #include <kairos/kairosd/cgroup_xattr.hpp>
+#include <kairos/kairosd/dataplane_toml.hpp>
 #include "ctl_args.hpp"
 
 #include <signal.h>
@@ -166,19 +167,20 @@ int status(const ctl::GlobalOpts& g) {
                   l["quiet_poll_ns_p50"].c_str(), l["ns_per_kthread"].c_str(),
                   l["kthreads"].c_str(), l["grants"].c_str(), l["revokes"].c_str());
   }
-  std::printf("\n%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s\n", "APP",
+  std::printf("\n%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s %s\n", "APP",
               "CGROUP", "CLASS", "GUAR", "BURST", "OWNED", "CPUS", "QUEUED",
-              "HEAD_WAIT", "WAIT_AVG", "WAIT_MAX", "RUN_MS");
+              "HEAD_WAIT", "WAIT_AVG", "WAIT_MAX", "RUN_MS", "SOURCE");
   std::printf("%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s\n", "", "",
               "", "", "", "", "", "", "(us)", "(us)", "(us)", "");
   for (auto& l : lines)
     if (l["_kind"] == "app")
-      std::printf("%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s\n",
+      std::printf("%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s %s\n",
                   l["id"].c_str(), l["cgroup"].c_str(), l["class"].c_str(),
                   l["guaranteed"].c_str(), l["burstable"].c_str(),
                   l["owned"].c_str(), l["cpus"].c_str(), l["queued"].c_str(),
                   l["head_wait_us"].c_str(), l["wait_avg_us"].c_str(),
-                  l["wait_max_us"].c_str(), l["run_ms"].c_str());
+                  l["wait_max_us"].c_str(), l["run_ms"].c_str(),
+                  l.count("source") ? l["source"].c_str() : "annotation");
   for (auto& l : lines)
     if (l["_kind"] == "ignored")
       std::printf("ignored %s: %s\n", l["cgroup"].c_str(), l["why"].c_str());
@@ -202,5 +204,15 @@ int main(int argc, char** argv) {
   }
   if (auto* a = std::get_if<ctl::AnnotateCmd>(&p.cmd)) return annotate(p.global, *a, ncpu);
   if (std::holds_alternative<ctl::MigrateCmd>(p.cmd)) return migrate(p.global, ncpu);
+  if (auto* c = std::get_if<ctl::ConvertDataplaneCmd>(&p.cmd)) {
+    // Checked as kairosd checks it; a bad file prints nothing on stdout.
+    try {
+      std::fputs(dataplane_to_toml(dp::load_service_config(c->path)).c_str(), stdout);
+      return 0;
+    } catch (const dp::ConfigError& e) {
+      std::fprintf(stderr, "kairosctl: %s\n", e.what());
+      return 2;
+    }
+  }
   return status(p.global);
 }

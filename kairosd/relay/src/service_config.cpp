@@ -342,6 +342,29 @@ ServiceConfig parse_service_config(std::string_view text, const std::string& sou
   return c;
 }
 
+struct ServiceConfigBuilder::Impl {
+  std::string source;
+  Parser parser{source};
+  ServiceConfig config;
+  explicit Impl(std::string s) : source(std::move(s)) {}
+};
+
+ServiceConfigBuilder::ServiceConfigBuilder(std::string source)
+    : impl_(std::make_unique<Impl>(std::move(source))) {}
+
+ServiceConfigBuilder::~ServiceConfigBuilder() = default;
+
+void ServiceConfigBuilder::add(unsigned line, const std::vector<std::string>& words) {
+  if (words.empty()) return;
+  const std::vector<std::string_view> w(words.begin(), words.end());
+  impl_->parser.parse_line(line, w, impl_->config);
+}
+
+ServiceConfig ServiceConfigBuilder::finish() {
+  impl_->parser.check_whole(impl_->config);
+  return std::move(impl_->config);
+}
+
 ServiceConfig load_service_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot read the dataplane config");

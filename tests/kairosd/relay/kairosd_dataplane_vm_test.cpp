@@ -1,5 +1,6 @@
-// In the sched_ext VM: kairosd itself runs the dataplane from a
-// --dataplane-config file next to the scheduler, and the kairos-echo app,
+// In the sched_ext VM: kairosd itself runs the dataplane from its config
+// file's [dataplane] (the direct-mode test: the deprecated line-based
+// --dataplane-config file) next to the scheduler, and the kairos-echo app,
 // another process, attaches to its ring region by name and answers UDP
 // through it. Kernel-UDP backend on loopback (the VM's network is lo).
 // The app line names an annotated cgroup (cgroup=): kairosd narrows the
@@ -27,18 +28,21 @@ using namespace std::chrono_literals;
 TEST(KairosdDataplane, ServesAnAppInAnotherProcessBesideTheScheduler) {
   vmtest::KernelLogGuard guard;
   const std::string shm = "kairos-vm-echo";
-  const std::string conf = "/tmp/kairos-dp-vm.conf";
+  const std::string conf = "/tmp/kairos-dp-vm.toml";
   ScratchCgroup lc("kt-dp-lc");
   std::string ctl;
   ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
                        "--burstable", "1"}, &ctl), 0) << ctl;
   {
+    // kairosd.toml's [dataplane] section (the old file's successor).
     std::ofstream f(conf);
-    f << "# loopback: the kernel-UDP backend\nbackend kernel\n"
-         "app 127.0.0.1:7400 shm=" << shm << " kthreads=2 cgroup=" << lc.name() << "\n";
+    f << "# loopback: the kernel-UDP backend\n[dataplane]\nbackend = \"kernel\"\n"
+         "[[dataplane.app]]\nlisten = \"127.0.0.1:7400\"\nshm = \"" << shm
+      << "\"\nkthreads = 2\ncgroup = \"" << lc.name() << "\"\n";
   }
-  Kairosd kd({"--dataplane-config", conf});
+  Kairosd kd({"--config", conf});
   ASSERT_TRUE(kd.wait_ready()) << kd.output();
+  EXPECT_EQ(kd.output().find("deprecated"), std::string::npos) << kd.output();
   EXPECT_NE(kd.output().find("kairosd: dataplane backend=kernel-udp"), std::string::npos)
       << kd.output();
   Child echo({build_path("tools/udpload/kairos-echo"), "--shm", shm});
@@ -115,6 +119,9 @@ TEST(KairosdDataplane, DirectModeAppOwnsTheQueueBesideTheScheduler) {
   }
   Kairosd kd({"--dataplane-config", conf});
   ASSERT_TRUE(kd.wait_ready()) << kd.output();
+  // The old line-based file is still read, with a warning.
+  EXPECT_NE(kd.output().find("--dataplane-config is deprecated"), std::string::npos)
+      << kd.output();
   EXPECT_NE(kd.output().find("kairosd: dataplane mode=direct interface=lo queues=1"),
             std::string::npos) << kd.output();
   Child echo({build_path("tools/udpload/kairos-echo"), "--direct", pin});

@@ -39,6 +39,9 @@ TEST(CtlArgs, ClearStatusHelpAndGlobals) {
   EXPECT_EQ(s.global.status_file, "/tmp/s");
   EXPECT_TRUE(std::holds_alternative<HelpCmd>(parse({"--help"}).cmd));
   EXPECT_TRUE(std::holds_alternative<MigrateCmd>(parse({"migrate"}).cmd));
+  auto d = parse({"convert-dataplane", "/etc/kairos/dp.conf"});
+  ASSERT_EQ(d.error, "");
+  EXPECT_EQ(std::get<ConvertDataplaneCmd>(d.cmd).path, "/etc/kairos/dp.conf");
 }
 
 TEST(CtlArgs, BadInputIsRefused) {
@@ -47,6 +50,8 @@ TEST(CtlArgs, BadInputIsRefused) {
       {"frobnicate"},
       {"status", "extra"},
       {"migrate", "x"},
+      {"convert-dataplane"},
+      {"convert-dataplane", "a", "b"},
       {"--bogus", "status"},
       {"--cgroup-root"},
       {"annotate"},

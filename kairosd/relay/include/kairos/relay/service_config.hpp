@@ -29,6 +29,7 @@
 #include <kairos/contracts/endpoint.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -79,5 +80,22 @@ ServiceConfig parse_service_config(std::string_view text, const std::string& sou
 // Reads and parses path; an unreadable file is a ConfigError too.
 ServiceConfig load_service_config(const std::string& path);
 const char* backend_kind_name(BackendKind k);
+
+// The same checks for a configuration that comes another way (kairosd.toml's
+// [dataplane] section): each setting given as the words of the line that
+// would say it in this format ({"app", "10.0.0.1:7000", "shm=x"}), with the
+// line of the source it came from. Throws ConfigError, as the parser.
+class ServiceConfigBuilder {
+ public:
+  explicit ServiceConfigBuilder(std::string source);
+  ~ServiceConfigBuilder();
+  void add(unsigned line, const std::vector<std::string>& words);
+  // The checks of the whole configuration; the builder is spent.
+  ServiceConfig finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace kairos::dp
