@@ -67,7 +67,7 @@ inline constexpr std::chrono::nanoseconds kNoTimeout{0};
 
 class TcpStream {
  public:
-  TcpStream() = default;  // not connected: every operation fails (bad_file_descriptor)
+  TcpStream();  // not connected: every operation fails (bad_file_descriptor)
   TcpStream(TcpStream&&) noexcept;
   TcpStream& operator=(TcpStream&&) noexcept;
   TcpStream(const TcpStream&) = delete;
@@ -92,6 +92,7 @@ class TcpStream {
   // Reads exactly n bytes unless EOF or an error comes first; returns
   // how many were read (< n: EOF, or ec set).
   std::size_t read_exact(void* buf, std::size_t n, std::error_code& ec);
+  std::size_t read_exact(void* buf, std::size_t n);  // throws on errors, not on EOF
   // Writes all n bytes (partial writes are continued after the socket is
   // writable again). Returns how many were written: n, or fewer with ec
   // set (broken_pipe, connection_reset, timed_out, ...). Never raises
@@ -129,7 +130,7 @@ class TcpStream {
 
 class TcpListener {
  public:
-  TcpListener() = default;
+  TcpListener();  // not listening: every operation fails (bad_file_descriptor)
   TcpListener(TcpListener&&) noexcept;
   TcpListener& operator=(TcpListener&&) noexcept;
   TcpListener(const TcpListener&) = delete;

@@ -13,6 +13,7 @@ namespace kairos::net {
 using detail::OpGuard;
 using detail::TcpSocketState;
 
+TcpListener::TcpListener() = default;
 TcpListener::TcpListener(TcpListener&&) noexcept = default;
 TcpListener& TcpListener::operator=(TcpListener&&) noexcept = default;
 TcpListener::~TcpListener() = default;

@@ -27,6 +27,7 @@ void throw_if(const std::error_code& ec, const char* what) {
 }  // namespace
 
 TcpStream::TcpStream(std::unique_ptr<TcpSocketState> s) : s_(std::move(s)) {}
+TcpStream::TcpStream() = default;
 TcpStream::TcpStream(TcpStream&&) noexcept = default;
 TcpStream& TcpStream::operator=(TcpStream&&) noexcept = default;
 TcpStream::~TcpStream() = default;
@@ -133,6 +134,13 @@ std::size_t TcpStream::read_exact(void* buf, std::size_t n, std::error_code& ec)
     if ((ec = detail::wait_ready(*s_, kPollRead, deadline))) break;
   }
   return done;
+}
+
+std::size_t TcpStream::read_exact(void* buf, std::size_t n) {
+  std::error_code ec;
+  const std::size_t r = read_exact(buf, n, ec);
+  throw_if(ec, "kairos: tcp read");
+  return r;
 }
 
 std::size_t TcpStream::write_all(const void* buf, std::size_t n, std::error_code& ec) {
