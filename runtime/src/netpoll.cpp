@@ -160,9 +160,11 @@ void watcher_main(Netpoll* np) {
       continue;
     }
     // Go's sysmon rule: nobody harvested for a while, so every kthread is
-    // busy (or parked outside the poller): harvest here.
+    // busy (or parked outside the poller): harvest here. Not while a
+    // kthread sleeps in the poller: readiness wakes that one directly.
     const std::uint64_t last = np->last_harvest_ns.load(std::memory_order_relaxed);
     if (np->registered.load(std::memory_order_relaxed) > 0 &&
+        np->poller_parker.load(std::memory_order_relaxed) < 0 &&
         now_ns() - last >= kStaleHarvestNs && harvest(*np, nullptr, false)) {
       np->watcher_harvests.fetch_add(1, std::memory_order_relaxed);
       period = kWatcherMinNs;
