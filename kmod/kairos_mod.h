@@ -32,6 +32,7 @@ extern struct kairos_mod_tunables kairos_tun;
 struct kairos_cpu_stats {
 	u64 grants;		/* threads woken by a grant onto this CPU */
 	u64 grant_misses;	/* posted or ioctl grants that found nobody */
+	u64 grant_scanned;	/* parked entries grant searches looked at */
 	u64 parks;		/* PARK calls made on this CPU */
 	u64 preempt_ipis;	/* preempt IPIs handled here */
 	u64 preempt_signals;	/* signals those IPIs sent */

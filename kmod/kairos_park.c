@@ -158,6 +158,7 @@ static struct kairos_parked *find_parked(struct kairos_pcpu *pc,
 	struct kairos_parked *e;
 
 	list_for_each_entry(e, &pc->parked, node) {
+		this_cpu_inc(kairos_stats.grant_scanned);
 		if (task && e->task != task)
 			continue;
 		if (tid && task_pid_nr(e->task) != tid)

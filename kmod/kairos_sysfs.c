@@ -164,6 +164,7 @@ static struct kobj_attribute name##_attr = __ATTR_RO(name)
 
 STAT_SUM_SHOW(grants);
 STAT_SUM_SHOW(grant_misses);
+STAT_SUM_SHOW(grant_scanned);
 STAT_SUM_SHOW(parks);
 STAT_SUM_SHOW(preempt_ipis);
 STAT_SUM_SHOW(preempt_signals);
@@ -305,6 +306,7 @@ static const BIN_ATTR_RO(per_cpu, 0);
 static struct attribute *stats_attrs[] = {
 	&grants_attr.attr,
 	&grant_misses_attr.attr,
+	&grant_scanned_attr.attr,
 	&parks_attr.attr,
 	&preempt_ipis_attr.attr,
 	&preempt_signals_attr.attr,
