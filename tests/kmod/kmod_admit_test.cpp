@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -227,6 +228,133 @@ TEST_F(KmodAdmit, UnprivilegedReadersCannotMapThePages) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "mappings that were allowed (or setup step)";
+}
+
+// An unprivileged process may park once a privileged file admitted it,
+// and a grant reaches it; revoking, or closing the admitting file, ends
+// that.
+TEST_F(KmodAdmit, AnAdmittedProcessParksUntilRevoked) {
+  const int fd = dev_open();
+  std::size_t len = 0;
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ, &len);
+  ASSERT_NE(pages, nullptr);
+  int to_parent[2], to_child[2];
+  ASSERT_EQ(::pipe(to_parent), 0);
+  ASSERT_EQ(::pipe(to_child), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (const int e = become_nobody()) _exit(e);
+    const int cfd = dev_open();
+    if (cfd < 0) _exit(92);
+    pin_self(kCpu);
+    kairos_park a{};
+    a.timeout_ns = 1'000'000;
+    if (ioc(cfd, KAIROS_IOC_PARK, &a) != -EPERM) _exit(94);
+    char b = 1;
+    if (::write(to_parent[1], &b, 1) != 1 || ::read(to_child[0], &b, 1) != 1) _exit(95);
+    a.timeout_ns = 10'000'000'000ULL;  // admitted now: parks until granted
+    if (ioc(cfd, KAIROS_IOC_PARK, &a) != 0) _exit(96);
+    if (a.cpu != static_cast<unsigned>(kCpu)) _exit(97);
+    if (::write(to_parent[1], &b, 1) != 1 || ::read(to_child[0], &b, 1) != 1) _exit(95);
+    a.timeout_ns = 1'000'000;  // revoked now
+    _exit(ioc(cfd, KAIROS_IOC_PARK, &a) == -EPERM ? 0 : 98);
+  }
+  char b = 0;
+  ASSERT_EQ(::read(to_parent[0], &b, 1), 1);
+  kairos_admit ad{};
+  ad.tgid = child;
+  ASSERT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), 0);
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), 0);  // once is enough
+  EXPECT_EQ(read_stat("live_admitted"), 1u);
+  ASSERT_EQ(::write(to_child[1], &b, 1), 1);
+  EXPECT_TRUE(wait_for([&] { return parked(pages, kCpu) == 1; }, 5s));
+  kairos_grant g{};
+  g.cpu = kCpu;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), 0);
+  ASSERT_EQ(::read(to_parent[0], &b, 1), 1);
+  ad.flags = KAIROS_ADMIT_REVOKE;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), 0);
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), -ESRCH);  // not admitted now
+  EXPECT_EQ(read_stat("live_admitted"), 0u);
+  ASSERT_EQ(::write(to_child[1], &b, 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the step of the child that failed";
+
+  // Closing the admitting file revokes what it admitted.
+  const int fd2 = dev_open();
+  ad = {};
+  ad.tgid = ::getpid();
+  ASSERT_EQ(ioc(fd2, KAIROS_IOC_ADMIT, &ad), 0);
+  EXPECT_EQ(read_stat("live_admitted"), 1u);
+  ::close(fd2);
+  EXPECT_EQ(read_stat("live_admitted"), 0u);
+  ::munmap(pages, len);
+  ::close(fd);
+  for (int f : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) ::close(f);
+}
+
+TEST_F(KmodAdmit, AdmitRefusesBadArguments) {
+  const int fd = dev_open();
+  kairos_admit ad{};
+  ad.tgid = -1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), -EINVAL);
+  ad = {};
+  ad.flags = 2;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), -EINVAL);
+  ad = {};
+  ad.reserved = 1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), -EINVAL);
+  ad = {};
+  ad.reserved2 = 1;
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), -EINVAL);
+  ad = {};
+  ad.tgid = 0x3fffffff;  // no such process
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), -ESRCH);
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> stop{false};
+  std::thread t([&] {
+    tid = self_tid();
+    while (!stop) std::this_thread::sleep_for(1ms);
+  });
+  ASSERT_TRUE(wait_for([&] { return tid.load() != 0; }, 5s));
+  ad.tgid = tid;  // a thread, not a thread group
+  EXPECT_EQ(ioc(fd, KAIROS_IOC_ADMIT, &ad), -ESRCH);
+  stop = true;
+  t.join();
+  EXPECT_EQ(read_stat("live_admitted"), 0u);
+  ::close(fd);
+}
+
+// At most KAIROS_MAX_PARKED_PER_CPU threads park on one CPU, so a grant's
+// search there stays bounded whoever parks.
+TEST_F(KmodAdmit, ParkingIsBoundedPerCpu) {
+  const int fd = dev_open();
+  std::size_t len = 0;
+  kairos_cpu_page* pages = map_pages(fd, PROT_READ, &len);
+  ASSERT_NE(pages, nullptr);
+  std::vector<std::unique_ptr<Parker>> ps;
+  for (int i = 0; i < KAIROS_MAX_PARKED_PER_CPU; ++i)
+    ps.push_back(std::make_unique<Parker>(fd, kCpu));
+  ASSERT_TRUE(wait_for([&] { return parked(pages, kCpu) == KAIROS_MAX_PARKED_PER_CPU; }, 10s));
+  {
+    Parker extra(fd, kCpu);
+    ASSERT_TRUE(wait_for([&] { return extra.done.load(); }, 5s));
+    EXPECT_EQ(extra.ret, -EBUSY);
+  }
+  kairos_grant g{};
+  g.cpu = kCpu;
+  for (int i = 0; i < KAIROS_MAX_PARKED_PER_CPU; ++i)
+    EXPECT_EQ(ioc(fd, KAIROS_IOC_GRANT, &g), 0);
+  for (auto& p : ps) {
+    p->th.join();
+    EXPECT_EQ(p->ret, 0);
+  }
+  EXPECT_EQ(parked(pages, kCpu), 0u);
+  ::munmap(pages, len);
+  ::close(fd);
 }
 
 }  // namespace
