@@ -11,6 +11,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pid_namespace.h>
 #include <linux/uaccess.h>
 
 #include "kairos_mod.h"
@@ -192,8 +193,8 @@ static const struct vm_operations_struct kairos_vm_ops = {
 
 /*
  * Maps the per-CPU pages [pgoff, pgoff + pages); see uapi/kairos.h. Only
- * for privileged callers, read-only ones too: the pages show thread ids of
- * the initial pid namespace, untranslated.
+ * for privileged callers of the initial pid namespace, read-only ones too:
+ * the pages show its thread ids, untranslated.
  */
 static int kairos_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -203,7 +204,7 @@ static int kairos_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (vma->vm_pgoff >= nr_cpu_ids || pages > nr_cpu_ids - vma->vm_pgoff)
 		return -EINVAL;
-	if (!privileged())
+	if (task_active_pid_ns(current) != &init_pid_ns || !privileged())
 		return -EPERM;
 	if ((vma->vm_flags & VM_WRITE) && !(vma->vm_flags & VM_SHARED))
 		return -EINVAL;	/* a private copy would post nothing */

@@ -71,7 +71,8 @@ const void* DevKairosDevice::cpu_pages(std::string* why) {
     const int e = errno;
     *why = e == EPERM ? std::string("mapping the " KAIROS_DEV_PATH
                                     " CPU pages needs CAP_SYS_NICE or CAP_SYS_ADMIN "
-                                    "(they show host-wide thread ids)")
+                                    "and the host's pid namespace (they show "
+                                    "host-wide thread ids)")
                       : std::string("mmap of the " KAIROS_DEV_PATH " CPU pages failed: ") +
                             std::strerror(e);
     return nullptr;

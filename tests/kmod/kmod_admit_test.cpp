@@ -5,6 +5,7 @@
 // unprivileged readers.
 #include "kmod_testlib.hpp"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -228,6 +229,33 @@ TEST_F(KmodAdmit, UnprivilegedReadersCannotMapThePages) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "mappings that were allowed (or setup step)";
+}
+
+// A privileged process inside a pid namespace would see tids of another
+// namespace: it cannot map the pages either.
+TEST_F(KmodAdmit, ReadersInsideAPidNamespaceCannotMapThePages) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::unshare(CLONE_NEWPID)) _exit(80);
+    const pid_t inner = ::fork();  // the first process of the new namespace
+    if (inner < 0) _exit(81);
+    if (inner == 0) {
+      const int fd = dev_open();
+      if (fd < 0) _exit(92);
+      std::size_t len = 0;
+      errno = 0;
+      const bool mapped = map_pages(fd, PROT_READ, &len) != nullptr;
+      _exit(mapped || errno != EPERM ? 1 : 0);
+    }
+    int st = 0;
+    if (::waitpid(inner, &st, 0) != inner || !WIFEXITED(st)) _exit(82);
+    _exit(WEXITSTATUS(st));
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "mapped from a pid namespace (or setup step)";
 }
 
 // An unprivileged process may park once a privileged file admitted it,

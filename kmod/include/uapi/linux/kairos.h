@@ -20,10 +20,11 @@
  *    credentials through without asking the security modules again; any
  *    change of a thread's credentials (capset, setuid, ...) makes new
  *    ones, checked afresh.
- *  - mmap: privileged only, read-only or writable (writable to post
- *    grants). The pages hold thread ids of the initial pid namespace
- *    (running_tid, grant_tid), which are shown untranslated to such
- *    callers only; an unprivileged caller gets -EPERM and no view at all.
+ *  - mmap: privileged callers in the initial pid namespace only,
+ *    read-only or writable (writable to post grants). The pages hold
+ *    thread ids of that namespace (running_tid, grant_tid), shown
+ *    untranslated to such callers only; anyone else (unprivileged, or in
+ *    another pid namespace) gets -EPERM and no view at all.
  *  - Every check is made without an audit record: the device is open to
  *    all and a denial is an ordinary answer (libkairos probes GRANT to
  *    learn whether it may use the module), not an attack to log.
