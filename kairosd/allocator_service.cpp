@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 namespace kairos {
@@ -288,6 +289,9 @@ AllocatorService::AllocatorService(AllocatorOptions opts, unsigned online_cpus, 
   if (!dev_)
     log_("allocator: runtime kthreads cannot be woken (" + dev_why_ +
          "); runtime apps get no grants");
+  else
+    admission_.emplace([d = dev_.get()](pid_t pid, bool on) { return d->admit(pid, on); },
+                       log_);
 }
 
 AllocatorService::~AllocatorService() { stop(); }
@@ -305,6 +309,12 @@ void AllocatorService::stop() {
 }
 
 void AllocatorService::update(std::vector<AllocatorApp> apps, std::vector<bool> online) {
+  if (admission_) {  // the driven runtimes may park before they get grants
+    std::set<pid_t> driven;
+    for (const auto& a : apps)
+      if (a.pid > 0) driven.insert(a.pid);
+    admission_->sync(driven);
+  }
   std::lock_guard<std::mutex> g(mu_);
   if (apps == apps_ && online == online_) return;
   apps_ = std::move(apps);

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "allocator_mechanism.hpp"
+#include "runtime_admission.hpp"
 #include "sched_port.hpp"
 
 #include <kairos/contracts/queue_state_area.hpp>
@@ -33,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,6 +122,8 @@ class AllocatorService {
   Log log_;
   std::unique_ptr<DevKairosGranter> dev_;
   std::string dev_why_;
+  // The driven runtimes kairos.ko admits to park (with dev_ only).
+  std::optional<RuntimeAdmission> admission_;
 
   mutable std::mutex mu_;  // guards the pending set
   std::vector<AllocatorApp> apps_;

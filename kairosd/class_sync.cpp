@@ -30,6 +30,11 @@ std::string abi_mismatch(unsigned major, unsigned minor, unsigned want_major) {
   return devkairos_abi_mismatch(major, minor, want_major, "kairosd");
 }
 
+bool foreign_sched_ext_active(std::string_view state) {
+  while (!state.empty() && (state.back() == '\n' || state.back() == ' ')) state.remove_suffix(1);
+  return !state.empty() && state != "disabled";
+}
+
 std::set<pid_t> parse_thread_list(std::string_view text) {
   std::set<pid_t> out;
   while (!text.empty()) {

@@ -35,6 +35,15 @@ std::string_view backend_name(Backend b);
 // (same major), else a readable reason.
 std::string abi_mismatch(unsigned major, unsigned minor, unsigned want_major);
 
+// Whether /sys/kernel/sched_ext/state (its text, "" when the kernel has no
+// sched_ext) says a sched_ext scheduler is in place or on its way in or
+// out. kairosd runs the class only while it runs no scheduler itself, so
+// such a scheduler is someone else's: the class's SCHED_FIFO/SCHED_IDLE
+// flips would move its members in and out of that scheduler every period
+// (which some 7.x kernels' watchdog misreads as a stall), so the class
+// stands down until the state is "disabled" again.
+bool foreign_sched_ext_active(std::string_view state);
+
 // Thread ids from a cgroup.threads / cgroup.procs text: one positive
 // decimal per line; anything else is skipped.
 std::set<pid_t> parse_thread_list(std::string_view text);

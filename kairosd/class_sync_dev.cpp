@@ -105,12 +105,43 @@ int ClassSync::add(pid_t tid) {
   return lc_ioctl(*dev_, KAIROS_IOC_LC_ADD, tid);
 }
 
+void ClassSync::stand_down(const std::string& why) {
+  if (standing_down_) return;
+  standing_down_ = true;
+  ++stand_downs_;
+  resume_error_.clear();
+  detach();  // the module puts every member back on its own policy
+  if (log_) log_("kairos.ko's LC class stands down, its threads back on their own policy: " + why);
+}
+
+std::string ClassSync::resume() {
+  if (!standing_down_) return dev_ ? "" : "not attached";
+  std::string err = attach();
+  if (!err.empty()) {
+    if (err != resume_error_ && log_) log_("kairos.ko's LC class cannot resume: " + err);
+    resume_error_ = err;
+    return err;
+  }
+  standing_down_ = false;
+  resume_error_.clear();
+  if (log_) log_("kairos.ko's LC class resumes: no sched_ext scheduler is active");
+  return "";
+}
+
 std::string ClassSync::status_line() const {
   std::ostringstream o;
   o << "class attached=" << (dev_ != nullptr) << " members=" << m_.members().size()
     << " refused=" << m_.refused().size() << " capacity=" << capacity_
-    << " adopted=" << adopted_;
+    << " adopted=" << adopted_ << " standing_down=" << standing_down_
+    << " stand_downs=" << stand_downs_;
   return o.str();
+}
+
+std::string sched_ext_root_ops() {
+  std::ifstream in("/sys/kernel/sched_ext/root/ops");
+  std::string s;
+  std::getline(in, s);
+  return s;
 }
 
 std::string probe_kairos_dev(const std::string& dev_path) {

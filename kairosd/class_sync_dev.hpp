@@ -39,7 +39,16 @@ class ClassSync {
   // One round: bring the class in line with the threads of lc_dirs.
   void sync(const std::vector<std::string>& lc_dirs);
 
-  // "class attached=1 members=N refused=N capacity=N adopted=N".
+  // A foreign sched_ext scheduler is active (foreign_sched_ext_active):
+  // detach, so every member goes back to its own policy, and say why once.
+  void stand_down(const std::string& why);
+  // It went away: attach again (the next sync() re-adds the members).
+  // "" when attached, else why not (said once).
+  std::string resume();
+  bool standing_down() const { return standing_down_; }
+
+  // "class attached=1 members=N refused=N capacity=N adopted=N
+  // standing_down=0 stand_downs=N".
   std::string status_line() const;
   const LcMembership& membership() const { return m_; }
 
@@ -52,8 +61,14 @@ class ClassSync {
   std::unique_ptr<DevKairosDevice> dev_;
   unsigned capacity_ = 0;
   unsigned adopted_ = 0;  // inherited SCHED_FIFO reset, then added
+  bool standing_down_ = false;
+  unsigned stand_downs_ = 0;   // times a foreign scheduler made it stand down
+  std::string resume_error_;   // the last reason resume() failed, said once
   LcMembership m_;
 };
+
+// The name in /sys/kernel/sched_ext/root/ops ("" when none).
+std::string sched_ext_root_ops();
 
 // Whether kairos.ko is usable at dev_path: "" if so, else why not.
 std::string probe_kairos_dev(const std::string& dev_path);

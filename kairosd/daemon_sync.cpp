@@ -126,6 +126,14 @@ bool Daemon::fall_back_to_class(const std::string& why) {
 
 void Daemon::sync_class() {
   if (!class_ || sched_) return;
+  // kairosd runs no scheduler now: one that is active is someone else's.
+  if (const std::string st = sched_ext_state(); foreign_sched_ext_active(st)) {
+    const std::string ops = sched_ext_root_ops();
+    class_->stand_down("sched_ext scheduler " + (ops.empty() ? std::string("?") : ops) +
+                       " is " + st);
+    return;
+  }
+  if (!class_->resume().empty()) return;
   std::vector<std::string> dirs;
   for (const auto& [path, app] : apps_)
     if (app.annotation.cls == AppClass::lc) dirs.push_back(opts_.cgroup_root + "/" + path);

@@ -42,4 +42,11 @@ int DevKairosGranter::preempt_flag(std::uint32_t cpu) {
   return dev_->ioctl(KAIROS_IOC_PREEMPT, &p);
 }
 
+int DevKairosGranter::admit(pid_t tgid, bool admit) {
+  kairos_admit a{};
+  a.tgid = tgid;
+  a.flags = admit ? 0 : KAIROS_ADMIT_REVOKE;
+  return dev_->ioctl(KAIROS_IOC_ADMIT, &a);
+}
+
 }  // namespace kairos

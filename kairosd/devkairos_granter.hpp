@@ -1,5 +1,6 @@
 // Mechanism: /dev/kairos (kairos.ko) as kairosd's allocator uses it: GRANT
-// a parked thread a CPU, PREEMPT (flag only) a CPU.
+// a parked thread a CPU, PREEMPT (flag only) a CPU, ADMIT the runtime
+// processes it drives (only admitted or privileged threads may park).
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +22,9 @@ class DevKairosGranter {
   // 0 or -errno.
   int grant(pid_t tid, std::uint32_t cpu);
   int preempt_flag(std::uint32_t cpu);
+  // KAIROS_IOC_ADMIT: lets the threads of process tgid park (admit), or no
+  // longer (!admit), for as long as this granter lives. 0 or -errno.
+  int admit(pid_t tgid, bool admit);
   // Threads parked in the module on `cpu` right now, read from the
   // read-only mapping of the per-CPU pages (no system call); 0 for a CPU
   // out of range.

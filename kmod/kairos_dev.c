@@ -11,6 +11,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pid_namespace.h>
 #include <linux/uaccess.h>
 
 #include "kairos_mod.h"
@@ -18,9 +19,16 @@
 /* One hour: longer park timeouts are almost surely a bug in the caller. */
 #define KAIROS_PARK_TIMEOUT_MAX_NS (3600ULL * NSEC_PER_SEC)
 
+/*
+ * CAP_SYS_NICE or CAP_SYS_ADMIN in the initial user namespace (the pages
+ * show its tids; grants reach any thread). No audit record: the device is
+ * open to all, a denial is an ordinary answer (libkairos probes GRANT to
+ * learn whether it may use the module), and a logged denial per probe or
+ * per unprivileged mmap would only fill the audit log.
+ */
 static bool privileged(void)
 {
-	return capable(CAP_SYS_NICE) || capable(CAP_SYS_ADMIN);
+	return capable_noaudit(CAP_SYS_NICE) || capable_noaudit(CAP_SYS_ADMIN);
 }
 
 /*
@@ -60,6 +68,7 @@ static int kairos_release(struct inode *inode, struct file *file)
 
 	if (cached)
 		put_cred(cached);
+	kairos_admit_release_owner(file);
 	kairos_lc_release_owner(file);
 	atomic_dec(&kairos_live.files);
 	return 0;
@@ -78,7 +87,12 @@ static long ioc_version(void __user *uarg)
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
-static long ioc_park(void __user *uarg)
+/*
+ * Only threads the privileged side chose may park: privileged callers
+ * (through the file's remembered credentials, so a runtime's PARK costs a
+ * pointer compare) and threads of an admitted thread group.
+ */
+static long ioc_park(struct file *file, void __user *uarg)
 {
 	struct kairos_park a;
 
@@ -86,6 +100,10 @@ static long ioc_park(void __user *uarg)
 		return -EFAULT;
 	if (a.flags || a.timeout_ns > KAIROS_PARK_TIMEOUT_MAX_NS)
 		return -EINVAL;
+	if (!privileged_file(file) && !kairos_admitted()) {
+		this_cpu_inc(kairos_stats.park_denied);
+		return -EPERM;
+	}
 	return kairos_park(&a, uarg);	/* never re-read: no check/use race */
 }
 
@@ -102,6 +120,7 @@ static long ioc_privileged(struct file *file, unsigned int cmd,
 		struct kairos_cpuset set;
 		struct kairos_preempt preempt;
 		struct kairos_lc lc;
+		struct kairos_admit admit;
 	} a;
 
 	if (!privileged_file(file))
@@ -128,6 +147,10 @@ static long ioc_privileged(struct file *file, unsigned int cmd,
 		if (cmd == KAIROS_IOC_LC_ADD)
 			return kairos_lc_add(file, a.lc.tid);
 		return kairos_lc_del(file, a.lc.tid);
+	case KAIROS_IOC_ADMIT:
+		if (copy_from_user(&a.admit, uarg, sizeof(a.admit)))
+			return -EFAULT;
+		return kairos_admit(file, &a.admit);
 	}
 	return -ENOTTY;
 }
@@ -141,12 +164,13 @@ static long kairos_ioctl(struct file *file, unsigned int cmd,
 	case KAIROS_IOC_VERSION:
 		return ioc_version(uarg);
 	case KAIROS_IOC_PARK:
-		return ioc_park(uarg);
+		return ioc_park(file, uarg);
 	case KAIROS_IOC_GRANT:
 	case KAIROS_IOC_KICK:
 	case KAIROS_IOC_PREEMPT:
 	case KAIROS_IOC_LC_ADD:
 	case KAIROS_IOC_LC_DEL:
+	case KAIROS_IOC_ADMIT:
 		return ioc_privileged(file, cmd, uarg);
 	}
 	return -ENOTTY;
@@ -167,7 +191,11 @@ static const struct vm_operations_struct kairos_vm_ops = {
 	.close = kairos_vm_close,
 };
 
-/* Maps the per-CPU pages [pgoff, pgoff + pages); see uapi/kairos.h. */
+/*
+ * Maps the per-CPU pages [pgoff, pgoff + pages); see uapi/kairos.h. Only
+ * for privileged callers of the initial pid namespace, read-only ones too:
+ * the pages show its thread ids, untranslated.
+ */
 static int kairos_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	unsigned long pages = vma_pages(vma);
@@ -176,14 +204,10 @@ static int kairos_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (vma->vm_pgoff >= nr_cpu_ids || pages > nr_cpu_ids - vma->vm_pgoff)
 		return -EINVAL;
-	if (vma->vm_flags & VM_WRITE) {
-		if (!privileged())
-			return -EPERM;
-		if (!(vma->vm_flags & VM_SHARED))
-			return -EINVAL;	/* a private copy would post nothing */
-	}
-	if (!privileged())
-		vm_flags_clear(vma, VM_MAYWRITE);
+	if (task_active_pid_ns(current) != &init_pid_ns || !privileged())
+		return -EPERM;
+	if ((vma->vm_flags & VM_WRITE) && !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;	/* a private copy would post nothing */
 	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	for (i = 0; i < pages; i++) {
 		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,

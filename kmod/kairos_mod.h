@@ -32,6 +32,8 @@ extern struct kairos_mod_tunables kairos_tun;
 struct kairos_cpu_stats {
 	u64 grants;		/* threads woken by a grant onto this CPU */
 	u64 grant_misses;	/* posted or ioctl grants that found nobody */
+	u64 grant_scanned;	/* parked entries grant searches looked at */
+	u64 park_denied;	/* PARK calls refused: not admitted (EPERM) */
 	u64 parks;		/* PARK calls made on this CPU */
 	u64 preempt_ipis;	/* preempt IPIs handled here */
 	u64 preempt_signals;	/* signals those IPIs sent */
@@ -71,6 +73,12 @@ long kairos_kick(const struct kairos_cpuset *set);
 long kairos_preempt(const struct kairos_preempt *p);
 u32 kairos_cpu_parked(unsigned int cpu);
 int kairos_live_parked(void);
+
+/* kairos_admit.c: who may park (KAIROS_IOC_ADMIT). */
+bool kairos_admitted(void);
+long kairos_admit(const void *owner, const struct kairos_admit *a);
+void kairos_admit_release_owner(const void *owner);
+int kairos_live_admitted(void);
 
 /* kairos_class.c: the MicroQuanta-like LC class. */
 int kairos_class_init(void);

@@ -5,7 +5,9 @@
  *
  * A parked thread waits on its CPU's list; the list entry lives on the
  * parked thread's own stack, so nothing is allocated per park and nothing
- * can leak.
+ * can leak. Only admitted threads get here (kairos_dev.c, kairos_admit.c)
+ * and a list holds at most KAIROS_MAX_PARKED_PER_CPU of them, so nobody
+ * else can lengthen the walk a grant makes under the CPU's raw spinlock.
  *
  * Lifetime rules (the same hand-off as a futex wake):
  *  - Only a holder of the CPU's lock links or unlinks an entry.
@@ -158,6 +160,7 @@ static struct kairos_parked *find_parked(struct kairos_pcpu *pc,
 	struct kairos_parked *e;
 
 	list_for_each_entry(e, &pc->parked, node) {
+		this_cpu_inc(kairos_stats.grant_scanned);
 		if (task && e->task != task)
 			continue;
 		if (tid && task_pid_nr(e->task) != tid)
@@ -289,7 +292,10 @@ static void park_spin(unsigned int cpu, u64 spin_ns, struct kairos_parked *e)
 	}
 }
 
-/* Sleeps on @cpu's list until granted; returns 0, -EINTR or -ETIMEDOUT. */
+/*
+ * Sleeps on @cpu's list until granted; returns 0, -EINTR, -ETIMEDOUT or
+ * (the list is full) -EBUSY.
+ */
 static int park_sleep(unsigned int cpu, u64 timeout_ns, u64 spin_ns,
 		      struct kairos_parked *e)
 {
@@ -302,6 +308,11 @@ static int park_sleep(unsigned int cpu, u64 timeout_ns, u64 spin_ns,
 	if (timeout_ns)
 		expires = ktime_add_ns(ktime_get(), timeout_ns);
 	raw_spin_lock(&pc->lock);
+	/* A bounded list: a grant's search stays short. */
+	if (pg->parked >= KAIROS_MAX_PARKED_PER_CPU) {
+		raw_spin_unlock(&pc->lock);
+		return -EBUSY;
+	}
 	list_add_tail(&e->node, &pc->parked);
 	WRITE_ONCE(pg->parked, pg->parked + 1);
 	raw_spin_unlock(&pc->lock);

@@ -164,6 +164,8 @@ static struct kobj_attribute name##_attr = __ATTR_RO(name)
 
 STAT_SUM_SHOW(grants);
 STAT_SUM_SHOW(grant_misses);
+STAT_SUM_SHOW(grant_scanned);
+STAT_SUM_SHOW(park_denied);
 STAT_SUM_SHOW(parks);
 STAT_SUM_SHOW(preempt_ipis);
 STAT_SUM_SHOW(preempt_signals);
@@ -203,6 +205,7 @@ LIVE_SHOW(files, atomic_read(&kairos_live.files));
 LIVE_SHOW(mappings, atomic_read(&kairos_live.mappings));
 LIVE_SHOW(parked, kairos_live_parked());
 LIVE_SHOW(lc_threads, atomic_read(&kairos_live.lc_threads));
+LIVE_SHOW(admitted, kairos_live_admitted());
 
 /*
  * stats/per_cpu: a header and one line per present CPU, each exactly
@@ -305,6 +308,8 @@ static const BIN_ATTR_RO(per_cpu, 0);
 static struct attribute *stats_attrs[] = {
 	&grants_attr.attr,
 	&grant_misses_attr.attr,
+	&grant_scanned_attr.attr,
+	&park_denied_attr.attr,
 	&parks_attr.attr,
 	&preempt_ipis_attr.attr,
 	&preempt_signals_attr.attr,
@@ -320,6 +325,7 @@ static struct attribute *stats_attrs[] = {
 	&live_mappings_attr.attr,
 	&live_parked_attr.attr,
 	&live_lc_threads_attr.attr,
+	&live_admitted_attr.attr,
 	NULL,
 };
 

@@ -68,8 +68,13 @@ const void* DevKairosDevice::cpu_pages(std::string* why) {
   void* p = ::mmap(nullptr, std::size_t{v.nr_cpus} * KAIROS_CPU_PAGE_SIZE, PROT_READ,
                    MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) {
-    *why = std::string("mmap of the " KAIROS_DEV_PATH " CPU pages failed: ") +
-           std::strerror(errno);
+    const int e = errno;
+    *why = e == EPERM ? std::string("mapping the " KAIROS_DEV_PATH
+                                    " CPU pages needs CAP_SYS_NICE or CAP_SYS_ADMIN "
+                                    "and the host's pid namespace (they show "
+                                    "host-wide thread ids)")
+                      : std::string("mmap of the " KAIROS_DEV_PATH " CPU pages failed: ") +
+                            std::strerror(e);
     return nullptr;
   }
   pages_ = p;

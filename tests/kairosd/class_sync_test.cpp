@@ -146,3 +146,13 @@ TEST(InheritedFromMember, OnlyFifoAtTheClassPriority) {
   EXPECT_FALSE(inherited_from_member(SCHED_OTHER, 0, 10));
   EXPECT_FALSE(inherited_from_member(SCHED_FIFO, 0, 0)) << "unknown class priority";
 }
+
+TEST(ForeignSchedExt, ActiveUnlessDisabledOrAbsent) {
+  EXPECT_FALSE(kairos::foreign_sched_ext_active(""));  // no sched_ext at all
+  EXPECT_FALSE(kairos::foreign_sched_ext_active("disabled"));
+  EXPECT_FALSE(kairos::foreign_sched_ext_active("disabled\n"));
+  EXPECT_TRUE(kairos::foreign_sched_ext_active("enabled"));
+  EXPECT_TRUE(kairos::foreign_sched_ext_active("enabled\n"));
+  EXPECT_TRUE(kairos::foreign_sched_ext_active("enabling"));
+  EXPECT_TRUE(kairos::foreign_sched_ext_active("disabling"));
+}

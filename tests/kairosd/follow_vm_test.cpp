@@ -289,9 +289,14 @@ TEST(FollowVm, ClassMembersLeaveWhenTheSchedulerAttaches) {
     ASSERT_TRUE(wait_for([] { return sched_state() == "enabled"; }, 30s)) << holder.output();
     Kairosd d;
     ASSERT_TRUE(published(d, "kmod")) << d.output() << d.status();
-    EXPECT_TRUE(wait_for([&] { return lc_member(host.pid()); }, 10s)) << d.status();
+    // ...whose class stands down while that (foreign) scheduler runs...
+    EXPECT_TRUE(wait_for([&] {
+      return status_field(d.status(), "class", "", "standing_down") == "1";
+    }, 10s)) << d.output() << d.status();
+    EXPECT_TRUE(plain(host.pid()));
+    EXPECT_EQ(live_lc(), 0);
     // ...and attaches its own scheduler once sched_ext is free: the LC
-    // threads leave the class (the scheduler has them now).
+    // threads stay out of the class (the scheduler has them now).
     EXPECT_EQ(holder.stop(SIGTERM), 0) << holder.output();
     EXPECT_TRUE(wait_for([&] {
       return status_field(d.status(), "kairosd", "", "backend") == "sched_ext";
@@ -299,6 +304,46 @@ TEST(FollowVm, ClassMembersLeaveWhenTheSchedulerAttaches) {
     EXPECT_EQ(sched_state(), "enabled");
     EXPECT_TRUE(wait_for([&] { return plain(host.pid()) && live_lc() == 0; }, 10s))
         << d.output();
+    EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+  }
+}
+
+// --backend kmod beside a sched_ext scheduler that is not its own (another
+// kairosd's, here): the class stands down while that one runs, so its
+// members are not flipped in and out of it every period, and resumes
+// once it is gone.
+TEST(FollowVm, KmodClassStandsDownWhileAForeignSchedExtSchedulerRuns) {
+  KernelLogGuard guard;
+  ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  {
+    ScratchCgroup lc("kt-foreign");
+    annotate_lc(lc.name());
+    ThreadHost host(lc.dir());
+    Kairosd d({"--backend", "kmod"});
+    ASSERT_TRUE(published(d, "kmod")) << d.output() << d.status();
+    ASSERT_TRUE(wait_for([&] { return lc_member(host.pid()) && live_lc() == 1; }, 10s))
+        << d.output() << d.status();
+    {
+      Kairosd other({"--backend", "sched_ext", "--status-file", "/tmp/kairos-test-other"});
+      ASSERT_TRUE(wait_for([] { return sched_state() == "enabled"; }, 30s)) << other.output();
+      EXPECT_TRUE(wait_for([&] {
+        return status_field(d.status(), "class", "", "standing_down") == "1";
+      }, 10s)) << d.output() << d.status();
+      EXPECT_TRUE(wait_for([&] { return plain(host.pid()) && live_lc() == 0; }, 10s))
+          << d.output();
+      EXPECT_EQ(status_field(d.status(), "class", "", "stand_downs"), "1") << d.status();
+      EXPECT_NE(d.output().find("stands down"), std::string::npos) << d.output();
+      // It stays down: never flipped back in while the other one runs.
+      std::this_thread::sleep_for(1s);
+      EXPECT_TRUE(plain(host.pid()));
+      EXPECT_EQ(live_lc(), 0);
+      EXPECT_EQ(other.stop(SIGTERM), 0) << other.output();
+    }
+    EXPECT_TRUE(wait_for([&] { return lc_member(host.pid()) && live_lc() == 1; }, 10s))
+        << d.output() << d.status();
+    EXPECT_EQ(status_field(d.status(), "class", "", "standing_down"), "0") << d.status();
+    EXPECT_NE(d.output().find("resumes"), std::string::npos) << d.output();
     EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
   }
 }

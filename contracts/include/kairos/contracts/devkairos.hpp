@@ -37,7 +37,8 @@ class DevKairosDevice {
   // The per-CPU pages (version().nr_cpus of KAIROS_CPU_PAGE_SIZE bytes),
   // mapped read-only on the first call and unmapped with the device; null
   // with *why set when the module reports an unusable layout or mmap
-  // fails.
+  // fails (EPERM without CAP_SYS_NICE / CAP_SYS_ADMIN, or inside a pid
+  // namespace: the pages show host-wide thread ids).
   const void* cpu_pages(std::string* why);
 
  private:

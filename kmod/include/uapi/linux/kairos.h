@@ -7,18 +7,31 @@
  * Userspace must call KAIROS_IOC_VERSION (or read /sys/kernel/kairos/version)
  * and check the major number before using anything else.
  *
- * Permissions (/dev/kairos is created mode 0666; the checks are per call):
- *  - VERSION, PARK: anyone. PARK only ever acts on the calling thread.
- *  - GRANT, KICK, PREEMPT, LC_ADD, LC_DEL: CAP_SYS_NICE or CAP_SYS_ADMIN,
- *    of the calling thread's credentials. An open file remembers the last
- *    credentials that passed and lets the same credentials through without
- *    asking the security modules again; any change of a thread's
- *    credentials (capset, setuid, ...) makes new ones, checked afresh.
- *  - mmap: read-only for anyone; writable (to post grants) only with
- *    CAP_SYS_NICE or CAP_SYS_ADMIN.
+ * Permissions (/dev/kairos is created mode 0666; the checks are per call).
+ * "Privileged" means CAP_SYS_NICE or CAP_SYS_ADMIN in the initial user
+ * namespace, of the calling thread's credentials:
+ *  - VERSION: anyone.
+ *  - PARK: privileged callers, and threads of a thread group a privileged
+ *    caller admitted (ADMIT); anyone else gets -EPERM. A grant wakes only
+ *    parked threads, so it only ever wakes a thread the privileged side
+ *    chose, and the pages' parked counts count only such threads.
+ *  - GRANT, KICK, PREEMPT, LC_ADD, LC_DEL, ADMIT: privileged. An open file
+ *    remembers the last credentials that passed and lets the same
+ *    credentials through without asking the security modules again; any
+ *    change of a thread's credentials (capset, setuid, ...) makes new
+ *    ones, checked afresh.
+ *  - mmap: privileged callers in the initial pid namespace only,
+ *    read-only or writable (writable to post grants). The pages hold
+ *    thread ids of that namespace (running_tid, grant_tid), shown
+ *    untranslated to such callers only; anyone else (unprivileged, or in
+ *    another pid namespace) gets -EPERM and no view at all.
+ *  - Every check is made without an audit record: the device is open to
+ *    all and a denial is an ordinary answer (libkairos probes GRANT to
+ *    learn whether it may use the module), not an attack to log.
  *  - Closing the fd releases what it held: the latency-critical (LC)
- *    threads it registered go back to their previous scheduling policy.
- *    An LC thread that exits leaves the class by itself.
+ *    threads it registered go back to their previous scheduling policy,
+ *    and the thread groups it admitted are admitted no longer. An LC
+ *    thread that exits leaves the class by itself.
  *
  * All structures have fixed sizes and explicit padding; reserved fields
  * must be zero (the module checks, so they can gain meaning later).
@@ -32,8 +45,11 @@
 /*
  * 2.0: the ioctl magic moved off 0xB7 (nsfs's, and remoteproc's), so
  * every ioctl number changed; nothing else did.
+ * 3.0: PARK needs privilege or admission (ADMIT, new), mmap needs
+ * privilege even read-only, PARK may fail with -EPERM or -EBUSY; the
+ * privilege checks no longer write audit records.
  */
-#define KAIROS_ABI_MAJOR 2
+#define KAIROS_ABI_MAJOR 3
 #define KAIROS_ABI_MINOR 0
 
 /* Text of /sys/kernel/kairos/version: "<major>.<minor>\n". */
@@ -60,7 +76,10 @@ struct kairos_version {
 
 /*
  * KAIROS_IOC_PARK: the caller parks on the CPU it runs on (it is pinned
- * there) and sleeps until a grant wakes it. Returns 0 with @cpu = the CPU
+ * there) and sleeps until a grant wakes it. -EPERM when the caller is
+ * neither privileged nor admitted; -EBUSY when KAIROS_MAX_PARKED_PER_CPU
+ * threads are parked on that CPU already (the bound keeps each grant's
+ * search short; the caller is pinned there all the same). Returns 0 with @cpu = the CPU
  * granted (the caller is then pinned to it and running there; if that CPU
  * went offline before the caller could move, the CPU it runs on instead:
  * a grant, once taken, is never lost to an error) and @gen = the
@@ -123,6 +142,28 @@ struct kairos_lc {
 	__u32 flags;		/* reserved, 0 */
 };
 
+/*
+ * KAIROS_IOC_ADMIT (privileged): let the threads of the thread group whose
+ * leader is @tgid (in the caller's pid namespace; 0 = the caller's own)
+ * park, for as long as the calling file stays open; with
+ * KAIROS_ADMIT_REVOKE, stop (threads parked already stay parked until
+ * granted or gone). Admitting a group this file admitted already does
+ * nothing. -ESRCH: no such live thread group (or, revoking, this file did
+ * not admit it; revoking a group that exited forgets every group that
+ * exited); -ENOSPC: KAIROS_MAX_ADMITTED groups are admitted (groups that
+ * exited are forgotten first).
+ */
+#define KAIROS_ADMIT_REVOKE 0x1U
+#define KAIROS_MAX_ADMITTED 256
+#define KAIROS_MAX_PARKED_PER_CPU 64
+
+struct kairos_admit {
+	__s32 tgid;
+	__u32 flags;		/* 0 or KAIROS_ADMIT_REVOKE */
+	__u32 reserved;		/* 0 */
+	__u32 reserved2;	/* 0 */
+};
+
 #define KAIROS_IOC_MAGIC 0xE7	/* unassigned in ioctl-number.rst */
 #define KAIROS_IOC_VERSION _IOR(KAIROS_IOC_MAGIC, 0, struct kairos_version)
 #define KAIROS_IOC_PARK _IOWR(KAIROS_IOC_MAGIC, 1, struct kairos_park)
@@ -135,6 +176,7 @@ struct kairos_lc {
 #define KAIROS_IOC_PREEMPT _IOW(KAIROS_IOC_MAGIC, 4, struct kairos_preempt)
 #define KAIROS_IOC_LC_ADD _IOW(KAIROS_IOC_MAGIC, 5, struct kairos_lc)
 #define KAIROS_IOC_LC_DEL _IOW(KAIROS_IOC_MAGIC, 6, struct kairos_lc)
+#define KAIROS_IOC_ADMIT _IOW(KAIROS_IOC_MAGIC, 7, struct kairos_admit)
 
 /*
  * The mmap'd per-CPU pages: mmap(/dev/kairos) at offset cpu * 4096 maps
@@ -167,7 +209,7 @@ struct kairos_cpu_page {
 	__s32 done_status;
 	__s32 running_tid;	/* thread granted this CPU last (initial pid ns) */
 	__u64 preempt_gen;	/* bumped by each PREEMPT of this CPU */
-	__u32 parked;		/* threads parked on this CPU now */
+	__u32 parked;		/* threads parked on this CPU now (all admitted) */
 	__u32 lc_throttled;	/* 1 while the LC class is throttled here */
 	__u8 pad1[32];
 	/* The rest of the page is reserved and reads as zero. */
