@@ -72,6 +72,16 @@ endforeach()
 install(TARGETS kairos_runtime kairos_net kairos_contracts kairos_kmod_uapi
         EXPORT KairosTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+# Stripped installs (cmake --install --strip, the packages) drop the static
+# libraries' debug information too; install(TARGETS) only strips programs.
+install(CODE "
+  if(CMAKE_INSTALL_DO_STRIP)
+    foreach(a kairos kairos_net kairos_contracts)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/lib\${a}.a\"
+        COMMAND_ERROR_IS_FATAL ANY)
+    endforeach()
+  endif()" COMPONENT dev)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/runtime/include/ ${CMAKE_SOURCE_DIR}/contracts/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(FILES ${KAIROS_GENERATED_INCLUDE_DIR}/kairos/version.hpp
