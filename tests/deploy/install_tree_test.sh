@@ -14,11 +14,12 @@ root=$tmp/root
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-DESTDIR=$root cmake --install "$build" >"$tmp/install.log" 2>&1 ||
+# /usr, as the packages: a build tree may have been configured for another
+# prefix (files naming install paths are written for the one installed to).
+DESTDIR=$root cmake --install "$build" --prefix /usr >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; echo "FAIL: cmake --install"; exit 1; }
 
-multiarch=$(gcc -print-multiarch)
-libdir=usr/lib/$multiarch
+libdir=usr/$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$build/CMakeCache.txt")
 for f in usr/sbin/kairosd usr/bin/kairosctl usr/bin/kairos-loadgen usr/bin/kairos-sim \
 	$libdir/kairos/bpf/kairos_sched.bpf.o $libdir/kairos/bpf/kairos_steer.bpf.o \
 	usr/share/man/man8/kairosd.8 usr/share/man/man8/kairosctl.8 \
@@ -67,6 +68,29 @@ done
 for c in kairosctl kairosd; do
 	bash -n "$root/usr/share/bash-completion/completions/$c" ||
 		fail "completion $c does not parse"
+done
+
+# bash completion behaves (bash-completion's _init_completion stubbed: the
+# package may be absent here), and offers every option kairosd --help names.
+comp() { # comp FILE WORD... : COMPREPLY for the last word, one line
+	bash -c '
+		_init_completion() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
+			cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; }
+		_filedir() { :; }
+		. "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		"$(complete -p "$1" | sed "s/.*-F \([^ ]*\) .*/\1/")"
+		echo "${COMPREPLY[*]}"' comp "$@"
+}
+cdir=$root/usr/share/bash-completion/completions
+[ "$(comp "$cdir/kairosctl" kairosctl ann)" = annotate ] || fail "completion: kairosctl ann"
+[ "$(comp "$cdir/kairosctl" kairosctl annotate x --class '')" = "lc be" ] ||
+	fail "completion: kairosctl annotate --class"
+[ "$(comp "$cdir/kairosd" kairosd --backend '')" = "auto sched_ext kmod" ] ||
+	fail "completion: kairosd --backend"
+offered=" $(comp "$cdir/kairosd" kairosd '') "
+for o in $("$root/usr/sbin/kairosd" --help | grep -v '(tests)' | grep -o -- '--[a-z-]*' | sort -u); do
+	case $offered in *" $o "*) ;; *) fail "completion: kairosd does not offer $o" ;; esac
 done
 
 # find_package(Kairos) from an app outside the tree.

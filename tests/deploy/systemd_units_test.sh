@@ -12,7 +12,7 @@ root=$tmp/root
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-DESTDIR=$root cmake --install "$build" --component daemon >"$tmp/install.log" 2>&1 ||
+DESTDIR=$root cmake --install "$build" --prefix /usr --component daemon >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; echo "FAIL: cmake --install"; exit 1; }
 units=$root/usr/lib/systemd/system
 ls "$units"/*.service >/dev/null 2>&1 || { echo "FAIL: no units installed in $units"; exit 1; }
