@@ -62,6 +62,7 @@ grep -q '^ExecStart=/usr/sbin/kairosd ' "$root/usr/lib/systemd/system/kairosd.se
 for m in "$root"/usr/share/man/man*/*; do
 	grep -q '^\.SH NAME' "$m" && grep -q '^\.SH EXIT STATUS' "$m" ||
 		fail "${m#$root}: no NAME or EXIT STATUS section"
+	grep -q "^\.TH .*\"Kairos $version\"" "$m" || fail "${m#$root}: .TH does not say Kairos $version"
 done
 
 # bash completion: the files parse and define their functions.
