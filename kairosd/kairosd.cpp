@@ -6,8 +6,10 @@
 #include "config_file.hpp"
 #include "daemon.hpp"
 #include "options.hpp"
+#include "service_notify.hpp"
 
 #include <kairos/relay/service.hpp>
+#include <kairos/version.hpp>
 
 #include <unistd.h>
 
@@ -101,9 +103,16 @@ void print_stats(const kairos::SchedLoader& s) {
   std::fflush(stdout);
 }
 
+// The STATUS= line systemd shows for kairosd.
+std::string service_status(const kairos::Daemon& d) {
+  if (!d.sched()) return "LC threads in kairos.ko's class (no sched_ext scheduler)";
+  return "sched_ext scheduler attached, " + std::to_string(d.restarts()) + " restarts";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (kairos::print_version_if_asked("kairosd", argc, argv)) return 0;
   const long ncpu_conf = sysconf(_SC_NPROCESSORS_CONF);
   const unsigned ncpu = ncpu_conf > 0 ? static_cast<unsigned>(ncpu_conf) : 1;
   const std::vector<std::string> args(argv + 1, argv + argc);
@@ -165,14 +174,17 @@ int main(int argc, char** argv) {
   }
 
   kairos::Daemon daemon(opts);
+  kairos::ServiceNotify notify;  // systemd Type=notify; inert without it
   try {
     daemon.start();
+    notify.ready(service_status(daemon));
     auto next_stats = std::chrono::steady_clock::now();
     auto next_scan = next_stats;
     const auto fault_at = next_stats + std::chrono::milliseconds(fault_ms);
     while (!g_stop) {
       if (g_reload.exchange(false)) reload(parsed.cmd.config_path, ncpu, file, daemon);
       const auto now = std::chrono::steady_clock::now();
+      notify.tick(now);  // WATCHDOG=1 from this loop: a hung loop is caught
       if (fault_ms >= 0 && now >= fault_at) {
         if (daemon.sched()) {
           std::printf("kairosd: injecting a scheduler fault (test)\n");
@@ -184,9 +196,11 @@ int main(int argc, char** argv) {
         if (!daemon.poll()) {
           if (daemon.sched()) print_stats(*daemon.sched());
           std::fprintf(stderr, "kairosd: %s\n", daemon.last_exit().c_str());
+          notify.stopping("scheduler stopped for good: " + daemon.last_exit());
           return 3;
         }
         next_scan = now + std::chrono::milliseconds(scan_ms);
+        notify.status(service_status(daemon));
       }
       // Apps with cgroup= in the dataplane config receive traffic on as
       // many kthreads as their cgroup holds cores.
@@ -203,8 +217,10 @@ int main(int argc, char** argv) {
       auto wake = std::min(next_scan, now + std::chrono::milliseconds(50));
       if (stats_ms) wake = std::min(wake, next_stats);
       if (fault_ms >= 0) wake = std::min(wake, fault_at);
+      wake = std::min(wake, notify.next_tick());
       daemon.wait_until(wake);  // returns early to follow cgroup changes
     }
+    notify.stopping("stopping");
     const bool had_sched = daemon.sched() != nullptr;
     if (had_sched) print_stats(*daemon.sched());
     if (const std::string a = daemon.allocator_summary(); !a.empty())
@@ -218,6 +234,7 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kairosd: %s\n", e.what());
+    notify.status(std::string("failed: ") + e.what());
     return 1;
   }
   std::printf("kairosd: scheduler detached\n");

@@ -4,6 +4,7 @@
 #include <kairos/kairosd/cgroup_xattr.hpp>
 #include <kairos/kairosd/dataplane_toml.hpp>
 #include "ctl_args.hpp"
+#include <kairos/version.hpp>
 
 #include <signal.h>
 #include <sys/xattr.h>
@@ -190,6 +191,7 @@ int status(const ctl::GlobalOpts& g) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (kairos::print_version_if_asked("kairosctl", argc, argv)) return 0;
   const long n = sysconf(_SC_NPROCESSORS_CONF);
   const unsigned ncpu = n > 0 ? static_cast<unsigned>(n) : 1;
   const ctl::ParsedCmd p =

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <kairos/version.hpp>
 
 #include <charconv>
 #include <ostream>
@@ -43,7 +44,7 @@ int parse_cli(int argc, const char* const* argv, Config& cfg, std::ostream& out,
   CLI::App app{
       "kairos-loadgen: open- or closed-loop load against memcached (TCP or UDP), Redis or a "
       "UDP echo server; latency from each request's scheduled send time"};
-  app.set_version_flag("--version", "kairos-loadgen 0.1");
+  app.set_version_flag("--version", std::string("kairos-loadgen ") + kairos::kVersion);
   std::string protocol, server, mode = "open", key_dist = "uniform", value_size = "32",
                                progress = "auto";
   app.add_option("-P,--protocol", protocol, "memcached | memcached-udp | redis | udp-echo")

@@ -2,10 +2,13 @@
 #include "sim_config.hpp"
 #include "simulator.hpp"
 
+#include <kairos/version.hpp>
+
 #include <cstdio>
 #include <exception>
 
 int main(int argc, char** argv) {
+  if (kairos::print_version_if_asked("kairos-sim", argc, argv)) return 0;
   kairos::sim::SimConfig cfg;
   bool help = false;
   if (auto err = kairos::sim::parse_args(argc, argv, cfg, &help)) {
