@@ -2,7 +2,8 @@
 # that name install paths are written for the prefix being installed to
 # (cmake --install --prefix, or /usr for the Debian packages), not the one
 # the build tree was configured with.
-#   KAIROS_GEN: units (systemd units + /etc/default/kairosd) or pkgconfig
+#   KAIROS_GEN: units (systemd units, /etc/default/kairosd,
+#   /etc/kairos/kairosd.toml) or pkgconfig
 #   KAIROS_SRC, KAIROS_BIN, KAIROS_SBINDIR, KAIROS_LIBDIR, KAIROS_INCLUDEDIR,
 #   PROJECT_VERSION: from the configure step (directories relative).
 set(_p "${CMAKE_INSTALL_PREFIX}")
@@ -24,6 +25,9 @@ if(KAIROS_GEN STREQUAL "units")
     file(INSTALL "${_out}/${unit}" DESTINATION "${_p}/lib/systemd/system")
   endforeach()
   file(INSTALL "${KAIROS_SRC}/deploy/default/kairosd" DESTINATION "${KAIROS_FULL_SYSCONFDIR}/default")
+  # The example configuration is a working one: rules commented out, no
+  # dataplane; the units pass it with --config.
+  file(INSTALL "${KAIROS_SRC}/deploy/kairosd.toml" DESTINATION "${KAIROS_FULL_SYSCONFDIR}/kairos")
 elseif(KAIROS_GEN STREQUAL "pkgconfig")
   foreach(pc kairos kairos-net)
     configure_file("${KAIROS_SRC}/cmake/install/${pc}.pc.in" "${_out}/${pc}.pc" @ONLY)

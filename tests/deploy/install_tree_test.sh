@@ -27,7 +27,7 @@ for f in usr/sbin/kairosd usr/bin/kairosctl usr/bin/kairos-loadgen usr/bin/kairo
 	usr/share/bash-completion/completions/kairosctl \
 	usr/share/bash-completion/completions/kairosd \
 	usr/lib/systemd/system/kairosd.service usr/lib/systemd/system/kairosd-kmod.service \
-	etc/default/kairosd usr/lib/modules-load.d/kairos.conf \
+	etc/default/kairosd etc/kairos/kairosd.toml usr/lib/modules-load.d/kairos.conf \
 	$libdir/libkairos.a $libdir/libkairos_net.a $libdir/libkairos_contracts.a \
 	usr/include/kairos/runtime.hpp usr/include/kairos/runtime_c.h usr/include/kairos/net.hpp \
 	usr/include/kairos/version.hpp usr/include/kairos/contracts/devkairos.hpp \

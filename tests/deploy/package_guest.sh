@@ -23,7 +23,8 @@ mkdir -p /sys/fs/cgroup/pkg-lc
 kairosctl annotate pkg-lc --class lc --guaranteed 1 --burstable 1 >>"$log" 2>&1 ||
 	fail "kairosctl annotate"
 [ "$(readlink -f "$(command -v kairosd)")" = /usr/sbin/kairosd ] || fail "kairosd is $(command -v kairosd), not /usr/sbin/kairosd"
-kairosd >"$out/kairosd.log" 2>&1 &
+# As the unit runs it: with the installed configuration file.
+kairosd --config /etc/kairos/kairosd.toml >"$out/kairosd.log" 2>&1 &
 pid=$!
 i=0
 while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] || ! kairosctl status 2>/dev/null |

@@ -118,7 +118,7 @@ fi
 # ---- 4. removal -------------------------------------------------------------
 in_root 'dpkg --purge libkairos-dev kairos kairos-dkms' >"$work/dpkg-purge.log" 2>&1 ||
 	{ cat "$work/dpkg-purge.log"; fail "dpkg --purge"; }
-for f in /usr/sbin/kairosd /usr/bin/kairosctl /usr/src/kairos-$version /etc/default/kairosd \
+for f in /usr/sbin/kairosd /usr/bin/kairosctl /usr/src/kairos-$version /etc/default/kairosd /etc/kairos \
 	/usr/lib/systemd/system/kairosd.service /usr/include/kairos; do
 	[ -e "$r$f" ] && fail "$f is still there after dpkg --purge"
 done

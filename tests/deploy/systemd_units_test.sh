@@ -38,11 +38,12 @@ systemd-analyze verify --man=no --root="$root" /usr/lib/systemd/system/kairos-br
 s=$units/kairosd.service
 for want in 'Type=notify' 'ConditionPathIsDirectory=/sys/kernel/sched_ext' \
 	'Restart=on-failure' 'EnvironmentFile=-/etc/default/kairosd' 'WatchdogSec=30s' \
-	'ExecStart=/usr/sbin/kairosd $KAIROSD_ARGS'; do
+	'ExecStart=/usr/sbin/kairosd --config /etc/kairos/kairosd.toml $KAIROSD_ARGS' \
+	'ExecReload=/bin/kill -HUP $MAINPID'; do
 	grep -qxF "$want" "$s" || fail "kairosd.service has no '$want'"
 done
 k=$units/kairosd-kmod.service
-grep -qxF 'ExecStart=/usr/sbin/kairosd --backend kmod $KAIROSD_ARGS' "$k" ||
+grep -qxF 'ExecStart=/usr/sbin/kairosd --backend kmod --config /etc/kairos/kairosd.toml $KAIROSD_ARGS' "$k" ||
 	fail "kairosd-kmod.service does not run the kmod backend"
 grep -q '^ConditionPathIsDirectory' "$k" && fail "kairosd-kmod.service must not need sched_ext"
 grep -qxF 'Conflicts=kairosd-kmod.service' "$s" || fail "the two services do not conflict"
