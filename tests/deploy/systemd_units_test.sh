@@ -21,6 +21,8 @@ mine=$(cd "$units" && ls)
 # from this machine's systemd.
 cp -n /usr/lib/systemd/system/*.target /usr/lib/systemd/system/systemd-modules-load.service \
 	"$units/"
+# ExecReload's kill(1) comes from this machine too.
+mkdir -p "$root/usr/bin" && cp /usr/bin/kill "$root/usr/bin/kill"
 
 for u in $mine; do
 	out=$(systemd-analyze verify --man=no --root="$root" "/usr/lib/systemd/system/$u" 2>&1)
@@ -39,7 +41,7 @@ s=$units/kairosd.service
 for want in 'Type=notify' 'ConditionPathIsDirectory=/sys/kernel/sched_ext' \
 	'Restart=on-failure' 'EnvironmentFile=-/etc/default/kairosd' 'WatchdogSec=30s' \
 	'ExecStart=/usr/sbin/kairosd --config /etc/kairos/kairosd.toml $KAIROSD_ARGS' \
-	'ExecReload=/bin/kill -HUP $MAINPID'; do
+	'ExecReload=/usr/bin/kill -HUP $MAINPID'; do
 	grep -qxF "$want" "$s" || fail "kairosd.service has no '$want'"
 done
 k=$units/kairosd-kmod.service
