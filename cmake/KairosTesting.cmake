@@ -21,6 +21,8 @@ function(kairos_unit_test)
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   set_tests_properties(${T_NAME} PROPERTIES LABELS "unit;${T_LABELS}"
                        TIMEOUT ${T_TIMEOUT})
+  # tests/sanitize builds and runs exactly these in its sanitizer tree.
+  set_property(GLOBAL APPEND PROPERTY KAIROS_UNIT_TEST_TARGETS ${T_NAME})
 endfunction()
 
 # A vm test that is a command line rather than a GoogleTest binary.

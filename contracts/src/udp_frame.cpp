@@ -62,6 +62,10 @@ std::optional<UdpFrame> parse_udp_frame(std::span<const std::uint8_t> f) {
       return std::nullopt;
     std::memcpy(r.src.addr.data(), ip + 8, 16);
     std::memcpy(r.dst.addr.data(), ip + 24, 16);
+    // An IPv4-mapped address never travels in an IPv6 header (RFC 4291
+    // 2.5.5.2); taken as is, the peer would pass for an IPv4 one, and no
+    // reply frame could be built to it.
+    if (r.src.is_v4() || r.dst.is_v4()) return std::nullopt;
     off += 40;
     l4_len = plen;
   } else {

@@ -61,6 +61,25 @@ TEST(Rings, OversizePayloadIsRefusedWithoutTouchingTheRing) {
   EXPECT_TRUE(r.try_push(kPeer, kLocal, 0, big));
 }
 
+// Found by tests/fuzz/ring_consume_fuzz: the producer (an app, for a TX
+// ring) writes each slot's len; the consumer's payload stays inside the
+// slot whatever it says.
+TEST(Rings, PayloadNeverRunsPastItsSlotWhateverLenSays) {
+  auto region = ShmRegion::create(1, 4);
+  auto tx = region.rings(0).tx;
+  const std::vector<std::uint8_t> msg(100, 0x5a);
+  ASSERT_TRUE(tx.try_push(kPeer, kLocal, 0, msg));
+  auto* s = const_cast<kairos_dp_slot*>(tx.peek());
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(RingView::payload(s).size(), 100u);
+  for (std::uint32_t bad : {KAIROS_DP_MAX_PAYLOAD + 1, 0xffffffffu}) {
+    s->len = bad;  // what a hostile app may write
+    EXPECT_EQ(RingView::payload(s).size(), KAIROS_DP_MAX_PAYLOAD) << bad;
+  }
+  s->len = KAIROS_DP_MAX_PAYLOAD;
+  EXPECT_EQ(RingView::payload(s).size(), KAIROS_DP_MAX_PAYLOAD);
+}
+
 TEST(Rings, AttachSeesTheSameRingsThroughTheFd) {
   auto region = ShmRegion::create(3, 8);
   auto other = ShmRegion::attach(region.fd());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 namespace kairos::dp {
@@ -49,6 +50,29 @@ TEST(UdpFrame, Ipv6RoundTripAndEmptyPayload) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->dst, dst);
   EXPECT_TRUE(f->payload.empty());
+}
+
+// Found by tests/fuzz/udp_frame_fuzz: an IPv6 header carrying an
+// IPv4-mapped address parsed into an IPv4 endpoint (a v6 peer passing for
+// a v4 one, with no reply frame buildable to it).
+TEST(UdpFrame, Ipv6WithIpv4MappedAddressesIsRejected) {
+  auto v6 = *Endpoint::parse("[fd00::2]:8000");
+  for (const char* mapped : {"[::ffff:10.1.0.1]:4000", "[::ffff:0.0.0.2]:1"}) {
+    auto m = *Endpoint::parse(mapped);
+    ASSERT_TRUE(m.is_v4()) << mapped;
+    // Build a valid v6 frame, then write the mapped address into its header.
+    std::vector<std::uint8_t> buf(128);
+    const std::size_t n = build_udp_frame(buf, kA, kB, *Endpoint::parse("[fd00::1]:4000"),
+                                          v6, {});
+    ASSERT_GT(n, 0u);
+    ASSERT_TRUE(parse_udp_frame({buf.data(), n}));
+    std::vector<std::uint8_t> src_mapped(buf.begin(), buf.begin() + n);
+    std::memcpy(&src_mapped[14 + 8], m.addr.data(), 16);
+    EXPECT_FALSE(parse_udp_frame(src_mapped)) << mapped;
+    std::vector<std::uint8_t> dst_mapped(buf.begin(), buf.begin() + n);
+    std::memcpy(&dst_mapped[14 + 24], m.addr.data(), 16);
+    EXPECT_FALSE(parse_udp_frame(dst_mapped)) << mapped;
+  }
 }
 
 TEST(UdpFrame, MalformedFramesAreRejectedAtEveryLength) {

@@ -66,9 +66,13 @@ class RingView {
   std::uint64_t full_count() const;
   bool valid() const { return ring_ != nullptr; }
 
+  // The producer is another process and writes len: read once, and a len
+  // past the slot (a faulty or hostile app) is cut to the slot, so the
+  // consumer never reads outside it.
   static std::span<const std::uint8_t> payload(const kairos_dp_slot* s) {
+    const std::uint32_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
     return {reinterpret_cast<const std::uint8_t*>(s) + KAIROS_DP_SLOT_HDR,
-            s->len};
+            len < KAIROS_DP_MAX_PAYLOAD ? len : KAIROS_DP_MAX_PAYLOAD};
   }
 
  private:
