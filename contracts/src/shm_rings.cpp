@@ -191,6 +191,9 @@ ShmRegion ShmRegion::create_on(int fd, std::uint32_t nr_kthreads,
   r.hdr_->dp_pid = getpid();
   r.hdr_->doorbell_fd = r.bell_fd_;
   r.creator_ = true;
+  r.nr_kthreads_ = nr_kthreads;
+  r.nr_slots_ = nr_slots;
+  r.ring_bytes_ = ring_bytes(nr_slots);
   store_release(r.hdr_->magic, KAIROS_DP_MAGIC);  // written last: ready
   return r;
 }
@@ -292,9 +295,13 @@ ShmRegion ShmRegion::attach(int fd) {
   void* p = mmap(nullptr, r.size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
   r.hdr_ = static_cast<kairos_dp_region*>(p);
-  const kairos_dp_region& h = *r.hdr_;
+  // Checked on a copy: the other side may change the shared header at any
+  // time, so the geometry kept is the one that was checked.
+  const std::uint32_t magic = load_acquire(r.hdr_->magic);
+  kairos_dp_region h;
+  std::memcpy(&h, r.hdr_, sizeof h);
   std::string why;
-  if (load_acquire(h.magic) != KAIROS_DP_MAGIC)
+  if (magic != KAIROS_DP_MAGIC)
     why = "bad magic";
   else if (h.version != KAIROS_DP_ABI_VERSION)
     why = "ABI version " + std::to_string(h.version) + ", expected " +
@@ -316,6 +323,9 @@ ShmRegion ShmRegion::attach(int fd) {
   // The doorbell: our own copy of the dataplane's eventfd. Its process
   // gone (a stale object) or out of reach is an error, not a silent
   // region whose replies would wait for the dataplane's timeout.
+  r.nr_kthreads_ = h.nr_kthreads;
+  r.nr_slots_ = h.nr_slots;
+  r.ring_bytes_ = h.ring_bytes;
   r.pidfd_ = pidfd_open(h.dp_pid);
   if (r.pidfd_ < 0)
     throw std::system_error(errno, std::generic_category(),
@@ -342,7 +352,8 @@ bool ShmRegion::dataplane_alive() const {
 ShmRegion::ShmRegion(ShmRegion&& o) noexcept
     : fd_(o.fd_), hdr_(o.hdr_), size_(o.size_), name_(std::move(o.name_)),
       owner_(o.owner_), creator_(o.creator_), bell_fd_(o.bell_fd_), pidfd_(o.pidfd_),
-      replaced_dead_pid_(o.replaced_dead_pid_) {
+      replaced_dead_pid_(o.replaced_dead_pid_), nr_kthreads_(o.nr_kthreads_),
+      nr_slots_(o.nr_slots_), ring_bytes_(o.ring_bytes_) {
   o.fd_ = -1;
   o.hdr_ = nullptr;
   o.owner_ = false;
@@ -369,14 +380,14 @@ ShmRegion::~ShmRegion() {
 }
 
 KthreadRings ShmRegion::rings(std::uint32_t k) const {
-  if (k >= hdr_->nr_kthreads) throw std::out_of_range("kthread index");
+  if (k >= nr_kthreads_) throw std::out_of_range("kthread index");
   auto* base = reinterpret_cast<std::uint8_t*>(hdr_) + sizeof(kairos_dp_region) +
-               2ull * k * hdr_->ring_bytes;
+               2ull * k * ring_bytes_;
   auto view = [&](std::uint8_t* at, Doorbell bell) {
     return RingView(reinterpret_cast<kairos_dp_ring*>(at),
-                    at + sizeof(kairos_dp_ring), hdr_->nr_slots, bell);
+                    at + sizeof(kairos_dp_ring), nr_slots_, bell);
   };
-  return {view(base, {}), view(base + hdr_->ring_bytes, doorbell())};
+  return {view(base, {}), view(base + ring_bytes_, doorbell())};
 }
 
 }  // namespace kairos::dp

@@ -80,6 +80,30 @@ TEST(Rings, PayloadNeverRunsPastItsSlotWhateverLenSays) {
   EXPECT_EQ(RingView::payload(s).size(), KAIROS_DP_MAX_PAYLOAD);
 }
 
+// An app maps the region read-write and may rewrite its header at any
+// time; the rings each side uses keep the geometry it created or checked.
+TEST(Rings, GeometryIsNotReReadFromTheSharedHeader) {
+  auto region = ShmRegion::create(2, 4);
+  auto app_side = ShmRegion::attach(region.fd());
+  const auto* base = reinterpret_cast<const std::uint8_t*>(&region.header());
+  auto& h = const_cast<kairos_dp_region&>(region.header());
+  h.nr_kthreads = KAIROS_DP_MAX_KTHREADS;
+  h.nr_slots = KAIROS_DP_MAX_SLOTS;
+  h.ring_bytes = 1ull << 40;
+  for (const ShmRegion* r : {&region, &app_side}) {
+    EXPECT_EQ(r->nr_kthreads(), 2u);
+    EXPECT_THROW(r->rings(2), std::out_of_range);
+    auto rings = r->rings(1);
+    EXPECT_EQ(rings.tx.capacity(), 4u);
+    EXPECT_TRUE(rings.tx.try_push(kPeer, kLocal, 0, std::vector<std::uint8_t>(8, 1)));
+  }
+  // Both pushes landed in the last ring of the region, inside it.
+  const std::uint64_t ring = sizeof(kairos_dp_ring) + 4ull * KAIROS_DP_SLOT_SIZE;
+  const auto* tx1 = reinterpret_cast<const kairos_dp_ring*>(
+      base + sizeof(kairos_dp_region) + 3 * ring);
+  EXPECT_EQ(tx1->head, 2u);
+}
+
 TEST(Rings, AttachSeesTheSameRingsThroughTheFd) {
   auto region = ShmRegion::create(3, 8);
   auto other = ShmRegion::attach(region.fd());

@@ -33,7 +33,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     __builtin_trap();
   try {
     auto region = kairos::dp::ShmRegion::attach(fd);
-    const auto* base = reinterpret_cast<const std::uint8_t*>(&region.header());
     for (std::uint32_t k = 0; k < region.nr_kthreads(); k++) {
       auto r = region.rings(k);
       for (auto* ring : {&r.rx, &r.tx}) {
@@ -46,7 +45,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     (void)region.dataplane_alive();
-    (void)base;
   } catch (const std::invalid_argument&) {
   } catch (const std::system_error&) {
   }

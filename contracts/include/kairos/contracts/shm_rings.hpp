@@ -127,7 +127,7 @@ class ShmRegion {
   // False once the dataplane destroyed the region or its process exited
   // (ring_abi.h "Liveness"): an app stops waiting for traffic then.
   bool dataplane_alive() const;
-  std::uint32_t nr_kthreads() const { return hdr_->nr_kthreads; }
+  std::uint32_t nr_kthreads() const { return nr_kthreads_; }
   KthreadRings rings(std::uint32_t kthread) const;
   const kairos_dp_region& header() const { return *hdr_; }
 
@@ -144,6 +144,10 @@ class ShmRegion {
   int bell_fd_ = -1;     // the doorbell eventfd in this process
   int pidfd_ = -1;       // app side: the dataplane's process
   pid_t replaced_dead_pid_ = 0;  // create_named replaced a dead dataplane's region
+  // The geometry as created or as checked at attach, never re-read from the
+  // shared header, which the other side can rewrite.
+  std::uint32_t nr_kthreads_ = 0, nr_slots_ = 0;
+  std::uint64_t ring_bytes_ = 0;
 };
 
 }  // namespace kairos::dp
