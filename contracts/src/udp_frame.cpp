@@ -122,7 +122,8 @@ std::size_t build_udp_frame(std::span<std::uint8_t> out, const Mac& src_mac,
   put16(udp + 2, dst.port);
   put16(udp + 4, ulen);
   put16(udp + 6, 0);
-  std::memcpy(udp + 8, payload.data(), payload.size());
+  // An empty span may have no data pointer; memcpy from null is undefined.
+  if (!payload.empty()) std::memcpy(udp + 8, payload.data(), payload.size());
   std::uint16_t csum = fold(sum16(udp, ulen, pseudo));
   put16(udp + 6, csum ? csum : 0xffff);  // 0 means "no checksum"
   return len;
