@@ -36,6 +36,7 @@ enum WaitState : std::uint32_t {
 };
 
 using TimerMap = std::multimap<std::uint64_t, Uthread*>;
+struct Netpoll;  // netpoll.hpp
 
 // Fds a parked kthread waits on besides its unpark signal; immutable once
 // published (a change publishes a new set; old ones live until ~Runtime).
@@ -87,6 +88,9 @@ struct Uthread {
   std::atomic<std::uint32_t> wait_state{kNotWaiting};
   bool in_timers = false;
   TimerMap::iterator timer_it;
+  // Netpoller: the kthread whose line counted this uthread's readiness
+  // wake as RX occupancy (-1: none pending); see netpoll.hpp.
+  int rx_line = -1;
 };
 
 struct alignas(64) Kthread {
@@ -140,6 +144,14 @@ struct alignas(64) Kthread {
   bool dk_affinity_saved = false;
   bool dk_restore_affinity = false;
   std::atomic<int> tid{0};
+  // Parked in the netpoller (netpoll.cpp) rather than in the parker: an
+  // unpark kicks the poller's eventfd. Stored before park_state, read by
+  // unpark after winning park_state (both seq_cst).
+  std::atomic<bool> in_poller{false};
+  // RX occupancy figures of the line, guarded by rq_lock: the UDP lanes'
+  // (Runtime::publish_rx) and TCP readiness wakes not yet run.
+  std::uint32_t udp_rx_head = 0, udp_rx_tail = 0;
+  std::uint32_t tcp_rx_head = 0, tcp_rx_tail = 0;
   // Uthreads started on / exited on this kthread; written only by it.
   std::atomic<std::int64_t> started{0};
   std::atomic<std::int64_t> exited{0};
@@ -196,6 +208,15 @@ struct RuntimeImpl {
   // old one), freed at the end.
   std::mutex park_fds_mutex;
   std::vector<std::unique_ptr<ParkFdSet>> park_fd_sets;
+
+  // The netpoller (netpoll.hpp), made with the first socket.
+  std::mutex netpoll_mutex;
+  std::shared_ptr<Netpoll> netpoll;
+  std::atomic<Netpoll*> np{nullptr};
+  // Parks that slept (not cancelled) and unparks that won a parked
+  // kthread: what a wake-up costs, for tests and benchmarks.
+  std::atomic<std::uint64_t> parks{0};
+  std::atomic<std::uint64_t> unparks{0};
 
   std::thread ticker;
   // The ticker's sleep, cut short at shutdown.

@@ -2,6 +2,7 @@
 // spinning and parking (ZygOS / Shenango style).
 #include "devkairos_calls.hpp"
 #include "internal.hpp"
+#include "netpoll.hpp"
 
 #include <kairos/contracts/clock.hpp>
 
@@ -182,6 +183,9 @@ void migrate_queue(Kthread* k) {
 // is no reason to stay.
 void park(Kthread* k, bool forced) {
   RuntimeImpl* rt = k->rt;
+  // The first kthread to park while sockets are registered parks in the
+  // netpoller (before it publishes "parked": an unpark must find it there).
+  const bool in_poller = !forced && netpoll_take_park(rt, k);
   rt->parker->prepare(*k);
   k->park_state.store(1, std::memory_order_seq_cst);
   rt->nr_parked.fetch_add(1, std::memory_order_seq_cst);
@@ -207,13 +211,18 @@ void park(Kthread* k, bool forced) {
         k->spin.quiet(now_ns())
             ? 0
             : static_cast<std::uint64_t>(rt->cfg.park_spin.count());
-    rt->parker->park(*k, rt->next_deadline.load(std::memory_order_relaxed),
-                     spin);
+    rt->parks.fetch_add(1, std::memory_order_relaxed);
+    if (in_poller)
+      netpoll_park(k, rt->next_deadline.load(std::memory_order_relaxed));
+    else
+      rt->parker->park(*k, rt->next_deadline.load(std::memory_order_relaxed),
+                       spin);
   }
   rt->parker->finish(*k);
   std::uint32_t parked = 1;
   if (k->park_state.compare_exchange_strong(parked, 0))
     rt->nr_parked.fetch_sub(1, std::memory_order_relaxed);
+  if (in_poller) netpoll_park_done(rt, k);
   rt->nr_spinning.fetch_add(1, std::memory_order_seq_cst);
   set_line_state(k, KAIROS_KTHREAD_RUNNING);
 }
@@ -234,10 +243,13 @@ Uthread* find_work(Kthread* k) {
     // Timers first: a kthread whose queue never drains must still fire
     // them (preempted uthreads come back through here).
     poll_timers(rt);
-    if ((++k->sched_polls % kPollersEvery) == 0) poll_pollers(k);
+    if ((++k->sched_polls % kPollersEvery) == 0) {
+      poll_pollers(k);
+      netpoll_harvest(rt, k);
+    }
     if (Uthread* u = rq_pop(k)) return u;
     if (Uthread* u = steal(k)) return u;
-    if (poll_pollers(k)) {
+    if (netpoll_harvest(rt, k) || poll_pollers(k)) {
       last_poll = 0;  // its work is no gap
       continue;
     }
@@ -339,7 +351,8 @@ bool unpark_kthread(RuntimeImpl* rt, Kthread* k) {
   std::uint32_t parked = 1;
   if (!k->park_state.compare_exchange_strong(parked, 0)) return false;
   rt->nr_parked.fetch_sub(1, std::memory_order_relaxed);
-  rt->parker->unpark(*k);
+  rt->unparks.fetch_add(1, std::memory_order_relaxed);
+  if (!netpoll_unpark(rt, k)) rt->parker->unpark(*k);
   return true;
 }
 

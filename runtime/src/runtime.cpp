@@ -1,6 +1,7 @@
 // Runtime set-up and tear-down, the shared queue-state area, and the
 // elasticity / preemption controls an allocator uses.
 #include "internal.hpp"
+#include "netpoll.hpp"
 
 #include <kairos/contracts/queue_state_area.hpp>
 
@@ -246,6 +247,7 @@ Runtime::~Runtime() {
   for (auto& k : rt->ks) unpark_kthread(rt, k.get());
   for (auto& k : rt->ks) k->os_thread.join();
   if (rt->ticker.joinable()) rt->ticker.join();
+  netpoll_shutdown(rt);
   for (auto& k : rt->ks) {
     k->free_cache.clear();
     if (const int e = k->park_evfd.load(); e >= 0) close(e);
@@ -308,7 +310,9 @@ void Runtime::publish_rx(unsigned k, std::uint32_t head, std::uint32_t tail) {
   if (k >= kthreads()) throw std::out_of_range("kairos: no such kthread");
   Kthread* kt = impl_->ks[k].get();
   kt->rq_lock.lock();
-  kt->line.set_rx(head, tail);
+  kt->udp_rx_head = head;
+  kt->udp_rx_tail = tail;
+  publish_rx_line(kt);  // plus the netpoller's TCP wakes
   kt->rq_lock.unlock();
 }
 
