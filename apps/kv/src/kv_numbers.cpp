@@ -78,8 +78,8 @@ bool parse_i32(std::string_view token, std::int32_t* out) {
   const long v = std::strtol(str, &end, 10);
   if (errno == ERANGE || end == str) return false;
   if (!ends_number(str, end)) return false;
-  if (v > INT_MAX || v < INT_MIN) return false;
-  *out = static_cast<std::int32_t>(v);
+  // memcached keeps the low 32 bits: 2147483648 reads as -2147483648.
+  *out = static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
   return true;
 }
 

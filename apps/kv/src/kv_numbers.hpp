@@ -13,7 +13,8 @@ namespace kairos::kv {
 
 // Flags: memcached reads them as unsigned long and keeps the low 32 bits.
 bool parse_flags(std::string_view token, std::uint32_t* out);
-// exptime, value length, delays: a signed 32-bit number.
+// exptime, value length, delays: a long, of which memcached keeps the low
+// 32 bits (a signed 32-bit number).
 bool parse_i32(std::string_view token, std::int32_t* out);
 // CAS ids, incr/decr deltas, verbosity: unsigned 64-bit.
 bool parse_u64(std::string_view token, std::uint64_t* out);

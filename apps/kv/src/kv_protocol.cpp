@@ -57,6 +57,8 @@ Session::Session(ServerContext& ctx, std::size_t stripe)
 Session::Status Session::feed(std::string_view in, std::string& out) {
   c_.add(Counter::bytes_read, in.size());
   const std::size_t out_before = out.size();
+  unsent_start_ = out.size();
+  unsent_requests_ = 0;
   std::size_t pos = 0;
   Status st;
   if (buf_.empty()) {
@@ -68,7 +70,12 @@ Session::Status Session::feed(std::string_view in, std::string& out) {
     st = run(buf_, &pos, out);
     if (st == Status::kOpen) buf_.erase(0, pos);
   }
-  if (st == Status::kClose) buf_.clear();
+  if (st == Status::kClose) {
+    // A dropped connection (not quit) loses the replies memcached still
+    // held: it closes without writing them.
+    if (!quit_) out.resize(std::max(out_before, unsent_start_));
+    buf_.clear();
+  }
   c_.add(Counter::bytes_written, out.size() - out_before);
   return st;
 }
@@ -137,6 +144,11 @@ void Session::set_noreply_maybe(const std::vector<std::string_view>& t,
 }
 
 Session::Status Session::command(std::string_view line, std::string& out) {
+  // memcached's reqs_per_event: after 20 requests it writes what it holds.
+  if (++unsent_requests_ > 20) {
+    unsent_start_ = out.size();
+    unsent_requests_ = 1;
+  }
   tokenize(line, &tokens_);
   const auto& t = tokens_;
   // memcached's token count: at most 23 tokens plus a terminal one.
@@ -228,6 +240,7 @@ Session::Status Session::command(std::string_view line, std::string& out) {
   } else if (cmd == "version") {
     reply(out, "VERSION " + ctx_.info.version);
   } else if (cmd == "quit") {
+    quit_ = true;
     return Status::kClose;
   } else if (cmd == "verbosity") {
     if (want_or(3, 4)) process_verbosity(t, nt, out);
@@ -250,13 +263,13 @@ void Session::process_get(const std::vector<std::string_view>& t, bool cas,
     exptime = e;
     k = 2;
   }
-  const std::size_t start = out.size();
   const std::int64_t now = ctx_.now();
   for (; k < t.size(); ++k) {
     const std::string_view key = t[k];
     if (key.size() > kMaxKeyLength) {
-      // memcached drops what it had gathered for this command.
-      out.resize(start);
+      // memcached drops every reply it has not written yet, those of the
+      // requests before this one in the same read included.
+      out.resize(unsent_start_);
       reply(out, "CLIENT_ERROR bad command line format");
       return;
     }

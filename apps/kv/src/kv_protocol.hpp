@@ -10,7 +10,8 @@
 // accepts; 'noreply' read from the last token and silencing the next
 // reply, errors included; a bad data chunk swallowing exactly the
 // announced length plus two bytes; a line of more than 2048 bytes with no
-// newline closing the connection unless it is a get). The meta commands
+// newline closing the connection unless it is a get; a get with an
+// over-long key discarding the replies not yet written). The meta commands
 // (mg, ms, ...) are not implemented: they answer ERROR.
 #pragma once
 
@@ -55,8 +56,9 @@ class Session {
   Session(ServerContext& ctx, std::size_t stripe);
   // Consumes in (all of it: an incomplete request is kept for the next
   // call) and appends replies to out. kClose: the client sent quit or a
-  // line that memcached would drop the connection for; out still holds
-  // the replies before it.
+  // line that memcached would drop the connection for (then, as with
+  // memcached, the replies to this read's earlier requests are dropped
+  // too; quit keeps them).
   Status feed(std::string_view in, std::string& out);
   // Bytes held for an incomplete request.
   std::size_t buffered() const { return buf_.size(); }
@@ -104,7 +106,14 @@ class Session {
   Pending pending_;
   std::size_t swallow_ = 0;
   bool noreply_ = false;
+  bool quit_ = false;
   std::string buf_;  // bytes of an incomplete request
+  // Where the replies memcached would still hold (not yet written) start
+  // in the output, and how many requests ran since: memcached writes its
+  // stacked replies when a read is used up or after 20 requests, and a
+  // get with an over-long key throws away every reply it still holds.
+  std::size_t unsent_start_ = 0;
+  unsigned unsent_requests_ = 0;
   std::vector<std::string_view> tokens_;
 };
 

@@ -101,8 +101,9 @@ std::int64_t Store::exptime_of(std::int64_t exptime, std::int64_t now) const {
 
 bool Store::is_live(const Item* it, std::int64_t now) const {
   if (it->exptime != 0 && it->exptime <= now) return false;
+  // memcached's oldest_live: a second before the flush_all's time.
   const std::int64_t f = flush_at_.load(std::memory_order_relaxed);
-  if (f != 0 && f <= now && it->time < f) return false;
+  if (f != 0 && f <= now && it->time <= f) return false;
   return true;
 }
 
@@ -323,7 +324,7 @@ DeltaResult Store::delta(std::string_view key, bool incr, std::uint64_t by,
 
 void Store::flush(std::int64_t delay, std::int64_t now) {
   if (delay > 0) {
-    flush_at_.store(exptime_of(delay, now), std::memory_order_relaxed);
+    flush_at_.store(exptime_of(delay, now) - 1, std::memory_order_relaxed);
     return;
   }
   flush_at_.store(0, std::memory_order_relaxed);

@@ -103,8 +103,9 @@ class Store {
   // spaces in place when the item is long enough).
   DeltaResult delta(std::string_view key, bool incr, std::uint64_t by,
                     std::int64_t now, std::string* out);
-  // flush_all: delay <= 0 drops every item now; otherwise every item
-  // stored until now + delay becomes invalid at that time.
+  // flush_all: delay <= 0 drops every item now; otherwise, as memcached
+  // does, every item stored until a second before now + delay becomes
+  // invalid from that second on.
   void flush(std::int64_t delay, std::int64_t now);
   // Removes expired items of up to max_shards shards (rotating); returns
   // how many it removed.

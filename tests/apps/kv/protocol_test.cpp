@@ -101,6 +101,10 @@ TEST(KvProtocol, BadCommandLines) {
   // A too-long key anywhere in a multi-get drops the values before it.
   EXPECT_EQ(h.run("get " + k250 + " " + k251 + "\r\nversion\r\n"),
             "CLIENT_ERROR bad command line format\r\nVERSION 1.6.38-kairos-kv\r\n");
+  // ... and the replies to the requests before it in the same read,
+  // which memcached had not written yet.
+  EXPECT_EQ(h.run("set z 0 0 1\r\nb\r\nbogus\r\nget z " + k251 + "\r\nget z\r\n"),
+            "CLIENT_ERROR bad command line format\r\nVALUE z 0 1\r\nb\r\nEND\r\n");
 }
 
 TEST(KvProtocol, DataChunks) {
@@ -229,6 +233,9 @@ TEST(KvProtocol, ExpiryTouchGat) {
   h.now += 10;
   EXPECT_EQ(h.run("get a\r\n"), "END\r\n");
   EXPECT_EQ(h.run("touch a abc\r\n"), "CLIENT_ERROR invalid exptime argument\r\n");
+  // 2^31 keeps its low 32 bits: negative, so expired at once.
+  EXPECT_EQ(h.run("set a 0 0 1\r\nb\r\ntouch a 2147483648\r\nget a\r\n"),
+            "STORED\r\nTOUCHED\r\nEND\r\n");
   EXPECT_EQ(h.run("gat a\r\n"), "CLIENT_ERROR invalid exptime argument\r\n");
   EXPECT_EQ(h.run("gat 0\r\n"), "END\r\n");
   // gat with a negative exptime returns the item, then it is gone.
@@ -249,8 +256,9 @@ TEST(KvProtocol, FlushAll) {
   EXPECT_EQ(h.run("flush_all x\r\n"), "CLIENT_ERROR invalid exptime argument\r\n");
   EXPECT_EQ(h.run("set a 0 0 1\r\nb\r\nflush_all 10\r\nget a\r\n"),
             "STORED\r\nOK\r\nVALUE a 0 1\r\nb\r\nEND\r\n");
-  h.now += 10;
+  h.now += 9;
   EXPECT_EQ(h.run("get a\r\n"), "END\r\n");
+  h.now += 1;
   EXPECT_EQ(h.run("set a 0 0 1\r\nb\r\nget a\r\n"),
             "STORED\r\nVALUE a 0 1\r\nb\r\nEND\r\n");
 }
@@ -278,6 +286,14 @@ TEST(KvProtocol, VersionVerbosityStatsQuit) {
             "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
   EXPECT_EQ(h.run("quit\r\nget a\r\n"), "");
   EXPECT_TRUE(h.closed);
+  // quit still sends the replies before it; a connection dropped for a
+  // runaway line does not.
+  Harness q;
+  EXPECT_EQ(q.run("version\r\nquit\r\n"), "VERSION 1.6.38-kairos-kv\r\n");
+  EXPECT_TRUE(q.closed);
+  Harness r;
+  EXPECT_EQ(r.run("version\r\n" + std::string(3000, 'x')), "");
+  EXPECT_TRUE(r.closed);
 }
 
 TEST(KvProtocol, LongLines) {

@@ -98,8 +98,8 @@ TEST(KvStore, CasAndDelayedFlush) {
   EXPECT_EQ(s.store(StoreMode::kCas, "zz", 0, 0, "2", c1, kNow),
             StoreResult::kNotFound);
   s.flush(10, kNow);
-  EXPECT_TRUE(has(s, "a", kNow + 9));
-  EXPECT_FALSE(has(s, "a", kNow + 10));
+  EXPECT_TRUE(has(s, "a", kNow + 8));
+  EXPECT_FALSE(has(s, "a", kNow + 9));
   s.store(StoreMode::kSet, "b", 0, 0, "1", 0, kNow + 11);
   EXPECT_TRUE(has(s, "b", kNow + 12));
 }
