@@ -8,6 +8,12 @@
 // (CAS ids, stats values, the version string).
 #include "kv_server_process.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <libmemcached/memcached.h>
 
@@ -476,6 +482,89 @@ TEST(KvDifferential, StatsNamesAreMemcachedsNames) {
     EXPECT_NE(std::find(nb.begin(), nb.end(), must), nb.end()) << must;
   for (const auto& n : nb)
     EXPECT_NE(std::find(na.begin(), na.end(), n), na.end()) << n << " is not a memcached stat";
+}
+
+// memcached's UDP protocol: the same requests, framed, to both; replies
+// compared by their joined payloads (where a reply is cut into datagrams
+// is each server's own: memcached also sends the parts of one multi-get
+// as separate messages). Request datagrams stay small: the runtime's UDP
+// path takes datagrams up to its slot size, memcached's up to 64 KiB.
+struct UdpReply {
+  std::vector<std::uint16_t> ids;
+  std::vector<std::uint16_t> seqs;
+  std::uint16_t total = 0;
+  std::string payload;
+};
+
+UdpReply udp_request(std::uint16_t port, std::uint16_t id, const std::string& req) {
+  UdpReply r;
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string d;
+  d.push_back(static_cast<char>(id >> 8));
+  d.push_back(static_cast<char>(id & 0xff));
+  d.append(std::string("\0\0\0\1\0\0", 6));
+  d += req;
+  sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  for (;;) {  // until the server has been quiet for a while
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, r.ids.empty() ? 1000 : 150) <= 0) break;
+    char buf[2048];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 8) continue;
+    const auto be = [&](int i) {
+      return static_cast<std::uint16_t>((static_cast<unsigned char>(buf[i]) << 8) |
+                                        static_cast<unsigned char>(buf[i + 1]));
+    };
+    r.ids.push_back(be(0));
+    r.seqs.push_back(be(2));
+    r.total = be(4);
+    r.payload.append(buf + 8, static_cast<std::size_t>(n - 8));
+  }
+  close(fd);
+  return r;
+}
+
+TEST(KvDifferential, UdpRepliesMatch) {
+  const std::uint16_t mu = free_port(), ku = free_port();
+  std::vector<std::string> margv = {"memcached", "-U", std::to_string(mu), "-m", "64", "-t", "2",
+                                    "-u", "root"};
+  std::vector<std::string> kargv = {KAIROS_KV_BIN, "-U", std::to_string(ku), "-m", "64", "-t", "2"};
+  ServerProcess ref(margv);
+  ServerProcess kv(kargv);
+  // A value that needs several datagrams, stored over TCP.
+  for (std::uint16_t port : {ref.port(), kv.port()}) {
+    RawClient c(port);
+    std::string got;
+    c.send("set big 7 0 5000\r\n" + std::string(5000, 'v') + "\r\n");
+    ASSERT_TRUE(c.read_until_tail("STORED\r\n", &got));
+  }
+  const std::vector<std::string> reqs = {
+      "set a 0 0 3\r\nabc\r\n", "get a\r\n", "get a zz a\r\n", "bogus\r\n",
+      "get big a\r\n", "incr a 1\r\n", "set n 0 0 1\r\n5\r\n", "incr n 10\r\n",
+      "delete a\r\n", "get a\r\n", "set x 0 0 1 noreply\r\ny\r\nget x\r\n",
+      "set a 0 0 3\r\nabcde\r\n", "version\r\n"};
+  std::uint16_t id = 100;
+  for (const auto& req : reqs) {
+    const UdpReply ra = udp_request(mu, id, req), rb = udp_request(ku, id, req);
+    ASSERT_FALSE(rb.ids.empty()) << "no reply to " << req;
+    for (auto x : rb.ids) EXPECT_EQ(x, id);
+    if (req.starts_with("version"))
+      EXPECT_TRUE(rb.payload.starts_with("VERSION ")) << rb.payload;
+    else
+      EXPECT_EQ(rb.payload, ra.payload) << req.substr(0, 40);
+    // kairos-kv numbers one reply's datagrams 0..total-1.
+    std::vector<std::uint16_t> want(rb.total);
+    for (std::uint16_t i = 0; i < rb.total; ++i) want[i] = i;
+    EXPECT_EQ(rb.seqs, want) << req.substr(0, 40);
+    ++id;
+  }
+  const UdpReply big = udp_request(ku, 7, "get big\r\n");
+  EXPECT_GT(big.total, 3);
+  EXPECT_EQ(big.payload, "VALUE big 7 5000\r\n" + std::string(5000, 'v') + "\r\nEND\r\n");
 }
 
 TEST(KvDifferential, StopsCleanlyOnSigterm) {
