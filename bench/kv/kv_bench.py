@@ -108,7 +108,7 @@ def main():
             slo = args.slo_us or args.slo_factor * idle["memcached"]["p50"]
             sweep = {s.name: [] for s in servers}
             best = {s.name: 0.0 for s in servers}
-            misses = {}
+            misses = {s.name: 0 for s in servers}
             # Interleaved (memcached, then kairos-kv, at each rate), so
             # both see the same background load of the machine.
             for rate in rates:
