@@ -62,7 +62,12 @@ int main(int argc, char** argv) {
                  "largest item (bytes, or with a k/m suffix)")
       ->capture_default_str();
   auto* verbose = app.add_flag("-v,--verbose", "print errors and connection events");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a bad command line exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   cfg.verbose = static_cast<unsigned>(verbose->count());
   cfg.max_bytes = static_cast<std::size_t>(memory_mb) << 20;
   if (!parse_size(item_size, &cfg.item_size_max)) {
