@@ -160,9 +160,11 @@ void watcher_main(Netpoll* np) {
       continue;
     }
     // Go's sysmon rule: nobody harvested for a while, so every kthread is
-    // busy (or parked outside the poller): harvest here.
+    // busy (or parked outside the poller): harvest here. Not while a
+    // kthread sleeps in the poller: readiness wakes that one directly.
     const std::uint64_t last = np->last_harvest_ns.load(std::memory_order_relaxed);
     if (np->registered.load(std::memory_order_relaxed) > 0 &&
+        np->poller_parker.load(std::memory_order_relaxed) < 0 &&
         now_ns() - last >= kStaleHarvestNs && harvest(*np, nullptr, false)) {
       np->watcher_harvests.fetch_add(1, std::memory_order_relaxed);
       period = kWatcherMinNs;
@@ -336,8 +338,7 @@ bool netpoll_harvest(RuntimeImpl* rt, Kthread* k) {
 bool netpoll_take_park(RuntimeImpl* rt, Kthread* k) {
   Netpoll* np = rt->np.load(std::memory_order_acquire);
   // Allocator mode: a kthread must sleep where a grant reaches it.
-  if (!np || !rt->cfg.self_wake || np->registered.load(std::memory_order_relaxed) == 0 ||
-      k->park_fds.load(std::memory_order_relaxed) != nullptr)
+  if (!np || !rt->cfg.self_wake || np->registered.load(std::memory_order_relaxed) == 0)
     return false;
   int none = -1;
   if (!np->poller_parker.compare_exchange_strong(none, static_cast<int>(k->index)))
@@ -350,14 +351,27 @@ void netpoll_park(Kthread* k, std::uint64_t deadline_ns) {
   RuntimeImpl* rt = k->rt;
   Netpoll& np = *rt->np.load(std::memory_order_acquire);
   np.parked_in_poller.fetch_add(1, std::memory_order_relaxed);
-  pollfd p[2] = {{np.park_evfd, POLLIN, 0}, {np.epfd, POLLIN, 0}};
+  // The eventfd unpark writes, the epoll fd, and the kthread's park fds
+  // (Runtime::add_park_fds: a UDP device queue it serves), which end the
+  // park as they would in the futex parker.
+  std::vector<pollfd>& p = k->park_pollfds;
+  k->park_fds_seen = nullptr;  // park_on_fds rebuilds its array next time
+  p.assign({{np.park_evfd, POLLIN, 0}, {np.epfd, POLLIN, 0}});
+  if (const ParkFdSet* set = k->park_fds.load(std::memory_order_acquire))
+    for (int fd : set->fds) p.push_back({fd, POLLIN, 0});
   while (k->park_state.load(std::memory_order_seq_cst) != 0) {
     timespec ts{};
     const timespec* tsp = nullptr;
     if (!timeout_until(deadline_ns, ts, tsp)) return;
-    p[0].revents = p[1].revents = 0;
-    if (ppoll(p, 2, tsp, nullptr) <= 0) return;  // timeout or signal: recheck
+    for (auto& e : p) e.revents = 0;
+    if (ppoll(p.data(), p.size(), tsp, nullptr) <= 0) return;  // timeout or signal: recheck
     if (p[0].revents) drain_eventfd(np.park_evfd);
+    bool fd_ready = false;
+    for (std::size_t i = 2; i < p.size(); ++i) {
+      if (p[i].revents & POLLIN) fd_ready = true;
+      else if (p[i].revents & (POLLERR | POLLHUP | POLLNVAL)) p[i].fd = -1;
+    }
+    if (fd_ready) return;
     // Readiness: run what it made ready here (route() queues on k the
     // uthreads whose kthread is parked). Edges that woke nobody (a ready
     // flag only) do not end the park.

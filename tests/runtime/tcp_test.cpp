@@ -253,8 +253,8 @@ TEST(Tcp, PeerResetIsReportedToReaderAndWriter) {
     // Linger 0: close sends RST instead of FIN.
     const linger lg{1, 0};
     setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    reset = true;  // before: the client may see the RST at once
     s.close();
-    reset = true;
   });
   rt.spawn([&] {
       TcpStream s = TcpStream::connect({"127.0.0.1", l.local_port()});
@@ -361,6 +361,10 @@ TEST(Tcp, AParkedKthreadIsWokenByReadinessWithOneWakeUp) {
   const int client = plain_connect(l.local_port());
   ASSERT_GE(client, 0);
   std::atomic<bool> blocked{false}, got{false};
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { close(fd); }
+  };
   Thread server = rt.spawn([&] {
     TcpStream s = l.accept();
     char b[1];
@@ -370,6 +374,7 @@ TEST(Tcp, AParkedKthreadIsWokenByReadinessWithOneWakeUp) {
     EXPECT_EQ(s.read_exact(b, 1), 1u);  // a second round, measured too
     got = false;
   });
+  CloseFd client_guard{client};  // after server: EOF before ~Thread joins
   kd::RuntimeImpl* ri = rt.impl();
   auto quiet = [&] {
     kd::Netpoll* np = ri->np.load();
@@ -390,7 +395,6 @@ TEST(Tcp, AParkedKthreadIsWokenByReadinessWithOneWakeUp) {
     EXPECT_EQ(ri->unparks.load() - unparks0, 0u);
   }
   server.join();
-  close(client);
 }
 
 TEST(Tcp, EachConnectionIsServedInOrderByOneUthread) {
@@ -448,6 +452,13 @@ TEST(Tcp, AllocatorModeShowsReadinessInTheLineAndAGrantRunsIt) {
     blocked = true;
     while (s.read_exact(b, 1) == 1) got.fetch_add(1);
   });
+  // Declared after server: on a failed assertion the client's EOF ends
+  // the server before ~Thread joins it.
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { close(fd); }
+  } client_guard{client};
+  rt.grant(rt.kthreads());  // only grants run the spawn in this mode
   auto rx_len = [&] {
     std::uint32_t n = 0;
     for (unsigned k = 0; k < rt.kthreads(); ++k) {
@@ -472,7 +483,7 @@ TEST(Tcp, AllocatorModeShowsReadinessInTheLineAndAGrantRunsIt) {
     EXPECT_TRUE(eventually([&] { return rx_len() == 0; }));
   }
   EXPECT_GT(kd::netpoll_stats(rt.impl()).watcher_harvests, 0u);
-  close(client);  // EOF ends the server; the destructor grants to drain
+  shutdown(client, SHUT_WR);  // EOF ends the server
   rt.grant(2);
   server.join();
 }
@@ -498,8 +509,8 @@ TEST(Tcp, AllocatorModeEchoFollowsGrantsFromTheLines) {
   });
   TcpListener l = TcpListener::listen({"127.0.0.1", 0}, 64);
   std::atomic<int> served{0};
-  rt.grant(2);
   Thread acceptor = rt.spawn([&] { serve_echo(rt, l, served); });
+  rt.grant(2);
   std::vector<std::thread> clients;
   std::atomic<int> ok{0};
   for (int c = 0; c < 8; ++c)
