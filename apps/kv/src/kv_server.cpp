@@ -54,13 +54,10 @@ Server::Server(const ServerConfig& cfg)
     if (!ep) throw std::runtime_error("bad listen address for UDP: " + cfg.listen);
     std::vector<std::unique_ptr<dp::Backend>> queues;
     queues.push_back(dp::make_kernel_udp_backend({*ep}));
-    // The kthreads must not park on the UDP queue's fd: a kthread with
-    // park fds does not park in the TCP netpoller, so TCP readiness would
-    // wait for some other wake-up. The stack's doorbell thread wakes the
-    // runtime for UDP instead.
+    // The kthreads park on the UDP socket's fd as well as in the TCP
+    // netpoller: a datagram wakes the kthread that serves it directly.
     net::StackOptions so;
     so.steered = {*ep};
-    so.park_on_queue_fds = false;
     udp_stack_ = std::make_unique<net::Stack>(*rt_, std::move(queues), so);
     udp_sock_ = udp_stack_->bind(*ep);
   }
