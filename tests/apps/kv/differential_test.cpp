@@ -264,6 +264,14 @@ class RawScript {
     if (pick(5) == 0) return odd[pick(10)];
     return std::to_string(pick(100));
   }
+  // An exptime whose outcome does not depend on when the second ticks
+  // (the two servers' clocks tick at different moments): never, expired
+  // at once, far away, or malformed.
+  std::string exptime() {
+    static const char* e[] = {"0", "-1", "1000", "100000", "abc", "1.5", "2147483648",
+                              "4294967296", "", "-100"};
+    return e[pick(10)];
+  }
   std::string noreply() { return pick(5) == 0 ? " noreply" : ""; }
 
   // One self-contained request (it never leaves the server waiting for
@@ -283,7 +291,7 @@ class RawScript {
           case 0:  // bad data chunk: the announced length + 2 bytes, wrong end
             return line + "\r\n" + v + word(2) + "\r\n";
           case 1:  // bad token in the command line: the data becomes a command
-            return cmd + " " + k + " " + num() + " " + num() + " " +
+            return cmd + " " + k + " " + num() + " " + exptime() + " " +
                    std::to_string(v.size()) + noreply() + "\r\n" + v + "\r\n";
           case 2:  // too large: swallowed
             if (pick(6) == 0) {
@@ -301,7 +309,7 @@ class RawScript {
       }
       case 4: case 5: {
         std::string line = pick(4) == 0 ? "gets" : (pick(6) == 0 ? "bget" : "get");
-        if (pick(6) == 0) line = (pick(2) ? "gat " : "gats ") + num();
+        if (pick(6) == 0) line = (pick(2) ? "gat " : "gats ") + exptime();
         for (std::uint32_t i = 0, n = pick(5); i < n; ++i) line += " " + key();
         if (pick(10) == 0) line += "  ";
         return line + "\r\n";
@@ -320,7 +328,7 @@ class RawScript {
         return line + noreply() + "\r\n";
       }
       case 8:
-        return "touch " + key() + " " + num() + noreply() + "\r\n";
+        return "touch " + key() + " " + exptime() + noreply() + "\r\n";
       case 9: {
         static const char* lines[] = {"flush_all", "flush_all 0", "flush_all noreply",
                                       "flush_all x", "flush_all 0 noreply", "version",
