@@ -53,7 +53,19 @@ Server::Server(const ServerConfig& cfg)
     auto ep = dp::Endpoint::parse(cfg.listen + ":" + std::to_string(cfg.udp_port));
     if (!ep) throw std::runtime_error("bad listen address for UDP: " + cfg.listen);
     std::vector<std::unique_ptr<dp::Backend>> queues;
-    queues.push_back(dp::make_kernel_udp_backend({*ep}));
+    if (cfg.udp_xdp_if.empty()) {
+      queues.push_back(dp::make_kernel_udp_backend({*ep}));
+    } else {
+      // Direct mode: the XDP steering program sends this endpoint's
+      // datagrams to one AF_XDP socket per device queue, owned by the
+      // kthreads (queue q by kthread q % kthreads).
+      if (ep->str().starts_with("0.0.0.0"))
+        throw std::runtime_error("--udp-xdp needs a concrete -l address, not " + cfg.listen);
+      dp::AfXdpConfig xc;
+      xc.ifname = cfg.udp_xdp_if;
+      xc.apps = {*ep};
+      queues = dp::make_afxdp_direct_backends(xc);
+    }
     // The kthreads park on the UDP socket's fd as well as in the TCP
     // netpoller: a datagram wakes the kthread that serves it directly.
     net::StackOptions so;

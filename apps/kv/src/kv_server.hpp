@@ -2,7 +2,8 @@
 // netpoller with one uthread per connection (a connection's requests are
 // handled one read at a time, in order, and the replies of one read leave
 // in one write; a slow connection blocks only its own uthread), memcached's
-// UDP protocol over the runtime's UDP sockets (kernel UDP backend), and a
+// UDP protocol over the runtime's UDP sockets (kernel UDP backend, or the
+// direct AF_XDP path on a device's queues), and a
 // uthread that sweeps expired items.
 #pragma once
 
@@ -33,6 +34,10 @@ struct ServerConfig {
   std::size_t item_size_max = 1u << 20;  // -I
   unsigned max_connections = 1024;       // -c
   unsigned verbose = 0;                  // -v
+  // --udp-xdp: serve UDP through the runtime's direct AF_XDP mode on this
+  // device's queues (the kthreads own its AF_XDP sockets) instead of the
+  // kernel UDP socket; needs a concrete -l address. Empty: kernel UDP.
+  std::string udp_xdp_if;
 };
 
 class Server {

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   app.add_option("-I,--max-item-size", item_size,
                  "largest item (bytes, or with a k/m suffix)")
       ->capture_default_str();
+  app.add_option("--udp-xdp", cfg.udp_xdp_if,
+                 "serve -U through direct AF_XDP on this device's queues (needs -l ADDR)");
   auto* verbose = app.add_flag("-v,--verbose", "print errors and connection events");
   try {
     app.parse(argc, argv);
