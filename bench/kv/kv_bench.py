@@ -43,24 +43,65 @@ def wait_tcp(port):
 
 
 class Server:
-    def __init__(self, name, argv):
+    def __init__(self, name, argv, veth=None, ports=None):
         self.name = name
-        self.tcp = free_port()
-        self.udp = free_port(socket.SOCK_DGRAM)
-        self.proc = subprocess.Popen(argv + ["-p", str(self.tcp), "-U", str(self.udp),
-                                             "-l", "127.0.0.1"])
-        wait_tcp(self.tcp)
+        if veth is None:
+            self.host = "127.0.0.1"
+            self.tcp = free_port()
+            self.udp = free_port(socket.SOCK_DGRAM)
+            self.proc = subprocess.Popen(argv + ["-p", str(self.tcp), "-U", str(self.udp),
+                                                 "-l", self.host])
+            wait_tcp(self.tcp)
+        else:
+            self.host = veth.server_ip
+            self.tcp, self.udp = ports
+            self.proc = subprocess.Popen(veth.server_prefix + argv + [
+                "-p", str(self.tcp), "-U", str(self.udp), "-l", self.host])
+            time.sleep(2)  # (AF_XDP sockets bind in a moment)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited at start")
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=20)
 
 
+class Veth:
+    """Two network namespaces (each held by a sleeping process) joined by a
+    2-queue veth pair: the AF_XDP path needs a real device (loopback has
+    no XDP). Device names are fixed: hold the test lock."""
+    server_ip, client_ip = "10.78.0.1", "10.78.0.2"
+    sif, cif = "kvb-s0", "kvb-c0"
+
+    def __init__(self):
+        self.holders = [subprocess.Popen(["unshare", "--net", "sleep", "1000000"])
+                        for _ in range(2)]
+        time.sleep(0.3)
+        sp, cp = (h.pid for h in self.holders)
+        self.server_prefix = ["nsenter", f"--net=/proc/{sp}/ns/net"]
+        self.client_prefix = ["nsenter", f"--net=/proc/{cp}/ns/net"]
+        sh = lambda c: subprocess.run(c, shell=True, check=True)
+        sh(f"ip link del {self.sif} 2>/dev/null; ip link add {self.sif} numtxqueues 2 "
+           f"numrxqueues 2 type veth peer name {self.cif} numtxqueues 2 numrxqueues 2")
+        sh(f"ip link set {self.sif} netns {sp} && ip link set {self.cif} netns {cp}")
+        for prefix, dev, ip in ((self.server_prefix, self.sif, self.server_ip),
+                                (self.client_prefix, self.cif, self.client_ip)):
+            subprocess.run(prefix + ["sh", "-c",
+                f"set -e; ip addr add {ip}/24 dev {dev}; ip link set lo up; "
+                f"ip link set {dev} up; ethtool -K {dev} tx off >/dev/null"], check=True)
+
+    def close(self):
+        for h in self.holders:  # the namespaces and the veth go with them
+            h.kill()
+            h.wait()
+
+
 def load(args, server, proto, rate):
     port = server.tcp if proto == "tcp" else server.udp
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
-        cmd = [args.loadgen, "-P", "memcached" if proto == "tcp" else "memcached-udp",
-               "-s", f"127.0.0.1:{port}", "-r", str(rate), "-d", str(args.duration),
+        cmd = args.client_prefix + [
+               args.loadgen, "-P", "memcached" if proto == "tcp" else "memcached-udp",
+               "-s", f"{server.host}:{port}", "-r", str(rate), "-d", str(args.duration),
                "-c", str(args.connections), "-t", str(args.client_threads),
                "--keys", str(args.keys), "--value-size", str(args.value_size),
                "--get-ratio", "0.9", "--seed", "1", "--progress", "off", "-q",
@@ -92,6 +133,10 @@ def main():
     ap.add_argument("--slo-us", type=float, default=0.0,
                     help="an absolute p99 SLO instead (a shared host's p99 is far "
                          "above 10x an unloaded p50 at any load)")
+    ap.add_argument("--udp-xdp", action="store_true",
+                    help="run the servers and the load generator in two namespaces "
+                         "joined by a veth pair, kairos-kv's UDP over direct AF_XDP "
+                         "(--udp-xdp), memcached's over the kernel (root)")
     ap.add_argument("--loads", default="",
                     help="the three fixed loads (default: 25/50/75%% of memcached's "
                          "throughput at the SLO)")
@@ -99,8 +144,24 @@ def main():
     args.loadgen = os.path.join(args.build, "tools/loadgen/kairos-loadgen")
     kv_bin = os.path.join(args.build, "apps/kv/kairos-kv")
     common = ["-t", str(args.threads), "-m", "1024", "-I", "1m"]
-    servers = [Server("memcached", ["memcached", "-u", "root"] + common),
-               Server("kairos-kv", [kv_bin] + common)]
+    veth = Veth() if args.udp_xdp else None
+    args.client_prefix = veth.client_prefix if veth else []
+    servers = []
+    try:
+        if veth:
+            servers.append(Server("memcached", ["memcached", "-u", "root"] + common, veth,
+                                  (11311, 11313)))
+            servers.append(Server("kairos-kv", [kv_bin] + common + ["--udp-xdp", veth.sif],
+                                  veth, (11312, 11314)))
+        else:
+            servers.append(Server("memcached", ["memcached", "-u", "root"] + common))
+            servers.append(Server("kairos-kv", [kv_bin] + common))
+    except Exception:
+        for s in servers:
+            s.stop()
+        if veth:
+            veth.close()
+        raise
     rates = [int(x) for x in args.rates.split(",")]
     try:
         for proto in args.protocols.split(","):
@@ -150,6 +211,8 @@ def main():
     finally:
         for s in servers:
             s.stop()
+        if veth:
+            veth.close()
 
 
 if __name__ == "__main__":
