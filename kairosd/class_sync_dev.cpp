@@ -113,6 +113,10 @@ std::string ClassSync::status_line() const {
   return o.str();
 }
 
+status::ClassInfo ClassSync::info() const {
+  return {dev_ != nullptr, m_.members().size(), m_.refused().size(), capacity_, adopted_};
+}
+
 std::string probe_kairos_dev(const std::string& dev_path) {
   ClassSync c(dev_path, [](const std::string&) {});
   return c.attach();

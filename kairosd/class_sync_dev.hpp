@@ -7,6 +7,8 @@
 
 #include "class_sync.hpp"
 
+#include <kairos/kairosd/status_snapshot.hpp>
+
 #include <functional>
 #include <memory>
 #include <set>
@@ -41,6 +43,7 @@ class ClassSync {
 
   // "class attached=1 members=N refused=N capacity=N adopted=N".
   std::string status_line() const;
+  status::ClassInfo info() const;
   const LcMembership& membership() const { return m_; }
 
  private:

@@ -3,6 +3,8 @@
 // guaranteed cores, reloads the scheduler after a recoverable exit, and
 // publishes its status (/run/kairos/status) until SIGINT/SIGTERM.
 #include "daemon.hpp"
+#include "dataplane_status.hpp"
+#include "metrics_server.hpp"
 #include "options.hpp"
 
 #include <kairos/relay/service.hpp>
@@ -84,6 +86,24 @@ int main(int argc, char** argv) {
   }
 
   kairos::Daemon daemon(opts);
+  if (dataplane)
+    daemon.set_snapshot_extra(
+        [&dataplane](kairos::status::Snapshot& s) { s.dataplane = kairos::dataplane_info(*dataplane); });
+  // Like the dataplane: listening, or kairosd exits before loading anything.
+  std::unique_ptr<kairos::MetricsServer> metrics;
+  if (parsed.cmd.metrics_listen) {
+    try {
+      metrics = std::make_unique<kairos::MetricsServer>(
+          *parsed.cmd.metrics_listen, daemon.board(),
+          opts.allocator.enabled ? static_cast<int>(opts.allocator.cpu) : -1);
+      std::printf("kairosd: metrics at http://%s/metrics\n",
+                  parsed.cmd.metrics_listen->describe().c_str());
+      std::fflush(stdout);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kairosd: %s\n", e.what());
+      return 2;
+    }
+  }
   try {
     daemon.start();
     auto next_stats = std::chrono::steady_clock::now();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "daemon.hpp"
+#include "metrics_listen.hpp"
 
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@ struct KairosdCommandLine {
   long stats_ms = 0;      // --stats-interval-ms, 0 = only at exit
   long fault_ms = -1;     // --test-fault-after-ms, -1 = none
   std::string dataplane_config;  // --dataplane-config, "" = no relay
+  std::optional<MetricsListen> metrics_listen;  // --metrics-listen, none = off
 };
 
 struct ParsedKairosdArgs {
