@@ -19,8 +19,9 @@ std::string usage_text() {
          "      move annotations stored as user.kairos.app (which kairosd ignores:\n"
          "      delegated cgroups' owners can write user.* attributes) to\n"
          "      trusted.kairos.app, each checked like a new annotation\n"
-         "  status\n"
-         "      apps, their cores and grants, queueing delay (from kairosd)\n";
+         "  status [--json]\n"
+         "      apps, their cores and grants, queueing delay (from kairosd);\n"
+         "      --json: the same as a JSON document (schema kairos.status, version 1)\n";
 }
 
 namespace {
@@ -57,8 +58,13 @@ ParsedCmd parse_args(const std::vector<std::string>& args, unsigned max_cpus) {
     return out;
   }
   if (verb == "status") {
-    if (i != args.size()) return fail("status takes no arguments");
-    out.cmd = StatusCmd{};
+    StatusCmd st;
+    for (; i < args.size(); ++i) {
+      if (args[i] != "--json") return fail("status takes only --json, got '" + args[i] + "'");
+      if (st.json) return fail("--json given twice");
+      st.json = true;
+    }
+    out.cmd = st;
     return out;
   }
   if (verb == "migrate") {

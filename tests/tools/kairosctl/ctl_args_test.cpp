@@ -37,6 +37,10 @@ TEST(CtlArgs, ClearStatusHelpAndGlobals) {
   ASSERT_EQ(s.error, "");
   EXPECT_TRUE(std::holds_alternative<StatusCmd>(s.cmd));
   EXPECT_EQ(s.global.status_file, "/tmp/s");
+  EXPECT_FALSE(std::get<StatusCmd>(s.cmd).json);
+  auto j = parse({"status", "--json"});
+  ASSERT_EQ(j.error, "");
+  EXPECT_TRUE(std::get<StatusCmd>(j.cmd).json);
   EXPECT_TRUE(std::holds_alternative<HelpCmd>(parse({"--help"}).cmd));
   EXPECT_TRUE(std::holds_alternative<MigrateCmd>(parse({"migrate"}).cmd));
 }
@@ -46,6 +50,8 @@ TEST(CtlArgs, BadInputIsRefused) {
       {},
       {"frobnicate"},
       {"status", "extra"},
+      {"status", "--json", "--json"},
+      {"status", "--yaml"},
       {"migrate", "x"},
       {"--bogus", "status"},
       {"--cgroup-root"},
