@@ -21,7 +21,11 @@ std::string usage_text() {
          "      trusted.kairos.app, each checked like a new annotation\n"
          "  status [--json]\n"
          "      apps, their cores and grants, queueing delay (from kairosd);\n"
-         "      --json: the same as a JSON document (schema kairos.status, version 1)\n";
+         "      --json: the same as a JSON document (schema kairos.status, version 1)\n"
+         "  top [--interval-ms N]\n"
+         "      live view: CPUs by owner, per-app queueing delay and grants per\n"
+         "      second, allocator cost, guard throttles; refreshed every N ms\n"
+         "      (100..60000, default 1000); keys: s sort, q quit\n";
 }
 
 namespace {
@@ -65,6 +69,22 @@ ParsedCmd parse_args(const std::vector<std::string>& args, unsigned max_cpus) {
       st.json = true;
     }
     out.cmd = st;
+    return out;
+  }
+  if (verb == "top") {
+    TopCmd t;
+    bool have = false;
+    for (; i < args.size(); ++i) {
+      if (args[i] != "--interval-ms") return fail("top takes only --interval-ms N, got '" + args[i] + "'");
+      if (have) return fail("--interval-ms given twice");
+      if (i + 1 >= args.size()) return fail("--interval-ms needs a value");
+      auto v = parse_count("--interval-ms", args[++i], 60000);
+      if (!v || *v.value < 100)
+        return fail("--interval-ms wants a number in 100..60000, got '" + args[i] + "'");
+      t.interval_ms = *v.value;
+      have = true;
+    }
+    out.cmd = t;
     return out;
   }
   if (verb == "migrate") {

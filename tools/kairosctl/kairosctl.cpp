@@ -4,6 +4,7 @@
 #include <kairos/kairosd/cgroup_xattr.hpp>
 #include "ctl_args.hpp"
 #include "status_view.hpp"
+#include "top.hpp"
 
 #include <signal.h>
 #include <sys/xattr.h>
@@ -149,5 +150,6 @@ int main(int argc, char** argv) {
   }
   if (auto* a = std::get_if<ctl::AnnotateCmd>(&p.cmd)) return annotate(p.global, *a, ncpu);
   if (std::holds_alternative<ctl::MigrateCmd>(p.cmd)) return migrate(p.global, ncpu);
+  if (auto* t = std::get_if<ctl::TopCmd>(&p.cmd)) return ctl::run_top(p.global.status_file, t->interval_ms);
   return show_status(p.global, std::get<ctl::StatusCmd>(p.cmd));
 }

@@ -41,6 +41,8 @@ TEST(CtlArgs, ClearStatusHelpAndGlobals) {
   auto j = parse({"status", "--json"});
   ASSERT_EQ(j.error, "");
   EXPECT_TRUE(std::get<StatusCmd>(j.cmd).json);
+  EXPECT_EQ(std::get<TopCmd>(parse({"top"}).cmd).interval_ms, 1000u);
+  EXPECT_EQ(std::get<TopCmd>(parse({"top", "--interval-ms", "250"}).cmd).interval_ms, 250u);
   EXPECT_TRUE(std::holds_alternative<HelpCmd>(parse({"--help"}).cmd));
   EXPECT_TRUE(std::holds_alternative<MigrateCmd>(parse({"migrate"}).cmd));
 }
@@ -52,6 +54,12 @@ TEST(CtlArgs, BadInputIsRefused) {
       {"status", "extra"},
       {"status", "--json", "--json"},
       {"status", "--yaml"},
+      {"top", "--interval-ms"},
+      {"top", "--interval-ms", "99"},
+      {"top", "--interval-ms", "60001"},
+      {"top", "--interval-ms", "1s"},
+      {"top", "--interval-ms", "500", "--interval-ms", "600"},
+      {"top", "extra"},
       {"migrate", "x"},
       {"--bogus", "status"},
       {"--cgroup-root"},
