@@ -59,17 +59,15 @@ Element cpu_strip(const TopView& v) {
 Element apps_table(const TopView& v) {
   auto row = [](std::string id, std::string cg, std::string cls, std::string owned, std::string q,
                 std::string wait, std::string gps, std::string hist) {
-    return hbox({text(id) | size(WIDTH, EQUAL, 4), text(cg) | size(WIDTH, EQUAL, 16),
-                 text(cls) | size(WIDTH, EQUAL, 4), text(owned) | size(WIDTH, EQUAL, 7),
+    return hbox({text(id) | size(WIDTH, EQUAL, 4), text(cg) | size(WIDTH, EQUAL, 15),
+                 text(cls) | size(WIDTH, EQUAL, 4), text(owned) | size(WIDTH, EQUAL, 8),
                  text(q) | size(WIDTH, EQUAL, 7), text(wait) | size(WIDTH, EQUAL, 9),
                  text(gps) | size(WIDTH, EQUAL, 9), text(hist) | flex});
   };
   Elements rows{row("APP", "CGROUP", "CLS", "OWN/MAX", "QUEUED", "WAIT_us", "GRANT/s",
                     "grants/s history") | bold};
   for (const TopApp& a : v.apps) {
-    Element id = text(std::to_string(a.id));
-    if (a.owned) id = id | color(owner_color(a.id));
-    rows.push_back(row(std::to_string(a.id), a.cgroup.substr(0, 15), a.cls,
+    rows.push_back(row(std::to_string(a.id), a.cgroup.substr(0, 14), a.cls,
                        std::to_string(a.owned) + "/" + std::to_string(a.burstable),
                        std::to_string(a.queued), fixed(a.wait_us, 1), fixed(a.grants_per_s, 1),
                        sparkline(a.grants_history)));
