@@ -96,8 +96,11 @@ int main(int argc, char** argv) {
       metrics = std::make_unique<kairos::MetricsServer>(
           *parsed.cmd.metrics_listen, daemon.board(),
           opts.allocator.enabled ? static_cast<int>(opts.allocator.cpu) : -1);
-      std::printf("kairosd: metrics at http://%s/metrics\n",
-                  parsed.cmd.metrics_listen->describe().c_str());
+      const kairos::MetricsListen& at = *parsed.cmd.metrics_listen;
+      if (at.kind == kairos::MetricsListen::Kind::kUnix)
+        std::printf("kairosd: metrics at %s (GET /metrics)\n", at.describe().c_str());
+      else
+        std::printf("kairosd: metrics at http://%s/metrics\n", at.describe().c_str());
       std::fflush(stdout);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "kairosd: %s\n", e.what());
