@@ -175,9 +175,10 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
            "tunables quantum_us=900 period_us=1000 source=kairos.ko\n",
            "stats enqueued=10 dispatched=9 direct=8 lc_enqueued=7 lc_fallback=6 "
            "preempt_kicks=5 guard_throttles=4 rescues=3 cpu_online=2 cpu_offline=1 grants=12 "
-           "revokes=11\n",
+           "revokes=11 guard_resumes=0 kthread_direct=0\n",
            "app id=1 cgroup=svc/memcached class=lc guaranteed=1 burstable=2 owned=2 cpus=1,3 "
-           "queued=4 head_wait_us=25 dispatched=96 wait_avg_us=7 wait_max_us=80 run_ms=3500\n",
+           "queued=4 head_wait_us=25 dispatched=96 wait_avg_us=7 wait_max_us=80 wait_total_us=672 "
+           "run_ms=3500 source=-\n",
            "ignored cgroup=bad why=v2 is not a version this kairosd reads\n",
            "allocator mode=spin cpu=0 poll_us=5 apps=1 runtime_apps=1 kthreads=3 polls=1000 "
            "poll_ns_avg=400 poll_ns_max=9000 quiet_polls=990 quiet_ns=380000 "
@@ -196,7 +197,8 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
   k.lc_class = ClassInfo{true, 2, 1, 64, 0};
   const std::string kt = render_status_lines(k);
   EXPECT_NE(kt.find("watch mode=poll event_syncs=0 rescans=0\n"), std::string::npos) << kt;
-  EXPECT_NE(kt.find("class attached=1 members=2 refused=1 capacity=64 adopted=0\n"),
+  EXPECT_NE(kt.find("class attached=1 members=2 refused=1 capacity=64 adopted=0 "
+                    "standing_down=0 stand_downs=0\n"),
             std::string::npos) << kt;
   EXPECT_EQ(kt.find("allocator "), std::string::npos) << kt;
 }
