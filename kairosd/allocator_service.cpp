@@ -193,6 +193,9 @@ class AllocatorService::Loop {
     st.polls.fetch_add(1, std::memory_order_relaxed);
     st.poll_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
     atomic_max(st.poll_ns_max, t1 - t0);
+    st.poll_duration.record(t1 - t0);
+    if (last_poll_ns_) st.poll_gap.record(t0 - last_poll_ns_);
+    last_poll_ns_ = t0;
     if (decisions_.empty()) {
       const std::uint64_t i = st.quiet_polls.fetch_add(1, std::memory_order_relaxed);
       st.quiet_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
@@ -224,13 +227,22 @@ class AllocatorService::Loop {
     st.grants.fetch_add(r.grants - r.failed, std::memory_order_relaxed);
     st.revokes.fetch_add(r.revokes, std::memory_order_relaxed);
     st.failed.fetch_add(r.failed, std::memory_order_relaxed);
-    if (r.grants > r.failed)
-      st.grant_ns.fetch_add((mono_ns() - t0), std::memory_order_relaxed);
-    for (const policy::Decision& x : d)
-      if (x.kind == policy::DecisionKind::kRevoke)
-        st.revoke_why[static_cast<unsigned>(x.reason) % kReasons].fetch_add(1, std::memory_order_relaxed);
-      else if (alloc_->owner(x.core) == x.app)
-        st.grant_why[static_cast<unsigned>(x.reason) % kReasons].fetch_add(1, std::memory_order_relaxed);
+    if (r.grants > r.failed) {
+      const Nanos took = mono_ns() - t0;
+      st.grant_ns.fetch_add(took, std::memory_order_relaxed);
+      st.grant_apply.record(took);
+    }
+    for (const policy::Decision& x : d) {
+      const unsigned why = static_cast<unsigned>(x.reason) % kReasons;
+      const unsigned app = x.app % KAIROS_MAX_APPS;
+      if (x.kind == policy::DecisionKind::kRevoke) {
+        st.revoke_why[why].fetch_add(1, std::memory_order_relaxed);
+        st.app_revoke_why[app][why].fetch_add(1, std::memory_order_relaxed);
+      } else if (alloc_->owner(x.core) == x.app) {
+        st.grant_why[why].fetch_add(1, std::memory_order_relaxed);
+        st.app_grant_why[app][why].fetch_add(1, std::memory_order_relaxed);
+      }
+    }
     // Guaranteed cores of unmodified apps change hands rarely (start,
     // hotplug, restart): say so, in the words of the static planner.
     for (const policy::Decision& x : d)
@@ -278,6 +290,7 @@ class AllocatorService::Loop {
   std::vector<policy::CoreView> cores_;
   std::vector<policy::Decision> decisions_;
   std::string last_error_;
+  Nanos last_poll_ns_ = 0;  // start of the previous poll (poll_gap)
 };
 
 AllocatorService::AllocatorService(AllocatorOptions opts, unsigned online_cpus, Log log)
@@ -435,6 +448,69 @@ std::string AllocatorService::status_lines() const {
       << " queued=" << queued << "\n";
   }
   return o.str();
+}
+
+namespace {
+status::ReasonCounts reason_counts(const std::array<std::atomic<std::uint64_t>, kReasons>& a) {
+  status::ReasonCounts r;
+  for (unsigned i = 0; i < kReasons; ++i)
+    if (const std::uint64_t n = a[i].load(std::memory_order_relaxed))
+      r[policy::to_string(static_cast<policy::Reason>(i))] = n;
+  return r;
+}
+}  // namespace
+
+status::AllocatorInfo AllocatorService::info() const {
+  auto avg = [](const std::atomic<std::uint64_t>& ns, const std::atomic<std::uint64_t>& n) {
+    const std::uint64_t c = n.load();
+    return c ? ns.load() / c : 0;
+  };
+  status::AllocatorInfo a;
+  a.mode = low_power_ ? "low-power" : "spin";
+  a.cpu = opts_.cpu;
+  a.poll_interval_ns = effective_poll_ns();
+  a.apps = st_.apps.load();
+  a.runtime_apps = st_.runtime_apps.load();
+  a.kthreads = st_.kthreads.load();
+  a.polls = st_.polls.load();
+  a.poll_ns_total = st_.poll_ns.load();
+  a.poll_ns_max = st_.poll_ns_max.load();
+  a.quiet_polls = st_.quiet_polls.load();
+  a.quiet_ns_total = st_.quiet_ns.load();
+  a.quiet_poll_ns_p50 = recent_quiet_p50();
+  a.grants = st_.grants.load();
+  a.revokes = st_.revokes.load();
+  a.failed = st_.failed.load();
+  a.bad_polls = st_.bad_polls.load();
+  a.grant_apply_ns_total = st_.grant_ns.load();
+  a.set_owner_ns_avg = avg(st_.owner_ns, st_.owner_calls);
+  a.wake_ns_avg = avg(st_.wake_ns, st_.wake_calls);
+  a.grants_by_reason = reason_counts(st_.grant_why);
+  a.revokes_by_reason = reason_counts(st_.revoke_why);
+  a.wake = dev_ ? "devkairos" : "none";
+  a.poll_duration = st_.poll_duration.read();
+  a.poll_gap = st_.poll_gap.read();
+  a.grant_apply = st_.grant_apply.read();
+  return a;
+}
+
+void AllocatorService::fill_app(status::AppInfo& app) const {
+  const unsigned i = app.id % KAIROS_MAX_APPS;
+  app.grants = reason_counts(st_.app_grant_why[i]);
+  app.revokes = reason_counts(st_.app_revoke_why[i]);
+  std::lock_guard<std::mutex> g(mu_);
+  for (const AllocatorApp& a : apps_) {
+    if (a.id != app.id || !a.area) continue;
+    status::RuntimeInfo r;
+    r.pid = a.pid;
+    r.kthreads = a.area->nr_kthreads();
+    for (std::uint32_t k = 0; k < a.area->nr_kthreads(); ++k) {
+      const auto s = a.area->snapshot(k);
+      if (s && s->state != KAIROS_KTHREAD_PARKED) ++r.running;
+      if (s) r.queued += s->rq_len();
+    }
+    app.runtime = r;
+  }
 }
 
 std::uint64_t AllocatorService::recent_quiet_p50() const {

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "allocator_mechanism.hpp"
+#include "log2_histogram.hpp"
 #include "runtime_admission.hpp"
 #include "sched_port.hpp"
 
@@ -98,6 +99,10 @@ class AllocatorService {
   std::string status_lines() const;
   // One line for kairosd's exit.
   std::string summary() const;
+  // The loop's counters and histograms for the status snapshot; apps get
+  // their decisions by reason and, when driven, their runtime's state.
+  status::AllocatorInfo info() const;
+  void fill_app(status::AppInfo& app) const;
 
  private:
   class Loop;
@@ -112,6 +117,10 @@ class AllocatorService {
     // a median that a preempted poll on a shared machine does not skew.
     std::array<std::atomic<std::uint32_t>, 1024> recent_quiet{};
     std::atomic<unsigned> kthreads{0}, runtime_apps{0}, apps{0};
+    // Written by the loop only (Log2Histogram::record).
+    Log2Histogram poll_duration, poll_gap, grant_apply;
+    std::array<std::array<std::atomic<std::uint64_t>, kReasons>, KAIROS_MAX_APPS> app_grant_why{},
+        app_revoke_why{};
   };
 
   void run(SchedPort* sched);

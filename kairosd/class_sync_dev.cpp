@@ -128,20 +128,16 @@ std::string ClassSync::resume() {
   return "";
 }
 
-std::string ClassSync::status_line() const {
-  std::ostringstream o;
-  o << "class attached=" << (dev_ != nullptr) << " members=" << m_.members().size()
-    << " refused=" << m_.refused().size() << " capacity=" << capacity_
-    << " adopted=" << adopted_ << " standing_down=" << standing_down_
-    << " stand_downs=" << stand_downs_;
-  return o.str();
-}
-
 std::string sched_ext_root_ops() {
   std::ifstream in("/sys/kernel/sched_ext/root/ops");
   std::string s;
   std::getline(in, s);
   return s;
+}
+
+status::ClassInfo ClassSync::info() const {
+  return {dev_ != nullptr, m_.members().size(), m_.refused().size(), capacity_, adopted_,
+          standing_down_, stand_downs_};
 }
 
 std::string probe_kairos_dev(const std::string& dev_path) {

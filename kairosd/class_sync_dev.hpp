@@ -7,6 +7,8 @@
 
 #include "class_sync.hpp"
 
+#include <kairos/kairosd/status_snapshot.hpp>
+
 #include <functional>
 #include <memory>
 #include <set>
@@ -47,9 +49,8 @@ class ClassSync {
   std::string resume();
   bool standing_down() const { return standing_down_; }
 
-  // "class attached=1 members=N refused=N capacity=N adopted=N
-  // standing_down=0 stand_downs=N".
-  std::string status_line() const;
+  // What the status snapshot shows of the class (its "class" line).
+  status::ClassInfo info() const;
   const LcMembership& membership() const { return m_; }
 
  private:

@@ -276,6 +276,7 @@ bool Daemon::poll() {
       << " code=" << ex->code << " reason='" << ex->reason << "' msg='"
       << ex->message << "'";
     last_exit_ = o.str();
+    ++exits_total_;
     log(last_exit_);
     const auto now = std::chrono::steady_clock::now();
     while (!restart_times_.empty() &&
@@ -334,65 +335,34 @@ void Daemon::stop() {
   class_.reset();
   std::error_code ec;
   std::filesystem::remove(opts_.status_path, ec);
+  std::filesystem::remove(opts_.status_path + ".json", ec);
 }
 
-void Daemon::write_status() const {
-  if (opts_.status_path.empty()) return;
-  std::ostringstream o;
-  const auto st = sched_ ? sched_->stats() : kairos_sched_stats{};
-  o << "kairosd pid=" << ::getpid() << " state=" << sched_ext_state()
-    << " restarts=" << restarts_total_ << " cpus=" << nr_cpus()
-    << " backend=" << (sched_ ? "sched_ext" : "kmod") << "\n";
-  o << watch_status() << "\n";
-  if (class_) o << class_->status_line() << "\n";
-  o << "tunables quantum_us=" << tunables_.quantum_us
-    << " period_us=" << tunables_.period_us << " source="
-    << (tunables_.source == "kairos.ko" ? "kairos.ko" : "defaults") << "\n";
-  o << "stats enqueued=" << st.enqueued << " dispatched=" << st.dispatched
-    << " direct=" << st.direct << " lc_enqueued=" << st.lc_enqueued
-    << " lc_fallback=" << st.lc_fallback << " preempt_kicks=" << st.preempt_kicks
-    << " guard_throttles=" << st.guard_throttles << " rescues=" << st.rescues
-    << " cpu_online=" << st.cpu_online << " cpu_offline=" << st.cpu_offline
-    << " grants=" << st.grants << " revokes=" << st.revokes
-    << " guard_resumes=" << st.guard_resumes << " kthread_direct=" << st.kthread_direct
-    << "\n";
-  const auto now_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-  for (auto& [path, a] : apps_) {
-    static const kairos_app_stats kNoStats{};
-    const volatile kairos_app_stats& s = sched_ ? sched_->app_stats()[a.id] : kNoStats;
-    const kairos_app ka = sched_ ? sched_->app(a.id) : kairos_app{};
-    std::string cpus;
-    for (std::uint32_t c = 0; c < nr_cpus() && sched_; ++c)
-      if (ka.owned[c / 64] & (1ULL << (c % 64)))
-        cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
-    const std::uint64_t disp = s.dispatched, oldest = s.oldest_enq_ns;
-    o << "app id=" << a.id << " cgroup=" << path
-      << " class=" << class_name(a.annotation.cls)
-      << " guaranteed=" << a.annotation.guaranteed
-      << " burstable=" << a.annotation.burstable << " owned=" << ka.nr_owned
-      << " cpus=" << (cpus.empty() ? "-" : cpus) << " queued=" << s.queued
-      << " head_wait_us=" << (oldest && now_ns > oldest ? (now_ns - oldest) / 1000 : 0)
-      << " dispatched=" << disp
-      << " wait_avg_us=" << (disp ? s.wait_ns_total / disp / 1000 : 0)
-      << " wait_max_us=" << s.wait_ns_max / 1000
-      << " wait_total_us=" << s.wait_ns_total / 1000
-      << " run_ms=" << s.run_ns / 1000000 << " source=" << a.source << "\n";
+namespace {
+
+// Readers never see a half-written file: write beside it, then rename.
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return;
   }
-  for (auto& [path, why] : invalid_)
-    o << "ignored cgroup=" << path << " why=" << why << "\n";
-  if (alloc_) o << alloc_->status_lines();
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+}
+
+}  // namespace
+
+void Daemon::write_status() const {
+  auto snap = std::make_shared<const status::Snapshot>(snapshot());
+  board_->publish(snap);
+  if (opts_.status_path.empty()) return;
   const std::filesystem::path p(opts_.status_path);
   std::error_code ec;
   std::filesystem::create_directories(p.parent_path(), ec);
-  const std::string tmp = opts_.status_path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << o.str();
-  }
-  std::filesystem::rename(tmp, p, ec);
+  write_atomically(opts_.status_path, status::render_status_lines(*snap));
+  write_atomically(opts_.status_path + ".json", status::to_json_text(*snap));
 }
 
 }  // namespace kairos

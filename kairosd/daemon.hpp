@@ -16,9 +16,12 @@
 #include "sched_loader.hpp"
 #include "tunables.hpp"
 
+#include <kairos/kairosd/status_snapshot.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -84,6 +87,14 @@ class Daemon {
   // cgroup is not a known app. For the dataplane's active kthreads.
   std::optional<unsigned> granted_cores(const std::string& cgroup) const;
 
+  // What the status file, its JSON twin (<status-file>.json) and the
+  // metrics endpoint show, taken now (status_build.cpp).
+  status::Snapshot snapshot() const;
+  // The snapshot of the last status write, for readers on other threads.
+  std::shared_ptr<status::SnapshotBoard> board() const { return board_; }
+  // Adds what the daemon does not own (the dataplane) to every snapshot.
+  void set_snapshot_extra(std::function<void(status::Snapshot&)> f) { extra_ = std::move(f); }
+
  private:
   struct App {
     std::uint32_t id;
@@ -136,6 +147,10 @@ class Daemon {
   std::unique_ptr<AllocatorService> alloc_;  // null with --no-allocator
   RuntimeDiscovery discovery_;
   std::map<std::uint32_t, pid_t> driven_;    // app -> runtime pid (for logs)
+
+  unsigned exits_total_ = 0;  // scheduler exits seen
+  std::shared_ptr<status::SnapshotBoard> board_ = std::make_shared<status::SnapshotBoard>();
+  std::function<void(status::Snapshot&)> extra_;
 };
 
 }  // namespace kairos

@@ -5,6 +5,8 @@
 // re-reads the --config file.
 #include "config_file.hpp"
 #include "daemon.hpp"
+#include "dataplane_status.hpp"
+#include "metrics_server.hpp"
 #include "options.hpp"
 #include "service_notify.hpp"
 
@@ -174,6 +176,27 @@ int main(int argc, char** argv) {
   }
 
   kairos::Daemon daemon(opts);
+  if (dataplane)
+    daemon.set_snapshot_extra(
+        [&dataplane](kairos::status::Snapshot& s) { s.dataplane = kairos::dataplane_info(*dataplane); });
+  // Like the dataplane: listening, or kairosd exits before loading anything.
+  std::unique_ptr<kairos::MetricsServer> metrics;
+  if (parsed.cmd.metrics_listen) {
+    try {
+      metrics = std::make_unique<kairos::MetricsServer>(
+          *parsed.cmd.metrics_listen, daemon.board(),
+          opts.allocator.enabled ? static_cast<int>(opts.allocator.cpu) : -1);
+      const kairos::MetricsListen& at = *parsed.cmd.metrics_listen;
+      if (at.kind == kairos::MetricsListen::Kind::kUnix)
+        std::printf("kairosd: metrics at %s (GET /metrics)\n", at.describe().c_str());
+      else
+        std::printf("kairosd: metrics at http://%s/metrics\n", at.describe().c_str());
+      std::fflush(stdout);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kairosd: %s\n", e.what());
+      return 2;
+    }
+  }
   kairos::ServiceNotify notify;  // systemd Type=notify; inert without it
   try {
     daemon.start();

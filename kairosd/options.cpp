@@ -62,6 +62,9 @@ std::string kairosd_usage() {
          "  --allocator-rt-priority N  run the poll loop SCHED_FIFO at priority 1..99\n"
          "                         (default 0: an ordinary thread; only with its CPU\n"
          "                         kept free of other work, or tasks pinned there stall)\n"
+         "  --metrics-listen WHERE serve Prometheus/OpenMetrics text at /metrics: PORT\n"
+         "                         (on 127.0.0.1), ADDR:PORT, [IPV6]:PORT or unix:/PATH\n"
+         "                         (default: off)\n"
          "Guard tunables come from /sys/kernel/kairos/{quantum_us,period_us} when\n"
          "kairos.ko is loaded, else 900 us per 1000 us.\n";
 }
@@ -118,6 +121,8 @@ ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
   app.add_option("--kairos-dev", d.kairos_dev);
   std::string backend;
   auto* backend_opt = app.add_option("--backend", backend);
+  std::string metrics_listen;
+  auto* metrics_opt = app.add_option("--metrics-listen", metrics_listen);
   bool help = false, no_watch = false, no_alloc = false, low_power = false, spin = false;
   app.add_flag("--help,-h", help);
   app.add_flag("--no-cgroup-watch", no_watch);
@@ -155,6 +160,10 @@ ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
       return out;
     }
     d.backend = *b;
+  }
+  if (metrics_opt->count()) {
+    c.metrics_listen = parse_metrics_listen(metrics_listen, &out.error);
+    if (!c.metrics_listen) return out;
   }
   if (low_power && spin) {
     out.error = "--allocator-low-power and --allocator-spin exclude each other";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "daemon.hpp"
+#include "metrics_listen.hpp"
 
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ struct KairosdCommandLine {
   long fault_ms = -1;     // --test-fault-after-ms, -1 = none
   std::string dataplane_config;  // --dataplane-config, "" = no relay
   std::string config_path;       // --config, "" = none (config_file.hpp)
+  std::optional<MetricsListen> metrics_listen;  // --metrics-listen, none = off
 };
 
 struct ParsedKairosdArgs {

@@ -342,7 +342,10 @@ TEST(FollowVm, KmodClassStandsDownWhileAForeignSchedExtSchedulerRuns) {
     }
     EXPECT_TRUE(wait_for([&] { return lc_member(host.pid()) && live_lc() == 1; }, 10s))
         << d.output() << d.status();
-    EXPECT_EQ(status_field(d.status(), "class", "", "standing_down"), "0") << d.status();
+    // The status file follows at the next scan.
+    EXPECT_TRUE(wait_for([&] {
+      return status_field(d.status(), "class", "", "standing_down") == "0";
+    }, 5s)) << d.status();
     EXPECT_NE(d.output().find("resumes"), std::string::npos) << d.output();
     EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
   }

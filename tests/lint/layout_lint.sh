@@ -1,6 +1,6 @@
 #!/bin/sh
 # layout_lint.sh SRC_DIR: the repository's dependency rule and naming rules.
-#   tools -> {kairosd, runtime} -> {contracts, packetio} -> kernel-side ABIs
+#   {tools, apps} -> {kairosd, runtime} -> {contracts, packetio} -> kernel-side ABIs
 #   (kmod/include/uapi, bpf/include, xdp/include); packetio depends on
 #   contracts; kairosd and runtime never include or link each other.
 # Fails (exit 1) with one line per broken rule:
@@ -66,19 +66,19 @@ runtime_hdrs='<kairos/(runtime|net|sync|ordered|runtime_c)\.h(pp)?>'
 kairosd_hdrs='<kairos/(allocator|relay|kairosd)/'
 bench_hdrs='<kairos/bench/'
 out=$(
-	check_part runtime "($kairosd_hdrs|$bench_hdrs)" kairosd bench
-	check_part kairosd "($runtime_hdrs|$bench_hdrs)" runtime bench
+	check_part runtime "($kairosd_hdrs|$bench_hdrs)" kairosd bench apps
+	check_part kairosd "($runtime_hdrs|$bench_hdrs)" runtime bench apps
 	check_part contracts "($runtime_hdrs|$kairosd_hdrs|$bench_hdrs|<kairos/packetio/)" \
-		runtime kairosd packetio tools bench
+		runtime kairosd packetio tools bench apps
 	check_part packetio "($runtime_hdrs|$kairosd_hdrs|$bench_hdrs)" \
-		runtime kairosd tools bench
+		runtime kairosd tools bench apps
 )
 [ -n "$out" ] && { echo "$out"; fails=$((fails + $(echo "$out" | wc -l))); }
 
 # Quoted includes: a file's own folder, or generated (*.skel.h, vmlinux.h),
 # or for tests/bench a helper of tests/support. Anything else reaches
 # across parts through an include path and hides the edge.
-for f in $(sources contracts packetio runtime kairosd tools); do
+for f in $(sources contracts packetio runtime kairosd tools apps); do
 	dir=${f%/*}
 	grep -oE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]+"' "$f" |
 		sed 's/.*"\(.*\)"/\1/' | while IFS= read -r inc; do

@@ -19,8 +19,13 @@ std::string usage_text() {
          "      move annotations stored as user.kairos.app (which kairosd ignores:\n"
          "      delegated cgroups' owners can write user.* attributes) to\n"
          "      trusted.kairos.app, each checked like a new annotation\n"
-         "  status\n"
-         "      apps, their cores and grants, queueing delay (from kairosd)\n"
+         "  status [--json]\n"
+         "      apps, their cores and grants, queueing delay (from kairosd);\n"
+         "      --json: the same as a JSON document (schema kairos.status, version 1)\n"
+         "  top [--interval-ms N]\n"
+         "      live view: CPUs by owner, per-app queueing delay and grants per\n"
+         "      second, allocator cost, guard throttles; refreshed every N ms\n"
+         "      (100..60000, default 1000); keys: s sort, q quit\n"
          "  convert-dataplane FILE\n"
          "      print the old dataplane file (kairosd --dataplane-config) as the\n"
          "      [dataplane] section of kairosd.toml\n";
@@ -60,8 +65,29 @@ ParsedCmd parse_args(const std::vector<std::string>& args, unsigned max_cpus) {
     return out;
   }
   if (verb == "status") {
-    if (i != args.size()) return fail("status takes no arguments");
-    out.cmd = StatusCmd{};
+    StatusCmd st;
+    for (; i < args.size(); ++i) {
+      if (args[i] != "--json") return fail("status takes only --json, got '" + args[i] + "'");
+      if (st.json) return fail("--json given twice");
+      st.json = true;
+    }
+    out.cmd = st;
+    return out;
+  }
+  if (verb == "top") {
+    TopCmd t;
+    bool have = false;
+    for (; i < args.size(); ++i) {
+      if (args[i] != "--interval-ms") return fail("top takes only --interval-ms N, got '" + args[i] + "'");
+      if (have) return fail("--interval-ms given twice");
+      if (i + 1 >= args.size()) return fail("--interval-ms needs a value");
+      auto v = parse_count("--interval-ms", args[++i], 60000);
+      if (!v || *v.value < 100)
+        return fail("--interval-ms wants a number in 100..60000, got '" + args[i] + "'");
+      t.interval_ms = *v.value;
+      have = true;
+    }
+    out.cmd = t;
     return out;
   }
   if (verb == "migrate") {

@@ -14,7 +14,13 @@ struct AnnotateCmd {
   bool clear = false;
   Annotation annotation;
 };
-struct StatusCmd {};
+struct StatusCmd {
+  bool json = false;  // --json: the status document (schema kairos.status)
+};
+// A live view of kairosd's status, refreshed every interval_ms.
+struct TopCmd {
+  unsigned interval_ms = 1000;
+};
 // Moves every untrusted user.kairos.app annotation to the trusted
 // attribute (administrators only), checked like a new annotation.
 struct MigrateCmd {};
@@ -31,7 +37,8 @@ struct GlobalOpts {
 };
 
 struct ParsedCmd {
-  std::variant<std::monostate, AnnotateCmd, StatusCmd, MigrateCmd, HelpCmd, ConvertDataplaneCmd>
+  std::variant<std::monostate, AnnotateCmd, StatusCmd, MigrateCmd, HelpCmd, ConvertDataplaneCmd,
+               TopCmd>
       cmd;
   GlobalOpts global;
   std::string error;  // set when cmd is monostate

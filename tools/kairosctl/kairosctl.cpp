@@ -5,6 +5,8 @@
 #include <kairos/kairosd/dataplane_toml.hpp>
 #include "ctl_args.hpp"
 #include <kairos/version.hpp>
+#include "status_view.hpp"
+#include "top.hpp"
 
 #include <signal.h>
 #include <sys/xattr.h>
@@ -100,91 +102,36 @@ int migrate(const ctl::GlobalOpts& g, unsigned ncpu) {
   return rc;
 }
 
-// "key=value key=value" after the first word.
-std::map<std::string, std::string> fields(const std::string& line) {
-  std::map<std::string, std::string> m;
-  std::istringstream in(line);
-  std::string w;
-  in >> w;
-  m["_kind"] = w;
-  const auto why = line.find(" why=");
-  while (in >> w) {
-    const auto eq = w.find('=');
-    if (eq != std::string::npos) m[w.substr(0, eq)] = w.substr(eq + 1);
+bool pid_alive(int pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+// Annotated cgroups straight from the cgroup tree (kairosd not running).
+std::vector<ctl::OfflineApp> offline_apps(const ctl::GlobalOpts& g) {
+  std::vector<ctl::OfflineApp> out;
+  for (const auto& f : scan_annotated(g.cgroup_root)) {
+    ctl::OfflineApp a;
+    a.cgroup = f.path;
+    if (f.parsed) {
+      a.cls = std::string(class_name(f.parsed.value->cls));
+      a.guaranteed = f.parsed.value->guaranteed;
+      a.burstable = f.parsed.value->burstable;
+    } else {
+      a.error = f.parsed.error;
+      a.untrusted = f.untrusted;
+    }
+    out.push_back(std::move(a));
   }
-  if (why != std::string::npos) m["why"] = line.substr(why + 5);
-  return m;
+  return out;
 }
 
-int status(const ctl::GlobalOpts& g) {
-  std::ifstream in(g.status_file);
-  std::vector<std::map<std::string, std::string>> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(fields(l));
-  bool running = false;
-  if (!lines.empty() && lines[0]["_kind"] == "kairosd") {
-    const int pid = std::atoi(lines[0]["pid"].c_str());
-    running = pid > 0 && ::kill(pid, 0) == 0;
-  }
-  if (!running) {
-    std::printf("kairosd: not running (no live %s)\n", g.status_file.c_str());
-    std::printf("%-24s %-5s %5s %5s\n", "CGROUP", "CLASS", "GUAR", "BURST");
-    for (const auto& f : scan_annotated(g.cgroup_root)) {
-      if (f.parsed)
-        std::printf("%-24s %-5s %5u %5u\n", f.path.c_str(),
-                    std::string(class_name(f.parsed.value->cls)).c_str(),
-                    f.parsed.value->guaranteed, f.parsed.value->burstable);
-      else if (f.untrusted)
-        std::printf("%-24s ignored: %s\n", f.path.c_str(), f.parsed.error.c_str());
-      else
-        std::printf("%-24s invalid annotation: %s\n", f.path.c_str(),
-                    f.parsed.error.c_str());
-    }
-    return 0;
-  }
-  auto& k = lines[0];
-  std::printf("kairosd: running (pid %s), backend %s, sched_ext %s, %s restarts, %s CPUs\n",
-              k["pid"].c_str(), k.count("backend") ? k["backend"].c_str() : "sched_ext",
-              k["state"].c_str(), k["restarts"].c_str(), k["cpus"].c_str());
-  for (auto& l : lines) {
-    if (l["_kind"] == "watch")
-      std::printf("cgroups: followed by %s, %s full rescans\n",
-                  l["mode"] == "inotify" ? "inotify" : "polling", l["rescans"].c_str());
-    if (l["_kind"] == "class")
-      std::printf("LC class (kairos.ko): %s threads, %s refused\n", l["members"].c_str(),
-                  l["refused"].c_str());
-    if (l["_kind"] == "tunables")
-      std::printf("guard: LC may use %s us of every %s us per CPU (%s)\n",
-                  l["quantum_us"].c_str(), l["period_us"].c_str(), l["source"].c_str());
-    if (l["_kind"] == "stats")
-      std::printf("scheduler: %s grants, %s preempt kicks, %s guard throttles, "
-                  "%s rescues, %s LC fallbacks\n",
-                  l["grants"].c_str(), l["preempt_kicks"].c_str(),
-                  l["guard_throttles"].c_str(), l["rescues"].c_str(),
-                  l["lc_fallback"].c_str());
-    if (l["_kind"] == "allocator")
-      std::printf("allocator: %s on CPU %s, poll every %s us, %s ns per poll (median) "
-                  "(%s ns per monitored kthread, %s kthreads), %s grants, %s revokes\n",
-                  l["mode"].c_str(), l["cpu"].c_str(), l["poll_us"].c_str(),
-                  l["quiet_poll_ns_p50"].c_str(), l["ns_per_kthread"].c_str(),
-                  l["kthreads"].c_str(), l["grants"].c_str(), l["revokes"].c_str());
-  }
-  std::printf("\n%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s %s\n", "APP",
-              "CGROUP", "CLASS", "GUAR", "BURST", "OWNED", "CPUS", "QUEUED",
-              "HEAD_WAIT", "WAIT_AVG", "WAIT_MAX", "RUN_MS", "SOURCE");
-  std::printf("%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s\n", "", "",
-              "", "", "", "", "", "", "(us)", "(us)", "(us)", "");
-  for (auto& l : lines)
-    if (l["_kind"] == "app")
-      std::printf("%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s %s\n",
-                  l["id"].c_str(), l["cgroup"].c_str(), l["class"].c_str(),
-                  l["guaranteed"].c_str(), l["burstable"].c_str(),
-                  l["owned"].c_str(), l["cpus"].c_str(), l["queued"].c_str(),
-                  l["head_wait_us"].c_str(), l["wait_avg_us"].c_str(),
-                  l["wait_max_us"].c_str(), l["run_ms"].c_str(),
-                  l.count("source") ? l["source"].c_str() : "annotation");
-  for (auto& l : lines)
-    if (l["_kind"] == "ignored")
-      std::printf("ignored %s: %s\n", l["cgroup"].c_str(), l["why"].c_str());
+int show_status(const ctl::GlobalOpts& g, const ctl::StatusCmd& c) {
+  const ctl::StatusRead r = ctl::read_status(g.status_file, pid_alive);
+  std::string text;
+  if (r.snapshot)
+    text = c.json ? ctl::render_status_json(*r.snapshot) : ctl::render_status_text(*r.snapshot);
+  else
+    text = c.json ? ctl::render_offline_json(r.why_not, offline_apps(g))
+                  : ctl::render_offline_text(r.why_not, offline_apps(g));
+  std::fputs(text.c_str(), stdout);
   return 0;
 }
 
@@ -216,5 +163,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  return status(p.global);
+  if (auto* t = std::get_if<ctl::TopCmd>(&p.cmd)) return ctl::run_top(p.global.status_file, t->interval_ms);
+  return show_status(p.global, std::get<ctl::StatusCmd>(p.cmd));
 }

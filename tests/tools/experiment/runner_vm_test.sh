@@ -3,7 +3,9 @@
 # load point per system (inside the sched_ext VM). Fails when any system's
 # run fails, loses requests silently (the runner checks kairos-loadgen's
 # counters), fails or times out a request at 50% load (Kairos as much as
-# the baselines) or leaves something behind, when a result is missing, and
+# the baselines; kairos_noguard, the ablation with the LC guard off, has its
+# failures printed: it is what the guard is there to prevent) or leaves
+# something behind, when a result is missing, and
 # when bad options are not refused.
 set -eu
 src=$1
@@ -41,7 +43,12 @@ for r in rows:
         assert int(r["completed"]) > 0 and float(r["p99_us"]) > 0, r
         # Half of the LC service's capacity: every system, Kairos included,
         # answers every request (silent loss fails the runner itself).
-        assert int(r["errors"]) == 0 and int(r["timeouts"]) == 0, "requests failed: %s" % r
+        failed = int(r["errors"]) + int(r["timeouts"])
+        if r["system"] == "kairos_noguard":
+            if failed:
+                print("runner: kairos_noguard (guard off) failed %d requests" % failed)
+            continue
+        assert failed == 0, "requests failed: %s" % r
         if r["system"] == "kairos":
             # No LC task waited rescue_ns (250 ms) on a CPU its app owns.
             assert int(r["rescues"]) == 0, "LC work was rescued: %s" % r

@@ -37,6 +37,12 @@ TEST(CtlArgs, ClearStatusHelpAndGlobals) {
   ASSERT_EQ(s.error, "");
   EXPECT_TRUE(std::holds_alternative<StatusCmd>(s.cmd));
   EXPECT_EQ(s.global.status_file, "/tmp/s");
+  EXPECT_FALSE(std::get<StatusCmd>(s.cmd).json);
+  auto j = parse({"status", "--json"});
+  ASSERT_EQ(j.error, "");
+  EXPECT_TRUE(std::get<StatusCmd>(j.cmd).json);
+  EXPECT_EQ(std::get<TopCmd>(parse({"top"}).cmd).interval_ms, 1000u);
+  EXPECT_EQ(std::get<TopCmd>(parse({"top", "--interval-ms", "250"}).cmd).interval_ms, 250u);
   EXPECT_TRUE(std::holds_alternative<HelpCmd>(parse({"--help"}).cmd));
   EXPECT_TRUE(std::holds_alternative<MigrateCmd>(parse({"migrate"}).cmd));
   auto d = parse({"convert-dataplane", "/etc/kairos/dp.conf"});
@@ -49,6 +55,14 @@ TEST(CtlArgs, BadInputIsRefused) {
       {},
       {"frobnicate"},
       {"status", "extra"},
+      {"status", "--json", "--json"},
+      {"status", "--yaml"},
+      {"top", "--interval-ms"},
+      {"top", "--interval-ms", "99"},
+      {"top", "--interval-ms", "60001"},
+      {"top", "--interval-ms", "1s"},
+      {"top", "--interval-ms", "500", "--interval-ms", "600"},
+      {"top", "extra"},
       {"migrate", "x"},
       {"convert-dataplane"},
       {"convert-dataplane", "a", "b"},

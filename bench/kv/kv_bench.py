@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""kairos-kv against memcached 1.6, side by side, over loopback on this host.
+
+Both servers run with the same thread count, memory and item size; the open
+loop kairos-loadgen drives each in turn (same seed, same mix) over TCP and
+over UDP. Prints, per protocol:
+  - the unloaded p50 (at --idle-rate) of each server;
+  - the SLO: 10x (--slo-factor) memcached's unloaded p50, one bar for both;
+  - throughput at the SLO: the highest offered rate of the sweep whose p99
+    stays under the SLO with at least 99% of the requests answered;
+  - p50/p99 at three fixed loads (25%, 50%, 75% of memcached's throughput
+    at the SLO).
+Timings on a shared machine are noisy: compare the ratios of one run.
+
+  bench/kv/kv_bench.py --build build/rootfs --threads 1 --duration 3
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_tcp(port):
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Server:
+    def __init__(self, name, argv, veth=None, ports=None):
+        self.name = name
+        if veth is None:
+            self.host = "127.0.0.1"
+            self.tcp = free_port()
+            self.udp = free_port(socket.SOCK_DGRAM)
+            self.proc = subprocess.Popen(argv + ["-p", str(self.tcp), "-U", str(self.udp),
+                                                 "-l", self.host])
+            wait_tcp(self.tcp)
+        else:
+            self.host = veth.server_ip
+            self.tcp, self.udp = ports
+            self.proc = subprocess.Popen(veth.server_prefix + argv + [
+                "-p", str(self.tcp), "-U", str(self.udp), "-l", self.host])
+            time.sleep(2)  # (AF_XDP sockets bind in a moment)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited at start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+class Veth:
+    """Two network namespaces (each held by a sleeping process) joined by a
+    2-queue veth pair: the AF_XDP path needs a real device (loopback has
+    no XDP). Device names are fixed: hold the test lock."""
+    server_ip, client_ip = "10.78.0.1", "10.78.0.2"
+    sif, cif = "kvb-s0", "kvb-c0"
+
+    def __init__(self):
+        self.holders = [subprocess.Popen(["unshare", "--net", "sleep", "1000000"])
+                        for _ in range(2)]
+        time.sleep(0.3)
+        sp, cp = (h.pid for h in self.holders)
+        self.server_prefix = ["nsenter", f"--net=/proc/{sp}/ns/net"]
+        self.client_prefix = ["nsenter", f"--net=/proc/{cp}/ns/net"]
+        sh = lambda c: subprocess.run(c, shell=True, check=True)
+        sh(f"ip link del {self.sif} 2>/dev/null; ip link add {self.sif} numtxqueues 2 "
+           f"numrxqueues 2 type veth peer name {self.cif} numtxqueues 2 numrxqueues 2")
+        sh(f"ip link set {self.sif} netns {sp} && ip link set {self.cif} netns {cp}")
+        for prefix, dev, ip in ((self.server_prefix, self.sif, self.server_ip),
+                                (self.client_prefix, self.cif, self.client_ip)):
+            subprocess.run(prefix + ["sh", "-c",
+                f"set -e; ip addr add {ip}/24 dev {dev}; ip link set lo up; "
+                f"ip link set {dev} up; ethtool -K {dev} tx off >/dev/null"], check=True)
+
+    def close(self):
+        for h in self.holders:  # the namespaces and the veth go with them
+            h.kill()
+            h.wait()
+
+
+def load(args, server, proto, rate):
+    port = server.tcp if proto == "tcp" else server.udp
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        cmd = args.client_prefix + [
+               args.loadgen, "-P", "memcached" if proto == "tcp" else "memcached-udp",
+               "-s", f"{server.host}:{port}", "-r", str(rate), "-d", str(args.duration),
+               "-c", str(args.connections), "-t", str(args.client_threads),
+               "--keys", str(args.keys), "--value-size", str(args.value_size),
+               "--get-ratio", "0.9", "--seed", "1", "--progress", "off", "-q",
+               "--json", f.name]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        r = json.load(open(f.name))
+    lat = r["latency"]
+    sched = r["counters"].get("scheduled", 0) or 1
+    return {"offered": r["offered_rate"], "achieved": r["achieved_rate"],
+            "p50": lat["p50_us"], "p99": lat["p99_us"],
+            "answered": r["counters"].get("completed", 0) / sched}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build/rootfs")
+    ap.add_argument("--threads", type=int, default=1, help="server threads (-t) of both")
+    ap.add_argument("--duration", type=int, default=3, help="seconds per load point")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--client-threads", type=int, default=1)
+    ap.add_argument("--keys", type=int, default=10000)
+    ap.add_argument("--value-size", default="32")
+    ap.add_argument("--idle-rate", type=int, default=2000)
+    ap.add_argument("--rates", default="10000,20000,30000,40000,50000,60000,80000,100000")
+    ap.add_argument("--protocols", default="tcp,udp")
+    ap.add_argument("--slo-factor", type=float, default=10.0,
+                    help="SLO: p99 <= this many times memcached's unloaded p50")
+    ap.add_argument("--slo-us", type=float, default=0.0,
+                    help="an absolute p99 SLO instead (a shared host's p99 is far "
+                         "above 10x an unloaded p50 at any load)")
+    ap.add_argument("--udp-xdp", action="store_true",
+                    help="run the servers and the load generator in two namespaces "
+                         "joined by a veth pair, kairos-kv's UDP over direct AF_XDP "
+                         "(--udp-xdp), memcached's over the kernel (root)")
+    ap.add_argument("--loads", default="",
+                    help="the three fixed loads (default: 25/50/75%% of memcached's "
+                         "throughput at the SLO)")
+    args = ap.parse_args()
+    args.loadgen = os.path.join(args.build, "tools/loadgen/kairos-loadgen")
+    kv_bin = os.path.join(args.build, "apps/kv/kairos-kv")
+    common = ["-t", str(args.threads), "-m", "1024", "-I", "1m"]
+    veth = Veth() if args.udp_xdp else None
+    args.client_prefix = veth.client_prefix if veth else []
+    servers = []
+    try:
+        if veth:
+            servers.append(Server("memcached", ["memcached", "-u", "root"] + common, veth,
+                                  (11311, 11313)))
+            servers.append(Server("kairos-kv", [kv_bin] + common + ["--udp-xdp", veth.sif],
+                                  veth, (11312, 11314)))
+        else:
+            servers.append(Server("memcached", ["memcached", "-u", "root"] + common))
+            servers.append(Server("kairos-kv", [kv_bin] + common))
+    except Exception:
+        for s in servers:
+            s.stop()
+        if veth:
+            veth.close()
+        raise
+    rates = [int(x) for x in args.rates.split(",")]
+    try:
+        for proto in args.protocols.split(","):
+            idle = {s.name: load(args, s, proto, args.idle_rate) for s in servers}
+            slo = args.slo_us or args.slo_factor * idle["memcached"]["p50"]
+            sweep = {s.name: [] for s in servers}
+            best = {s.name: 0.0 for s in servers}
+            misses = {s.name: 0 for s in servers}
+            # Interleaved (memcached, then kairos-kv, at each rate), so
+            # both see the same background load of the machine.
+            for rate in rates:
+                for s in servers:
+                    if misses[s.name] >= 2:
+                        continue  # past the knee (two misses in a row)
+                    r = load(args, s, proto, rate)
+                    sweep[s.name].append((rate, r))
+                    if r["p99"] <= slo and r["answered"] >= 0.99:
+                        best[s.name] = max(best[s.name], r["achieved"])
+                        misses[s.name] = 0
+                    else:
+                        misses[s.name] += 1
+            print(f"\n== {proto.upper()}  (server threads {args.threads}, "
+                  f"{args.connections} connections, 90% gets, {args.value_size}-byte values)")
+            print(f"unloaded p50 at {args.idle_rate}/s: " + ", ".join(
+                f"{n} {idle[n]['p50']:.1f} us" for n in idle) +
+                f"; SLO p99 <= {slo:.1f} us")
+            m, k = best["memcached"], best["kairos-kv"]
+            print(f"throughput at SLO: memcached {m:.0f}/s, kairos-kv {k:.0f}/s, "
+                  f"ratio {k / m if m else float('nan'):.2f}")
+            print(f"{'load':>10} | {'memcached p50':>13} {'p99':>9} | "
+                  f"{'kairos-kv p50':>13} {'p99':>9} | p50 ratio")
+            if args.loads:
+                fixed = [int(x) for x in args.loads.split(",")]
+            else:
+                fixed = [max(1000, int(m * f)) if m else args.idle_rate
+                         for f in (0.25, 0.5, 0.75)]
+            for rate in fixed:
+                rm = load(args, servers[0], proto, rate)
+                rk = load(args, servers[1], proto, rate)
+                print(f"{rate:>8}/s | {rm['p50']:>13.1f} {rm['p99']:>9.1f} | "
+                      f"{rk['p50']:>13.1f} {rk['p99']:>9.1f} | {rk['p50'] / rm['p50']:.2f}")
+            print("sweep (offered/s: achieved/s p50 p99 us, answered):")
+            for n, pts in sweep.items():
+                print(f"  {n}: " + "; ".join(
+                    f"{rate}: {r['achieved']:.0f} {r['p50']:.0f} {r['p99']:.0f} "
+                    f"{100 * r['answered']:.0f}%" for rate, r in pts))
+    finally:
+        for s in servers:
+            s.stop()
+        if veth:
+            veth.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+// kairos-kv's UDP over the runtime's direct AF_XDP path: the server runs
+// in one namespace of a 2-queue veth pair with --udp-xdp, its kthreads own
+// the queues' AF_XDP sockets, and kernel UDP clients in the other
+// namespace talk memcached's UDP protocol to it. Host kernel, root.
+#include "netns.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using kairos::dp::testing::connected_udp_clients;
+using kairos::dp::testing::VethPair;
+
+constexpr std::uint16_t kUdpPort = 7411;
+
+std::string frame(std::uint16_t id, const std::string& req) {
+  std::string d;
+  d.push_back(static_cast<char>(id >> 8));
+  d.push_back(static_cast<char>(id & 0xff));
+  d.append(std::string("\0\0\0\1\0\0", 6));
+  return d + req;
+}
+
+// The joined payload of the datagrams answering id (empty on timeout).
+std::string ask(int fd, std::uint16_t id, const std::string& req, int timeout_ms = 1000) {
+  const std::string d = frame(id, req);
+  send(fd, d.data(), d.size(), 0);
+  std::string payload;
+  unsigned got = 0, total = 0;
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return payload;
+    char buf[2048];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 8) continue;
+    const unsigned rid = (static_cast<unsigned char>(buf[0]) << 8) | static_cast<unsigned char>(buf[1]);
+    if (rid != id) continue;  // a late answer to an earlier try
+    total = (static_cast<unsigned char>(buf[4]) << 8) | static_cast<unsigned char>(buf[5]);
+    payload.append(buf + 8, static_cast<std::size_t>(n - 8));
+    if (++got == total) return payload;
+  }
+}
+
+TEST(KvUdpXdp, ServesMemcachedUdpOverDirectAfXdp) {
+  VethPair veth(2);
+  ASSERT_TRUE(veth.ok()) << "creating namespaces and veth failed (root?)";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int ns = open(veth.server.path().c_str(), O_RDONLY);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(126);
+    execl(KAIROS_KV_BIN, KAIROS_KV_BIN, "-p", "0", "-U", std::to_string(kUdpPort).c_str(),
+          "-l", veth.server_ip.c_str(), "-t", "2", "--udp-xdp", veth.server_if.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto fds = connected_udp_clients(veth.client, veth.server_ip, kUdpPort, 4);
+  // Ready once it answers (the AF_XDP sockets take a moment to bind).
+  std::string v;
+  for (int i = 0; i < 50 && v.empty(); ++i) {
+    int st = 0;
+    ASSERT_NE(waitpid(pid, &st, WNOHANG), pid) << "kairos-kv exited, status " << st;
+    v = ask(fds[0], static_cast<std::uint16_t>(i), "version\r\n", 200);
+  }
+  EXPECT_TRUE(v.starts_with("VERSION ")) << v;
+
+  EXPECT_EQ(ask(fds[1], 100, "set a 0 0 3\r\nabc\r\n"), "STORED\r\n");
+  EXPECT_EQ(ask(fds[2], 101, "get a zz\r\n"), "VALUE a 0 3\r\nabc\r\nEND\r\n");
+  EXPECT_EQ(ask(fds[3], 102, "bogus\r\n"), "ERROR\r\n");
+  // A reply of several datagrams: four 1000-byte values.
+  std::string want;
+  for (int k = 0; k < 4; ++k) {
+    const std::string key = "big" + std::to_string(k);
+    const std::string val(1000, static_cast<char>('a' + k));
+    ASSERT_EQ(ask(fds[k % 4], static_cast<std::uint16_t>(200 + k),
+                  "set " + key + " 0 0 1000\r\n" + val + "\r\n"),
+              "STORED\r\n");
+    want += "VALUE " + key + " 0 1000\r\n" + val + "\r\n";
+  }
+  EXPECT_EQ(ask(fds[0], 300, "get big0 big1 big2 big3\r\n"), want + "END\r\n");
+  // Every flow is answered (both queues' kthreads serve).
+  for (unsigned i = 0; i < fds.size(); ++i)
+    EXPECT_EQ(ask(fds[i], static_cast<std::uint16_t>(400 + i), "incr nope 1\r\n"), "NOT_FOUND\r\n");
+
+  kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st;
+  for (int fd : fds) close(fd);
+}
+
+}  // namespace
