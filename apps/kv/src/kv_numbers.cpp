@@ -23,8 +23,9 @@ class CString {
       big_.resize(n + 1);
       p_ = big_.data();
     }
-    std::memcpy(p_, s.data(), s.size());
-    std::memcpy(p_ + s.size(), suffix.data(), suffix.size());
+    // An empty view may have a null data(): memcpy from null is undefined.
+    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
+    if (!suffix.empty()) std::memcpy(p_ + s.size(), suffix.data(), suffix.size());
     p_[n] = '\0';
   }
   const char* c_str() const { return p_; }
