@@ -3,9 +3,8 @@
 #include <algorithm>
 
 namespace kairos {
-namespace {
 
-std::vector<std::string_view> split(std::string_view s) {
+std::vector<std::string_view> split_cgroup_path(std::string_view s) {
   std::vector<std::string_view> parts;
   std::size_t start = 0;
   for (;;) {
@@ -15,6 +14,8 @@ std::vector<std::string_view> split(std::string_view s) {
     start = slash + 1;
   }
 }
+
+namespace {
 
 // One component against one pattern component with '*' wildcards:
 // the classic greedy match with one backtrack point.
@@ -63,7 +64,7 @@ std::string check_pattern(std::string_view pattern) {
   if (pattern.front() == '/')
     return "pattern starts with '/' (patterns are relative to the cgroup root, as "
            "kairosctl annotate takes paths)";
-  for (const auto part : split(pattern)) {
+  for (const auto part : split_cgroup_path(pattern)) {
     if (part.empty()) return "empty component (\"//\" or a trailing '/')";
     if (part == "." || part == "..") return "'.' or '..' component";
     if (part != "**" && part.find("**") != std::string_view::npos)
@@ -77,7 +78,7 @@ std::string check_pattern(std::string_view pattern) {
 }
 
 bool pattern_matches(std::string_view pattern, std::string_view path) {
-  return parts_match(split(pattern), 0, split(path), 0);
+  return parts_match(split_cgroup_path(pattern), 0, split_cgroup_path(path), 0);
 }
 
 const AppRule* first_matching_rule(const std::vector<AppRule>& rules, std::string_view path) {
@@ -94,7 +95,7 @@ std::vector<RuleMatch> match_cgroups(
   // every character a cgroup name may hold except a few punctuation marks,
   // so compare component-wise instead).
   std::sort(sorted.begin(), sorted.end(), [](const std::string& a, const std::string& b) {
-    const auto x = split(a), y = split(b);
+    const auto x = split_cgroup_path(a), y = split_cgroup_path(b);
     return std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end());
   });
   std::vector<RuleMatch> out;

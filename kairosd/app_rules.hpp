@@ -29,6 +29,9 @@
 
 namespace kairos {
 
+// "a/b/c" -> {"a", "b", "c"}; views into s.
+std::vector<std::string_view> split_cgroup_path(std::string_view s);
+
 struct AppRule {
   std::string pattern;
   Annotation annotation;

@@ -8,17 +8,6 @@
 namespace kairos {
 namespace {
 
-std::vector<std::string_view> split(std::string_view s) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t slash = s.find('/', start);
-    parts.push_back(s.substr(start, slash == std::string_view::npos ? slash : slash - start));
-    if (slash == std::string_view::npos) return parts;
-    start = slash + 1;
-  }
-}
-
 // A pod uid as the kubelet names it: hex digits and '-' (cgroupfs) or
 // '_' (systemd, which reserves '-' for the slice hierarchy).
 bool valid_uid(std::string_view u) {
@@ -74,7 +63,7 @@ std::string_view kube_qos_name(KubeQos q) {
 }
 
 std::optional<KubePod> parse_kube_pod_cgroup(std::string_view path) {
-  const auto parts = split(path);
+  const auto parts = split_cgroup_path(path);
   std::size_t k = 0;
   while (k < parts.size() && parts[k] != "kubepods.slice" && parts[k] != "kubepods") ++k;
   if (k == parts.size()) return std::nullopt;
