@@ -228,77 +228,74 @@ static bool owns(struct kairos_app *a, s32 cpu)
 	return a->owned[cpu_word(cpu)] & (1ULL << ((u32)cpu & 63));
 }
 
-/* Tops up a CPU's MicroQuanta budget for the time passed since the last. */
-static void refill(struct cpu_ctx *c, u64 now)
-{
-	u64 quantum = tunables.quantum_ns, period = tunables.period_ns;
-	u64 elapsed = now - c->refill_at;
-
-	c->refill_at = now;
-	if (!period || quantum >= period || elapsed >= period) {
-		c->budget = quantum;
-		return;
-	}
-	c->budget += elapsed * quantum / period;
-	if (c->budget > (s64)quantum)
-		c->budget = quantum;
-}
-
-/* Charges the LC task running on this CPU for the time since run_start. */
-static void charge(struct cpu_ctx *c, u64 now)
-{
-	struct kairos_app_stats *s;
-	u32 app = c->curr_app;
-	u64 used = now - c->run_start;
-
-	c->run_start = now;
-	c->budget -= used;
-	/*
-	 * Debt is capped at one quantum: time charged across a long stall
-	 * (a descheduled vCPU, a long tick) must not throttle LC for long.
-	 */
-	if (c->budget < -(s64)tunables.quantum_ns)
-		c->budget = -(s64)tunables.quantum_ns;
-	s = bpf_map_lookup_elem(&app_stats, &app);
-	if (s)
-		__sync_fetch_and_add(&s->run_ns, used);
-}
-
-static bool guard_allows(struct cpu_ctx *c)
-{
-	return c->budget > 0;
-}
-
-/*
- * guard_allows as of now, for a CPU that may not have refilled since its
- * last tick or dispatch (an LC task that slept through its debt must not
- * wait a tick for tokens it already has). Reads only: the CPU's own
- * refill() does the bookkeeping.
- */
 static bool guard_off(void)
 {
 	return !tunables.period_ns || tunables.quantum_ns >= tunables.period_ns;
 }
 
 /*
- * The CPU's tokens as of now, charged for the LC task running there since
- * run_start if any (what refill() then charge() would leave).
+ * The CPU's MicroQuanta tokens as of now, from the last settle() (budget
+ * at refill_at). Tokens flow in at quantum/period per ns, up to one
+ * quantum, and out at 1 per ns while an LC task runs here (curr_app,
+ * since run_start). The cap applies to what came in before that task
+ * started: while it runs the bucket drains at 1 - quantum/period, so LC
+ * alone on a CPU with the guard at 900/1000 runs 9 ms on a full bucket,
+ * not 900 us. A debt is capped at one quantum: time charged across a long
+ * stall (a descheduled vCPU, a late tick) must not throttle LC for long.
+ * Reads only; other CPUs call it when they pick a CPU to preempt.
  */
 static s64 tokens_at(struct cpu_ctx *c, u64 now)
 {
 	u64 quantum = tunables.quantum_ns, period = tunables.period_ns;
-	u64 elapsed = now > c->refill_at ? now - c->refill_at : 0;
+	u64 from = c->refill_at, run_from = now, idle, ran;
 	s64 t;
 
-	if (guard_off() || elapsed >= period)
+	if (guard_off())
+		return quantum;
+	if (now < from)
+		now = from;
+	if (c->curr_app)
+		run_from = c->run_start > from ? c->run_start : from;
+	if (run_from > now)
+		run_from = now;
+	idle = run_from - from;
+	if (idle >= period)
 		t = quantum;
 	else
-		t = c->budget + (s64)(elapsed * quantum / period);
+		t = c->budget + (s64)(idle * quantum / period);
 	if (t > (s64)quantum)
 		t = quantum;
-	if (c->curr_app && now > c->run_start)
-		t -= now - c->run_start;
+	ran = now - run_from;
+	t -= (s64)(ran - ran * quantum / period);
+	if (t < -(s64)quantum)
+		t = -(s64)quantum;
 	return t;
+}
+
+/*
+ * Brings the CPU's bucket up to now (tokens_at) and charges the LC task
+ * running here, if any, to its app's run time.
+ */
+static void settle(struct cpu_ctx *c, u64 now)
+{
+	c->budget = tokens_at(c, now);
+	c->refill_at = now;
+	if (c->curr_app) {
+		struct kairos_app_stats *s;
+		u32 app = c->curr_app;
+		u64 used = now > c->run_start ? now - c->run_start : 0;
+
+		c->run_start = now;
+		s = bpf_map_lookup_elem(&app_stats, &app);
+		if (s)
+			__sync_fetch_and_add(&s->run_ns, used);
+	}
+}
+
+/* The guard as of the CPU's last settle(). */
+static bool guard_allows(struct cpu_ctx *c)
+{
+	return c->budget > 0;
 }
 
 static bool guard_allows_at(struct cpu_ctx *c, u64 now)
@@ -334,6 +331,17 @@ static void arm_throttle(s32 cpu, struct cpu_ctx *c, u64 now)
 		return;
 	t = tokens_at(c, now);
 	arm_guard_timer(cpu, t > 0 ? (u64)t * period / (period - quantum) : 0);
+}
+
+/* The shortest turn ordinary work gets on an owned CPU before its owner's
+ * queued work comes back: what the guard leaves it per period, at least
+ * 100 us. */
+static u64 shared_turn_ns(void)
+{
+	u64 turn = tunables.period_ns > tunables.quantum_ns ?
+		   tunables.period_ns - tunables.quantum_ns : 0;
+
+	return turn > 100000 ? turn : 100000;
 }
 
 /* Ordinary work runs on owned cpu while its owner's work waits: arm for
@@ -494,8 +502,20 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 	 * cleared curr_app, that would put it back at the head, ahead of its
 	 * siblings and of everything else that waits for that CPU.
 	 */
-	if (requeue && kind == PICK_PREEMPT)
+	if (requeue && kind == PICK_PREEMPT) {
+		/*
+		 * Its CPU has already chosen what runs next (the kernel asks
+		 * ops.dispatch before it puts the previous task back), maybe
+		 * ordinary work for the shared turn, without seeing this task
+		 * queued: bring the owner's work back after that turn, not at
+		 * the next tick.
+		 */
+		struct cpu_ctx *rc = cpu_ctx(cpu);
+
+		if (rc)
+			arm_resume(cpu, rc, bpf_ktime_get_ns(), shared_turn_ns());
 		cpu = -1;
+	}
 	if (cpu >= 0 && kind == PICK_IDLE) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
 				   tunables.lc_slice_ns, enq_flags);
@@ -738,7 +758,7 @@ void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 	if (!due && rescue_starved(now))
 		goto out;
 	if (c)
-		refill(c, now);
+		settle(c, now);
 	if (owner && c && guard_allows(c) && !due &&
 	    scx_bpf_dsq_move_to_local(app_dsq(owner)))
 		goto out;
@@ -749,15 +769,11 @@ void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 			/*
 			 * The owner's work waits behind this ordinary task:
 			 * throttled (its turn ends when the tokens are back)
-			 * or the shared turn (at least what the guard leaves
-			 * ordinary work per period, and no less than 100 us).
+			 * or the shared turn (shared_turn_ns).
 			 */
-			u64 floor = tunables.period_ns > tunables.quantum_ns ?
-				    tunables.period_ns - tunables.quantum_ns : 0;
-
 			if (!guard_allows(c))
 				__sync_fetch_and_add(&stats.guard_throttles, 1);
-			arm_resume(cpu, c, now, floor > 100000 ? floor : 100000);
+			arm_resume(cpu, c, now, shared_turn_ns());
 		}
 		goto out;
 	}
@@ -813,6 +829,7 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 		update_queue_stats(app);
 	}
 	app = tc->app;
+	settle(c, now);	/* the bucket up to the start of this run */
 	c->curr_app = lc_app(app) ? app : 0;
 	c->run_start = now;
 	if (!c->curr_app)
@@ -839,7 +856,7 @@ void KAIROS_OPS(kairos_stopping, struct task_struct *p, bool runnable)
 		c->shared_at = bpf_ktime_get_ns();
 		return;
 	}
-	charge(c, bpf_ktime_get_ns());
+	settle(c, bpf_ktime_get_ns());
 	c->curr_app = 0;
 }
 
@@ -858,9 +875,8 @@ void KAIROS_OPS(kairos_tick, struct task_struct *p)
 
 	if (!c)
 		return;
-	refill(c, now);
+	settle(c, now);
 	if (c->curr_app) {
-		charge(c, now);
 		if (!guard_allows(c) &&
 		    scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) {
 			__sync_fetch_and_add(&stats.guard_throttles, 1);

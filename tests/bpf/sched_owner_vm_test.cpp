@@ -5,7 +5,8 @@
 // the owner map stays consistent (nr_owned == popcount(owned), a bit set
 // exactly when cpu_owner says so, no offline CPU owned) through CPU hotplug
 // and annotation churn; an LC task wanting half a CPU gets its owned CPU
-// back from busy ordinary work within a few ticks.
+// back from busy ordinary work within a few ticks, and a busy one keeps
+// the guard's share of it.
 #include <kairos/sched_abi.h>
 
 #include "kmod_testlib.hpp"
@@ -198,6 +199,56 @@ TEST(SchedOwner, HalfCpuLcTaskGetsItsOwnedCpuBesideBusyBeWork) {
   EXPECT_LT(wait_max_us, 200000) << d.status();
   // It wants half a CPU and the guard grants half of the owned one.
   EXPECT_GT(ticks, secs * hz * 15 / 100) << "the LC task lost its CPU to BE work";
+  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+}
+
+// CPU time a task has run, from /proc/PID/schedstat (ns), or -1.
+long long run_ns(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+  long long ns = -1;
+  in >> ns;
+  return in ? ns : -1;
+}
+
+TEST(SchedOwner, BusyLcTaskKeepsTheGuardsShareOfItsOwnedCpu) {
+  // An LC task that never sleeps, on the one CPU its app owns, beside more
+  // ordinary spinners than CPUs, with the guard at 900 us per 1000 us.
+  // Every shared turn (LC held the CPU for a period while ordinary work
+  // waited) gives one ordinary task a short turn; the LC task must then
+  // get its CPU back when the turn ends, not at the next tick: a turn
+  // that lasts until the next tick (4 ms at HZ=250) leaves LC about half
+  // of its CPU instead of the guard's nine tenths. A share of CPU time,
+  // not a latency, so the emulated VM's speed does not enter it.
+  KernelLogGuard guard;
+  kairos::kmodtest::ModuleScope mod;
+  ASSERT_TRUE(mod.loaded());
+  ASSERT_EQ(kairos::kmodtest::write_sysfs("period_us", "1000"), 0);
+  ASSERT_EQ(kairos::kmodtest::write_sysfs("quantum_us", "900"), 0);
+  ScratchCgroup lc{"kt-busy"};
+  std::string out;
+  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
+                       "--burstable", "1"}, &out), 0) << out;
+  Kairosd d;
+  ASSERT_TRUE(d.wait_ready()) << d.output();
+  ASSERT_TRUE(wait_for([&] { return owned_cpus(d, lc.name()).size() == 1; }, 10s))
+      << d.status();
+  const auto be = spinners(2 * ::sysconf(_SC_NPROCESSORS_ONLN));
+  Child busy(spinner(), lc.dir());
+  std::this_thread::sleep_for(1s);
+  const auto t0 = std::chrono::steady_clock::now();
+  const long long ns0 = run_ns(busy.pid());
+  std::this_thread::sleep_for(4s);
+  const long long ns = run_ns(busy.pid()) - ns0;
+  const double wall =
+      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+  const double share = ns / wall;
+  std::printf("busy LC task: %.0f%% of its owned CPU over %.1f s (guard 900/1000)\n",
+              100 * share, wall / 1e9);
+  EXPECT_EQ(sched_state(), "enabled") << d.output();
+  EXPECT_TRUE(busy.alive());
+  ASSERT_GE(ns0, 0);
+  EXPECT_GT(share, 0.75) << "the owner lost its CPU to ordinary work for more than its turns\n"
+                         << d.status();
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 

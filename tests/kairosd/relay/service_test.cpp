@@ -24,6 +24,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -860,10 +861,16 @@ TEST(DataplaneService, RelayedAndDirectAppsShareOneInterface) {
   EXPECT_EQ(x.app_stats(0).no_socket, pr.unanswered) << svc->describe();
   EXPECT_EQ(x.app_stats(1).redirected, pd.answered) << svc->describe();
   EXPECT_EQ(x.app_stats(1).no_socket, pd.unanswered) << svc->describe();
+  // The relayed app's burst fits half its 256-slot ring however many of
+  // the 24 flows landed on queue 0 (a burst over the ring's size is
+  // dropped as ring_full by design, and 17 or more flows of 24 land there
+  // in about 3% of runs).
+  const unsigned r_burst =
+      std::max(1u, 128u / static_cast<unsigned>(std::max<std::size_t>(1, pr.answered_fds.size())));
   constexpr unsigned kBurst = 16;
-  burst_all_answered(pr.answered_fds, kBurst, svc->describe());
+  burst_all_answered(pr.answered_fds, r_burst, svc->describe());
   burst_all_answered(pd.answered_fds, kBurst, svc->describe());
-  const unsigned r_rx = pr.answered + static_cast<unsigned>(pr.answered_fds.size()) * kBurst;
+  const unsigned r_rx = pr.answered + static_cast<unsigned>(pr.answered_fds.size()) * r_burst;
   const AppStats st = svc->app_stats(0);
   EXPECT_EQ(st.rx_delivered, r_rx) << svc->describe();
   EXPECT_EQ(st.tx_sent, r_rx) << svc->describe();
