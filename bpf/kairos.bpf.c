@@ -861,6 +861,20 @@ void KAIROS_OPS(kairos_stopping, struct task_struct *p, bool runnable)
 }
 
 /*
+ * A higher class (an RT task, the stop task) takes the CPU: the tasks in
+ * its local DSQ go back through ops.enqueue. Otherwise an ordinary task
+ * that the RT task preempted stays at the head of the local DSQ and runs
+ * before the owner's queued LC work each time the RT task sleeps, with
+ * no dispatch in between (an RT load generator that wakes every few
+ * hundred microseconds kept memcached out until the next tick, again and
+ * again); an LC task found there may take another owned CPU.
+ */
+void KAIROS_OPS(kairos_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
+{
+	scx_bpf_reenqueue_local();
+}
+
+/*
  * Every tick: an LC task past its CPU's MicroQuanta budget yields to
  * waiting ordinary work; a non-LC task on an owned CPU yields to the
  * owner's queued work once the budget allows it again.
@@ -1090,6 +1104,7 @@ struct sched_ext_ops kairos_ops = {
 	.running	= (void *)kairos_running,
 	.stopping	= (void *)kairos_stopping,
 	.tick		= (void *)kairos_tick,
+	.cpu_release	= (void *)kairos_cpu_release,
 	.init_task	= (void *)kairos_init_task,
 	.cpu_online	= (void *)kairos_cpu_online,
 	.cpu_offline	= (void *)kairos_cpu_offline,
