@@ -232,13 +232,10 @@ class AfXdpBackend final : public Backend {
         q.tx_in_flight += q.tx_reserved;
         q.tx_reserved = 0;
       }
-      // Copy mode transmits only from a syscall, and a bounded batch per
-      // call: kick while anything is still in flight, when asked to.
-      if (q.tx_in_flight && xsk_ring_prod__needs_wakeup(&q.tx)) {
-        sendto(xsk_socket__fd(q.xsk), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
-        stats_.wakeups++;
-      }
-      reap(q);
+      if (q.tx_in_flight && xsk_ring_prod__needs_wakeup(&q.tx))
+        kick_tx(q);
+      else
+        reap(q);
     }
   }
 
@@ -375,6 +372,31 @@ class AfXdpBackend final : public Backend {
       recvfrom(xsk_socket__fd(q.xsk), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
       stats_.wakeups++;
     }
+  }
+
+  // Copy mode transmits only inside a syscall, at most one kernel batch
+  // (32 frames) per call, and the call fails with EAGAIN while frames are
+  // left on the ring or the completion ring is full. One kick per flush
+  // would strand the rest of a large burst until the next flush, which an
+  // idle loop may not reach for a long time: kick again, reaping between
+  // calls, until the kernel took everything or stops making progress.
+  void kick_tx(Queue& q) {
+    int stalled = 0;
+    for (;;) {
+      const std::uint32_t before = tx_unsent(q);
+      const bool more =
+          sendto(xsk_socket__fd(q.xsk), nullptr, 0, MSG_DONTWAIT, nullptr, 0) < 0 &&
+          (errno == EAGAIN || errno == EBUSY);
+      stats_.wakeups++;
+      reap(q);
+      const std::uint32_t after = tx_unsent(q);
+      if (!more || after == 0) break;
+      if (after >= before && ++stalled > 2) break;  // the device is busy: next flush
+    }
+  }
+  // Descriptors submitted that the kernel has not taken off the TX ring.
+  static std::uint32_t tx_unsent(const Queue& q) {
+    return q.tx.cached_prod - __atomic_load_n(q.tx.consumer, __ATOMIC_ACQUIRE);
   }
 
   // TX completions: frames the kernel is done with go back to the pool.

@@ -451,6 +451,49 @@ TEST_F(VethDataplane, FramesDroppedAfterTheRedirectAreCounted) {
   close_flows(flows);
 }
 
+// Copy mode sends at most one kernel batch (32 frames) per syscall: a
+// burst of replies queued at once must all leave on a single flush, with
+// no later flush (an idle loop may not call one for a long time).
+TEST_F(VethDataplane, OneFlushSendsABurstLargerThanTheKernelsTxBatch) {
+  AfXdpConfig cfg;
+  cfg.ifname = veth_->server_if;
+  cfg.apps = {app_ep_};
+  std::unique_ptr<Backend> backend;
+  {
+    InNetns in(veth_->server);
+    backend = make_afxdp_backend(cfg);
+  }
+  auto flows = open_flows(*veth_, 1, kAppPort);
+  const int big = 4 << 20;  // the burst must fit the client's socket
+  ASSERT_EQ(setsockopt(flows[0].fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big), 0);
+  // One request teaches the backend the client's MAC.
+  auto m = message(0, 0);
+  ASSERT_EQ(send(flows[0].fd, m.data(), m.size(), 0), ssize_t(m.size()));
+  struct Learn final : RxSink {
+    std::optional<RxDatagram> first;
+    void on_datagram(const RxDatagram& d) override {
+      if (!first) first = RxDatagram{d.src, d.dst, {}};
+    }
+  } learn;
+  for (int i = 0; i < 300 && !learn.first; i++) {
+    backend->poll_rx(16, learn);
+    if (!learn.first) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(learn.first) << "the request never reached the backend";
+
+  constexpr unsigned kReplies = 200;
+  for (unsigned s = 0; s < kReplies; s++) {
+    auto r = message(0, s);
+    ASSERT_TRUE(backend->send(app_ep_, learn.first->src, r)) << s;
+  }
+  backend->flush();
+  unsigned got = 0;
+  while (got < kReplies && recv_one(flows[0].fd, 2000)) got++;
+  EXPECT_EQ(got, kReplies) << "wakeups " << backend->stats().wakeups;
+  EXPECT_EQ(backend->stats().tx, kReplies);
+  close_flows(flows);
+}
+
 TEST_F(VethDataplane, AfXdpServesIpv6WithNeighbourDiscoveryPassed) {
   const Endpoint ep6 = *Endpoint::parse("[fd77::1]:7002");
   std::unique_ptr<EchoApp> app;
