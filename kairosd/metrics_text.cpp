@@ -379,27 +379,58 @@ void dataplane(Writer& w, const Snapshot& s) {
   fam("kairos_dataplane_tx_packets_total", "Packets sent.", d.tx);
   fam("kairos_dataplane_tx_full_total", "Sends refused: TX ring full.", d.tx_full);
   fam("kairos_dataplane_tx_no_route_total", "Sends refused: no route.", d.tx_no_route);
-  auto app = [](const DataplaneApp& a) { return Labels{{"listen", a.listen}, {"shm", a.shm}}; };
+  // The relay's ring counters exist for relayed apps only.
+  std::vector<const DataplaneApp*> relayed;
+  for (const auto& a : d.apps)
+    if (a.mode != "direct") relayed.push_back(&a);
+  auto app = [](const DataplaneApp* a) { return Labels{{"listen", a->listen}, {"shm", a->shm}}; };
   w.family("kairos_dataplane_app_rx_delivered_total", "counter",
            "Packets copied into the app's RX rings.");
-  for (const auto& a : d.apps) w.sample("kairos_dataplane_app_rx_delivered_total", app(a), a.rx_delivered);
+  for (const auto* a : relayed)
+    w.sample("kairos_dataplane_app_rx_delivered_total", app(a), a->rx_delivered);
   w.family("kairos_dataplane_app_rx_drops_total", "counter", "Packets for the app dropped, by reason.");
-  for (const auto& a : d.apps)
-    for (const auto& [why, n] : {std::pair<const char*, std::uint64_t>{"ring_full", a.rx_ring_full},
-                                 {"no_kthread", a.rx_no_kthread},
-                                 {"oversize", a.rx_oversize}}) {
+  for (const auto* a : relayed)
+    for (const auto& [why, n] : {std::pair<const char*, std::uint64_t>{"ring_full", a->rx_ring_full},
+                                 {"no_kthread", a->rx_no_kthread},
+                                 {"oversize", a->rx_oversize}}) {
       Labels l = app(a);
       l.emplace_back("reason", why);
       w.sample("kairos_dataplane_app_rx_drops_total", l, n);
     }
   w.family("kairos_dataplane_app_tx_sent_total", "counter", "Replies of the app sent.");
-  for (const auto& a : d.apps) w.sample("kairos_dataplane_app_tx_sent_total", app(a), a.tx_sent);
+  for (const auto* a : relayed) w.sample("kairos_dataplane_app_tx_sent_total", app(a), a->tx_sent);
   w.family("kairos_dataplane_app_tx_dropped_total", "counter", "Replies of the app refused.");
-  for (const auto& a : d.apps) w.sample("kairos_dataplane_app_tx_dropped_total", app(a), a.tx_dropped);
+  for (const auto* a : relayed)
+    w.sample("kairos_dataplane_app_tx_dropped_total", app(a), a->tx_dropped);
   if (!d.xdp.empty()) {
     w.family("kairos_xdp_packets_total", "counter", "The XDP steering program's frames, by reason.");
     for (const auto& [why, n] : d.xdp) w.sample("kairos_xdp_packets_total", {{"reason", why}}, n);
   }
+  // Per app, relayed or direct: what the XDP program did with its frames.
+  auto xdp_app = [](const DataplaneApp& a) {
+    return Labels{{"listen", a.listen}, {"mode", a.mode}};
+  };
+  bool any = false;
+  for (const auto& a : d.apps) any = any || a.xdp.has_value();
+  if (!any) return;
+  w.family("kairos_xdp_app_packets_total", "counter",
+           "The app's frames at the XDP program, by outcome: redirected to an AF_XDP socket, "
+           "passed to the kernel for want of a socket on the queue, dropped for a bad L4 header.");
+  for (const auto& a : d.apps) {
+    if (!a.xdp) continue;
+    for (const auto& [what, n] :
+         {std::pair<const char*, std::uint64_t>{"redirected", a.xdp->redirected},
+          {"passed_no_socket", a.xdp->no_socket},
+          {"dropped_bad_l4", a.xdp->dropped_bad_l4}}) {
+      Labels l = xdp_app(a);
+      l.emplace_back("outcome", what);
+      w.sample("kairos_xdp_app_packets_total", l, n);
+    }
+  }
+  w.family("kairos_xdp_app_redirected_bytes_total", "counter",
+           "Bytes of the app's frames redirected to an AF_XDP socket.");
+  for (const auto& a : d.apps)
+    if (a.xdp) w.sample("kairos_xdp_app_redirected_bytes_total", xdp_app(a), a.xdp->redirected_bytes);
 }
 
 }  // namespace

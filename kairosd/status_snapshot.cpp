@@ -62,9 +62,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AllocatorInfo, mode, cpu, poll_i
                                                 revokes_by_reason, wake, poll_duration, poll_gap,
                                                 grant_apply)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KmodInfo, stats)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(XdpAppCounters, redirected, redirected_bytes,
+                                                no_socket, dropped_bad_l4)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataplaneApp, listen, shm, rx_delivered,
                                                 rx_ring_full, rx_no_kthread, rx_oversize, tx_sent,
-                                                tx_dropped, tx_strays)
+                                                tx_dropped, tx_strays, mode, xdp)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataplaneInfo, backend, rx, rx_invalid, tx,
                                                 tx_full, tx_no_route, rx_dropped_after_redirect,
                                                 rx_no_app, apps, xdp)

@@ -100,7 +100,9 @@ Snapshot sample() {
   d.backend = "af_xdp";
   d.rx = 100;
   d.tx = 90;
-  d.apps = {{"10.0.0.1:11211", "kairos-mc", 95, 1, 2, 0, 90, 0, 0}};
+  d.apps = {{"10.0.0.1:11211", "kairos-mc", 95, 1, 2, 0, 90, 0, 0, "relayed",
+             XdpAppCounters{95, 9500, 3, 0}},
+            {"10.0.0.1:11212", "", 0, 0, 0, 0, 0, 0, 0, "direct", XdpAppCounters{40, 4000, 0, 1}}};
   d.xdp = {{"redirect", 95}, {"pass_unmanaged", 5}};
   s.dataplane = d;
   return s;
@@ -291,8 +293,16 @@ TEST(Metrics, PrometheusTextHasTheSnapshotsValues) {
            "kairos_dataplane_app_rx_drops_total{listen=\"10.0.0.1:11211\",shm=\"kairos-mc\","
            "reason=\"no_kthread\"} 2\n",
            "kairos_xdp_packets_total{reason=\"redirect\"} 95\n",
+           "kairos_xdp_app_packets_total{listen=\"10.0.0.1:11211\",mode=\"relayed\","
+           "outcome=\"passed_no_socket\"} 3\n",
+           "kairos_xdp_app_packets_total{listen=\"10.0.0.1:11212\",mode=\"direct\","
+           "outcome=\"dropped_bad_l4\"} 1\n",
+           "kairos_xdp_app_redirected_bytes_total{listen=\"10.0.0.1:11212\",mode=\"direct\"} 4000\n",
        })
     EXPECT_NE(m.find(line), std::string::npos) << line << "in\n" << m;
+  // A direct app owns its queues: the relay has no ring counters for it.
+  EXPECT_EQ(m.find("kairos_dataplane_app_tx_sent_total{listen=\"10.0.0.1:11212\""),
+            std::string::npos) << m;
   EXPECT_EQ(m.find("# EOF"), std::string::npos);
   std::string out;
   EXPECT_EQ(promtool(m, &out), 0) << out << m;

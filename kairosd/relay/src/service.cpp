@@ -179,6 +179,13 @@ const Backend& DataplaneService::backend() const {
   return *backend_;
 }
 
+const XdpSteering* DataplaneService::steering() const {
+  if (direct_steer_) return direct_steer_.get();
+  // Relayed apps only: the AF_XDP backend made the program, with the same
+  // app ids (every app is relayed, so index among them = index in the config).
+  return backend_ ? afxdp_steering(*backend_) : nullptr;
+}
+
 const Dataplane& DataplaneService::dataplane() const {
   if (!dp_) throw std::logic_error("dataplane service: mode=direct has no dataplane loop");
   return *dp_;

@@ -8,6 +8,9 @@
 #include "netns.hpp"
 #include "txq_by_port.skel.h"
 
+#include "dataplane_status.hpp"
+
+#include <kairos/kairosd/metrics_text.hpp>
 #include <kairos/relay/service.hpp>
 
 #include <bpf/libbpf.h>
@@ -38,6 +41,11 @@
 namespace kairos::dp {
 namespace {
 
+using status::DataplaneInfo;
+using status::MetricsFormat;
+using status::render_metrics;
+using status::Snapshot;
+
 using testing::Child;
 using testing::InNetns;
 using testing::VethPair;
@@ -48,6 +56,19 @@ std::string write_temp(const std::string& text) {
   if (fd < 0 || write(fd, text.data(), text.size()) != ssize_t(text.size())) return "";
   close(fd);
   return path;
+}
+
+// promtool check metrics over a rendering of the service's counters; its
+// exit status, with its output in *out.
+int promtool(const std::string& metrics, std::string* out) {
+  const std::string path = write_temp(metrics);
+  FILE* p = popen(("promtool check metrics < '" + path + "' 2>&1").c_str(), "r");
+  if (!p) return -1;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) *out += buf;
+  const int st = pclose(p);
+  unlink(path.c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 bool shm_exists(const std::string& name) {
@@ -312,6 +333,17 @@ TEST(DataplaneService, EchoAppInAnotherProcessAttachesByName) {
   EXPECT_EQ(a.rx_delivered, sent) << svc->describe();
   EXPECT_EQ(a.tx_sent, sent) << svc->describe();
   EXPECT_EQ(a.rx_ring_full + a.rx_no_kthread + a.rx_oversize + a.tx_dropped, 0u);
+  // The status snapshot shows the backend's own XDP program, per reason
+  // and for the app.
+  const status::DataplaneInfo info = dataplane_info(*svc);
+  EXPECT_EQ(info.backend, "af_xdp");
+  EXPECT_EQ(info.xdp.at("redirect"), sent);
+  ASSERT_EQ(info.apps.size(), 1u);
+  EXPECT_EQ(info.apps[0].mode, "relayed");
+  EXPECT_EQ(info.apps[0].rx_delivered, sent);
+  ASSERT_TRUE(info.apps[0].xdp);
+  EXPECT_EQ(info.apps[0].xdp->redirected, sent);
+  EXPECT_EQ(info.apps[0].xdp->no_socket, 0u);
   // Ordinary traffic still reaches the server's kernel.
   EXPECT_EQ(veth.client.sh("ping -c 1 -W 2 " + veth.server_ip + " >/dev/null"), 0);
 
@@ -877,6 +909,38 @@ TEST(DataplaneService, RelayedAndDirectAppsShareOneInterface) {
   const std::string d = svc->describe();
   EXPECT_NE(d.find("shm=" + shm + " delivered=" + std::to_string(r_rx)), std::string::npos) << d;
   EXPECT_NE(d.find("pin=" + pin + " redirected="), std::string::npos) << d;
+  // The status snapshot and the metrics endpoint show both apps' XDP
+  // counters; only the relayed one has ring counters.
+  const unsigned d_rx = pd.answered + static_cast<unsigned>(pd.answered_fds.size()) * kBurst;
+  Snapshot snap;
+  snap.dataplane = dataplane_info(*svc);
+  const DataplaneInfo& info = *snap.dataplane;
+  ASSERT_EQ(info.apps.size(), 2u);
+  EXPECT_EQ(info.apps[0].mode, "relayed");
+  EXPECT_EQ(info.apps[0].rx_delivered, r_rx);
+  ASSERT_TRUE(info.apps[0].xdp);
+  EXPECT_EQ(info.apps[0].xdp->redirected, r_rx);
+  EXPECT_EQ(info.apps[0].xdp->no_socket, pr.unanswered);
+  EXPECT_EQ(info.apps[1].mode, "direct");
+  EXPECT_EQ(info.apps[1].shm, "");
+  ASSERT_TRUE(info.apps[1].xdp);
+  EXPECT_EQ(info.apps[1].xdp->redirected, d_rx);
+  EXPECT_EQ(info.apps[1].xdp->no_socket, pd.unanswered);
+  EXPECT_EQ(info.xdp.at("redirect"), r_rx + d_rx);
+  const std::string m = render_metrics(snap, MetricsFormat::kPrometheus);
+  for (const std::string& line : {
+           "kairos_xdp_app_packets_total{listen=\"10.77.0.1:7341\",mode=\"direct\","
+           "outcome=\"redirected\"} " + std::to_string(d_rx) + "\n",
+           "kairos_xdp_app_packets_total{listen=\"10.77.0.1:7340\",mode=\"relayed\","
+           "outcome=\"passed_no_socket\"} " + std::to_string(pr.unanswered) + "\n",
+           "kairos_dataplane_app_rx_delivered_total{listen=\"10.77.0.1:7340\",shm=\"" + shm +
+               "\"} " + std::to_string(r_rx) + "\n",
+           "kairos_xdp_packets_total{reason=\"redirect\"} " + std::to_string(r_rx + d_rx) + "\n"})
+    EXPECT_NE(m.find(line), std::string::npos) << line << "in\n" << m;
+  EXPECT_EQ(m.find("kairos_dataplane_app_rx_delivered_total{listen=\"10.77.0.1:7341\""),
+            std::string::npos) << "a direct app has no ring counters";
+  std::string out;
+  EXPECT_EQ(promtool(m, &out), 0) << out << m;
   EXPECT_EQ(veth.client.sh("ping -c 1 -W 2 " + veth.server_ip + " >/dev/null"), 0);
 
   for (int f : fr) close(f);

@@ -152,10 +152,19 @@ struct KmodInfo {
   bool operator==(const KmodInfo&) const = default;
 };
 
+// The XDP steering program's counters for one app.
+struct XdpAppCounters {
+  std::uint64_t redirected = 0, redirected_bytes = 0, no_socket = 0, dropped_bad_l4 = 0;
+  bool operator==(const XdpAppCounters&) const = default;
+};
+
 struct DataplaneApp {
-  std::string listen, shm;
+  std::string listen, shm;  // shm: empty for a direct app
+  // The relay's ring counters (zero for a direct app: it owns its queues).
   std::uint64_t rx_delivered = 0, rx_ring_full = 0, rx_no_kthread = 0, rx_oversize = 0,
                 tx_sent = 0, tx_dropped = 0, tx_strays = 0;
+  std::string mode = "relayed";         // or "direct"
+  std::optional<XdpAppCounters> xdp;  // absent without the XDP program
   bool operator==(const DataplaneApp&) const = default;
 };
 

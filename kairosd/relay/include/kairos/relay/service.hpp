@@ -69,6 +69,10 @@ class DataplaneService {
   // The steering program of a service with mode=direct apps (its
   // counters; app id = the app's index in the config), else null.
   const XdpSteering* direct_steering() const { return direct_steer_.get(); }
+  // The steering program in front of every app of the interface, relayed
+  // or direct (app id = the app's index in the config); null on the
+  // kernel-UDP and DPDK backends.
+  const XdpSteering* steering() const;
   // The device queues a direct app owns (after start-up: queues= or all).
   std::vector<std::uint32_t> direct_queues(std::uint32_t app) const;
   // One line per app plus the backend's counters, for logs.
