@@ -85,6 +85,13 @@ struct {
 	__type(value, struct kairos_cpu_state);
 } cpu_state SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KAIROS_MAX_APPS);
+	__type(key, u32);
+	__type(value, struct kairos_app_wait_hist);
+} app_wait_hist SEC(".maps");
+
 /* What each CPU is doing, read by other CPUs when they pick one to kick. */
 struct cpu_ctx {
 	u32 curr_app;		/* LC app whose task runs here, 0 if none */
@@ -803,6 +810,36 @@ static void publish_cpu_state(s32 cpu, u32 busy, u32 app)
 	st->changes++;
 }
 
+/* The app_wait_hist bucket of a queueing delay: ceil(log2(ns)) - MIN_SHIFT,
+ * within [0, BUCKETS - 1]. */
+static u32 wait_bucket(u64 ns)
+{
+	u64 v;
+	u32 b = 0;
+
+	if (ns <= (1ULL << KAIROS_WAIT_HIST_MIN_SHIFT))
+		return 0;
+	v = (ns - 1) >> KAIROS_WAIT_HIST_MIN_SHIFT;	/* >= 1 */
+	if (v >> 32) { b += 32; v >>= 32; }
+	if (v >> 16) { b += 16; v >>= 16; }
+	if (v >> 8) { b += 8; v >>= 8; }
+	if (v >> 4) { b += 4; v >>= 4; }
+	if (v >> 2) { b += 2; v >>= 2; }
+	if (v >> 1) { b += 1; }
+	b += 1;		/* the bit length of v */
+	return b < KAIROS_WAIT_HIST_BUCKETS ? b : KAIROS_WAIT_HIST_BUCKETS - 1;
+}
+
+static void record_wait(u32 app, u64 wait)
+{
+	struct kairos_app_wait_hist *h = bpf_map_lookup_elem(&app_wait_hist, &app);
+	u32 b = wait_bucket(wait);
+
+	/* this CPU's copy: no other writer while the callback runs */
+	if (h && b < KAIROS_WAIT_HIST_BUCKETS)
+		h->count[b]++;
+}
+
 void KAIROS_OPS(kairos_running, struct task_struct *p)
 {
 	struct task_ctx *tc = task_ctx(p);
@@ -826,6 +863,7 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 			if (wait > s->wait_ns_max)
 				s->wait_ns_max = wait;
 		}
+		record_wait(app, wait);
 		update_queue_stats(app);
 	}
 	app = tc->app;

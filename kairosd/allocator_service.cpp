@@ -162,13 +162,19 @@ class AllocatorService::Loop {
         }
         v.kthreads = a.kthreads;
         v.bpf.reset();
+        std::uint64_t queued = 0;
+        for (const policy::KthreadView& kv : a.kthreads)
+          if (kv.valid) queued += kv.queued();
+        note_queued(a, queued > 0, t0);
       } else {
         v.kthreads = {};
         const volatile kairos_app_stats& s = stats[a.spec.id];
         const std::uint64_t q = s.queued;
+        const std::uint64_t oldest = s.oldest_enq_ns;
         v.bpf = policy::AppQueueStat{
-            static_cast<std::uint32_t>(std::min<std::uint64_t>(q, 0xffffffffu)),
-            s.oldest_enq_ns};
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(q, 0xffffffffu)), oldest};
+        // The scheduler's clock is CLOCK_MONOTONIC, as mono_ns() is.
+        note_queued(a, q > 0, q > 0 && oldest && oldest < t0 ? oldest : t0);
       }
     }
     const volatile kairos_cpu_state* cs = sched_.cpu_state();
@@ -211,7 +217,20 @@ class AllocatorService::Loop {
     policy::AppSpec spec;
     RuntimeTarget target;
     std::vector<policy::KthreadView> kthreads;
+    Nanos queued_since = 0;  // see note_queued
+    bool answered = false;
   };
+
+  // Keeps when the app's current stretch of queued work began (0: none;
+  // answered: a grant already counted for this stretch).
+  static void note_queued(App& a, bool queued, Nanos since) {
+    if (!queued) {
+      a.queued_since = 0;
+      a.answered = false;
+    } else if (!a.queued_since || since < a.queued_since) {
+      a.queued_since = since;
+    }
+  }
 
   RuntimeTarget* target(AppId id) {
     for (App& a : apps_)
@@ -227,10 +246,20 @@ class AllocatorService::Loop {
     st.grants.fetch_add(r.grants - r.failed, std::memory_order_relaxed);
     st.revokes.fetch_add(r.revokes, std::memory_order_relaxed);
     st.failed.fetch_add(r.failed, std::memory_order_relaxed);
+    const Nanos t1 = mono_ns();
     if (r.grants > r.failed) {
-      const Nanos took = mono_ns() - t0;
-      st.grant_ns.fetch_add(took, std::memory_order_relaxed);
-      st.grant_apply.record(took);
+      st.grant_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
+      st.grant_apply.record(t1 - t0);
+    }
+    // The first grant after an app's work became queued answers it: once
+    // per stretch of queued work, however many grants follow.
+    for (const policy::Decision& x : d) {
+      if (x.kind != policy::DecisionKind::kGrant || alloc_->owner(x.core) != x.app) continue;
+      for (App& a : apps_)
+        if (a.spec.id == x.app && a.queued_since && !a.answered) {
+          st.decision_latency.record(t1 > a.queued_since ? t1 - a.queued_since : 0);
+          a.answered = true;
+        }
     }
     for (const policy::Decision& x : d) {
       const unsigned why = static_cast<unsigned>(x.reason) % kReasons;
@@ -491,6 +520,7 @@ status::AllocatorInfo AllocatorService::info() const {
   a.poll_duration = st_.poll_duration.read();
   a.poll_gap = st_.poll_gap.read();
   a.grant_apply = st_.grant_apply.read();
+  a.decision_latency = st_.decision_latency.read();
   return a;
 }
 

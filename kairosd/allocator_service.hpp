@@ -119,6 +119,10 @@ class AllocatorService {
     std::atomic<unsigned> kthreads{0}, runtime_apps{0}, apps{0};
     // Written by the loop only (Log2Histogram::record).
     Log2Histogram poll_duration, poll_gap, grant_apply;
+    // From the first poll that saw an app's work queued (an unmodified
+    // app: its oldest queued task's enqueue) to the first grant to it after
+    // that, applied; once per stretch of queued work.
+    Log2Histogram decision_latency;
     std::array<std::array<std::atomic<std::uint64_t>, kReasons>, KAIROS_MAX_APPS> app_grant_why{},
         app_revoke_why{};
   };

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <span>
 
 namespace kairos {
 
@@ -33,11 +34,20 @@ class Log2Histogram {
   }
 
   status::Histogram read() const {
+    std::array<std::uint64_t, kBuckets> counts;
+    for (unsigned i = 0; i < kBuckets; ++i) counts[i] = buckets_[i].load(std::memory_order_relaxed);
+    return from_counts(counts, sum_ns_.load(std::memory_order_relaxed));
+  }
+
+  // A histogram kept elsewhere in these buckets (the scheduler's
+  // queueing delays, struct kairos_app_wait_hist).
+  static status::Histogram from_counts(std::span<const std::uint64_t, kBuckets> counts,
+                                       std::uint64_t sum_ns) {
     status::Histogram h;
     for (unsigned i = 0; i + 1 < kBuckets; ++i)
       h.bounds_s.push_back(static_cast<double>(1ull << (kMinShift + i)) / 1e9);
-    for (const auto& b : buckets_) h.counts.push_back(b.load(std::memory_order_relaxed));
-    h.sum_s = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+    h.counts.assign(counts.begin(), counts.end());
+    h.sum_s = static_cast<double>(sum_ns) / 1e9;
     return h;
   }
 

@@ -217,6 +217,12 @@ void apps(Writer& w, const Snapshot& s) {
           [](const AppInfo& a) { return seconds(a.wait_ns_total); });
   per_app(w, s, "kairos_app_queue_wait_max_seconds", "gauge", "Longest queueing delay seen.",
           [](const AppInfo& a) { return seconds(a.wait_ns_max); });
+  std::vector<std::pair<Labels, const Histogram*>> delays;
+  for (const AppInfo& a : s.apps)
+    if (a.queue_delay) delays.emplace_back(app_labels(a), &*a.queue_delay);
+  if (!delays.empty())
+    w.histogram("kairos_app_queue_delay_seconds",
+                "Time the app's tasks waited in its queue before they ran.", delays);
   per_app(w, s, "kairos_app_cpu_seconds_total", "counter", "CPU time of the app's tasks.",
           [](const AppInfo& a) { return seconds(a.run_ns); });
   for (const bool grant : {true, false}) {
@@ -298,6 +304,10 @@ void allocator(Writer& w, const Snapshot& s) {
   w.histogram("kairos_allocator_grant_apply_seconds",
               "Time from a grant decision to its application (owner map, kick, wake).",
               {{{}, &a.grant_apply}});
+  w.histogram("kairos_allocator_decision_latency_seconds",
+              "Time from an app's queued work being seen (an unmodified app: the enqueue of its "
+              "oldest queued task) to the first grant to it after that being applied.",
+              {{{}, &a.decision_latency}});
   w.one("kairos_allocator_monitored_apps", "gauge", "LC apps the allocator manages.",
         std::uint64_t{a.apps});
   w.one("kairos_allocator_monitored_kthreads", "gauge", "Runtime kthreads watched every poll.",

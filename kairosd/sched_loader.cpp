@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <vector>
 
 namespace kairos {
 
@@ -124,6 +125,21 @@ kairos_app SchedLoader::app(std::uint32_t app) const {
   if (app < KAIROS_MAX_APPS)
     bpf_map__lookup_elem(skel_->maps.apps, &app, sizeof app, &a, sizeof a, 0);
   return a;
+}
+
+kairos_app_wait_hist SchedLoader::app_wait_hist(std::uint32_t app) const {
+  kairos_app_wait_hist sum{};
+  const int ncpu = libbpf_num_possible_cpus();
+  if (app >= KAIROS_MAX_APPS || ncpu <= 0) return sum;
+  // A per-CPU map's lookup fills one value per possible CPU.
+  std::vector<kairos_app_wait_hist> per_cpu(static_cast<std::size_t>(ncpu));
+  static_assert(sizeof(kairos_app_wait_hist) % 8 == 0);
+  if (bpf_map__lookup_elem(skel_->maps.app_wait_hist, &app, sizeof app, per_cpu.data(),
+                           per_cpu.size() * sizeof(kairos_app_wait_hist), 0))
+    return sum;
+  for (const auto& h : per_cpu)
+    for (unsigned b = 0; b < KAIROS_WAIT_HIST_BUCKETS; ++b) sum.count[b] += h.count[b];
+  return sum;
 }
 
 void SchedLoader::set_app_class(std::uint32_t app, std::uint32_t cls) {

@@ -53,6 +53,9 @@ class SchedLoader final : public SchedPort {
   int set_owner(std::uint32_t cpu, std::uint32_t app) override;
   std::uint32_t owner(std::uint32_t cpu) const override;
   kairos_app app(std::uint32_t app) const;
+  // The app's queueing-delay histogram, summed over CPUs (zeros for an
+  // unknown app); the buckets of struct kairos_app_wait_hist.
+  kairos_app_wait_hist app_wait_hist(std::uint32_t app) const;
   // The live, mmapped per-app queue statistics (KAIROS_MAX_APPS entries).
   const volatile kairos_app_stats* app_stats() const override { return stats_map_; }
   // The live, mmapped per-CPU activity (nr_cpus() entries) for the allocator.

@@ -3,6 +3,7 @@
 // (status_snapshot.hpp). Runs on the daemon's thread; reads what the
 // allocator thread writes only through its relaxed atomics.
 #include "daemon.hpp"
+#include "log2_histogram.hpp"
 
 #include <kairos/contracts/clock.hpp>
 
@@ -17,6 +18,14 @@
 namespace kairos {
 
 namespace {
+
+// The scheduler counts queueing delays in Log2Histogram's buckets.
+static_assert(KAIROS_WAIT_HIST_MIN_SHIFT == Log2Histogram::kMinShift &&
+              KAIROS_WAIT_HIST_BUCKETS == Log2Histogram::kBuckets);
+
+status::Histogram wait_histogram(const kairos_app_wait_hist& w, std::uint64_t sum_ns) {
+  return Log2Histogram::from_counts(w.count, sum_ns);
+}
 
 std::optional<std::uint64_t> read_u64(const std::string& path) {
   std::ifstream in(path);
@@ -114,6 +123,7 @@ status::Snapshot Daemon::snapshot() const {
       ai.wait_ns_total = q.wait_ns_total;
       ai.wait_ns_max = q.wait_ns_max;
       ai.run_ns = q.run_ns;
+      ai.queue_delay = wait_histogram(sched_->app_wait_hist(a.id), ai.wait_ns_total);
     }
     if (alloc_) alloc_->fill_app(ai);
     s.apps.push_back(std::move(ai));

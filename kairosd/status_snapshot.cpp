@@ -49,7 +49,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuntimeInfo, pid, kthreads, runn
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AppInfo, id, cgroup, cls, source, guaranteed, burstable,
                                                 owned, cpus, queued, head_wait_ns, enqueued,
                                                 dispatched, wait_ns_total, wait_ns_max, run_ns,
-                                                grants, revokes, runtime)
+                                                grants, revokes, runtime, queue_delay)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IgnoredCgroup, cgroup, why)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CpuInfo, cpu, online, owner, busy, lc_app,
                                                 kmod_throttles, kmod_parks, kmod_grants)
@@ -60,7 +60,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AllocatorInfo, mode, cpu, poll_i
                                                 bad_polls, grant_apply_ns_total,
                                                 set_owner_ns_avg, wake_ns_avg, grants_by_reason,
                                                 revokes_by_reason, wake, poll_duration, poll_gap,
-                                                grant_apply)
+                                                grant_apply, decision_latency)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KmodInfo, stats)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(XdpAppCounters, redirected, redirected_bytes,
                                                 no_socket, dropped_bad_l4)

@@ -12,6 +12,8 @@
 #include "kmod_testlib.hpp"
 #include "sched_testlib.hpp"
 
+#include <kairos/kairosd/status_snapshot.hpp>
+
 #include <bpf/bpf.h>
 #include <sched.h>
 #include <signal.h>
@@ -199,6 +201,35 @@ TEST(SchedOwner, HalfCpuLcTaskGetsItsOwnedCpuBesideBusyBeWork) {
   EXPECT_LT(wait_max_us, 200000) << d.status();
   // It wants half a CPU and the guard grants half of the owned one.
   EXPECT_GT(ticks, secs * hz * 15 / 100) << "the LC task lost its CPU to BE work";
+  // The queueing-delay histogram (status JSON, from the scheduler's
+  // app_wait_hist) counts every wait once, in the bucket of its length:
+  // the sum of the waits lies between the buckets' lower and upper bounds.
+  half.stop(SIGKILL);
+  std::this_thread::sleep_for(1500ms);  // a status refresh after the last wait
+  std::ifstream json_in(Kairosd::status_path() + ".json");
+  std::stringstream json;
+  json << json_in.rdbuf();
+  std::string err;
+  const auto snap = kairos::status::from_json_text(json.str(), &err);
+  ASSERT_TRUE(snap) << err;
+  const kairos::status::AppInfo* info = nullptr;
+  for (const auto& a : snap->apps)
+    if (a.cgroup == lc.name()) info = &a;
+  ASSERT_NE(info, nullptr) << json.str();
+  ASSERT_TRUE(info->queue_delay) << json.str();
+  const kairos::status::Histogram& h = *info->queue_delay;
+  ASSERT_EQ(h.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
+  EXPECT_EQ(h.count(), info->dispatched) << json.str();
+  EXPECT_DOUBLE_EQ(h.sum_s, static_cast<double>(info->wait_ns_total) / 1e9);
+  double low = 0, high = 0;
+  for (std::size_t i = 0; i < h.counts.size(); ++i) {
+    low += h.counts[i] * (i ? h.bounds_s[i - 1] : 0.0);
+    high += h.counts[i] * (i < h.bounds_s.size() ? h.bounds_s[i] : 1e9);
+  }
+  EXPECT_LE(low, h.sum_s * (1 + 1e-9)) << json.str();
+  EXPECT_GE(high, h.sum_s * (1 - 1e-9)) << json.str();
+  std::printf("queue delay histogram: %llu waits, %.3f ms in all\n",
+              static_cast<unsigned long long>(h.count()), h.sum_s * 1e3);
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 

@@ -10,6 +10,7 @@
 #include "allocator_service.hpp"
 #include "fake_sched.hpp"
 
+#include <kairos/contracts/clock.hpp>
 #include <kairos/contracts/queue_state.hpp>
 #include <kairos/contracts/queue_state_area.hpp>
 
@@ -71,9 +72,15 @@ TEST(AllocatorService, UnmodifiedAppGetsItsGuaranteedCoreAndBurstsOnCongestion) 
   ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 1; })) << s.describe();
   EXPECT_EQ(s.owner(0), 0u) << "the allocator's own CPU is never granted";
   EXPECT_TRUE(log.has("granted to app 3 (guaranteed"));
-  // Its BPF queue holds a task older than the previous poll: burst.
-  s.set_queue(3, 2, 1);
+  EXPECT_EQ(svc.info().decision_latency.count(), 0u) << "nothing was queued";
+  // Its BPF queue holds a task enqueued 2 ms ago, older than the previous
+  // poll: burst. The grant's decision latency counts from that enqueue.
+  s.set_queue(3, 2, monotonic_ns() - 2'000'000);
   ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 2; })) << s.describe();
+  const status::Histogram lat = svc.info().decision_latency;
+  EXPECT_EQ(lat.count(), 1u) << "one grant answered the queued work";
+  EXPECT_GE(lat.sum_s, 0.002);
+  EXPECT_LT(lat.sum_s, 60.0) << "measured from the enqueue, not from boot";
   // Queue empty and the owner idle on its CPUs: back to the guarantee.
   s.set_queue(3, 0, 0);
   ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 1; })) << s.describe();

@@ -42,6 +42,13 @@ Snapshot sample() {
   lc.dispatched = 96;
   lc.wait_ns_total = 96 * 7'000;
   lc.wait_ns_max = 80'000;
+  {
+    std::array<std::uint64_t, kairos::Log2Histogram::kBuckets> c{};
+    c[3] = 90;  // up to 2 us
+    c[7] = 5;   // up to 32 us
+    c[20] = 1;  // beyond 2^27 ns
+    lc.queue_delay = kairos::Log2Histogram::from_counts(c, lc.wait_ns_total);
+  }
   lc.run_ns = 3'500'000'000;
   lc.grants = {{"congested", 5}, {"guaranteed", 1}};
   lc.revokes = {{"idle", 4}};
@@ -293,6 +300,12 @@ TEST(Metrics, PrometheusTextHasTheSnapshotsValues) {
            "kairos_dataplane_app_rx_drops_total{listen=\"10.0.0.1:11211\",shm=\"kairos-mc\","
            "reason=\"no_kthread\"} 2\n",
            "kairos_xdp_packets_total{reason=\"redirect\"} 95\n",
+           "# TYPE kairos_app_queue_delay_seconds histogram\n",
+           "kairos_app_queue_delay_seconds_bucket{app=\"1\",cgroup=\"svc/memcached\",le=\"2.048e-06\"} 90\n",
+           "kairos_app_queue_delay_seconds_bucket{app=\"1\",cgroup=\"svc/memcached\",le=\"3.2768e-05\"} 95\n",
+           "kairos_app_queue_delay_seconds_bucket{app=\"1\",cgroup=\"svc/memcached\",le=\"+Inf\"} 96\n",
+           "kairos_app_queue_delay_seconds_count{app=\"1\",cgroup=\"svc/memcached\"} 96\n",
+           "kairos_app_queue_delay_seconds_sum{app=\"1\",cgroup=\"svc/memcached\"} 0.000672\n",
            "kairos_xdp_app_packets_total{listen=\"10.0.0.1:11211\",mode=\"relayed\","
            "outcome=\"passed_no_socket\"} 3\n",
            "kairos_xdp_app_packets_total{listen=\"10.0.0.1:11212\",mode=\"direct\","

@@ -20,6 +20,9 @@
  *   cpu_state    ARRAY  BPF_F_MMAPABLE, u32 cpu -> struct kairos_cpu_state;
  *                written by BPF when a task starts or stops running on
  *                the CPU, polled by the allocator (idle / BE / LC per CPU).
+ *   app_wait_hist PERCPU_ARRAY  u32 app id -> struct kairos_app_wait_hist;
+ *                written by BPF when a task leaves its app's DSQ (v6),
+ *                summed over CPUs by kairosd for its status and metrics.
  * Programs:
  *   kairos_set_owner  BPF_PROG_TYPE_SYSCALL, run with bpf_prog_test_run:
  *                in = struct kairos_owner_req. Grants (app != 0) or
@@ -37,7 +40,7 @@
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 5
+#define KAIROS_SCHED_ABI_VERSION 6
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
 
@@ -127,6 +130,20 @@ struct kairos_app_stats {
 	__kairos_u64 wait_ns_max;
 	__kairos_u64 run_ns;		/* CPU time of the app's tasks */
 	__kairos_u64 seq;		/* bumped on every change */
+};
+
+/*
+ * The queueing delays of one app's tasks (time in its DSQ), in powers of
+ * two: bucket 0 counts delays up to 2^MIN_SHIFT ns, bucket i up to
+ * 2^(MIN_SHIFT + i) ns, the last bucket everything longer. The sum is
+ * kairos_app_stats.wait_ns_total. Kept apart from kairos_app_stats so that
+ * stays one cache line for the allocator's polling.
+ */
+#define KAIROS_WAIT_HIST_MIN_SHIFT 8	/* 256 ns */
+#define KAIROS_WAIT_HIST_BUCKETS 21	/* up to 2^27 ns (134 ms), then +Inf */
+
+struct kairos_app_wait_hist {
+	__kairos_u64 count[KAIROS_WAIT_HIST_BUCKETS];
 };
 
 /*

@@ -110,6 +110,9 @@ struct AppInfo {
   // The allocator's decisions for this app (policy::Reason names).
   ReasonCounts grants, revokes;
   std::optional<RuntimeInfo> runtime;
+  // The queueing delays of the dispatched tasks (struct
+  // kairos_app_wait_hist; sum = wait_ns_total); absent without the scheduler.
+  std::optional<Histogram> queue_delay;
   bool operator==(const AppInfo&) const = default;
 };
 
@@ -143,6 +146,10 @@ struct AllocatorInfo {
   Histogram poll_duration;  // cost of one poll
   Histogram poll_gap;       // start to start of consecutive polls (achieved interval)
   Histogram grant_apply;    // decision to grant applied (owner map + kick + wake)
+  // Queued work seen (an unmodified app: its oldest task's enqueue) to the
+  // first grant after it applied, once per stretch of queued work: the
+  // congestion-to-core latency.
+  Histogram decision_latency;
   bool operator==(const AllocatorInfo&) const = default;
 };
 
