@@ -251,16 +251,6 @@ class AllocatorService::Loop {
       st.grant_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
       st.grant_apply.record(t1 - t0);
     }
-    // The first grant after an app's work became queued answers it: once
-    // per stretch of queued work, however many grants follow.
-    for (const policy::Decision& x : d) {
-      if (x.kind != policy::DecisionKind::kGrant || alloc_->owner(x.core) != x.app) continue;
-      for (App& a : apps_)
-        if (a.spec.id == x.app && a.queued_since && !a.answered) {
-          st.decision_latency.record(t1 > a.queued_since ? t1 - a.queued_since : 0);
-          a.answered = true;
-        }
-    }
     for (const policy::Decision& x : d) {
       const unsigned why = static_cast<unsigned>(x.reason) % kReasons;
       const unsigned app = x.app % KAIROS_MAX_APPS;
@@ -270,6 +260,13 @@ class AllocatorService::Loop {
       } else if (alloc_->owner(x.core) == x.app) {
         st.grant_why[why].fetch_add(1, std::memory_order_relaxed);
         st.app_grant_why[app][why].fetch_add(1, std::memory_order_relaxed);
+        // The first grant after an app's work became queued answers it:
+        // once per stretch of queued work, however many grants follow.
+        for (App& a : apps_)
+          if (a.spec.id == x.app && a.queued_since && !a.answered) {
+            st.decision_latency.record(t1 > a.queued_since ? t1 - a.queued_since : 0);
+            a.answered = true;
+          }
       }
     }
     // Guaranteed cores of unmodified apps change hands rarely (start,

@@ -3,6 +3,7 @@
 // packaged for C++ in Debian.
 #include <kairos/kairosd/metrics_text.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <initializer_list>
@@ -420,9 +421,8 @@ void dataplane(Writer& w, const Snapshot& s) {
   auto xdp_app = [](const DataplaneApp& a) {
     return Labels{{"listen", a.listen}, {"mode", a.mode}};
   };
-  bool any = false;
-  for (const auto& a : d.apps) any = any || a.xdp.has_value();
-  if (!any) return;
+  if (std::none_of(d.apps.begin(), d.apps.end(), [](const DataplaneApp& a) { return a.xdp; }))
+    return;
   w.family("kairos_xdp_app_packets_total", "counter",
            "The app's frames at the XDP program, by outcome: redirected to an AF_XDP socket, "
            "passed to the kernel for want of a socket on the queue, dropped for a bad L4 header.");
