@@ -97,6 +97,7 @@ struct cpu_ctx {
 	u32 curr_app;		/* LC app whose task runs here, 0 if none */
 	u32 pad;
 	u64 run_start;		/* when curr_app's task was last charged */
+	u64 lc_since;		/* when curr_app's task last started running */
 	s64 budget;		/* MicroQuanta tokens left, ns */
 	u64 refill_at;		/* when budget was last refilled */
 	u64 shared_at;		/* when this CPU last ran ordinary work or
@@ -327,17 +328,43 @@ static void arm_guard_timer(s32 cpu, u64 delay)
 		bpf_timer_start(&t->timer, delay ? delay : 1, 0);
 }
 
-/* LC runs on cpu: arm for when its tokens run out (they drain at
- * 1 - quantum/period while it runs), if ordinary work waits. */
-static void arm_throttle(s32 cpu, struct cpu_ctx *c, u64 now)
+/* The LC task running on c has used its slice (lc_slice_ns). */
+static bool lc_slice_ended(struct cpu_ctx *c, u64 now)
+{
+	return now >= c->lc_since + tunables.lc_slice_ns;
+}
+
+/*
+ * LC runs on cpu: arm for the first of two ends, each only if someone
+ * waits for it. Ordinary work waits: when the tokens run out (they drain
+ * at 1 - quantum/period while LC runs). A sibling waits in the app's
+ * queue: when the running task's slice (lc_slice_ns) ends. The kernel
+ * enforces a slice only at the tick (4 ms at HZ=250), so without this a
+ * memcached thread woken behind a busy sibling on the app's one owned CPU
+ * waited for the tick, not for the slice.
+ */
+static void arm_lc_timer(s32 cpu, struct cpu_ctx *c, u64 now,
+			 bool sibling_waits)
 {
 	u64 quantum = tunables.quantum_ns, period = tunables.period_ns;
+	u64 delay = (u64)-1, end;
+	u32 app = c->curr_app;
 	s64 t;
 
-	if (guard_off() || scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) <= 0)
+	if (!app)
 		return;
-	t = tokens_at(c, now);
-	arm_guard_timer(cpu, t > 0 ? (u64)t * period / (period - quantum) : 0);
+	if (!guard_off() && scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) {
+		t = tokens_at(c, now);
+		delay = t > 0 ? (u64)t * period / (period - quantum) : 0;
+	}
+	if (sibling_waits || scx_bpf_dsq_nr_queued(app_dsq(app)) > 0) {
+		end = c->lc_since + tunables.lc_slice_ns;
+		end = end > now ? end - now : 0;
+		if (end < delay)
+			delay = end;
+	}
+	if (delay != (u64)-1)
+		arm_guard_timer(cpu, delay);
 }
 
 /* The shortest turn ordinary work gets on an owned CPU before its owner's
@@ -414,7 +441,7 @@ static s32 pick_owned_cpu(struct task_struct *p, u32 app,
 			  struct kairos_app *a, s32 prefer, enum pick_kind *kind)
 {
 	s32 preemptible = -1, any = -1;
-	u64 now = bpf_ktime_get_ns();
+	u64 now = bpf_ktime_get_ns(), any_since = 0, since;
 	u32 cpu;
 
 	*kind = PICK_BUSY;
@@ -435,10 +462,17 @@ static s32 pick_owned_cpu(struct task_struct *p, u32 app,
 			*kind = PICK_IDLE;
 			return cpu;
 		}
-		if (any < 0)
-			any = cpu;
 		c = cpu_ctx(cpu);
-		if (preemptible < 0 && c && c->curr_app != app &&
+		if (!c)
+			continue;
+		/* all busy: the sibling that started first ends its slice
+		 * first; a throttled CPU gives no such promise */
+		since = c->curr_app == app ? c->lc_since : now;
+		if (any < 0 || since < any_since) {
+			any = cpu;
+			any_since = since;
+		}
+		if (preemptible < 0 && c->curr_app != app &&
 		    guard_allows_at(c, now))
 			preemptible = cpu;
 	}
@@ -538,10 +572,17 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 	}
 	if (cpu >= 0 && kind == PICK_BUSY) {
 		struct cpu_ctx *bc = cpu_ctx(cpu);
+		u64 now = bpf_ktime_get_ns();
 
 		/* throttled, running other work: back when the tokens are */
 		if (bc && bc->curr_app != app)
-			arm_resume(cpu, bc, bpf_ktime_get_ns(), 0);
+			arm_resume(cpu, bc, now, 0);
+		/* a sibling runs there: it yields when its slice ends (this
+		 * task is not in the app's queue yet: it waits, say so) */
+		else if (bc && lc_slice_ended(bc, now))
+			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		else if (bc)
+			arm_lc_timer(cpu, bc, now, true);
 	}
 	tc->enq_at = bpf_ktime_get_ns();
 	tc->queued_app = app;
@@ -718,15 +759,18 @@ static int guard_timer_fn(void *map, int *key, struct guard_timer *t)
 	if (o && lc_app(*o))
 		owner = *o;
 	if (c->curr_app) {
-		/* LC runs: past its tokens while ordinary work waits? */
-		if (scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) <= 0)
-			return 0;
-		if (tokens_at(c, now) <= 0) {
-			/* counted where the CPU then picks ordinary work */
+		/*
+		 * LC runs: past its tokens while ordinary work waits (counted
+		 * where the CPU then picks ordinary work), or past its slice
+		 * while a sibling waits in the app's queue?
+		 */
+		if ((!guard_off() && tokens_at(c, now) <= 0 &&
+		     scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) ||
+		    (lc_slice_ended(c, now) &&
+		     scx_bpf_dsq_nr_queued(app_dsq(c->curr_app)) > 0))
 			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
-		} else {
-			arm_throttle(cpu, c, now);
-		}
+		else
+			arm_lc_timer(cpu, c, now, false);
 		return 0;
 	}
 	/* ordinary work (or nothing) runs: the owner's work waits? */
@@ -870,10 +914,11 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 	settle(c, now);	/* the bucket up to the start of this run */
 	c->curr_app = lc_app(app) ? app : 0;
 	c->run_start = now;
+	c->lc_since = now;
 	if (!c->curr_app)
 		c->shared_at = now;	/* ordinary work runs: see shared_due */
 	else
-		arm_throttle(scx_bpf_task_cpu(p), c, now);
+		arm_lc_timer(scx_bpf_task_cpu(p), c, now, false);
 	publish_cpu_state(scx_bpf_task_cpu(p), 1, c->curr_app);
 }
 
