@@ -282,9 +282,13 @@ class Runner:
         enabled = cgroups.enable_controllers()
         try:
             log(self.plan.note)
-            self.capacity = self.measure_capacity()
-            log("%s capacity on CPUs %s (closed loop): %.0f requests/s"
-                % (self.a.service, self.plan.lc_cpus, self.capacity))
+            if self.a.capacity:  # given: runs in other boots offer the same rates
+                self.capacity = self.a.capacity
+                log("%s capacity given: %.0f requests/s" % (self.a.service, self.capacity))
+            else:
+                self.capacity = self.measure_capacity()
+                log("%s capacity on CPUs %s (closed loop): %.0f requests/s"
+                    % (self.a.service, self.plan.lc_cpus, self.capacity))
             for rnd in range(1, self.a.rounds + 1):
                 order = names[rnd - 1:] + names[:rnd - 1]  # who goes first rotates
                 for n in order:
@@ -347,6 +351,9 @@ def main():
     p.add_argument("--duration", type=float, default=10, help="seconds per load point")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--capacity-duration", type=float, default=3)
+    p.add_argument("--capacity", type=float, default=0,
+                   help="requests/s the loads are percentages of, instead of measuring it "
+                        "(to compare runs across boots at the same offered rates)")
     p.add_argument("--step", action="store_true", help="also the load-step run")
     p.add_argument("--step-low", type=float, default=5)
     p.add_argument("--step-high", type=float, default=80)
@@ -376,6 +383,8 @@ def main():
         p.error("--loads wants percentages in (0, 150]")
     if a.duration <= 0 or a.rounds < 1:
         p.error("--duration must be > 0 and --rounds >= 1")
+    if a.capacity < 0 or a.capacity != a.capacity or a.capacity == float("inf"):
+        p.error("--capacity wants requests/s > 0")
     guard = None
     if a.guard and a.guard != "module":
         try:
