@@ -90,15 +90,20 @@ TEST(Rings, GeometryIsNotReReadFromTheSharedHeader) {
   h.nr_kthreads = KAIROS_DP_MAX_KTHREADS;
   h.nr_slots = KAIROS_DP_MAX_SLOTS;
   h.ring_bytes = 1ull << 40;
+  const std::uint64_t ring = sizeof(kairos_dp_ring) + 4ull * KAIROS_DP_SLOT_SIZE;
   for (const ShmRegion* r : {&region, &app_side}) {
     EXPECT_EQ(r->nr_kthreads(), 2u);
     EXPECT_THROW(r->rings(2), std::out_of_range);
     auto rings = r->rings(1);
     EXPECT_EQ(rings.tx.capacity(), 4u);
     EXPECT_TRUE(rings.tx.try_push(kPeer, kLocal, 0, std::vector<std::uint8_t>(8, 1)));
+    // The ring header a caller waits on (the runtime's doorbell thread
+    // futex-waits on the RX ring's) is where the checked geometry puts it.
+    const auto* side_base = reinterpret_cast<const std::uint8_t*>(&r->header());
+    EXPECT_EQ(reinterpret_cast<const std::uint8_t*>(rings.rx.header()),
+              side_base + sizeof(kairos_dp_region) + 2 * ring);
   }
   // Both pushes landed in the last ring of the region, inside it.
-  const std::uint64_t ring = sizeof(kairos_dp_ring) + 4ull * KAIROS_DP_SLOT_SIZE;
   const auto* tx1 = reinterpret_cast<const kairos_dp_ring*>(
       base + sizeof(kairos_dp_region) + 3 * ring);
   EXPECT_EQ(tx1->head, 2u);

@@ -15,13 +15,11 @@ namespace {
 
 class RingLane final : public Lane {
  public:
-  RingLane(const dp::ShmRegion& region, unsigned k) : k_(k), rings_(region.rings(k)) {
-    // RX ring k sits at this offset (ring_abi.h layout); the doorbell
-    // needs its futex word, which RingView does not expose.
-    const auto* base = reinterpret_cast<const std::uint8_t*>(&region.header());
-    rx_hdr_ = reinterpret_cast<kairos_dp_ring*>(const_cast<std::uint8_t*>(
-        base + sizeof(kairos_dp_region) + 2ull * k * region.header().ring_bytes));
-  }
+  // The doorbell thread waits on the RX ring's futex word. Its address
+  // comes from the geometry checked at attach, never from the shared
+  // header, which the dataplane side could have rewritten since.
+  RingLane(const dp::ShmRegion& region, unsigned k)
+      : k_(k), rings_(region.rings(k)), rx_hdr_(rings_.rx.header()) {}
 
   unsigned drain(StackState& st, unsigned self, unsigned budget) override {
     if (rx_busy_.load(std::memory_order_relaxed) ||

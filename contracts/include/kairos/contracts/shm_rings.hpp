@@ -65,6 +65,10 @@ class RingView {
   std::uint32_t capacity() const { return mask_ + 1; }
   std::uint64_t full_count() const;
   bool valid() const { return ring_ != nullptr; }
+  // The ring's shared header, where the view's geometry (checked at
+  // attach) puts it: for a caller that waits on its 'parked' futex word
+  // together with other rings'.
+  kairos_dp_ring* header() const { return ring_; }
 
   // The producer is another process and writes len: read once, and a len
   // past the slot (a faulty or hostile app) is cut to the slot, so the
