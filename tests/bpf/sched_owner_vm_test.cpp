@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <optional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -41,6 +42,59 @@ std::set<int> owned_cpus(const Kairosd& d, const std::string& cgroup) {
     if (!c.empty() && c != "-") out.insert(std::stoi(c));
   return out;
 }
+
+// What most tests here start from: kairos.ko loaded with its guard at
+// quantum_us per 1000 us, an LC app (1 guaranteed, 1 burstable core) in
+// a scratch cgroup, and kairosd running until the app owns one CPU.
+// Members end in reverse order: kairosd, the cgroup, the module, and last
+// the kernel-log check.
+// kairosd's status JSON as it is now, and the app of one cgroup in it
+// (nullopt with *err saying why when the JSON does not parse or lacks it).
+std::string status_json() {
+  std::ifstream in(Kairosd::status_path() + ".json");
+  std::stringstream json;
+  json << in.rdbuf();
+  return json.str();
+}
+
+std::optional<kairos::status::AppInfo> app_in_status(const std::string& json,
+                                                     const std::string& cgroup,
+                                                     std::string* err) {
+  std::string why;
+  const auto snap = kairos::status::from_json_text(json, &why);
+  if (snap)
+    for (const auto& a : snap->apps)
+      if (a.cgroup == cgroup) return a;
+  if (err) *err = snap ? "no app for cgroup " + cgroup : why;
+  return std::nullopt;
+}
+
+struct OneCpuLcApp {
+  OneCpuLcApp(const char* cgroup, const char* quantum_us) : lc{cgroup}, quantum_us_(quantum_us) {}
+  // Empty when all of that is up, else what failed.
+  std::string start() {
+    if (!mod.loaded()) return "kairos.ko did not load";
+    if (kairos::kmodtest::write_sysfs("period_us", "1000") != 0 ||
+        kairos::kmodtest::write_sysfs("quantum_us", quantum_us_) != 0)
+      return "kairos.ko refused the guard's tunables";
+    std::string out;
+    if (kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1", "--burstable",
+                   "1"}, &out) != 0)
+      return "annotate failed: " + out;
+    d.emplace();
+    if (!d->wait_ready()) return "kairosd not ready: " + d->output();
+    if (!wait_for([&] { return owned_cpus(*d, lc.name()).size() == 1; }, 10s))
+      return "the app owns no CPU: " + d->status();
+    return "";
+  }
+  KernelLogGuard guard;
+  kairos::kmodtest::ModuleScope mod;
+  ScratchCgroup lc;
+  std::optional<Kairosd> d;
+
+ private:
+  const char* quantum_us_;
+};
 
 bool pin(pid_t pid, int cpu) {
   cpu_set_t set;
@@ -106,19 +160,11 @@ TEST(SchedOwner, OwnedCpuServesOthersWithTheGuardDisabled) {
   // share their app's one CPU with an ordinary spinner pinned there: each
   // must get CPU time, and the sched_ext watchdog must not fire (an LC
   // task that re-queues itself at the head of its CPU starves the others).
-  KernelLogGuard guard;
-  kairos::kmodtest::ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
-  ASSERT_EQ(kairos::kmodtest::write_sysfs("period_us", "1000"), 0);
-  ASSERT_EQ(kairos::kmodtest::write_sysfs("quantum_us", "1000"), 0);
-  ScratchCgroup lc{"kt-own"};
-  std::string out;
-  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
-                       "--burstable", "1"}, &out), 0) << out;
-  Kairosd d;
-  ASSERT_TRUE(d.wait_ready()) << d.output();
-  ASSERT_TRUE(wait_for([&] { return owned_cpus(d, lc.name()).size() == 1; }, 10s))
-      << d.status();
+  OneCpuLcApp setup{"kt-own", "1000"};
+  const std::string why = setup.start();
+  ASSERT_TRUE(why.empty()) << why;
+  Kairosd& d = *setup.d;
+  const ScratchCgroup& lc = setup.lc;
   const int mine = *owned_cpus(d, lc.name()).begin();
   EXPECT_EQ(status_field(d.status(), "tunables", "", "quantum_us"), "1000") << d.status();
   Child lc1(spinner(), lc.dir()), lc2(spinner(), lc.dir());
@@ -150,19 +196,11 @@ TEST(SchedOwner, HalfCpuLcTaskGetsItsOwnedCpuBesideBusyBeWork) {
   // its CPU must come back to it within a few ticks, from the owned CPU
   // itself, not through rescue (rescue_ns, 250 ms) nor after a watchdog
   // exit. Judged from the scheduler's own statistics.
-  KernelLogGuard guard;
-  kairos::kmodtest::ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
-  ASSERT_EQ(kairos::kmodtest::write_sysfs("period_us", "1000"), 0);
-  ASSERT_EQ(kairos::kmodtest::write_sysfs("quantum_us", "500"), 0);
-  ScratchCgroup lc{"kt-half"};
-  std::string out;
-  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
-                       "--burstable", "1"}, &out), 0) << out;
-  Kairosd d;
-  ASSERT_TRUE(d.wait_ready()) << d.output();
-  ASSERT_TRUE(wait_for([&] { return owned_cpus(d, lc.name()).size() == 1; }, 10s))
-      << d.status();
+  OneCpuLcApp setup{"kt-half", "500"};
+  const std::string why = setup.start();
+  ASSERT_TRUE(why.empty()) << why;
+  Kairosd& d = *setup.d;
+  const ScratchCgroup& lc = setup.lc;
   const auto be = spinners(2 * ::sysconf(_SC_NPROCESSORS_ONLN));
   Child half({"/usr/bin/python3", "-c",
               "import time\n"
@@ -207,44 +245,32 @@ TEST(SchedOwner, HalfCpuLcTaskGetsItsOwnedCpuBesideBusyBeWork) {
   // the sum of the waits lies between the buckets' lower and upper bounds.
   half.stop(SIGKILL);
   std::this_thread::sleep_for(1500ms);  // a status refresh after the last wait
-  std::ifstream json_in(Kairosd::status_path() + ".json");
-  std::stringstream json;
-  json << json_in.rdbuf();
+  const std::string json = status_json();
   std::string err;
-  const auto snap = kairos::status::from_json_text(json.str(), &err);
-  ASSERT_TRUE(snap) << err;
-  const kairos::status::AppInfo* info = nullptr;
-  for (const auto& a : snap->apps)
-    if (a.cgroup == lc.name()) info = &a;
-  ASSERT_NE(info, nullptr) << json.str();
-  ASSERT_TRUE(info->queue_delay) << json.str();
+  const auto info = app_in_status(json, lc.name(), &err);
+  ASSERT_TRUE(info) << err << "\n" << json;
+  ASSERT_TRUE(info->queue_delay) << json;
   const kairos::status::Histogram& h = *info->queue_delay;
   ASSERT_EQ(h.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
-  EXPECT_EQ(h.count(), info->dispatched) << json.str();
+  EXPECT_EQ(h.count(), info->dispatched) << json;
   EXPECT_DOUBLE_EQ(h.sum_s, static_cast<double>(info->wait_ns_total) / 1e9);
   double low = 0, high = 0;
   for (std::size_t i = 0; i < h.counts.size(); ++i) {
     low += h.counts[i] * (i ? h.bounds_s[i - 1] : 0.0);
     high += h.counts[i] * (i < h.bounds_s.size() ? h.bounds_s[i] : 1e9);
   }
-  EXPECT_LE(low, h.sum_s * (1 + 1e-9)) << json.str();
-  EXPECT_GE(high, h.sum_s * (1 - 1e-9)) << json.str();
+  EXPECT_LE(low, h.sum_s * (1 + 1e-9)) << json;
+  EXPECT_GE(high, h.sum_s * (1 - 1e-9)) << json;
   std::printf("queue delay histogram: %llu waits, %.3f ms in all\n",
               static_cast<unsigned long long>(h.count()), h.sum_s * 1e3);
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 
-// The app's queueing-delay histogram from kairosd's status JSON.
+// The app's queueing-delay histogram from kairosd's status JSON (empty
+// when there is none).
 kairos::status::Histogram queue_delay(const std::string& cgroup) {
-  std::ifstream in(Kairosd::status_path() + ".json");
-  std::stringstream json;
-  json << in.rdbuf();
-  std::string err;
-  const auto snap = kairos::status::from_json_text(json.str(), &err);
-  if (snap)
-    for (const auto& a : snap->apps)
-      if (a.cgroup == cgroup && a.queue_delay) return *a.queue_delay;
-  return {};
+  const auto info = app_in_status(status_json(), cgroup, nullptr);
+  return info && info->queue_delay ? *info->queue_delay : kairos::status::Histogram{};
 }
 
 // Waits in h longer than s seconds: the buckets whose lower bound is at least s.
@@ -267,19 +293,11 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
   // waits over 1 ms (waiting for the tick puts a third of them there) and
   // many within 131 us (the woken task's waits when the scheduler ends
   // the slice itself; 2-3 % without that).
-  KernelLogGuard guard;
-  kairos::kmodtest::ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
-  ASSERT_EQ(kairos::kmodtest::write_sysfs("period_us", "1000"), 0);
-  ASSERT_EQ(kairos::kmodtest::write_sysfs("quantum_us", "900"), 0);
-  ScratchCgroup lc{"kt-sibling"};
-  std::string out;
-  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
-                       "--burstable", "1"}, &out), 0) << out;
-  Kairosd d;
-  ASSERT_TRUE(d.wait_ready()) << d.output();
-  ASSERT_TRUE(wait_for([&] { return owned_cpus(d, lc.name()).size() == 1; }, 10s))
-      << d.status();
+  OneCpuLcApp setup{"kt-sibling", "900"};
+  const std::string why = setup.start();
+  ASSERT_TRUE(why.empty()) << why;
+  Kairosd& d = *setup.d;
+  const ScratchCgroup& lc = setup.lc;
   Child busy(spinner(), lc.dir());
   Child woken({"/usr/bin/python3", "-c",
                "import time\n"
@@ -335,19 +353,11 @@ TEST(SchedOwner, BusyLcTaskKeepsTheGuardsShareOfItsOwnedCpu) {
   // that lasts until the next tick (4 ms at HZ=250) leaves LC about half
   // of its CPU instead of the guard's nine tenths. A share of CPU time,
   // not a latency, so the emulated VM's speed does not enter it.
-  KernelLogGuard guard;
-  kairos::kmodtest::ModuleScope mod;
-  ASSERT_TRUE(mod.loaded());
-  ASSERT_EQ(kairos::kmodtest::write_sysfs("period_us", "1000"), 0);
-  ASSERT_EQ(kairos::kmodtest::write_sysfs("quantum_us", "900"), 0);
-  ScratchCgroup lc{"kt-busy"};
-  std::string out;
-  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "1",
-                       "--burstable", "1"}, &out), 0) << out;
-  Kairosd d;
-  ASSERT_TRUE(d.wait_ready()) << d.output();
-  ASSERT_TRUE(wait_for([&] { return owned_cpus(d, lc.name()).size() == 1; }, 10s))
-      << d.status();
+  OneCpuLcApp setup{"kt-busy", "900"};
+  const std::string why = setup.start();
+  ASSERT_TRUE(why.empty()) << why;
+  Kairosd& d = *setup.d;
+  const ScratchCgroup& lc = setup.lc;
   const auto be = spinners(2 * ::sysconf(_SC_NPROCESSORS_ONLN));
   Child busy(spinner(), lc.dir());
   std::this_thread::sleep_for(1s);
