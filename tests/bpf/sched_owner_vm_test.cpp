@@ -292,7 +292,7 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
   // plays no part. Judged from the app's queueing-delay histogram: few
   // waits over 1 ms (waiting for the tick puts a third of them there) and
   // many within 131 us (the woken task's waits when the scheduler ends
-  // the slice itself; 2-3 % without that).
+  // the slice itself; 1-3 % without that).
   OneCpuLcApp setup{"kt-sibling", "900"};
   const std::string why = setup.start();
   ASSERT_TRUE(why.empty()) << why;
@@ -332,7 +332,9 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
   EXPECT_TRUE(woken.alive());
   ASSERT_GT(waits, 100u) << "the woken task never queued behind its sibling\n" << d.status();
   EXPECT_LT(long_waits * 10, waits) << "queued LC work waited for the tick\n" << d.status();
-  EXPECT_GT(short_waits * 5, waits) << "the woken task did not run at once\n" << d.status();
+  // 1-3 % before the scheduler ended slices itself; 40-49 % after on a
+  // quiet host, 21 % once on a busier one: the bound sits between.
+  EXPECT_GT(short_waits * 8, waits) << "the woken task did not run at once\n" << d.status();
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 
