@@ -445,12 +445,13 @@ TEST(Tcp, AllocatorModeShowsReadinessInTheLineAndAGrantRunsIt) {
   const int client = plain_connect(l.local_port());
   ASSERT_GE(client, 0);
   std::atomic<int> got{0};
-  std::atomic<bool> blocked{false};
+  std::atomic<bool> blocked{false}, done{false};
   Thread server = rt.spawn([&] {
     TcpStream s = l.accept();
     char b[1];
     blocked = true;
     while (s.read_exact(b, 1) == 1) got.fetch_add(1);
+    done = true;
   });
   // Declared after server: on a failed assertion the client's EOF ends
   // the server before ~Thread joins it.
@@ -484,7 +485,13 @@ TEST(Tcp, AllocatorModeShowsReadinessInTheLineAndAGrantRunsIt) {
   }
   EXPECT_GT(kd::netpoll_stats(rt.impl()).watcher_harvests, 0u);
   shutdown(client, SHUT_WR);  // EOF ends the server
-  rt.grant(2);
+  // Grant as an allocator would, while the EOF's uthread waits: a single
+  // grant can find nothing yet (the watcher took the event but has not
+  // queued its uthread), and then the queued uthread waits for the next.
+  EXPECT_TRUE(eventually([&] {
+    rt.grant(rt.kthreads());
+    return done.load();
+  }));
   server.join();
 }
 

@@ -45,7 +45,7 @@ namespace {
 
 double number(const std::string& s, const std::string& what) {
   std::size_t used = 0;
-  double v;
+  double v = 0;
   try {
     v = std::stod(s, &used);
   } catch (const std::exception&) {
