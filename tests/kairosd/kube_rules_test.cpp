@@ -46,7 +46,7 @@ TEST(KubePods, CgroupfsDriver) {
 
 TEST(KubePods, OnlyPodCgroups) {
   const std::string pod = "kubepods.slice/kubepods-pod" + sd(kUidSd) + ".slice";
-  for (const std::string p :
+  for (const std::string& p :
        {std::string("kubepods.slice"), std::string("kubepods"),
         std::string("kubepods.slice/kubepods-burstable.slice"),
         std::string("kubepods.slice/kubepods-besteffort.slice"), std::string("kubepods/burstable"),

@@ -12,7 +12,9 @@ constexpr AppId A = 1, B = 2, C = 3;
 CoreId grant_one(Harness& h, AppId id, int k) {
   h.enqueue(id, k);
   EXPECT_TRUE(h.poll().ok);
-  if (h.grants().empty()) EXPECT_TRUE(h.poll().ok);
+  if (h.grants().empty()) {
+    EXPECT_TRUE(h.poll().ok);
+  }
   auto g = h.grants();
   EXPECT_EQ(g.size(), 1u);
   h.dequeue(id, k);
