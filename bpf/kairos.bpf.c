@@ -160,6 +160,37 @@ static struct task_ctx *task_ctx(struct task_struct *p)
 	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
 }
 
+/* When the task at the head of a DSQ was queued; 0 if none (or unknown). */
+static u64 dsq_head_enq_at(u64 dsq)
+{
+	struct task_struct *p;
+	struct task_ctx *tc;
+	u64 at = 0;
+
+	if (kairos_has_kfunc(scx_bpf_dsq_peek)) {
+		p = scx_bpf_dsq_peek(dsq);
+		tc = p ? task_ctx(p) : NULL;
+		return tc ? tc->enq_at : 0;
+	}
+	/* Older kernels: the DSQ iterator's first task is the head. */
+	bpf_for_each(scx_dsq, p, dsq, 0) {
+		tc = task_ctx(p);
+		if (tc)
+			at = tc->enq_at;
+		break;
+	}
+	return at;
+}
+
+/* Ends (slice 0) or sets the running task's slice. */
+static void set_slice(struct task_struct *p, u64 slice)
+{
+	if (kairos_has_kfunc(scx_bpf_task_set_slice))
+		scx_bpf_task_set_slice(p, slice);
+	else
+		p->scx.slice = slice;	/* allowed before the kfunc existed */
+}
+
 static struct cpu_ctx *cpu_ctx(s32 cpu)
 {
 	u32 key = cpu;
@@ -411,21 +442,12 @@ static bool shared_due(struct cpu_ctx *c, u64 now)
 static void update_queue_stats(u32 app)
 {
 	struct kairos_app_stats *s = bpf_map_lookup_elem(&app_stats, &app);
-	struct task_struct *head;
 	s32 n = scx_bpf_dsq_nr_queued(app_dsq(app));
-	u64 oldest = 0;
 
 	if (!s)
 		return;
-	head = scx_bpf_dsq_peek(app_dsq(app));
-	if (head) {
-		struct task_ctx *htc = task_ctx(head);
-
-		if (htc)
-			oldest = htc->enq_at;
-	}
 	s->queued = n > 0 ? n : 0;
-	s->oldest_enq_ns = oldest;
+	s->oldest_enq_ns = n > 0 ? dsq_head_enq_at(app_dsq(app)) : 0;
 	s->seq++;
 }
 
@@ -677,19 +699,12 @@ void KAIROS_OPS(kairos_enqueue, struct task_struct *p, u64 enq_flags)
 static u64 queue_head_age_from(u32 app, u64 now, s32 *nr)
 {
 	struct kairos_app_stats *s;
-	struct task_struct *head;
-	struct task_ctx *htc;
-	u64 oldest = 0;
+	u64 oldest;
 
 	*nr = scx_bpf_dsq_nr_queued(app_dsq(app));
 	if (*nr <= 0)
 		return 0;
-	head = scx_bpf_dsq_peek(app_dsq(app));
-	if (head) {
-		htc = task_ctx(head);
-		if (htc)
-			oldest = htc->enq_at;
-	}
+	oldest = dsq_head_enq_at(app_dsq(app));
 	s = bpf_map_lookup_elem(&app_stats, &app);
 	if (s && (s->queued != (u64)*nr || s->oldest_enq_ns != oldest))
 		update_queue_stats(app);
@@ -977,10 +992,10 @@ void KAIROS_OPS(kairos_tick, struct task_struct *p)
 		if (!guard_allows(c) &&
 		    scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) {
 			__sync_fetch_and_add(&stats.guard_throttles, 1);
-			scx_bpf_task_set_slice(p, 0);
+			set_slice(p, 0);
 		} else if (shared_due(c, now) &&
 			   scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) {
-			scx_bpf_task_set_slice(p, 0);	/* see shared_due */
+			set_slice(p, 0);	/* see shared_due */
 		}
 		return;
 	}
@@ -988,15 +1003,18 @@ void KAIROS_OPS(kairos_tick, struct task_struct *p)
 	o = bpf_map_lookup_elem(&cpu_owner, &key);
 	if (o && *o && lc_app(*o) && guard_allows(c) &&
 	    scx_bpf_dsq_nr_queued(app_dsq(*o)) > 0)
-		scx_bpf_task_set_slice(p, 0);
+		set_slice(p, 0);
 }
 
 s32 KAIROS_OPS(kairos_init_task, struct task_struct *p,
 	       struct scx_init_task_args *args)
 {
-	if (!bpf_task_storage_get(&task_ctxs, p, 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE))
-		return -ENOMEM;
+	/*
+	 * Without its context a task is an ordinary one (every reader
+	 * checks), so a failed allocation never fails the fork, nor the
+	 * scheduler's start.
+	 */
+	bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	return 0;
 }
 
@@ -1092,13 +1110,15 @@ void KAIROS_OPS(kairos_exit, struct scx_exit_info *ei)
 				  sizeof(exit_record.reason), ei->reason);
 	bpf_probe_read_kernel_str(exit_record.msg, sizeof(exit_record.msg),
 				  ei->msg);
+	bpf_probe_read_kernel_str(exit_record.dump, sizeof(exit_record.dump),
+				  ei->dump);
 	exit_record.exit_code = ei->exit_code;
 	/*
 	 * Written last: kairosd treats a non-zero kind as "record complete".
-	 * A compiler barrier suffices on x86 (stores are not reordered).
+	 * A BPF atomic is a full barrier on every architecture, so no store
+	 * above can be seen after it.
 	 */
-	asm volatile("" ::: "memory");
-	exit_record.kind = ei->kind;
+	__sync_val_compare_and_swap(&exit_record.kind, 0, ei->kind);
 }
 
 /*
@@ -1193,6 +1213,7 @@ struct sched_ext_ops kairos_ops = {
 	.cpu_offline	= (void *)kairos_cpu_offline,
 	.init		= (void *)kairos_init,
 	.exit		= (void *)kairos_exit,
+	.exit_dump_len	= KAIROS_EXIT_DUMP_LEN,
 	.timeout_ms	= 5000,
 	.name		= "kairos",
 };

@@ -1,9 +1,10 @@
 # BPF objects and libbpf skeletons.
-#   kairos_bpf_skeleton(NAME <name> SOURCE <file.bpf.c> [SCHED_EXT])
-# builds <name>.bpf.o with clang -target bpf and <name>.skel.h with bpftool,
-# and defines the interface library <name>_skel that brings in the skeleton
-# and libbpf. SCHED_EXT programs compile against vmlinux.h of the target
-# kernel; others against the UAPI headers only.
+#   kairos_bpf_skeleton(NAME <name> SOURCE <file.bpf.c> [SCHED_EXT]
+#                       [DEFINES MACRO...])
+# builds <name>.bpf.o with clang -target bpf (-DMACRO for each DEFINES) and
+# <name>.skel.h with bpftool, and defines the interface library <name>_skel
+# that brings in the skeleton and libbpf. SCHED_EXT programs compile against
+# vmlinux.h of the target kernel; others against the UAPI headers only.
 find_program(KAIROS_CLANG NAMES clang-19 clang-18 clang-17 clang REQUIRED)
 find_program(KAIROS_BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 pkg_check_modules(LIBBPF REQUIRED IMPORTED_TARGET libbpf>=1.4)
@@ -37,7 +38,7 @@ else()
 endif()
 
 function(kairos_bpf_skeleton)
-  cmake_parse_arguments(B "SCHED_EXT" "NAME;SOURCE" "DEPENDS" ${ARGN})
+  cmake_parse_arguments(B "SCHED_EXT" "NAME;SOURCE" "DEPENDS;DEFINES" ${ARGN})
   set(_src ${CMAKE_CURRENT_SOURCE_DIR}/${B_SOURCE})
   set(_out ${CMAKE_CURRENT_BINARY_DIR})
   set(_obj ${_out}/${B_NAME}.bpf.o)
@@ -45,6 +46,9 @@ function(kairos_bpf_skeleton)
   set(_flags -g -O2 -Wall -target bpf -D__TARGET_ARCH_${KAIROS_BPF_ARCH}
       -I${CMAKE_CURRENT_SOURCE_DIR} -I${CMAKE_CURRENT_SOURCE_DIR}/include
       -I${CMAKE_SOURCE_DIR}/bpf/include)
+  foreach(_d IN LISTS B_DEFINES)
+    list(APPEND _flags -D${_d})
+  endforeach()
   set(_deps ${_src} ${B_DEPENDS})
   if(B_SCHED_EXT)
     # v3: 32-bit atomic exchange / compare-and-swap (the owner map)

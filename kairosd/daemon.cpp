@@ -278,6 +278,13 @@ bool Daemon::poll() {
     last_exit_ = o.str();
     ++exits_total_;
     log(last_exit_);
+    // The kernel's dump (every CPU and runnable task at the error) is what
+    // a report of the fault needs: into the log, one line per line.
+    if (!ex->dump.empty()) {
+      log("the kernel's debug dump of the exit follows");
+      std::istringstream dump(ex->dump);
+      for (std::string line; std::getline(dump, line);) log("dump: " + line);
+    }
     const auto now = std::chrono::steady_clock::now();
     while (!restart_times_.empty() &&
            now - restart_times_.front() > std::chrono::minutes(1))

@@ -107,7 +107,8 @@ std::optional<SchedExit> SchedLoader::exit_info() const {
   if (kind == 0) return std::nullopt;
   return SchedExit{kind, rec.exit_code,
                    std::string(rec.reason, strnlen(rec.reason, sizeof rec.reason)),
-                   std::string(rec.msg, strnlen(rec.msg, sizeof rec.msg))};
+                   std::string(rec.msg, strnlen(rec.msg, sizeof rec.msg)),
+                   std::string(rec.dump, strnlen(rec.dump, sizeof rec.dump))};
 }
 
 void SchedLoader::set_tunables(const kairos_tunables& t) {

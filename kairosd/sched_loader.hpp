@@ -27,6 +27,7 @@ struct SchedExit {
   std::int64_t code = 0;
   std::string reason;
   std::string message;
+  std::string dump;  // the kernel's debug dump of an error exit ("" if none)
 };
 
 class SchedLoader final : public SchedPort {

@@ -24,6 +24,19 @@
 #define EINVAL 22
 #endif
 
+/*
+ * kfuncs that kernels after 6.13 added (scx_bpf_dsq_peek,
+ * scx_bpf_task_set_slice) are used only where the running kernel has
+ * them: vmlinux.h declares every kfunc weak, and the verifier drops the
+ * branch that a missing one rules out. KAIROS_BPF_OLD_KFUNCS builds the
+ * other branch only, so a test can load it on a kernel that has both.
+ */
+#ifdef KAIROS_BPF_OLD_KFUNCS
+#define kairos_has_kfunc(f) 0
+#else
+#define kairos_has_kfunc(f) bpf_ksym_exists(f)
+#endif
+
 /* struct_ops callbacks are BPF programs in sections named after them. */
 #define KAIROS_OPS(name, args...) \
 	SEC("struct_ops/" #name) BPF_PROG(name, ##args)

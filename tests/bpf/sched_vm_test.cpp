@@ -184,6 +184,16 @@ TEST(SchedVm, ErrorExitReachesUserspaceAndTheSchedulerRestarts) {
   const std::string out = s.d->output();
   EXPECT_NE(out.find("fault injected by kairosd for a test"), std::string::npos) << out;
   EXPECT_NE(out.find("kind=1025"), std::string::npos) << out;  // SCX_EXIT_ERROR_BPF
+  // The kernel's debug dump came with the record and is in the log: it
+  // names the CPUs' states and the error.
+  const auto dump_at = out.find("kairosd: the kernel's debug dump of the exit follows");
+  EXPECT_NE(dump_at, std::string::npos) << out;
+  if (dump_at != std::string::npos) {
+    const std::string dump = out.substr(dump_at);
+    EXPECT_NE(dump.find("kairosd: dump: "), std::string::npos) << dump;
+    EXPECT_NE(dump.find("CPU"), std::string::npos) << dump;
+    EXPECT_NE(dump.find("fault injected by kairosd for a test"), std::string::npos) << dump;
+  }
   EXPECT_TRUE(wait_for([&] {
     return status_field(s.d->status(), "kairosd", "", "restarts") == "1";
   }, 5s)) << s.d->status();

@@ -40,9 +40,10 @@
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 6
+#define KAIROS_SCHED_ABI_VERSION 7
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
+#define KAIROS_EXIT_DUMP_LEN 32768	/* the kernel's debug dump (v7) */
 
 #define KAIROS_MAX_APPS 16	/* app ids 1..15; 0 means "ordinary task" */
 #define KAIROS_SCHED_MAX_CPUS 256
@@ -172,13 +173,20 @@ struct kairos_class_req {
 	__kairos_u32 cls;		/* KAIROS_CLASS_* */
 };
 
-/* Why the scheduler stopped, copied out of struct scx_exit_info. */
+/*
+ * Why the scheduler stopped, copied out of struct scx_exit_info. kind is
+ * written last, with a full barrier: non-zero means the rest is complete.
+ * dump is the kernel's debug dump of an error exit (the state of every
+ * CPU and runnable task; empty for an ordinary unload), up to
+ * KAIROS_EXIT_DUMP_LEN bytes, NUL-terminated.
+ */
 struct kairos_exit_record {
 	__kairos_u32 kind;		/* enum scx_exit_kind; 0 while running */
 	__kairos_u32 pad;
 	__kairos_s64 exit_code;
 	char reason[KAIROS_EXIT_REASON_LEN];
 	char msg[KAIROS_EXIT_MSG_LEN];
+	char dump[KAIROS_EXIT_DUMP_LEN];
 };
 
 #endif /* KAIROS_SCHED_ABI_H */

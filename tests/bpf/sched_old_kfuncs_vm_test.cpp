@@ -1,0 +1,108 @@
+// The scheduler's paths for kernels without the newest kfuncs
+// (scx_bpf_dsq_peek, scx_bpf_task_set_slice): built with
+// KAIROS_BPF_OLD_KFUNCS, they pass the verifier and run an LC app here.
+// The test plays kairosd's part itself (one app, one owned CPU), loads the
+// object, and checks that the fallbacks did their work: the app's queue
+// head is seen through the DSQ iterator (app_stats.oldest_enq_ns), and the
+// guard ends LC slices by the slice store (guard_throttles), with no
+// scheduler exit. The debug dump of an error exit is checked in
+// sched_vm_test; here an ordinary unload leaves the dump empty.
+#include "sched_testlib.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+
+#include "kairos/sched_abi.h"
+#include "kairos_sched_old_kfuncs.skel.h"
+
+namespace {
+
+using namespace kairos::schedtest;
+using namespace kairos::vmtest;
+using namespace std::chrono_literals;
+
+constexpr std::uint32_t kApp = 1;
+
+struct SkelDeleter {
+  void operator()(kairos_sched_old_kfuncs* s) const { kairos_sched_old_kfuncs__destroy(s); }
+};
+using Skel = std::unique_ptr<kairos_sched_old_kfuncs, SkelDeleter>;
+
+template <typename Req>
+int run_syscall_prog(bpf_program* prog, Req& req) {
+  LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &req, .ctx_size_in = sizeof req);
+  if (bpf_prog_test_run_opts(bpf_program__fd(prog), &run)) return -errno;
+  return static_cast<int>(run.retval);
+}
+
+kairos_app_stats app_stats(const Skel& s) {
+  kairos_app_stats st{};
+  std::uint32_t key = kApp;
+  bpf_map__lookup_elem(s->maps.app_stats, &key, sizeof key, &st, sizeof st, 0);
+  return st;
+}
+
+TEST(SchedOldKfuncs, FallbacksLoadAndRunAnLcApp) {
+  KernelLogGuard guard;
+  ASSERT_EQ(sched_state(), "disabled") << "another scheduler is attached";
+  Skel skel(kairos_sched_old_kfuncs__open());
+  ASSERT_TRUE(skel);
+  skel->rodata->nr_cpus = static_cast<std::uint32_t>(libbpf_num_possible_cpus());
+  {
+    std::ifstream seq("/sys/kernel/sched_ext/hotplug_seq");
+    unsigned long long v = 0;
+    if (seq >> v) skel->struct_ops.kairos_ops->hotplug_seq = v;
+  }
+  ASSERT_EQ(kairos_sched_old_kfuncs__load(skel.get()), 0) << "the verifier refused the fallbacks";
+  bpf_link* link = bpf_map__attach_struct_ops(skel->maps.kairos_ops);
+  ASSERT_TRUE(link) << "attach failed: " << errno;
+  ASSERT_TRUE(wait_for([] { return sched_state() == "enabled"; }, 10s));
+
+  // kairosd's part: the cgroup is app 1, LC, owning the last CPU.
+  ScratchCgroup lc("kt-oldk-lc");
+  struct stat st{};
+  ASSERT_EQ(stat(lc.dir().c_str(), &st), 0);
+  const std::uint64_t cgid = st.st_ino;
+  std::uint32_t app = kApp;
+  ASSERT_EQ(bpf_map__update_elem(skel->maps.cgroup_app, &cgid, sizeof cgid, &app, sizeof app, 0), 0);
+  kairos_class_req cls{kApp, KAIROS_CLASS_LC};
+  ASSERT_EQ(run_syscall_prog(skel->progs.kairos_set_class, cls), 0);
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  ASSERT_GE(ncpu, 2);
+  kairos_owner_req own{static_cast<std::uint32_t>(ncpu - 1), kApp, 0};
+  ASSERT_EQ(run_syscall_prog(skel->progs.kairos_set_owner, own), 0);
+  ASSERT_EQ(own.result, 0);
+  skel->bss->config_gen++;
+
+  // Three LC spinners on one owned CPU keep the app's queue non-empty;
+  // BE spinners keep the shared queue waiting, so the guard acts.
+  std::vector<std::unique_ptr<Child>> work;
+  for (int i = 0; i < 3; ++i) work.push_back(std::make_unique<Child>(spinner(), lc.dir()));
+  auto be = spinners(ncpu);
+  bool head_seen = false;
+  ASSERT_TRUE(wait_for([&] {
+    const kairos_app_stats a = app_stats(skel);
+    head_seen = head_seen || (a.queued > 0 && a.oldest_enq_ns != 0);
+    return head_seen && skel->bss->stats.guard_throttles > 0;
+  }, 20s)) << "queue head seen: " << head_seen
+           << ", guard throttles: " << skel->bss->stats.guard_throttles;
+  EXPECT_GT(skel->bss->stats.lc_enqueued, 0u);
+  EXPECT_EQ(skel->bss->exit_record.kind, 0u) << skel->bss->exit_record.reason;
+  EXPECT_EQ(sched_state(), "enabled");
+
+  work.clear();
+  be.clear();
+  bpf_link__destroy(link);
+  ASSERT_TRUE(wait_for([] { return sched_state() == "disabled"; }, 10s));
+  // An ordinary unload (SCX_EXIT_UNREG): recorded, with no debug dump.
+  EXPECT_EQ(skel->bss->exit_record.kind, 64u);
+  EXPECT_EQ(skel->bss->exit_record.dump[0], '\0');
+}
+
+}  // namespace
