@@ -11,8 +11,13 @@ rootfs_packages() {
 	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$KAIROS_SRC/tools/rootfs/packages.txt"
 }
 
+# The package list and the script that builds tools from the kernel sources.
 rootfs_key() {
-	{ echo "recipe $ROOTFS_RECIPE $ROOTFS_SUITE $(uname -m)"; rootfs_packages; } |
+	{
+		echo "recipe $ROOTFS_RECIPE $ROOTFS_SUITE $(uname -m)"
+		rootfs_packages
+		cat "$KAIROS_SRC/tools/rootfs/kernel-tools.sh"
+	} |
 		sha256sum | cut -c1-12
 }
 
@@ -47,12 +52,12 @@ rootfs_problems() {
 	r=$1
 	for f in usr/bin/clang usr/sbin/bpftool usr/bin/vng usr/bin/cmake \
 		usr/bin/ninja usr/bin/qemu-system-x86_64 usr/lib/x86_64-linux-gnu/libbpf.so \
-		usr/local/share/kairos/checkpatch/checkpatch.pl; do
+		usr/local/share/kairos/checkpatch/checkpatch.pl usr/local/bin/veristat; do
 		[ -e "$r/$f" ] || echo "missing /$f"
 	done
 	ls "$r"/boot/vmlinuz-* >/dev/null 2>&1 || echo "missing /boot/vmlinuz-*"
 	ls "$r"/lib/modules/*/build/Makefile >/dev/null 2>&1 || echo "missing kernel headers"
-	[ "$(cat "$r/$ROOTFS_MARKER" 2>/dev/null)" = "$(rootfs_key)" ] || echo "marker does not match the package list"
+	[ "$(cat "$r/$ROOTFS_MARKER" 2>/dev/null)" = "$(rootfs_key)" ] || echo "marker does not match the package list or tools/rootfs/kernel-tools.sh"
 }
 
 # Runs CMD (a shell command line) inside ROOT with /proc, /sys, /dev and the
@@ -115,18 +120,11 @@ rootfs_build() {
 			cp "$part/var/log/kairos-setup.log" "$log" 2>/dev/null
 			die "installing packages in the root filesystem failed (network? see $log)"
 		}
-	say "unpacking checkpatch.pl from the kernel sources"
-	rootfs_exec "$part" '
-		set -e
-		tarball=$(ls /usr/src/linux-source-*.tar.* | sort -V | tail -n 1)
-		top=$(basename "$tarball" | sed "s/\.tar\..*//")
-		dir=/usr/local/share/kairos/checkpatch
-		mkdir -p "$dir"
-		tar -xf "$tarball" -C "$dir" --strip-components=2 \
-			"$top/scripts/checkpatch.pl" "$top/scripts/spelling.txt" \
-			"$top/scripts/const_structs.checkpatch"
-		rm -f /usr/src/linux-source-*.tar.*
-		apt-get clean' >>"$log" 2>&1 || die "could not unpack checkpatch.pl (see $log)"
+	say "unpacking checkpatch.pl and building veristat from the kernel sources"
+	rootfs_exec "$part" 'sh tools/rootfs/kernel-tools.sh &&
+		rm -f /usr/src/linux-source-*.tar.* &&
+		apt-get clean' >>"$log" 2>&1 ||
+		die "could not unpack checkpatch.pl or build veristat (see $log)"
 	rootfs_key >"$part/$ROOTFS_MARKER"
 }
 
