@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -79,6 +83,34 @@ std::uint64_t Histogram::count() const {
   return std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
 }
 
+std::optional<double> Histogram::quantile_le_s(double q) const {
+  const std::uint64_t n = count();
+  if (n == 0) return std::nullopt;
+  // The rank of the sample (1-based), at least the first.
+  const auto rank = std::max<std::uint64_t>(
+      1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(n))));
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    seen += counts[i];
+    if (seen >= rank)
+      return i < bounds_s.size() ? bounds_s[i] : std::numeric_limits<double>::infinity();
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+std::string quantile_le_us_text(const std::optional<Histogram>& h, double q) {
+  const std::optional<double> s = h ? h->quantile_le_s(q) : std::nullopt;
+  if (!s) return "-";
+  if (std::isinf(*s)) return "inf";
+  // Fixed notation, at most ns precision, no trailing zeros ("2.048", "64").
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3f", *s * 1e6);
+  std::string t = buf;
+  t.erase(t.find_last_not_of('0') + 1);
+  if (t.back() == '.') t.pop_back();
+  return t;
+}
+
 namespace {
 
 // "congested:3,parked:2" (reasons with a count only; "-" when none).
@@ -129,7 +161,8 @@ std::string render_status_lines(const Snapshot& s) {
       << " wait_avg_us=" << (a.dispatched ? a.wait_ns_total / a.dispatched / 1000 : 0)
       << " wait_max_us=" << a.wait_ns_max / 1000 << " wait_total_us=" << a.wait_ns_total / 1000
       << " run_ms=" << a.run_ns / 1000000 << " source=" << (a.source.empty() ? "-" : a.source)
-      << "\n";
+      << " wait_p50_le_us=" << quantile_le_us_text(a.queue_delay, 0.5)
+      << " wait_p99_le_us=" << quantile_le_us_text(a.queue_delay, 0.99) << "\n";
   for (const IgnoredCgroup& i : s.ignored)
     o << "ignored cgroup=" << i.cgroup << " why=" << i.why << "\n";
   if (const auto& al = s.allocator) {
@@ -147,7 +180,10 @@ std::string render_status_lines(const Snapshot& s) {
       << " grant_apply_ns_avg=" << (a.grants ? a.grant_apply_ns_total / a.grants : 0)
       << " set_owner_ns_avg=" << a.set_owner_ns_avg << " wake_ns_avg=" << a.wake_ns_avg
       << " bad_polls=" << a.bad_polls << " grants_by_reason=" << by_reason(a.grants_by_reason)
-      << " revokes_by_reason=" << by_reason(a.revokes_by_reason) << " wake=" << a.wake << "\n";
+      << " revokes_by_reason=" << by_reason(a.revokes_by_reason) << " wake=" << a.wake
+      << " poll_gap_p99_le_us=" << quantile_le_us_text(a.poll_gap, 0.99)
+      << " decision_p99_le_us=" << quantile_le_us_text(a.decision_latency, 0.99)
+      << " grant_apply_p99_le_us=" << quantile_le_us_text(a.grant_apply, 0.99) << "\n";
     for (const AppInfo& app : s.apps)
       if (const auto& r = app.runtime)
         o << "runtime app=" << app.id << " pid=" << r->pid << " kthreads=" << r->kthreads

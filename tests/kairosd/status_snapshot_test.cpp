@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -175,6 +177,24 @@ TEST(StatusSnapshot, BadJsonIsRefusedWithAReason) {
   }
 }
 
+TEST(StatusSnapshot, HistogramQuantilesAreTheBoundsOfTheirBuckets) {
+  Histogram h{{1e-6, 2e-6, 4e-6}, {0, 0, 0, 0}, 0};
+  EXPECT_FALSE(h.quantile_le_s(0.5));  // no samples
+  EXPECT_EQ(quantile_le_us_text(h, 0.5), "-");
+  EXPECT_EQ(quantile_le_us_text(std::nullopt, 0.5), "-");
+  h.counts = {50, 45, 4, 1};  // 100 samples, one above the largest bound
+  EXPECT_EQ(h.quantile_le_s(0.01), 1e-6);
+  EXPECT_EQ(h.quantile_le_s(0.5), 1e-6);    // the 50th sample
+  EXPECT_EQ(h.quantile_le_s(0.51), 2e-6);   // the 51st
+  EXPECT_EQ(h.quantile_le_s(0.99), 4e-6);   // the 99th
+  EXPECT_TRUE(std::isinf(*h.quantile_le_s(1.0)));
+  EXPECT_EQ(quantile_le_us_text(h, 0.95), "2");
+  EXPECT_EQ(quantile_le_us_text(h, 1.0), "inf");
+  h.bounds_s = {2.048e-6, 1.073741824, 4.0};
+  EXPECT_EQ(quantile_le_us_text(h, 0.5), "2.048");
+  EXPECT_EQ(quantile_le_us_text(h, 0.95), "1073741.824");
+}
+
 TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
   const std::string t = render_status_lines(sample());
   for (const char* line : {
@@ -187,14 +207,15 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
            "revokes=11 guard_resumes=0 kthread_direct=0\n",
            "app id=1 cgroup=svc/memcached class=lc guaranteed=1 burstable=2 owned=2 cpus=1,3 "
            "queued=4 head_wait_us=25 dispatched=96 wait_avg_us=7 wait_max_us=80 wait_total_us=672 "
-           "run_ms=3500 source=-\n",
+           "run_ms=3500 source=- wait_p50_le_us=2.048 wait_p99_le_us=inf\n",
            "ignored cgroup=bad why=v2 is not a version this kairosd reads\n",
            "allocator mode=spin cpu=0 poll_us=5 apps=1 runtime_apps=1 kthreads=3 polls=1000 "
            "poll_ns_avg=400 poll_ns_max=9000 quiet_polls=990 quiet_ns=380000 "
            "quiet_poll_ns_avg=383 quiet_poll_ns_p50=350 ns_per_kthread=116 grants=6 revokes=4 "
            "failed=0 grant_apply_ns_avg=10000 set_owner_ns_avg=4000 wake_ns_avg=3000 "
            "bad_polls=0 grants_by_reason=congested:5,guaranteed:1 revokes_by_reason=idle:4 "
-           "wake=devkairos\n",
+           "wake=devkairos poll_gap_p99_le_us=inf decision_p99_le_us=- "
+           "grant_apply_p99_le_us=inf\n",
            "runtime app=1 pid=777 kthreads=3 running=1 queued=9\n"})
     EXPECT_NE(t.find(line), std::string::npos) << line << "in\n" << t;
   EXPECT_EQ(t.rfind("kairosd ", 0), 0u) << t;

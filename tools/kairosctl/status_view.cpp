@@ -81,17 +81,24 @@ std::string render_status_text(const status::Snapshot& s) {
                      num(a->quiet_poll_ns_p50).c_str(),
                      num(a->kthreads ? a->quiet_poll_ns_p50 / a->kthreads : 0).c_str(),
                      a->kthreads, num(a->grants).c_str(), num(a->revokes).c_str());
+    o += printf_line("allocator latency (p99, at most): %s us from queued work to its "
+                     "grant decision, %s us to apply a grant\n",
+                     status::quantile_le_us_text(a->decision_latency, 0.99).c_str(),
+                     status::quantile_le_us_text(a->grant_apply, 0.99).c_str());
   }
-  const char* row = "%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %8s %s\n";
+  const char* row = "%-3s %-20s %-5s %4s %5s %5s %-8s %6s %9s %9s %9s %9s %8s %s\n";
   o += "\n" + printf_line(row, "APP", "CGROUP", "CLASS", "GUAR", "BURST", "OWNED", "CPUS",
-                          "QUEUED", "HEAD_WAIT", "WAIT_AVG", "WAIT_MAX", "RUN_MS", "SOURCE");
-  o += printf_line(row, "", "", "", "", "", "", "", "", "(us)", "(us)", "(us)", "", "");
+                          "QUEUED", "HEAD_WAIT", "WAIT_AVG", "WAIT_P99", "WAIT_MAX", "RUN_MS",
+                          "SOURCE");
+  o += printf_line(row, "", "", "", "", "", "", "", "", "(us)", "(us)", "(<= us)", "(us)", "",
+                   "");
   for (const auto& a : s.apps)
     o += printf_line(row, num(a.id).c_str(), a.cgroup.c_str(), a.cls.c_str(),
                      num(a.guaranteed).c_str(), num(a.burstable).c_str(), num(a.owned).c_str(),
                      cpus_text(a.cpus).c_str(), num(a.queued).c_str(),
                      num(a.head_wait_ns / 1000).c_str(),
                      num(a.dispatched ? a.wait_ns_total / a.dispatched / 1000 : 0).c_str(),
+                     status::quantile_le_us_text(a.queue_delay, 0.99).c_str(),
                      num(a.wait_ns_max / 1000).c_str(), num(a.run_ns / 1000000).c_str(),
                      a.source.empty() ? "annotation" : a.source.c_str());
   for (const auto& i : s.ignored) o += "ignored " + i.cgroup + ": " + i.why + "\n";

@@ -84,6 +84,9 @@ TEST(StatusView, TextKeepsItsWording) {
            "scheduler: 5 grants, 0 preempt kicks, 2 guard throttles, 0 rescues, 0 LC fallbacks\n",
            "allocator: low-power on CPU 0, poll every 50 us, 900 ns per poll (median) (0 ns per "
            "monitored kthread, 0 kthreads), 0 grants, 0 revokes\n",
+           "allocator latency (p99, at most): - us from queued work to its grant decision, "
+           "- us to apply a grant\n",
+           "QUEUED HEAD_WAIT  WAIT_AVG  WAIT_P99  WAIT_MAX",
            "1   kt-lc                lc       1     1     1 1             0         0         5 ",
            "ignored bad: not trusted\n"})
     EXPECT_NE(t.find(line), std::string::npos) << line << "in\n" << t;

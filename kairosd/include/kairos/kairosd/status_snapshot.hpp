@@ -34,8 +34,16 @@ struct Histogram {
   std::vector<std::uint64_t> counts;
   double sum_s = 0;
   std::uint64_t count() const;
+  // The bound of the bucket holding the q-quantile sample (0 < q <= 1): the
+  // quantile is at most this; +inf when it is above the largest bound;
+  // nullopt with no samples.
+  std::optional<double> quantile_le_s(double q) const;
   bool operator==(const Histogram&) const = default;
 };
+
+// quantile_le_s in microseconds as the text views print it: "-" (no
+// histogram or no samples), "inf", or the bound.
+std::string quantile_le_us_text(const std::optional<Histogram>& h, double q);
 
 using ReasonCounts = std::map<std::string, std::uint64_t>;  // reason -> count
 
