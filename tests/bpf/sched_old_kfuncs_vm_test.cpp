@@ -3,9 +3,11 @@
 // KAIROS_BPF_OLD_KFUNCS, they pass the verifier and run an LC app here.
 // The test plays kairosd's part itself (one app, one owned CPU), loads the
 // object (the verifier accepts the DSQ iterator and the store to
-// p->scx.slice), and runs LC work beyond its CPU beside BE work: the app's
-// queue head is found through the iterator (app_stats.oldest_enq_ns), both
-// kinds of work run, and the scheduler does not exit. The debug dump of an
+// p->scx.slice), and runs LC work beyond its CPU beside BE work with a
+// rescue bound of 2 ms: the age of the app's queue head, which only the
+// iterator finds, makes the other CPU rescue waiting LC tasks
+// (stats.rescues); both kinds of work run, and the scheduler does not
+// exit. The debug dump of an
 // error exit is checked in sched_vm_test; here an ordinary unload leaves
 // the dump empty.
 #include "sched_testlib.hpp"
@@ -43,19 +45,13 @@ int run_syscall_prog(bpf_program* prog, Req& req) {
   return static_cast<int>(run.retval);
 }
 
-kairos_app_stats app_stats(const Skel& s) {
-  kairos_app_stats st{};
-  std::uint32_t key = kApp;
-  bpf_map__lookup_elem(s->maps.app_stats, &key, sizeof key, &st, sizeof st, 0);
-  return st;
-}
-
 TEST(SchedOldKfuncs, FallbacksLoadAndRunAnLcApp) {
   KernelLogGuard guard;
   ASSERT_EQ(sched_state(), "disabled") << "another scheduler is attached";
   Skel skel(kairos_sched_old_kfuncs__open());
   ASSERT_TRUE(skel);
   skel->rodata->nr_cpus = static_cast<std::uint32_t>(libbpf_num_possible_cpus());
+  skel->data->tunables.rescue_ns = 2'000'000;
   {
     std::ifstream seq("/sys/kernel/sched_ext/hotplug_seq");
     unsigned long long v = 0;
@@ -87,10 +83,8 @@ TEST(SchedOldKfuncs, FallbacksLoadAndRunAnLcApp) {
   std::vector<std::unique_ptr<Child>> work;
   for (int i = 0; i < 3; ++i) work.push_back(std::make_unique<Child>(spinner(), lc.dir()));
   auto be = spinners(ncpu);
-  ASSERT_TRUE(wait_for([&] {
-    const kairos_app_stats a = app_stats(skel);
-    return a.queued > 0 && a.oldest_enq_ns != 0;
-  }, 20s)) << "the app's queue head was never seen";
+  ASSERT_TRUE(wait_for([&] { return skel->bss->stats.rescues > 0; }, 20s))
+      << "no LC task was rescued: the queue head's age was not found";
   // Contention for a while: the guard and the shared turns end slices.
   std::this_thread::sleep_for(3s);
   EXPECT_GT(skel->bss->stats.lc_enqueued, 0u);
