@@ -109,6 +109,9 @@ struct alignas(64) Kthread {
   // Owned by the kthread's OS thread.
   alignas(64) Fctx sched_ctx = nullptr;
   void* sched_fiber = nullptr;
+  // The OS thread's own stack, where the scheduler loop runs (for ASan).
+  const void* sched_stack_lo = nullptr;
+  std::size_t sched_stack_size = 0;
   std::atomic<Uthread*> current{nullptr};
   std::uint32_t direct_switches = 0;
   std::uint32_t sched_polls = 0;

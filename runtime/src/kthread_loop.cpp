@@ -6,6 +6,7 @@
 
 #include <kairos/contracts/clock.hpp>
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,6 +41,15 @@ std::uint64_t next_random(Kthread* k) {
   x ^= x >> 27;
   k->rng = x;
   return x * 0x2545F4914F6CDD1DULL;
+}
+
+// The stacks a switch lands on, as the sanitizers want them.
+StackRef stack_of(const Uthread* u) {
+  const std::size_t guard = u->rt->page;
+  return {u->tsan_fiber, u->stack_lo + guard, u->stack_bytes - guard};
+}
+StackRef sched_stack_of(const Kthread* k) {
+  return {k->sched_fiber, k->sched_stack_lo, k->sched_stack_size};
 }
 
 void wait_off_cpu(Uthread* u) {
@@ -290,7 +300,7 @@ void run(Kthread* k, Uthread* u) {
   k->direct_switches = 0;
   set_line_state(k, KAIROS_KTHREAD_BUSY);
   SwitchMsg m{nullptr, false};
-  on_resume(jump_context(u->ctx, u->tsan_fiber, &m));
+  on_resume(jump_context(u->ctx, stack_of(u), &m));
   k->current.store(nullptr, std::memory_order_relaxed);
   set_line_state(k, KAIROS_KTHREAD_RUNNING);
 }
@@ -426,7 +436,7 @@ bool exit_to_joiner(Kthread* k, Uthread* cur, Uthread* next) {
   ++k->direct_switches;
   take_cpu(k, next);
   SwitchMsg m{cur, true};
-  jump_context(next->ctx, next->tsan_fiber, &m);
+  jump_context(next->ctx, stack_of(next), &m, true);
   __builtin_unreachable();
 }
 
@@ -451,10 +461,10 @@ void switch_away(Kthread* k, Uthread* cur, bool requeue, bool exiting,
     next->home.store(k->index, std::memory_order_relaxed);
     k->switches.store(k->switches.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
-    t = jump_context(next->ctx, next->tsan_fiber, &m);
+    t = jump_context(next->ctx, stack_of(next), &m, exiting);
   } else {
     k->current.store(nullptr, std::memory_order_relaxed);
-    t = jump_context(k->sched_ctx, k->sched_fiber, &m);
+    t = jump_context(k->sched_ctx, sched_stack_of(k), &m, exiting);
   }
   on_resume(t);  // may be on another kthread now
 }
@@ -474,6 +484,17 @@ void kthread_main(Kthread* k) {
     sched_setaffinity(0, sizeof(set), &set);
   }
   k->sched_fiber = fiber_current();
+  {
+    pthread_attr_t attr;
+    void* lo = nullptr;
+    std::size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &lo, &size);
+      pthread_attr_destroy(&attr);
+    }
+    k->sched_stack_lo = lo;
+    k->sched_stack_size = size;
+  }
   k->rng = 0x9E3779B97F4A7C15ULL * (k->index + 1);
   k->rq_lock.lock();
   k->line.set_identity(static_cast<std::uint32_t>(sched_getcpu()),

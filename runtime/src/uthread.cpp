@@ -19,6 +19,7 @@ constexpr std::size_t kKthreadCacheMax = 64;
 [[noreturn]] void uthread_exit(Uthread* u);
 
 void uthread_entry(Transfer t) {
+  context_started();
   on_resume(t);
   Uthread* u = current_kthread()->current.load(std::memory_order_relaxed);
   try {
@@ -158,6 +159,7 @@ Uthread* uthread_alloc(RuntimeImpl* rt, std::size_t size, std::size_t align,
   u->in_waitlist = false;
   u->on_cpu.store(false, std::memory_order_relaxed);
   u->home.store(~0u, std::memory_order_relaxed);
+  stack_reused(u->stack_lo + rt->page, u->stack_bytes - rt->page);
   u->ctx = make_context(u->stack_lo + u->stack_bytes,
                         u->stack_bytes - rt->page, &uthread_entry);
   u->tsan_fiber = fiber_create();

@@ -22,11 +22,6 @@ cmake --build "$build" --target kairos_unit_tests
 t1=$(date +%s)
 echo "asan: tree built in $((t1 - t0)) s"
 
-# Not run here: kairos::net's tests switch uthread stacks (Boost.Context)
-# without ASan's fiber annotations (__sanitizer_start_switch_fiber), so
-# an exception thrown on a uthread stack is reported as a
-# stack-buffer-overflow in __asan_handle_no_return that is not one.
-unannotated='runtime_net_test|dataplane_net_wait_any_test'
 # Leaks are matched against lsan.supp by their whole allocation stack,
 # which only the slow unwinder gives through DPDK: that test runs apart.
 slow_unwind='dataplane_dpdk_test'
@@ -35,7 +30,7 @@ export LSAN_OPTIONS=suppressions=$src/tests/sanitize/lsan.supp:print_suppression
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 tests=$(cat "$build/unit-tests.regex")
 rc=0
-ctest --test-dir "$build" -L unit -R "$tests" -E "^($unannotated|$slow_unwind)\$" \
+ctest --test-dir "$build" -L unit -R "$tests" -E "^($slow_unwind)\$" \
 	--output-on-failure "$@" || rc=$?
 ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 \
 	ctest --test-dir "$build" -L unit -R "^($slow_unwind)\$" --output-on-failure "$@" || rc=$?
