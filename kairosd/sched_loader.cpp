@@ -31,6 +31,13 @@ std::string sched_ext_state() {
   return s;
 }
 
+std::uint64_t sched_ext_hotplug_seq() {
+  std::ifstream seq("/sys/kernel/sched_ext/hotplug_seq");
+  unsigned long long v = 0;
+  if (!(seq >> v)) return 0;
+  return v;
+}
+
 SchedLoader::SchedLoader(const SchedOptions& opts) {
   if (sched_ext_state().empty())
     throw std::runtime_error(
@@ -45,13 +52,7 @@ SchedLoader::SchedLoader(const SchedOptions& opts) {
   if (!skel_) throw std::runtime_error("cannot open the BPF skeleton");
   skel_->rodata->nr_cpus = nr_cpus_;
   skel_->data->tunables = opts.tunables;
-  // A CPU going on- or offline between here and attach makes the kernel
-  // refuse the scheduler with a restart code instead of missing the event.
-  {
-    std::ifstream seq("/sys/kernel/sched_ext/hotplug_seq");
-    unsigned long long v = 0;
-    if (seq >> v) skel_->struct_ops.kairos_ops->hotplug_seq = v;
-  }
+  skel_->struct_ops.kairos_ops->hotplug_seq = sched_ext_hotplug_seq();
   if (int err = kairos_sched__load(skel_)) {
     kairos_sched__destroy(skel_);
     throw sys_error("loading the scheduler failed", -err);

@@ -79,4 +79,10 @@ class SchedLoader final : public SchedPort {
 // Text of /sys/kernel/sched_ext/state, or "" when the kernel has no sched_ext.
 std::string sched_ext_state();
 
+// /sys/kernel/sched_ext/hotplug_seq, for a scheduler's ops.hotplug_seq before
+// its load: a CPU going on- or offline between that read and the attach
+// makes the kernel refuse the scheduler with a restart code instead of
+// missing the event. 0 (no check) when the file cannot be read.
+std::uint64_t sched_ext_hotplug_seq();
+
 }  // namespace kairos

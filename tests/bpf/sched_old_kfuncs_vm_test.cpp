@@ -18,12 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <memory>
 #include <thread>
 
 #include "kairos/sched_abi.h"
 #include "kairos_sched_old_kfuncs.skel.h"
+#include "sched_loader.hpp"
 
 namespace {
 
@@ -52,11 +52,7 @@ TEST(SchedOldKfuncs, FallbacksLoadAndRunAnLcApp) {
   ASSERT_TRUE(skel);
   skel->rodata->nr_cpus = static_cast<std::uint32_t>(libbpf_num_possible_cpus());
   skel->data->tunables.rescue_ns = 2'000'000;
-  {
-    std::ifstream seq("/sys/kernel/sched_ext/hotplug_seq");
-    unsigned long long v = 0;
-    if (seq >> v) skel->struct_ops.kairos_ops->hotplug_seq = v;
-  }
+  skel->struct_ops.kairos_ops->hotplug_seq = kairos::sched_ext_hotplug_seq();
   ASSERT_EQ(kairos_sched_old_kfuncs__load(skel.get()), 0) << "the verifier refused the fallbacks";
   bpf_link* link = bpf_map__attach_struct_ops(skel->maps.kairos_ops);
   ASSERT_TRUE(link) << "attach failed: " << errno;
