@@ -365,6 +365,14 @@ static bool lc_slice_ended(struct cpu_ctx *c, u64 now)
 	return now >= c->lc_since + tunables.lc_slice_ns;
 }
 
+/* A sibling waits behind the LC task on cpu, whose slice has ended: the
+ * kernel would only notice at the tick, so preempt it now. */
+static void end_lc_slice(s32 cpu)
+{
+	__sync_fetch_and_add(&stats.slice_ends, 1);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+}
+
 /*
  * LC runs on cpu: arm for the first of two ends, each only if someone
  * waits for it. Ordinary work waits: when the tokens run out (they drain
@@ -602,7 +610,7 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		/* a sibling runs there: it yields when its slice ends (this
 		 * task is not in the app's queue yet: it waits, say so) */
 		else if (bc && lc_slice_ended(bc, now))
-			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+			end_lc_slice(cpu);
 		else if (bc)
 			arm_lc_timer(cpu, bc, now, true);
 	}
@@ -779,11 +787,12 @@ static int guard_timer_fn(void *map, int *key, struct guard_timer *t)
 		 * where the CPU then picks ordinary work), or past its slice
 		 * while a sibling waits in the app's queue?
 		 */
-		if ((!guard_off() && tokens_at(c, now) <= 0 &&
-		     scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0) ||
-		    (lc_slice_ended(c, now) &&
-		     scx_bpf_dsq_nr_queued(app_dsq(c->curr_app)) > 0))
+		if (!guard_off() && tokens_at(c, now) <= 0 &&
+		    scx_bpf_dsq_nr_queued(KAIROS_SHARED_DSQ) > 0)
 			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		else if (lc_slice_ended(c, now) &&
+			 scx_bpf_dsq_nr_queued(app_dsq(c->curr_app)) > 0)
+			end_lc_slice(cpu);
 		else
 			arm_lc_timer(cpu, c, now, false);
 		return 0;

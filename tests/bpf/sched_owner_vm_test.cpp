@@ -286,13 +286,16 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
   // task that sleeps 3 ms and works 0.3 ms, like a memcached worker woken
   // for a request while a sibling is busy. The woken task queues in the
   // app's queue; the spinner has run past its slice (lc_slice_ns, 500 us)
-  // by then, so the woken task must run at once, not when the kernel next
-  // looks at the slice (the tick, 4 ms at HZ=250). The spinner then waits
-  // about the 0.3 ms the woken task works. No ordinary work: the guard
-  // plays no part. Judged from the app's queueing-delay histogram: few
-  // waits over 1 ms (waiting for the tick puts a third of them there) and
-  // many within 131 us (the woken task's waits when the scheduler ends
-  // the slice itself; 1-3 % without that).
+  // by then, so the scheduler must preempt it at once (stats.slice_ends),
+  // not leave the slice to the kernel, which looks at it only at the tick
+  // (4 ms at HZ=250). No ordinary work: the guard plays no part. Judged by
+  // the mechanism, which the emulated VM's speed does not change: about
+  // one slice end per wakeup (half the waits: the spinner then waits for
+  // the woken task's 0.3 ms), none when the kernel ends the slice. The
+  // waits are printed, not judged: in the emulated VM they follow the
+  // host's load more than the scheduler (over 1 ms: 1-3 % of them on a
+  // quiet host, 25-33 % beside two busy host threads; when the kernel
+  // ended the slices, 40 % in one run and 9 % in the next).
   OneCpuLcApp setup{"kt-sibling", "900"};
   const std::string why = setup.start();
   ASSERT_TRUE(why.empty()) << why;
@@ -307,9 +310,14 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
                "    while time.monotonic() < t: pass\n"},
               lc.dir());
   std::this_thread::sleep_for(1500ms);  // past a status refresh
+  const auto slice_ends = [&] {
+    return std::stoull("0" + status_field(d.status(), "stats", "", "slice_ends"));
+  };
   const auto h0 = queue_delay(lc.name());
+  const std::uint64_t ends0 = slice_ends();
   std::this_thread::sleep_for(5s);
   const auto h1 = queue_delay(lc.name());
+  const std::uint64_t ends = slice_ends() - ends0;
   ASSERT_EQ(h0.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
   ASSERT_EQ(h1.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
   const std::uint64_t waits = h1.count() - h0.count(),
@@ -325,16 +333,14 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
     if (h1.counts[i] != h0.counts[i])
       std::printf(" <=%.0fus:%llu", i < h1.bounds_s.size() ? h1.bounds_s[i] * 1e6 : 1e12,
                   static_cast<unsigned long long>(h1.counts[i] - h0.counts[i]));
-  std::printf("; grants %s, owned CPUs now %zu\n", status_field(d.status(), "stats", "", "grants").c_str(),
-              owned_cpus(d, lc.name()).size());
+  std::printf("; %llu slices ended for a waiting sibling; grants %s, owned CPUs now %zu\n",
+              static_cast<unsigned long long>(ends),
+              status_field(d.status(), "stats", "", "grants").c_str(), owned_cpus(d, lc.name()).size());
   EXPECT_EQ(sched_state(), "enabled") << d.output();
   EXPECT_TRUE(busy.alive());
   EXPECT_TRUE(woken.alive());
   ASSERT_GT(waits, 100u) << "the woken task never queued behind its sibling\n" << d.status();
-  EXPECT_LT(long_waits * 10, waits) << "queued LC work waited for the tick\n" << d.status();
-  // 1-3 % before the scheduler ended slices itself; 40-49 % after on a
-  // quiet host, 21 % once on a busier one: the bound sits between.
-  EXPECT_GT(short_waits * 8, waits) << "the woken task did not run at once\n" << d.status();
+  EXPECT_GT(ends * 4, waits) << "the scheduler left the sibling's slice to the tick\n" << d.status();
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 

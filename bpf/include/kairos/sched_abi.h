@@ -40,7 +40,7 @@
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 7
+#define KAIROS_SCHED_ABI_VERSION 8
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
 #define KAIROS_EXIT_DUMP_LEN 32768	/* the kernel's debug dump (v7) */
@@ -100,6 +100,8 @@ struct kairos_sched_stats {
 					 * tokens were back (guard timer) */
 	__kairos_u64 kthread_direct;	/* per-CPU kthreads put straight on
 					 * their CPU, not in the shared DSQ */
+	__kairos_u64 slice_ends;	/* LC slices ended by the scheduler for a
+					 * sibling waiting in the app's queue (v8) */
 };
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of
