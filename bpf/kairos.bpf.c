@@ -95,7 +95,8 @@ struct {
 /* What each CPU is doing, read by other CPUs when they pick one to kick. */
 struct cpu_ctx {
 	u32 curr_app;		/* LC app whose task runs here, 0 if none */
-	u32 pad;
+	u32 owner_kick;		/* kicked for its owner's work, which has
+				 * not run since (see kick_for_owner) */
 	u64 run_start;		/* when curr_app's task was last charged */
 	u64 lc_since;		/* when curr_app's task last started running */
 	s64 budget;		/* MicroQuanta tokens left, ns */
@@ -365,6 +366,38 @@ static bool lc_slice_ended(struct cpu_ctx *c, u64 now)
 	return now >= c->lc_since + tunables.lc_slice_ns;
 }
 
+/*
+ * Kick cpu, which runs ordinary work (or a higher class), so that its
+ * owner's waiting work runs. A kick preempts only a sched_ext task: one
+ * that lands while an RT task holds the CPU is lost, and the ordinary task
+ * that the RT task preempted resumes from the head of the local DSQ each
+ * time the RT task sleeps, with no dispatch and no second ops.cpu_release
+ * in between, until the tick (an RT load generator beside memcached did
+ * this for 13 runs in a row). So the kick is remembered until the CPU
+ * dispatches or runs LC work; kairos_running repeats it once if ordinary
+ * work starts first.
+ */
+static void kick_for_owner(s32 cpu)
+{
+	struct cpu_ctx *c = cpu_ctx(cpu);
+
+	if (c)
+		c->owner_kick = 1;
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+}
+
+/* LC work waits for cpu: in its owner's queue, or in its local DSQ behind
+ * the ordinary task that starts there (placed there to preempt it). */
+static bool owner_waits(s32 cpu)
+{
+	u32 key = cpu;
+	u32 *o = bpf_map_lookup_elem(&cpu_owner, &key);
+
+	if (o && lc_app(*o) && scx_bpf_dsq_nr_queued(app_dsq(*o)) > 0)
+		return true;
+	return scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) > 0;
+}
+
 /* A sibling waits behind the LC task on cpu, whose slice has ended: the
  * kernel would only notice at the tick, so preempt it now. */
 static void end_lc_slice(s32 cpu)
@@ -594,7 +627,11 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		return true;
 	}
 	if (cpu >= 0 && kind == PICK_PREEMPT) {
+		struct cpu_ctx *pc = cpu_ctx(cpu);
+
 		__sync_fetch_and_add(&stats.preempt_kicks, 1);
+		if (pc)		/* the insert's preemption is a kick too */
+			pc->owner_kick = 1;
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu,
 				   tunables.lc_slice_ns,
 				   enq_flags | SCX_ENQ_PREEMPT);
@@ -801,7 +838,7 @@ static int guard_timer_fn(void *map, int *key, struct guard_timer *t)
 	if (owner && scx_bpf_dsq_nr_queued(app_dsq(owner)) > 0) {
 		if (tokens_at(c, now) >= resume_tokens() || guard_off()) {
 			__sync_fetch_and_add(&stats.guard_resumes, 1);
-			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+			kick_for_owner(cpu);
 		} else {
 			arm_resume(cpu, c, now, 0);
 		}
@@ -818,6 +855,8 @@ void KAIROS_OPS(kairos_dispatch, s32 cpu, struct task_struct *prev)
 	bool due;
 
 	maybe_inject_error();
+	if (c)
+		c->owner_kick = 0;	/* kicked or not, the CPU chooses now */
 	if (o && lc_app(*o))
 		owner = *o;
 	/* prev was ordinary work: this CPU served it until now */
@@ -939,6 +978,18 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 	c->curr_app = lc_app(app) ? app : 0;
 	c->run_start = now;
 	c->lc_since = now;
+	if (c->curr_app)
+		c->owner_kick = 0;
+	else if (c->owner_kick) {
+		/* ordinary work starts although its CPU was kicked for LC work
+		 * that has not run since: that kick was lost (see
+		 * kick_for_owner). Repeat it once, if LC work still waits. */
+		c->owner_kick = 0;
+		if (owner_waits(scx_bpf_task_cpu(p))) {
+			__sync_fetch_and_add(&stats.owner_rekicks, 1);
+			scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
+		}
+	}
 	if (!c->curr_app)
 		c->shared_at = now;	/* ordinary work runs: see shared_due */
 	else
@@ -968,17 +1019,24 @@ void KAIROS_OPS(kairos_stopping, struct task_struct *p, bool runnable)
 }
 
 /*
- * A higher class (an RT task, the stop task) takes the CPU: the tasks in
- * its local DSQ go back through ops.enqueue. Otherwise an ordinary task
- * that the RT task preempted stays at the head of the local DSQ and runs
- * before the owner's queued LC work each time the RT task sleeps, with
- * no dispatch in between (an RT load generator that wakes every few
- * hundred microseconds kept memcached out until the next tick, again and
- * again); an LC task found there may take another owned CPU.
+ * A higher class (an RT task, the stop task) takes the CPU. The ordinary
+ * task it preempted stays at the head of the local DSQ and resumes each
+ * time the RT task sleeps, with no dispatch in between, ahead of the
+ * owner's LC work (an RT load generator that wakes every few hundred
+ * microseconds kept memcached out until the next tick, again and again).
+ * Treated as a kick for the owner: kairos_running preempts that task when
+ * it resumes while LC work waits. Re-enqueueing the local DSQ here
+ * instead (scx_bpf_reenqueue_local) got the scheduler ejected: an exiting
+ * task skips ops.enqueue and goes back to the same local DSQ, and the
+ * kernel ends the scheduler once one is re-enqueued 257 times without
+ * running ("reenqueue limit", beside an RT task waking every 0.4 ms).
  */
 void KAIROS_OPS(kairos_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
 {
-	scx_bpf_reenqueue_local();
+	struct cpu_ctx *c = cpu_ctx(cpu);
+
+	if (c)
+		c->owner_kick = 1;
 }
 
 /*
@@ -1174,7 +1232,7 @@ int kairos_set_owner(struct kairos_owner_req *req)
 		return -ENODEV;
 	}
 	__sync_fetch_and_add(&stats.grants, 1);
-	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	kick_for_owner(cpu);
 	return 0;
 }
 

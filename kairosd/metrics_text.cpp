@@ -180,6 +180,8 @@ void scheduler(Writer& w, const Snapshot& s) {
       {"kairos_sched_preempt_kicks_total", {c.preempt_kicks, "LC wakeups that preempted other work."}},
       {"kairos_sched_slice_ends_total",
        {c.slice_ends, "LC slices ended early for a sibling waiting in the app's queue."}},
+      {"kairos_sched_owner_rekicks_total",
+       {c.owner_rekicks, "Kicks for an owner's work repeated because an RT task held the CPU."}},
       {"kairos_sched_guard_throttles_total",
        {c.guard_throttles, "LC tasks held back by the per-CPU guard."}},
       {"kairos_sched_rescues_total", {c.rescues, "LC tasks run off their owned CPUs to avoid a stall."}},

@@ -98,7 +98,8 @@ status::Snapshot Daemon::snapshot() const {
                                     st.lc_enqueued,   st.lc_fallback,     st.preempt_kicks,
                                     st.guard_throttles, st.rescues,       st.cpu_online,
                                     st.cpu_offline,   st.grants,          st.revokes,
-                                    st.guard_resumes, st.kthread_direct, st.slice_ends};
+                                    st.guard_resumes, st.kthread_direct, st.slice_ends,
+                                    st.owner_rekicks};
   }
 
   for (const auto& [path, a] : apps_) {

@@ -48,7 +48,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SchedCounters, enqueued, dispatc
                                                 lc_enqueued, lc_fallback, preempt_kicks,
                                                 guard_throttles, rescues, cpu_online,
                                                 cpu_offline, grants, revokes, guard_resumes,
-                                                kthread_direct, slice_ends)
+                                                kthread_direct, slice_ends, owner_rekicks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuntimeInfo, pid, kthreads, running, queued)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AppInfo, id, cgroup, cls, source, guaranteed, burstable,
                                                 owned, cpus, queued, head_wait_ns, enqueued,
@@ -153,7 +153,7 @@ std::string render_status_lines(const Snapshot& s) {
     << " cpu_online=" << st.cpu_online << " cpu_offline=" << st.cpu_offline
     << " grants=" << st.grants << " revokes=" << st.revokes
     << " guard_resumes=" << st.guard_resumes << " kthread_direct=" << st.kthread_direct
-    << " slice_ends=" << st.slice_ends << "\n";
+    << " slice_ends=" << st.slice_ends << " owner_rekicks=" << st.owner_rekicks << "\n";
   for (const AppInfo& a : s.apps)
     o << "app id=" << a.id << " cgroup=" << a.cgroup << " class=" << a.cls
       << " guaranteed=" << a.guaranteed << " burstable=" << a.burstable << " owned=" << a.owned

@@ -6,8 +6,9 @@
 // exactly when cpu_owner says so, no offline CPU owned) through CPU hotplug
 // and annotation churn; an LC task wanting half a CPU gets its owned CPU
 // back from busy ordinary work within a few ticks, a busy one keeps the
-// guard's share of it, and one queued behind a busy sibling runs when the
-// sibling's slice ends, not at the next tick.
+// guard's share of it, one queued behind a busy sibling runs when the
+// sibling's slice ends, not at the next tick, and a kick for LC work that
+// an RT task swallowed is repeated when ordinary work resumes.
 #include <kairos/sched_abi.h>
 
 #include "kmod_testlib.hpp"
@@ -341,6 +342,82 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
   EXPECT_TRUE(woken.alive());
   ASSERT_GT(waits, 100u) << "the woken task never queued behind its sibling\n" << d.status();
   EXPECT_GT(ends * 4, waits) << "the scheduler left the sibling's slice to the tick\n" << d.status();
+  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+}
+
+TEST(SchedOwner, LcWorkKickedWhileAnRtTaskHoldsTheCpuRunsWhenItSleeps) {
+  // On the app's one owned CPU: an ordinary spinner, an RT (SCHED_FIFO)
+  // task that works 0.1 ms and sleeps 0.3 ms (a load generator's pace),
+  // and the LC task, which sleeps 3 ms and works 0.3 ms. An LC wakeup
+  // kicks the CPU for its owner; when the RT task holds the CPU then, the
+  // kick is lost (a kick preempts only a sched_ext task), and the spinner
+  // the RT task preempted resumes from the local queue after each RT run
+  // with no dispatch in between. The scheduler must repeat such a kick
+  // when the spinner starts again (stats.owner_rekicks), or the LC task
+  // waits for the tick. And the scheduler must stay attached: while it
+  // re-enqueued the local DSQ at each RT preemption, the LC task's exit at
+  // the end had the kernel eject it ("reenqueue limit", 5 of 5 runs).
+  // Judged by the mechanism; the LC task's wake-up delays are printed (the
+  // emulated VM's speed sets them).
+  OneCpuLcApp setup{"kt-rt", "900"};
+  const std::string why = setup.start();
+  ASSERT_TRUE(why.empty()) << why;
+  Kairosd& d = *setup.d;
+  const ScratchCgroup& lc = setup.lc;
+  const int mine = *owned_cpus(d, lc.name()).begin();
+  Child be(spinner());
+  ASSERT_TRUE(pin(be.pid(), mine));
+  Child rt({"/usr/bin/python3", "-c",
+            "import os, time\n"
+            "os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))\n"
+            "while True:\n"
+            "    t = time.monotonic() + 0.0001\n"
+            "    while time.monotonic() < t: pass\n"
+            "    time.sleep(0.0003)\n"});
+  ASSERT_TRUE(pin(rt.pid(), mine));
+  // Sleeps 3 ms, works 0.3 ms; over the 5 s after a 1.5 s warm-up, prints
+  // its wake-ups, how many were over 1 and 4 ms late, and the mean delay.
+  Child woken({"/usr/bin/python3", "-c",
+               "import time\n"
+               "start = time.monotonic() + 1.5\n"
+               "stop = start + 5\n"
+               "n = over1 = over4 = 0\n"
+               "total = 0.0\n"
+               "while True:\n"
+               "    t = time.monotonic()\n"
+               "    if t > stop: break\n"
+               "    time.sleep(0.003)\n"
+               "    late = time.monotonic() - t - 0.003\n"
+               "    if t > start:\n"
+               "        n += 1\n"
+               "        total += late\n"
+               "        over1 += late > 0.001\n"
+               "        over4 += late > 0.004\n"
+               "    w = time.monotonic() + 0.0003\n"
+               "    while time.monotonic() < w: pass\n"
+               "print(n, over1, over4, round(total / max(n, 1) * 1e6), flush=True)\n"},
+              lc.dir());
+  ASSERT_TRUE(pin(woken.pid(), mine));
+  std::this_thread::sleep_for(1500ms);
+  const auto rekicks = [&] {
+    return std::stoull("0" + status_field(d.status(), "stats", "", "owner_rekicks"));
+  };
+  const std::uint64_t rekicks0 = rekicks();
+  EXPECT_EQ(woken.wait(), 0) << woken.output();
+  std::this_thread::sleep_for(1s);  // a status refresh
+  const std::uint64_t n_rekicks = rekicks() - rekicks0;
+  unsigned long long wakeups = 0, over1 = 0, over4 = 0, mean_us = 0;
+  std::istringstream(woken.output()) >> wakeups >> over1 >> over4 >> mean_us;
+  std::printf("5 s: LC task woke %llu times, mean delay %llu us, %llu over 1 ms, %llu over 4 ms; "
+              "%llu kicks repeated; stats: %s\n",
+              wakeups, mean_us, over1, over4, static_cast<unsigned long long>(n_rekicks),
+              status_field(d.status(), "stats", "", "preempt_kicks").c_str());
+  EXPECT_EQ(sched_state(), "enabled") << d.output();
+  EXPECT_TRUE(be.alive());
+  EXPECT_TRUE(rt.alive());
+  ASSERT_GT(wakeups, 100u) << woken.output();
+  EXPECT_EQ(status_field(d.status(), "kairosd", "", "restarts"), "0") << d.output();
+  EXPECT_GT(n_rekicks, 0u) << "no kick for the owner was repeated after an RT run\n" << d.status();
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 

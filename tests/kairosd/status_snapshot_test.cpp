@@ -204,7 +204,7 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
            "tunables quantum_us=900 period_us=1000 source=kairos.ko\n",
            "stats enqueued=10 dispatched=9 direct=8 lc_enqueued=7 lc_fallback=6 "
            "preempt_kicks=5 guard_throttles=4 rescues=3 cpu_online=2 cpu_offline=1 grants=12 "
-           "revokes=11 guard_resumes=0 kthread_direct=0 slice_ends=0\n",
+           "revokes=11 guard_resumes=0 kthread_direct=0 slice_ends=0 owner_rekicks=0\n",
            "app id=1 cgroup=svc/memcached class=lc guaranteed=1 burstable=2 owned=2 cpus=1,3 "
            "queued=4 head_wait_us=25 dispatched=96 wait_avg_us=7 wait_max_us=80 wait_total_us=672 "
            "run_ms=3500 source=- wait_p50_le_us=2.048 wait_p99_le_us=inf\n",

@@ -102,6 +102,9 @@ struct kairos_sched_stats {
 					 * their CPU, not in the shared DSQ */
 	__kairos_u64 slice_ends;	/* LC slices ended by the scheduler for a
 					 * sibling waiting in the app's queue (v8) */
+	__kairos_u64 owner_rekicks;	/* kicks for an owner's work repeated when
+					 * ordinary work ran first: an RT task
+					 * held the CPU at the kick (v8) */
 };
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of

@@ -89,7 +89,8 @@ struct SchedCounters {
   std::uint64_t enqueued = 0, dispatched = 0, direct = 0, lc_enqueued = 0,
                 lc_fallback = 0, preempt_kicks = 0, guard_throttles = 0, rescues = 0,
                 cpu_online = 0, cpu_offline = 0, grants = 0, revokes = 0,
-                guard_resumes = 0, kthread_direct = 0, slice_ends = 0;
+                guard_resumes = 0, kthread_direct = 0, slice_ends = 0,
+                owner_rekicks = 0;
   bool operator==(const SchedCounters&) const = default;
 };
 
