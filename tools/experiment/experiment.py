@@ -199,7 +199,8 @@ class Runner:
             row[k] = r.get(k, "")
         row["be_cpu_ops_s"], row["be_stream_ops_s"] = bo["cpu"], bo["stream"]
         # Kairos' own view of the point: how often its guard held LC back.
-        for k in ("guard_throttles", "preempt_kicks", "lc_throttled_ms", "rescues", "lc_run_ms"):
+        for k in ("guard_throttles", "preempt_kicks", "slice_ends", "owner_rekicks",
+                  "lc_throttled_ms", "rescues", "lc_run_ms"):
             row[k] = (after[k] - before[k]) if k in after and k in before else ""
         # Kairos (sched_ext): mean wait of the LC tasks that queued in their
         # app's DSQ during the point.
@@ -218,8 +219,9 @@ class Runner:
             "stream %.1f ops/s | granted %s%s" % (
                 system.name, rnd, load, row["achieved"], row["p99_us"], row["errors"],
                 bo["cpu"], bo["stream"], row["granted_mean"] or "-",
-                (" | throttles %s rescues %s LC queue wait %s us"
-                 % (row["guard_throttles"], row["rescues"], row["lc_queue_wait_us"]))
+                (" | throttles %s rescues %s slice ends %s rekicks %s LC queue wait %s us"
+                 % (row["guard_throttles"], row["rescues"], row["slice_ends"],
+                    row["owner_rekicks"], row["lc_queue_wait_us"]))
                 if row["rescues"] != "" else "") +
             " | run-queue wait ms: LC %s ksoftirqd %s" % (row["lc_rq_wait_ms"],
                                                          row["ksoftirqd_wait_ms"]))

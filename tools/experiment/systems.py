@@ -164,6 +164,8 @@ class Kairos(System):
         kv = dict(f.split("=", 1) for f in m.group(0).split()[1:] if "=" in f)
         out = {"guard_throttles": int(kv.get("guard_throttles", 0)),
                "preempt_kicks": int(kv.get("preempt_kicks", 0)),
+               "slice_ends": int(kv.get("slice_ends", 0)),
+               "owner_rekicks": int(kv.get("owner_rekicks", 0)),
                "rescues": int(kv.get("rescues", 0))}
         # The LC app's queue: how many of its tasks waited in its DSQ, and
         # for how long in all (a stuck worker shows here and in rescues).
