@@ -356,7 +356,7 @@ TEST(SchedOwner, LcWorkKickedWhileAnRtTaskHoldsTheCpuRunsWhenItSleeps) {
   // when the spinner starts again (stats.owner_rekicks), or the LC task
   // waits for the tick. And the scheduler must stay attached: while it
   // re-enqueued the local DSQ at each RT preemption, the LC task's exit at
-  // the end had the kernel eject it ("reenqueue limit", 5 of 5 runs).
+  // the end had the kernel eject it ("reenqueue limit", 7 of 7 runs).
   // Judged by the mechanism; the LC task's wake-up delays are printed (the
   // emulated VM's speed sets them).
   OneCpuLcApp setup{"kt-rt", "900"};
