@@ -102,6 +102,7 @@ class AllocatorService::Loop {
       const bool runtime = w.area != nullptr && svc_.dev_ != nullptr;
       a.spec = {w.id, std::min(w.guaranteed, max), 0, runtime};
       a.spec.burstable = max - a.spec.guaranteed;
+      a.spec.allowed = w.allowed;
       if (auto err = alloc_->add_app(a.spec)) {
         svc_.log_("allocator: app " + std::to_string(w.id) + " not managed: " + *err);
         continue;

@@ -69,6 +69,7 @@ struct AllocatorApp {
   unsigned max_cores = 0;  // the annotation's "burstable": most cores held
   pid_t pid = 0;           // runtime process driven by the allocator, 0: none
   std::shared_ptr<const RuntimeAreaView> area;  // its queue-state area
+  std::vector<bool> allowed = {};  // CPUs its cgroup's cpuset allows; empty: any
   bool operator==(const AllocatorApp&) const = default;
 };
 

@@ -251,11 +251,16 @@ bool CoreAllocator::near_app(const App& app, CoreId c, Nanos now) const {
   return cs.last_app == app.spec.id && now - cs.released_at <= cfg_.recent_window_ns;
 }
 
+bool CoreAllocator::may_use(const App& app, CoreId c) {
+  const std::vector<bool>& a = app.spec.allowed;
+  return a.empty() || (c < a.size() && a[c]);
+}
+
 CoreId CoreAllocator::choose_free_core(const App& app, const PollInput& in) const {
   CoreId best = kNoCore;
   int best_rank = 4;
   for (CoreId c = 0; c < cores_.size(); ++c) {
-    if (!topo_.usable[c] || cores_[c].owner != kNoApp) continue;
+    if (!topo_.usable[c] || cores_[c].owner != kNoApp || !may_use(app, c)) continue;
     const bool idle = !in.cores[c].be_runnable;
     if (!idle && !cfg_.allow_preempt_be) continue;
     const bool near = near_app(app, c, in.now);
@@ -276,7 +281,7 @@ CoreId CoreAllocator::choose_victim_core(const App& app) const {
   bool best_near = false;
   for (CoreId c = 0; c < cores_.size(); ++c) {
     const AppId o = cores_[c].owner;
-    if (o == kNoApp || o == app.spec.id) continue;
+    if (o == kNoApp || o == app.spec.id || !may_use(app, c)) continue;
     const App* v = find_app(o);
     if (!v || v->held <= v->spec.guaranteed) continue;
     const unsigned burst = v->held - v->spec.guaranteed;

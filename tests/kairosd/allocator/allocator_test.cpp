@@ -604,6 +604,34 @@ TEST(Allocator, UnmodifiedAppGrantedOnBpfQueueAndReclaimedWhenIdle) {
   EXPECT_EQ(h.alloc->cores_held(A), 1u);
 }
 
+TEST(Allocator, OnlyCoresTheAppsCpusetAllowsAreGranted) {
+  // The app's threads may run on core 2 only (its cgroup's cpuset): its
+  // guaranteed core is core 2, and congestion brings no other core, free
+  // or taken from a bursting app.
+  Harness h(4);
+  h.unmodified_app(B, 0, 3);
+  h.bpf[B] = {1, h.now + 1};
+  h.poll();
+  h.bpf[B] = {3, h.now - 1};
+  for (int i = 0; i < 4; ++i) h.poll();
+  ASSERT_GE(h.alloc->cores_held(B), 2u);  // B bursts onto free cores
+  h.bpf[B] = {0, 0};
+  h.unmodified_app(A, 1, 2, {false, false, true, false});
+  h.poll();
+  auto g = h.grants();
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].app, A);
+  EXPECT_EQ(g[0].reason, Reason::kGuaranteed);
+  EXPECT_EQ(g[0].core, 2u);
+  EXPECT_EQ(h.alloc->owner(2), A);
+  h.bpf[A] = {3, h.now - 1};
+  for (int i = 0; i < 4; ++i) {
+    h.poll();
+    for (const auto& d : h.grants()) EXPECT_NE(d.app, A) << "core " << d.core;
+  }
+  EXPECT_EQ(h.alloc->cores_held(A), 1u);
+}
+
 TEST(Allocator, UnmodifiedAppHoldsGuaranteedCoresWhileIdle) {
   Harness h(4);
   h.unmodified_app(A, 1, 1);

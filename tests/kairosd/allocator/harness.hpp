@@ -28,8 +28,8 @@ struct Harness {
     kthreads[id].assign(nk, KthreadView{});
     ids.push_back(id);
   }
-  void unmodified_app(AppId id, unsigned g, unsigned b) {
-    auto err = alloc->add_app({id, g, b, false});
+  void unmodified_app(AppId id, unsigned g, unsigned b, std::vector<bool> allowed = {}) {
+    auto err = alloc->add_app({id, g, b, false, std::move(allowed)});
     ASSERT_FALSE(err) << *err;
     bpf[id] = AppQueueStat{};
     ids.push_back(id);

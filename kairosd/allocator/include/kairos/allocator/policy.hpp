@@ -101,6 +101,7 @@ class CoreAllocator {
   CoreId choose_victim_core(const App& app) const;
   int choose_kthread(const App& app, CoreId core) const;
   bool near_app(const App& app, CoreId c, Nanos now) const;
+  static bool may_use(const App& app, CoreId c);
   void revoke(CoreId c, Reason why, Nanos now, std::vector<Decision>& out);
   void assign(App& app, CoreId c, int kthread, Nanos now);
 

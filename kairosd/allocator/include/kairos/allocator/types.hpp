@@ -45,6 +45,10 @@ struct AppSpec {
   // Runtime apps expose per-kthread queue lines; unmodified apps expose a
   // BPF-side queue stat and have no kthreads.
   bool runtime = true;
+  // Cores the app's threads may run on (its cgroup's effective cpuset),
+  // indexed by core; empty: every core. A core outside it is never granted:
+  // the app would own a core it cannot use.
+  std::vector<bool> allowed = {};
 };
 
 // What the allocator reads of one runtime kthread at one poll (a consistent
