@@ -406,7 +406,9 @@ std::string exchange(RawClient& c, const std::string& batch, RawScript& split) {
     // Split at a random point, with a pause: requests across reads.
     const std::size_t at = split.pick(static_cast<std::uint32_t>(all.size()));
     c.send(all.substr(0, at));
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Long enough that the server reads the first part on its own: how
+    // memcached answers a bad line depends on where its reads end.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     c.send(all.substr(at));
   } else {
     c.send(all);
