@@ -87,22 +87,6 @@ void Daemon::sync_cores() {
   if (!alloc_->running()) alloc_->start(*sched_);
 }
 
-namespace {
-
-// The CPUs a cgroup's cpuset lets its threads run on (cpuset.cpus.effective),
-// one flag per CPU id < nr; empty (any CPU) where the cpuset controller is
-// not enabled for it.
-std::vector<bool> cpuset_cpus(const std::string& dir, unsigned nr) {
-  std::ifstream in(dir + "/cpuset.cpus.effective");
-  std::string text;
-  if (!in || !std::getline(in, text)) return {};
-  std::vector<bool> allowed(nr, false);
-  for (unsigned c : parse_cpu_list(text, nr)) allowed[c] = true;
-  return allowed;
-}
-
-}  // namespace
-
 void Daemon::sync_allocator() {
   std::set<std::string> lc;
   for (auto& [path, a] : apps_)
@@ -118,7 +102,10 @@ void Daemon::sync_allocator() {
     x.id = a.id;
     x.guaranteed = a.annotation.guaranteed;
     x.max_cores = a.annotation.burstable;
-    x.allowed = cpuset_cpus(opts_.cgroup_root + "/" + path, sched_->nr_cpus());
+    // The CPUs its cgroup's cpuset allows; empty (any) without the controller.
+    x.allowed = cpu_flags_from_file(opts_.cgroup_root + "/" + path + "/cpuset.cpus.effective",
+                                    sched_->nr_cpus())
+                    .value_or(std::vector<bool>{});
     // One runtime process per app is driven (the lowest pid); the app's
     // other threads are scheduled as an unmodified app's would be.
     for (const auto& r : found)

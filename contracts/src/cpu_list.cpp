@@ -50,13 +50,18 @@ std::vector<unsigned> parse_cpu_list(std::string_view text, unsigned limit) {
   return out;
 }
 
-std::vector<bool> online_cpus(unsigned nr_possible) {
-  std::ifstream in("/sys/devices/system/cpu/online");
+std::optional<std::vector<bool>> cpu_flags_from_file(const std::string& path, unsigned nr) {
+  std::ifstream in(path);
   std::string list;
-  if (!std::getline(in, list)) return std::vector<bool>(nr_possible, true);
-  std::vector<bool> on(nr_possible, false);
-  for (unsigned c : parse_cpu_list(list, nr_possible)) on[c] = true;
-  return on;
+  if (!std::getline(in, list)) return std::nullopt;
+  std::vector<bool> flags(nr, false);
+  for (unsigned c : parse_cpu_list(list, nr)) flags[c] = true;
+  return flags;
+}
+
+std::vector<bool> online_cpus(unsigned nr_possible) {
+  return cpu_flags_from_file("/sys/devices/system/cpu/online", nr_possible)
+      .value_or(std::vector<bool>(nr_possible, true));
 }
 
 unsigned possible_cpus() {

@@ -274,6 +274,12 @@ kairos::status::Histogram queue_delay(const std::string& cgroup) {
   return info && info->queue_delay ? *info->queue_delay : kairos::status::Histogram{};
 }
 
+// A counter of the scheduler's from kairosd's status "stats" line (0 when
+// absent).
+std::uint64_t sched_counter(const Kairosd& d, const std::string& key) {
+  return std::stoull("0" + status_field(d.status(), "stats", "", key));
+}
+
 // Waits in h longer than s seconds: the buckets whose lower bound is at least s.
 std::uint64_t waits_over(const kairos::status::Histogram& h, double s) {
   std::uint64_t n = 0;
@@ -311,14 +317,11 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
                "    while time.monotonic() < t: pass\n"},
               lc.dir());
   std::this_thread::sleep_for(1500ms);  // past a status refresh
-  const auto slice_ends = [&] {
-    return std::stoull("0" + status_field(d.status(), "stats", "", "slice_ends"));
-  };
   const auto h0 = queue_delay(lc.name());
-  const std::uint64_t ends0 = slice_ends();
+  const std::uint64_t ends0 = sched_counter(d, "slice_ends");
   std::this_thread::sleep_for(5s);
   const auto h1 = queue_delay(lc.name());
-  const std::uint64_t ends = slice_ends() - ends0;
+  const std::uint64_t ends = sched_counter(d, "slice_ends") - ends0;
   ASSERT_EQ(h0.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
   ASSERT_EQ(h1.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
   const std::uint64_t waits = h1.count() - h0.count(),
@@ -399,13 +402,10 @@ TEST(SchedOwner, LcWorkKickedWhileAnRtTaskHoldsTheCpuRunsWhenItSleeps) {
               lc.dir());
   ASSERT_TRUE(pin(woken.pid(), mine));
   std::this_thread::sleep_for(1500ms);
-  const auto rekicks = [&] {
-    return std::stoull("0" + status_field(d.status(), "stats", "", "owner_rekicks"));
-  };
-  const std::uint64_t rekicks0 = rekicks();
+  const std::uint64_t rekicks0 = sched_counter(d, "owner_rekicks");
   EXPECT_EQ(woken.wait(), 0) << woken.output();
   std::this_thread::sleep_for(1s);  // a status refresh
-  const std::uint64_t n_rekicks = rekicks() - rekicks0;
+  const std::uint64_t n_rekicks = sched_counter(d, "owner_rekicks") - rekicks0;
   unsigned long long wakeups = 0, over1 = 0, over4 = 0, mean_us = 0;
   std::istringstream(woken.output()) >> wakeups >> over1 >> over4 >> mean_us;
   std::printf("5 s: LC task woke %llu times, mean delay %llu us, %llu over 1 ms, %llu over 4 ms; "

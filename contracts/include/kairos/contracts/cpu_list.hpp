@@ -3,6 +3,8 @@
 // siblings) that kairosd and tools share.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -11,6 +13,10 @@ namespace kairos {
 // "0-1,4" -> {0, 1, 4}, in the order written; parts that are neither a
 // number nor a range are skipped, CPUs >= limit are dropped.
 std::vector<unsigned> parse_cpu_list(std::string_view text, unsigned limit);
+
+// One flag per CPU id < nr from the CPU list in the first line of a file
+// (sysfs, a cgroup's cpuset); nullopt when the file is unreadable.
+std::optional<std::vector<bool>> cpu_flags_from_file(const std::string& path, unsigned nr);
 
 // The online map (one flag per CPU id < nr_possible) from
 // /sys/devices/system/cpu/online; all online when that file is unreadable.
