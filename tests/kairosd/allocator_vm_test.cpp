@@ -32,12 +32,6 @@ std::vector<std::string> allocator_args() {
   return {"--allocator-low-power", "--poll-us", "50", "--scan-interval-ms", "20"};
 }
 
-long number_field(const std::string& status, const std::string& kind,
-                  const std::string& match, const std::string& key) {
-  const std::string v = status_field(status, kind, match, key);
-  return v.empty() ? -1 : std::stol(v);
-}
-
 std::string annotate(const std::string& cg, const char* g, const char* b) {
   std::string out;
   const int rc = kairosctl({"annotate", cg, "--class", "lc", "--guaranteed", g,
@@ -54,7 +48,7 @@ TEST(AllocatorVm, GrantsFollowTheLoadAndGoBackWhenIdle) {
   Kairosd d(allocator_args());
   ASSERT_TRUE(d.wait_ready()) << d.output();
   const std::string app = "cgroup=" + lc.name();
-  EXPECT_EQ(number_field(d.status(), "app", app, "owned"), 0) << d.status();
+  EXPECT_EQ(status_number(d.status(), "app", app, "owned"), 0) << d.status();
 
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   const auto be = spinners(ncpu);
@@ -72,19 +66,19 @@ TEST(AllocatorVm, GrantsFollowTheLoadAndGoBackWhenIdle) {
   ASSERT_TRUE(wait_for([&] {
     return status_field(d.status(), "runtime", "pid=" + pid, "kthreads") == "1";
   }, 10s)) << d.status() << d.output() << srv.output();
-  EXPECT_EQ(number_field(d.status(), "app", app, "owned"), 0)
+  EXPECT_EQ(status_number(d.status(), "app", app, "owned"), 0)
       << "an idle runtime app holds no core\n" << d.status();
 
   // Sample until the load phase is over (the server reports phase 1).
   long max_owned = 0, samples_owned = 0;
-  const long grants0 = number_field(d.status(), "allocator", "", "grants");
+  const long grants0 = status_number(d.status(), "allocator", "", "grants");
   ASSERT_TRUE(wait_for([&] {
-    const long o = number_field(d.status(), "app", app, "owned");
+    const long o = status_number(d.status(), "app", app, "owned");
     max_owned = std::max(max_owned, o);
     samples_owned += o > 0;
     return srv.output().find("phase 1 ") != std::string::npos || !srv.alive();
   }, 30s)) << srv.output();
-  const long grants1 = number_field(d.status(), "allocator", "", "grants");
+  const long grants1 = status_number(d.status(), "allocator", "", "grants");
   EXPECT_EQ(max_owned, 1) << "no core granted under load\n" << d.status();
   EXPECT_GT(grants1, grants0) << d.status();
 
@@ -93,20 +87,20 @@ TEST(AllocatorVm, GrantsFollowTheLoadAndGoBackWhenIdle) {
   // runtime's queue empty and its kthread parked, then one more scan.)
   ASSERT_TRUE(wait_for([&] {
     const std::string st = d.status();
-    return number_field(st, "app", app, "owned") == 0 &&
-           number_field(st, "runtime", "pid=" + pid, "queued") == 0 &&
-           number_field(st, "runtime", "pid=" + pid, "running") == 0;
+    return status_number(st, "app", app, "owned") == 0 &&
+           status_number(st, "runtime", "pid=" + pid, "queued") == 0 &&
+           status_number(st, "runtime", "pid=" + pid, "running") == 0;
   }, 10s)) << d.status();
   std::this_thread::sleep_for(300ms);
-  ASSERT_EQ(number_field(d.status(), "app", app, "owned"), 0) << d.status();
+  ASSERT_EQ(status_number(d.status(), "app", app, "owned"), 0) << d.status();
   const std::string idle_status = d.status();
-  const long grants2 = number_field(idle_status, "allocator", "", "grants");
+  const long grants2 = status_number(idle_status, "allocator", "", "grants");
   for (int i = 0; i < 50; ++i) {
     std::this_thread::sleep_for(20ms);
-    EXPECT_EQ(number_field(d.status(), "app", app, "owned"), 0) << d.status();
+    EXPECT_EQ(status_number(d.status(), "app", app, "owned"), 0) << d.status();
   }
   std::printf("status when idle again:\n%s", idle_status.c_str());
-  EXPECT_EQ(number_field(d.status(), "allocator", "", "grants"), grants2)
+  EXPECT_EQ(status_number(d.status(), "allocator", "", "grants"), grants2)
       << "grants while idle\n" << d.status();
 
   EXPECT_EQ(srv.wait(), 0) << srv.output();
@@ -134,14 +128,14 @@ TEST(AllocatorVm, UnmodifiedAppWithoutGuaranteeBurstsOnItsQueue) {
   Kairosd d(allocator_args());
   ASSERT_TRUE(d.wait_ready()) << d.output();
   const std::string app = "cgroup=" + lc.name();
-  EXPECT_EQ(number_field(d.status(), "app", app, "owned"), 0) << d.status();
+  EXPECT_EQ(status_number(d.status(), "app", app, "owned"), 0) << d.status();
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   const auto be = spinners(ncpu);
   auto work = std::make_unique<Child>(spinner(), lc.dir());
-  EXPECT_TRUE(wait_for([&] { return number_field(d.status(), "app", app, "owned") == 1; },
+  EXPECT_TRUE(wait_for([&] { return status_number(d.status(), "app", app, "owned") == 1; },
                        15s)) << "no burstable core for the queued app\n" << d.status();
   work.reset();  // the app's only thread is gone: its core must go back
-  EXPECT_TRUE(wait_for([&] { return number_field(d.status(), "app", app, "owned") == 0; },
+  EXPECT_TRUE(wait_for([&] { return status_number(d.status(), "app", app, "owned") == 0; },
                        15s)) << "the core was not reclaimed\n" << d.status();
   EXPECT_EQ(sched_state(), "enabled");
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
@@ -170,7 +164,7 @@ TEST(AllocatorVm, MalformedAndForeignAreasAreIgnored) {
   std::this_thread::sleep_for(300ms);
   EXPECT_TRUE(d.alive());
   EXPECT_EQ(status_field(d.status(), "allocator", "", "runtime_apps"), "0") << d.status();
-  EXPECT_EQ(number_field(d.status(), "app", "cgroup=" + lc.name(), "owned"), 0);
+  EXPECT_EQ(status_number(d.status(), "app", "cgroup=" + lc.name(), "owned"), 0);
   for (const auto& [f, why] : files) ::unlink(f.c_str());
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
@@ -182,7 +176,7 @@ TEST(AllocatorVm, NoAllocatorKeepsStaticGuaranteedCores) {
   Kairosd d({"--no-allocator"});
   ASSERT_TRUE(d.wait_ready()) << d.output();
   EXPECT_TRUE(wait_for([&] {
-    return number_field(d.status(), "app", "cgroup=" + lc.name(), "owned") == 1;
+    return status_number(d.status(), "app", "cgroup=" + lc.name(), "owned") == 1;
   }, 10s)) << d.status();
   EXPECT_EQ(d.status().find("allocator "), std::string::npos) << d.status();
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();

@@ -9,8 +9,8 @@
 // uthread and counts it as RX occupancy). The granted cores must go up
 // under load, every request must be answered, and the core must go back
 // when the load stops.
+#include "burstable_core_scene.hpp"
 #include "kmod_testlib.hpp"
-#include "sched_testlib.hpp"
 
 #include <unistd.h>
 
@@ -18,8 +18,6 @@
 
 #include <regex>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace {
 
@@ -28,34 +26,19 @@ using namespace kairos::schedtest;
 using kairos::kmodtest::ModuleScope;
 using namespace std::chrono_literals;
 
-long number_field(const std::string& status, const std::string& kind,
-                  const std::string& match, const std::string& key) {
-  const std::string v = status_field(status, kind, match, key);
-  return v.empty() ? -1 : std::stol(v);
-}
-
 TEST(TcpAllocatorVm, GrantedCoresFollowTcpLoad) {
   KernelLogGuard guard;
   ModuleScope mod;
   ASSERT_TRUE(mod.loaded());
-  ScratchCgroup lc{"ka-tcp"};
-  std::string out;
-  ASSERT_EQ(kairosctl({"annotate", lc.name(), "--class", "lc", "--guaranteed", "0",
-                       "--burstable", "1"},
-                      &out),
-            0)
-      << out;
-  Kairosd d({"--allocator-low-power", "--poll-us", "50", "--scan-interval-ms", "20"});
-  ASSERT_TRUE(d.wait_ready()) << d.output();
-  const std::string app = "cgroup=" + lc.name();
+  BurstableCoreScene scene{"ka-tcp"};
+  ASSERT_EQ(scene.error(), "");
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  const auto be = spinners(ncpu);
 
   // Pinned to the last CPU, as the spin server is: a kthread woken through
   // /dev/kairos runs on the CPU it parked on.
   Child srv({build_path("tests/runtime/tcp_vm_server"), "--kthreads", "1", "--first-cpu",
              std::to_string(ncpu - 1), "--service-us", "100"},
-            lc.dir());
+            scene.cgroup().dir());
   std::smatch m;
   std::string port;
   ASSERT_TRUE(wait_for([&] {
@@ -64,44 +47,30 @@ TEST(TcpAllocatorVm, GrantedCoresFollowTcpLoad) {
     port = m[1];
     return true;
   }, 10s)) << srv.output();
-  const std::string pid = std::to_string(srv.pid());
-  ASSERT_TRUE(wait_for([&] {
-    return status_field(d.status(), "runtime", "pid=" + pid, "kthreads") == "1";
-  }, 10s)) << d.status() << d.output() << srv.output();
   // Idle: the acceptor blocked, the kthread parked, no core held.
-  ASSERT_TRUE(wait_for([&] { return number_field(d.status(), "app", app, "owned") == 0; }, 10s))
-      << "an idle TCP server holds no core\n" << d.status();
+  ASSERT_TRUE(scene.runtime_found_idle(srv.pid(), 10s))
+      << scene.kairosd().status() << srv.output();
 
   // 400 gets/s over 4 connections for 4 s (open loop), then idle.
-  const long grants0 = number_field(d.status(), "allocator", "", "grants");
+  const long grants0 = scene.grants();
   Child load({build_path("tools/loadgen/kairos-loadgen"), "-P", "memcached", "-s",
               "127.0.0.1:" + port, "-r", "400", "-d", "4", "-c", "4", "-t", "1",
               "--get-ratio", "1", "--no-warmup", "--timeout", "3"});
-  long max_owned = 0, samples_owned = 0;
-  ASSERT_TRUE(wait_for([&] {
-    const long o = number_field(d.status(), "app", app, "owned");
-    max_owned = std::max(max_owned, o);
-    samples_owned += o > 0;
-    return !load.alive();
-  }, 60s)) << load.output();
+  const auto w = scene.watch_until_exit(load, 60s);
+  ASSERT_TRUE(w.load_exited) << load.output();
   const int load_rc = load.wait();
   const std::string lo = load.output();
   std::printf("%s", lo.c_str());
-  const long grants1 = number_field(d.status(), "allocator", "", "grants");
   EXPECT_EQ(load_rc, 0) << lo;
   std::smatch t;
   ASSERT_TRUE(std::regex_search(lo, t, std::regex("timeouts ([0-9]+)"))) << lo;
   EXPECT_EQ(t[1], "0") << "every request is answered\n" << lo;
-  EXPECT_EQ(max_owned, 1) << "no core granted under TCP load\n" << d.status();
-  EXPECT_GT(grants1, grants0) << d.status();
-  std::printf("under load, %ld samples saw the core granted\n", samples_owned);
+  EXPECT_EQ(w.max_owned, 1) << "no core granted under TCP load\n" << scene.kairosd().status();
+  EXPECT_GT(scene.grants(), grants0) << scene.kairosd().status();
+  std::printf("under load, %ld samples saw the core granted\n", w.samples_owned);
 
   // Idle again: the core goes back.
-  EXPECT_TRUE(wait_for([&] {
-    const std::string st = d.status();
-    return number_field(st, "app", app, "owned") == 0 &&
-           number_field(st, "runtime", "pid=" + pid, "running") == 0;
-  }, 15s)) << d.status();
+  EXPECT_TRUE(scene.back_to_idle(srv.pid(), 15s)) << scene.kairosd().status();
 
   EXPECT_EQ(srv.stop(SIGTERM), 0) << srv.output();
   const std::string so = srv.output();
@@ -110,7 +79,7 @@ TEST(TcpAllocatorVm, GrantedCoresFollowTcpLoad) {
   ASSERT_TRUE(std::regex_search(so, r, std::regex("requests=([0-9]+)"))) << so;
   EXPECT_GE(std::stol(r[1]), 1000) << "400/s for 4 s should reach the server\n" << so;
   EXPECT_EQ(sched_state(), "enabled");
-  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+  EXPECT_EQ(scene.kairosd().stop(SIGTERM), 0) << scene.kairosd().output();
 }
 
 }  // namespace

@@ -183,4 +183,10 @@ std::string status_field(const std::string& status, const std::string& kind,
   return "";
 }
 
+long status_number(const std::string& status, const std::string& kind,
+                   const std::string& match, const std::string& key) {
+  const std::string v = status_field(status, kind, match, key);
+  return v.empty() ? -1 : std::stol(v);
+}
+
 }  // namespace kairos::schedtest

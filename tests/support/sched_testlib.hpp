@@ -79,5 +79,8 @@ std::vector<unsigned long long> idle_ticks();
 // `match` (e.g. "cgroup=lc"); "" if absent.
 std::string status_field(const std::string& status, const std::string& kind,
                          const std::string& match, const std::string& key);
+// The same field as a number; -1 if absent.
+long status_number(const std::string& status, const std::string& kind,
+                   const std::string& match, const std::string& key);
 
 }  // namespace kairos::schedtest

@@ -2,6 +2,7 @@
 
 #include "kv_udp_frame.hpp"
 
+#include <kairos/abi/runtime_area.h>
 #include <kairos/packetio/backends.hpp>
 
 #include <unistd.h>
@@ -48,6 +49,12 @@ Server::Server(const ServerConfig& cfg)
 
   Config rc;
   rc.kthreads = cfg.threads;
+  rc.first_cpu = cfg.first_cpu;
+  if (cfg.allocator) {
+    rc.self_wake = false;
+    rc.park = ParkBackend::kDevKairos;  // throws clearly without the module
+    rc.shm_name = KAIROS_RUNTIME_AREA_SHM_PREFIX + std::to_string(getpid());
+  }
   rt_ = std::make_unique<Runtime>(rc);
   if (cfg.udp_port != 0) {
     auto ep = dp::Endpoint::parse(cfg.listen + ":" + std::to_string(cfg.udp_port));

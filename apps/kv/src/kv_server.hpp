@@ -38,6 +38,14 @@ struct ServerConfig {
   // device's queues (the kthreads own its AF_XDP sockets) instead of the
   // kernel UDP socket; needs a concrete -l address. Empty: kernel UDP.
   std::string udp_xdp_if;
+  // --allocator: kairosd's allocator decides when the kthreads run. The
+  // runtime publishes its queue-state area (/kairos-rt.<pid>, which
+  // kairosd finds), parks in kairos.ko and never wakes a kthread itself;
+  // only grants do. Needs the module and CAP_SYS_NICE. False: the kthreads
+  // wake each other (self_wake), as any libkairos program by default.
+  bool allocator = false;
+  // --first-cpu: pin kthread i to CPU (first_cpu + i) % ncpus; -1: unpinned.
+  int first_cpu = -1;
 };
 
 class Server {

@@ -63,6 +63,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--udp-xdp", cfg.udp_xdp_if,
                  "serve -U through direct AF_XDP on this device's queues (needs -l ADDR)");
+  app.add_flag("--allocator", cfg.allocator,
+               "let kairosd's allocator grant the kthreads cores (publishes "
+               "/kairos-rt.<pid>, parks in kairos.ko; needs the module and CAP_SYS_NICE)");
+  app.add_option("--first-cpu", cfg.first_cpu,
+                 "pin kthread i to CPU (N + i) mod the CPU count (default: unpinned)")
+      ->check(CLI::Range(0, 1023));
   auto* verbose = app.add_flag("-v,--verbose", "print errors and connection events");
   try {
     app.parse(argc, argv);
@@ -98,8 +104,9 @@ int main(int argc, char** argv) {
   try {
     kairos::kv::Server server(cfg);
     if (cfg.verbose)
-      std::fprintf(stderr, "kairos-kv: listening on %s tcp %u udp %u, %u kthreads\n",
-                   cfg.listen.c_str(), server.tcp_port(), cfg.udp_port, cfg.threads);
+      std::fprintf(stderr, "kairos-kv: listening on %s tcp %u udp %u, %u kthreads%s\n",
+                   cfg.listen.c_str(), server.tcp_port(), cfg.udp_port, cfg.threads,
+                   cfg.allocator ? ", allocator mode" : "");
     int sig = 0;
     sigwait(&stop_set, &sig);
     if (cfg.verbose) std::fprintf(stderr, "kairos-kv: signal %d, stopping\n", sig);

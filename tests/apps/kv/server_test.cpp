@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -29,6 +31,26 @@ TEST(KvServer, BadCommandLinesFailWithStatus) {
   EXPECT_EQ(exit_status("-t 0"), 2);          // CLI11: out of range
   EXPECT_EQ(exit_status("--bogus"), 2);
   EXPECT_EQ(exit_status("-l 999.1.1.1 -p 0"), 1);  // cannot listen
+  EXPECT_EQ(exit_status("--first-cpu 1024"), 2);
+  EXPECT_EQ(exit_status("--first-cpu -1"), 2);
+}
+
+// Without kairos.ko (the development host, a unit-test machine) the
+// allocator mode cannot park in the module: a clear error, exit 1. With
+// the module, vm.kv_allocator_vm_test runs it.
+TEST(KvServer, AllocatorModeWithoutTheModuleFailsClearly) {
+  if (access("/dev/kairos", F_OK) == 0) {
+    GTEST_SKIP() << "kairos.ko is loaded here; vm.kv_allocator_vm_test covers this mode";
+  }
+  const std::string cmd = std::string(KAIROS_KV_BIN) + " --allocator -p 0 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int st = pclose(p);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1) << out;
+  EXPECT_NE(out.find("kairos.ko is not loaded"), std::string::npos) << out;
 }
 
 TEST(KvServer, ConnectionLimit) {
