@@ -9,7 +9,10 @@ over UDP. Prints, per protocol:
   - throughput at the SLO: the highest offered rate of the sweep whose p99
     stays under the SLO with at least 99% of the requests answered;
   - p50/p99 at three fixed loads (25%, 50%, 75% of memcached's throughput
-    at the SLO).
+    at the SLO), with each server's CPU use (CPU-seconds per second);
+  - with --kv-spin-us 20,200: one kairos-kv per idle-spin setting;
+    --repeats N runs each fixed load N times (medians); --rates "" skips
+    the sweep.
 Timings on a shared machine are noisy: compare the ratios of one run.
 
   bench/kv/kv_bench.py --build build/rootfs --threads 1 --duration 3
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,8 +100,16 @@ class Veth:
             h.wait()
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process and its threads, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(args, server, proto, rate):
     port = server.tcp if proto == "tcp" else server.udp
+    cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         cmd = args.client_prefix + [
                args.loadgen, "-P", "memcached" if proto == "tcp" else "memcached-udp",
@@ -108,11 +120,13 @@ def load(args, server, proto, rate):
                "--json", f.name]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         r = json.load(open(f.name))
+    cpu = (cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
     lat = r["latency"]
     sched = r["counters"].get("scheduled", 0) or 1
     return {"offered": r["offered_rate"], "achieved": r["achieved_rate"],
             "p50": lat["p50_us"], "p99": lat["p99_us"],
-            "answered": r["counters"].get("completed", 0) / sched}
+            "answered": r["counters"].get("completed", 0) / sched,
+            "cpu": cpu}
 
 
 def main():
@@ -137,6 +151,12 @@ def main():
                     help="run the servers and the load generator in two namespaces "
                          "joined by a veth pair, kairos-kv's UDP over direct AF_XDP "
                          "(--udp-xdp), memcached's over the kernel (root)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs of each fixed load per server, interleaved; the "
+                         "figures printed are the medians")
+    ap.add_argument("--kv-spin-us", default="",
+                    help="comma-separated --spin-us values: one kairos-kv per value "
+                         "(default: one kairos-kv with the runtime's default)")
     ap.add_argument("--loads", default="",
                     help="the three fixed loads (default: 25/50/75%% of memcached's "
                          "throughput at the SLO)")
@@ -144,6 +164,12 @@ def main():
     args.loadgen = os.path.join(args.build, "tools/loadgen/kairos-loadgen")
     kv_bin = os.path.join(args.build, "apps/kv/kairos-kv")
     common = ["-t", str(args.threads), "-m", "1024", "-I", "1m"]
+    kv_variants = [("kairos-kv", [])]
+    if args.kv_spin_us:
+        kv_variants = [(f"kairos-kv spin {v}", ["--spin-us", v])
+                       for v in args.kv_spin_us.split(",")]
+    if args.udp_xdp and len(kv_variants) > 1:
+        ap.error("--udp-xdp takes one kairos-kv (one XDP program per device)")
     veth = Veth() if args.udp_xdp else None
     args.client_prefix = veth.client_prefix if veth else []
     servers = []
@@ -151,18 +177,20 @@ def main():
         if veth:
             servers.append(Server("memcached", ["memcached", "-u", "root"] + common, veth,
                                   (11311, 11313)))
-            servers.append(Server("kairos-kv", [kv_bin] + common + ["--udp-xdp", veth.sif],
-                                  veth, (11312, 11314)))
+            for i, (name, extra) in enumerate(kv_variants):
+                servers.append(Server(name, [kv_bin] + common + extra + ["--udp-xdp", veth.sif],
+                                      veth, (11320 + 2 * i, 11321 + 2 * i)))
         else:
             servers.append(Server("memcached", ["memcached", "-u", "root"] + common))
-            servers.append(Server("kairos-kv", [kv_bin] + common))
+            for name, extra in kv_variants:
+                servers.append(Server(name, [kv_bin] + common + extra))
     except Exception:
         for s in servers:
             s.stop()
         if veth:
             veth.close()
         raise
-    rates = [int(x) for x in args.rates.split(",")]
+    rates = [int(x) for x in args.rates.split(",") if x]  # "": no sweep
     try:
         for proto in args.protocols.split(","):
             idle = {s.name: load(args, s, proto, args.idle_rate) for s in servers}
@@ -188,21 +216,28 @@ def main():
             print(f"unloaded p50 at {args.idle_rate}/s: " + ", ".join(
                 f"{n} {idle[n]['p50']:.1f} us" for n in idle) +
                 f"; SLO p99 <= {slo:.1f} us")
-            m, k = best["memcached"], best["kairos-kv"]
-            print(f"throughput at SLO: memcached {m:.0f}/s, kairos-kv {k:.0f}/s, "
-                  f"ratio {k / m if m else float('nan'):.2f}")
-            print(f"{'load':>10} | {'memcached p50':>13} {'p99':>9} | "
-                  f"{'kairos-kv p50':>13} {'p99':>9} | p50 ratio")
+            m = best["memcached"]
+            print("throughput at SLO: " + ", ".join(
+                f"{n} {best[n]:.0f}/s" + (f" ({best[n] / m:.2f}x)" if m and i else "")
+                for i, n in enumerate(best)))
+            print(f"{'load':>10} | " + " | ".join(
+                f"{s.name + ' p50':>20} {'p99':>9} {'cpu':>5}" for s in servers) +
+                " | p50 ratios to memcached")
             if args.loads:
                 fixed = [int(x) for x in args.loads.split(",")]
             else:
                 fixed = [max(1000, int(m * f)) if m else args.idle_rate
                          for f in (0.25, 0.5, 0.75)]
             for rate in fixed:
-                rm = load(args, servers[0], proto, rate)
-                rk = load(args, servers[1], proto, rate)
-                print(f"{rate:>8}/s | {rm['p50']:>13.1f} {rm['p99']:>9.1f} | "
-                      f"{rk['p50']:>13.1f} {rk['p99']:>9.1f} | {rk['p50'] / rm['p50']:.2f}")
+                runs = [[] for _ in servers]
+                for _ in range(args.repeats):
+                    for i, s in enumerate(servers):
+                        runs[i].append(load(args, s, proto, rate))
+                rs = [{k: statistics.median(r[k] for r in rr) for k in ("p50", "p99", "cpu")}
+                      for rr in runs]
+                print(f"{rate:>8}/s | " + " | ".join(
+                    f"{r['p50']:>20.1f} {r['p99']:>9.1f} {100 * r['cpu']:>4.0f}%" for r in rs) +
+                    " | " + " ".join(f"{r['p50'] / rs[0]['p50']:.2f}" for r in rs[1:]))
             print("sweep (offered/s: achieved/s p50 p99 us, answered):")
             for n, pts in sweep.items():
                 print(f"  {n}: " + "; ".join(

@@ -50,6 +50,7 @@ Server::Server(const ServerConfig& cfg)
   Config rc;
   rc.kthreads = cfg.threads;
   rc.first_cpu = cfg.first_cpu;
+  if (cfg.spin_us >= 0) rc.spin_before_park = std::chrono::microseconds(cfg.spin_us);
   if (cfg.allocator) {
     rc.self_wake = false;
     rc.park = ParkBackend::kDevKairos;  // throws clearly without the module

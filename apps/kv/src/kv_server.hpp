@@ -44,6 +44,12 @@ struct ServerConfig {
   // only grants do. Needs the module and CAP_SYS_NICE. False: the kthreads
   // wake each other (self_wake), as any libkairos program by default.
   bool allocator = false;
+  // --spin-us: how long an idle kthread keeps polling for work (its
+  // connections, the other kthreads' queues) before it parks; -1: the
+  // runtime's default (Config::spin_before_park). Spinning longer answers
+  // a request that comes meanwhile without a wake-up, at the price of the
+  // CPU time spent polling.
+  long spin_us = -1;
   // --first-cpu: pin kthread i to CPU (first_cpu + i) % ncpus; -1: unpinned.
   int first_cpu = -1;
 };

@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
   app.add_flag("--allocator", cfg.allocator,
                "let kairosd's allocator grant the kthreads cores (publishes "
                "/kairos-rt.<pid>, parks in kairos.ko; needs the module and CAP_SYS_NICE)");
+  app.add_option("--spin-us", cfg.spin_us,
+                 "microseconds an idle kthread polls for work before it parks "
+                 "(default: libkairos's, 20)")
+      ->check(CLI::Range(0L, 1000000L));
   app.add_option("--first-cpu", cfg.first_cpu,
                  "pin kthread i to CPU (N + i) mod the CPU count (default: unpinned)")
       ->check(CLI::Range(0, 1023));

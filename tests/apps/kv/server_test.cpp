@@ -33,6 +33,9 @@ TEST(KvServer, BadCommandLinesFailWithStatus) {
   EXPECT_EQ(exit_status("-l 999.1.1.1 -p 0"), 1);  // cannot listen
   EXPECT_EQ(exit_status("--first-cpu 1024"), 2);
   EXPECT_EQ(exit_status("--first-cpu -1"), 2);
+  EXPECT_EQ(exit_status("--spin-us -1"), 2);
+  EXPECT_EQ(exit_status("--spin-us 1000001"), 2);
+  EXPECT_EQ(exit_status("--spin-us 2x"), 2);
 }
 
 // Without kairos.ko (the development host, a unit-test machine) the
