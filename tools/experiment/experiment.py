@@ -141,10 +141,19 @@ class Runner:
 
     # --- measurements --------------------------------------------------------------
     def measure_capacity(self):
-        """Closed loop against the service on its LC cores, alone."""
+        """Closed loop against the service on its LC cores: alone, or with
+        --capacity-beside-be while the BE work runs on the partition's BE
+        CPUs (where guest CPUs share fewer host cores, BE elsewhere slows
+        the LC cores too, and a load measured alone is more than it says)."""
         cgroups.create(LC_CG)
+        be = None
         try:
             cgroups.write(LC_CG, "cpuset.cpus", self.plan.lc_cpus)
+            if self.a.capacity_beside_be:
+                cgroups.create(BE_CG)
+                cgroups.write(BE_CG, "cpuset.cpus", self.plan.be_cpus)
+                be = workload.BestEffort(self.plan.nmeasured, 3600, BE_CG,
+                                         os.path.join(self.logdir, "be.capacity.log"))
             self.service = workload.Service(self.a.service, self.plan.service_threads, LC_CG,
                                             os.path.join(self.logdir, "capacity.log"))
             rates = []
@@ -156,9 +165,14 @@ class Runner:
                     raise RuntimeError("capacity run had %d failed requests" % r["errors"])
                 rates.append(r["achieved"])
         finally:
-            self.service.stop()
+            if be:
+                be.kill()
+            if self.service:
+                self.service.stop()
             self.service = None
             cgroups.remove(LC_CG)
+            if be:
+                cgroups.remove(BE_CG)
         log("capacity runs: %s requests/s" % ", ".join("%.0f" % x for x in rates))
         return statistics.median(rates)
 
@@ -175,6 +189,9 @@ class Runner:
             t0 = time.monotonic()
             sampler = Sampler(system, t0)
             sampler.start()
+            # (marks the window in the log, e.g. to line it up with samples
+            # taken outside the VM)
+            log("%-12s round %d load %3g%%: window starts" % (system.name, rnd, load))
             if load > 0:
                 lg = self.loadgen(tag)
                 r = lg.run(["-m", "open", "-r", "%.1f" % (self.capacity * load / 100.0),
@@ -289,8 +306,10 @@ class Runner:
                 log("%s capacity given: %.0f requests/s" % (self.a.service, self.capacity))
             else:
                 self.capacity = self.measure_capacity()
-                log("%s capacity on CPUs %s (closed loop): %.0f requests/s"
-                    % (self.a.service, self.plan.lc_cpus, self.capacity))
+                log("%s capacity on CPUs %s (closed loop%s): %.0f requests/s"
+                    % (self.a.service, self.plan.lc_cpus,
+                       ", BE on CPUs %s" % self.plan.be_cpus if self.a.capacity_beside_be
+                       else "", self.capacity))
             for rnd in range(1, self.a.rounds + 1):
                 order = names[rnd - 1:] + names[:rnd - 1]  # who goes first rotates
                 for n in order:
@@ -356,6 +375,10 @@ def main():
     p.add_argument("--capacity", type=float, default=0,
                    help="requests/s the loads are percentages of, instead of measuring it "
                         "(to compare runs across boots at the same offered rates)")
+    p.add_argument("--capacity-beside-be", action="store_true",
+                   help="measure the capacity while BE runs on the partition's BE CPUs "
+                        "(emulated VMs with more vCPUs than host cores: the LC cores "
+                        "slow down when the others are busy)")
     p.add_argument("--step", action="store_true", help="also the load-step run")
     p.add_argument("--step-low", type=float, default=5)
     p.add_argument("--step-high", type=float, default=80)

@@ -88,8 +88,10 @@ def write_all(r):
     p = r.plan
     with open(os.path.join(out, "meta.txt"), "w") as f:
         f.write("kernel %s, %d CPUs\n" % (platform.release(), os.cpu_count()))
-        f.write("service %s, %d threads, capacity %.0f requests/s on CPUs %s (closed loop)\n"
-                % (r.a.service, p.service_threads, r.capacity, p.lc_cpus))
+        f.write("service %s, %d threads, capacity %.0f requests/s on CPUs %s (closed loop, %s)\n"
+                % (r.a.service, p.service_threads, r.capacity, p.lc_cpus,
+                   "given" if r.a.capacity else
+                   "BE on CPUs %s" % p.be_cpus if r.a.capacity_beside_be else "alone"))
         f.write("CPUs: %s\n" % p.note)
         f.write("static partition: LC on %s, BE on %s; Kairos: guaranteed %d, burstable up to %d\n"
                 % (p.lc_cpus, p.be_cpus or "-", p.guaranteed, p.burstable))
