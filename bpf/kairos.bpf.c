@@ -120,6 +120,8 @@ struct task_ctx {
 	u32 queued_app;		/* app whose DSQ holds it, 0 if none */
 	u32 requeue;		/* stopped still runnable (slice over, yield):
 				 * the next enqueue is not a wakeup */
+	u32 queued_why;		/* KAIROS_LC_QUEUED_*: why it waits there */
+	u32 pad;
 };
 
 struct {
@@ -594,6 +596,7 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 {
 	struct kairos_app_stats *s;
 	enum pick_kind kind;
+	u32 why;
 	s32 cpu;
 
 	cpu = pick_owned_cpu(p, app, a, scx_bpf_task_cpu(p), &kind);
@@ -637,13 +640,20 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 				   enq_flags | SCX_ENQ_PREEMPT);
 		return true;
 	}
+	/* it waits in the app's queue: say why (kairos_running adds the wait) */
+	why = KAIROS_LC_QUEUED_UNOWNED;
+	if (requeue && kind == PICK_PREEMPT)
+		why = KAIROS_LC_QUEUED_REQUEUE;
 	if (cpu >= 0 && kind == PICK_BUSY) {
 		struct cpu_ctx *bc = cpu_ctx(cpu);
 		u64 now = bpf_ktime_get_ns();
 
+		why = KAIROS_LC_QUEUED_SIBLING;
 		/* throttled, running other work: back when the tokens are */
-		if (bc && bc->curr_app != app)
+		if (bc && bc->curr_app != app) {
+			why = KAIROS_LC_QUEUED_THROTTLED;
 			arm_resume(cpu, bc, now, 0);
+		}
 		/* a sibling runs there: it yields when its slice ends (this
 		 * task is not in the app's queue yet: it waits, say so) */
 		else if (bc && lc_slice_ended(bc, now))
@@ -653,6 +663,8 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 	}
 	tc->enq_at = bpf_ktime_get_ns();
 	tc->queued_app = app;
+	tc->queued_why = why;
+	__sync_fetch_and_add(&stats.lc_queued[why & (KAIROS_LC_QUEUED_REASONS - 1)], 1);
 	scx_bpf_dsq_insert(p, app_dsq(app), tunables.lc_slice_ns, enq_flags);
 	s = bpf_map_lookup_elem(&app_stats, &app);
 	if (s) {
@@ -971,6 +983,8 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 				s->wait_ns_max = wait;
 		}
 		record_wait(app, wait);
+		__sync_fetch_and_add(&stats.lc_queued_wait_ns[tc->queued_why &
+				     (KAIROS_LC_QUEUED_REASONS - 1)], wait);
 		update_queue_stats(app);
 	}
 	app = tc->app;

@@ -189,6 +189,23 @@ void scheduler(Writer& w, const Snapshot& s) {
       {"kairos_sched_owner_revokes_total", {c.revokes, "CPUs revoked in the scheduler's owner map."}},
   };
   for (const auto& [name, v] : counters) w.one(name, "counter", v.second, v.first);
+  // Why LC tasks waited in their app's queue instead of starting at once.
+  const std::pair<const char*, std::uint64_t LcQueuedReasons::*> reasons[] = {
+      {"sibling", &LcQueuedReasons::sibling},
+      {"throttled", &LcQueuedReasons::throttled},
+      {"requeue", &LcQueuedReasons::requeue},
+      {"unowned", &LcQueuedReasons::unowned}};
+  w.family("kairos_sched_lc_queued_total", "counter",
+           "LC tasks that waited in their app's queue, by reason: every owned CPU ran the app "
+           "(sibling), the guard held LC back (throttled), its slice had ended and something "
+           "came first (requeue), the app owned no CPU (unowned).");
+  for (const auto& [r, m] : reasons)
+    w.sample("kairos_sched_lc_queued_total", {{"reason", r}}, c.lc_queued.*m);
+  w.family("kairos_sched_lc_queued_wait_seconds_total", "counter",
+           "Time those LC tasks waited in their app's queue, by reason.");
+  for (const auto& [r, m] : reasons)
+    w.sample("kairos_sched_lc_queued_wait_seconds_total", {{"reason", r}},
+             seconds(c.lc_queued_wait_ns.*m));
   w.family("kairos_sched_cpu_hotplug_events_total", "counter", "CPU hotplug events seen.");
   w.sample("kairos_sched_cpu_hotplug_events_total", {{"event", "online"}}, c.cpu_online);
   w.sample("kairos_sched_cpu_hotplug_events_total", {{"event", "offline"}}, c.cpu_offline);

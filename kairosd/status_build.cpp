@@ -94,12 +94,16 @@ status::Snapshot Daemon::snapshot() const {
 
   if (sched_) {
     const kairos_sched_stats st = sched_->stats();
-    s.sched = status::SchedCounters{st.enqueued,      st.dispatched,      st.direct,
-                                    st.lc_enqueued,   st.lc_fallback,     st.preempt_kicks,
-                                    st.guard_throttles, st.rescues,       st.cpu_online,
-                                    st.cpu_offline,   st.grants,          st.revokes,
-                                    st.guard_resumes, st.kthread_direct, st.slice_ends,
-                                    st.owner_rekicks};
+    const auto reasons = [](const __kairos_u64 (&v)[KAIROS_LC_QUEUED_REASONS]) {
+      return status::LcQueuedReasons{v[KAIROS_LC_QUEUED_SIBLING], v[KAIROS_LC_QUEUED_THROTTLED],
+                                     v[KAIROS_LC_QUEUED_REQUEUE], v[KAIROS_LC_QUEUED_UNOWNED]};
+    };
+    s.sched = status::SchedCounters{
+        st.enqueued,       st.dispatched,     st.direct,           st.lc_enqueued,
+        st.lc_fallback,    st.preempt_kicks,  st.guard_throttles,  st.rescues,
+        st.cpu_online,     st.cpu_offline,    st.grants,           st.revokes,
+        st.guard_resumes,  st.kthread_direct, st.slice_ends,       st.owner_rekicks,
+        reasons(st.lc_queued), reasons(st.lc_queued_wait_ns)};
   }
 
   for (const auto& [path, a] : apps_) {

@@ -44,11 +44,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WatchInfo, mode, watched, events
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ClassInfo, attached, members, refused, capacity,
                                                 adopted, standing_down, stand_downs)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TunablesInfo, quantum_us, period_us, source)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LcQueuedReasons, sibling, throttled, requeue,
+                                                unowned)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SchedCounters, enqueued, dispatched, direct,
                                                 lc_enqueued, lc_fallback, preempt_kicks,
                                                 guard_throttles, rescues, cpu_online,
                                                 cpu_offline, grants, revokes, guard_resumes,
-                                                kthread_direct, slice_ends, owner_rekicks)
+                                                kthread_direct, slice_ends, owner_rekicks,
+                                                lc_queued, lc_queued_wait_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuntimeInfo, pid, kthreads, running, queued)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AppInfo, id, cgroup, cls, source, guaranteed, burstable,
                                                 owned, cpus, queued, head_wait_ns, enqueued,
@@ -154,6 +157,12 @@ std::string render_status_lines(const Snapshot& s) {
     << " grants=" << st.grants << " revokes=" << st.revokes
     << " guard_resumes=" << st.guard_resumes << " kthread_direct=" << st.kthread_direct
     << " slice_ends=" << st.slice_ends << " owner_rekicks=" << st.owner_rekicks << "\n";
+  // Why LC tasks waited in their app's queue, and for how long in all.
+  const LcQueuedReasons &n = st.lc_queued, &w = st.lc_queued_wait_ns;
+  o << "lc_queued sibling=" << n.sibling << " sibling_wait_us=" << w.sibling / 1000
+    << " throttled=" << n.throttled << " throttled_wait_us=" << w.throttled / 1000
+    << " requeue=" << n.requeue << " requeue_wait_us=" << w.requeue / 1000
+    << " unowned=" << n.unowned << " unowned_wait_us=" << w.unowned / 1000 << "\n";
   for (const AppInfo& a : s.apps)
     o << "app id=" << a.id << " cgroup=" << a.cgroup << " class=" << a.cls
       << " guaranteed=" << a.guaranteed << " burstable=" << a.burstable << " owned=" << a.owned

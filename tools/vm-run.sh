@@ -11,6 +11,10 @@ total=${KAIROS_VM_TIMEOUT:-2400}
 boot=${KAIROS_VM_BOOT_TIMEOUT:-300}
 cpus=${KAIROS_VM_CPUS:-2}
 mem=${KAIROS_VM_MEMORY:-2G}
+# KAIROS_VM_VERBOSE=1: the guest kernel's console (boot, oopses, panics)
+# goes to stderr beside the command's output.
+verbose=
+[ "${KAIROS_VM_VERBOSE:-0}" = 1 ] && verbose=--verbose
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rwdir) rwdir=$2; shift 2 ;;
@@ -64,7 +68,7 @@ case "$here/" in
 esac
 
 echo "vm-run: booting $rel ($cpus CPUs, $mem) to run: $cmd" >&2
-timeout -k 15 "$total" vng --run "$image" $accel --cpus "$cpus" --memory "$mem" \
+timeout -k 15 "$total" vng --run "$image" $accel $verbose --cpus "$cpus" --memory "$mem" \
 	"$@" --rwdir "$rwdir=$rwdir" --exec "$guest_cmd" </dev/null &
 vm=$!
 waited=0

@@ -280,6 +280,12 @@ std::uint64_t sched_counter(const Kairosd& d, const std::string& key) {
   return std::stoull("0" + status_field(d.status(), "stats", "", key));
 }
 
+// How many LC tasks waited in their app's queue for one reason (sibling,
+// throttled, requeue, unowned), from kairosd's status "lc_queued" line.
+std::uint64_t lc_queued(const Kairosd& d, const std::string& why) {
+  return std::stoull("0" + status_field(d.status(), "lc_queued", "", why));
+}
+
 // Waits in h longer than s seconds: the buckets whose lower bound is at least s.
 std::uint64_t waits_over(const kairos::status::Histogram& h, double s) {
   std::uint64_t n = 0;
@@ -318,10 +324,12 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
               lc.dir());
   std::this_thread::sleep_for(1500ms);  // past a status refresh
   const auto h0 = queue_delay(lc.name());
-  const std::uint64_t ends0 = sched_counter(d, "slice_ends");
+  const std::uint64_t ends0 = sched_counter(d, "slice_ends"),
+                      siblings0 = lc_queued(d, "sibling");
   std::this_thread::sleep_for(5s);
   const auto h1 = queue_delay(lc.name());
-  const std::uint64_t ends = sched_counter(d, "slice_ends") - ends0;
+  const std::uint64_t ends = sched_counter(d, "slice_ends") - ends0,
+                      siblings = lc_queued(d, "sibling") - siblings0;
   ASSERT_EQ(h0.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
   ASSERT_EQ(h1.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
   const std::uint64_t waits = h1.count() - h0.count(),
@@ -345,6 +353,8 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
   EXPECT_TRUE(woken.alive());
   ASSERT_GT(waits, 100u) << "the woken task never queued behind its sibling\n" << d.status();
   EXPECT_GT(ends * 4, waits) << "the scheduler left the sibling's slice to the tick\n" << d.status();
+  // the status says why they waited: behind their sibling, most of them
+  EXPECT_GT(siblings * 4, waits) << d.status();
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 
@@ -437,7 +447,9 @@ TEST(SchedOwner, BusyLcTaskKeepsTheGuardsShareOfItsOwnedCpu) {
   // get its CPU back when the turn ends, not at the next tick: a turn
   // that lasts until the next tick (4 ms at HZ=250) leaves LC about half
   // of its CPU instead of the guard's nine tenths. A share of CPU time,
-  // not a latency, so the emulated VM's speed does not enter it.
+  // not a latency, so the emulated VM's speed does not enter it. The
+  // status puts its waits in the app's queue down to those turns
+  // (lc_queued requeue), none to a sibling: it has none.
   OneCpuLcApp setup{"kt-busy", "900"};
   const std::string why = setup.start();
   ASSERT_TRUE(why.empty()) << why;
@@ -448,18 +460,25 @@ TEST(SchedOwner, BusyLcTaskKeepsTheGuardsShareOfItsOwnedCpu) {
   std::this_thread::sleep_for(1s);
   const auto t0 = std::chrono::steady_clock::now();
   const long long ns0 = run_ns(busy.pid());
+  const std::uint64_t requeues0 = lc_queued(d, "requeue");
   std::this_thread::sleep_for(4s);
   const long long ns = run_ns(busy.pid()) - ns0;
+  std::this_thread::sleep_for(300ms);  // past a status refresh
+  const std::uint64_t requeues = lc_queued(d, "requeue") - requeues0;
   const double wall =
       std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
   const double share = ns / wall;
-  std::printf("busy LC task: %.0f%% of its owned CPU over %.1f s (guard 900/1000)\n",
-              100 * share, wall / 1e9);
+  std::printf("busy LC task: %.0f%% of its owned CPU over %.1f s (guard 900/1000); %llu waits "
+              "after a shared turn\n",
+              100 * share, wall / 1e9, static_cast<unsigned long long>(requeues));
   EXPECT_EQ(sched_state(), "enabled") << d.output();
   EXPECT_TRUE(busy.alive());
   ASSERT_GE(ns0, 0);
   EXPECT_GT(share, 0.75) << "the owner lost its CPU to ordinary work for more than its turns\n"
                          << d.status();
+  EXPECT_GT(requeues, 100u) << "no shared turns, or their waits not put down to them\n"
+                            << d.status();
+  EXPECT_EQ(lc_queued(d, "sibling"), 0u) << "a lone LC task waited behind a sibling\n" << d.status();
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 

@@ -29,7 +29,8 @@ Snapshot sample() {
               123456789, 1700000000123};
   s.watch = {"inotify", 20, 7, 0, true, 3, 11};
   s.tunables = {900, 1000, "kairos.ko"};
-  s.sched = SchedCounters{10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 12, 11};
+  s.sched = SchedCounters{10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 12, 11, 0, 0, 0, 0,
+                          {40, 3, 2, 1}, {5'000'000, 2'500'000, 200'000, 999}};
   AppInfo lc;
   lc.id = 1;
   lc.cgroup = "svc/memcached";
@@ -205,6 +206,8 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
            "stats enqueued=10 dispatched=9 direct=8 lc_enqueued=7 lc_fallback=6 "
            "preempt_kicks=5 guard_throttles=4 rescues=3 cpu_online=2 cpu_offline=1 grants=12 "
            "revokes=11 guard_resumes=0 kthread_direct=0 slice_ends=0 owner_rekicks=0\n",
+           "lc_queued sibling=40 sibling_wait_us=5000 throttled=3 throttled_wait_us=2500 "
+           "requeue=2 requeue_wait_us=200 unowned=1 unowned_wait_us=0\n",
            "app id=1 cgroup=svc/memcached class=lc guaranteed=1 burstable=2 owned=2 cpus=1,3 "
            "queued=4 head_wait_us=25 dispatched=96 wait_avg_us=7 wait_max_us=80 wait_total_us=672 "
            "run_ms=3500 source=- wait_p50_le_us=2.048 wait_p99_le_us=inf\n",
@@ -307,6 +310,9 @@ TEST(Metrics, PrometheusTextHasTheSnapshotsValues) {
            "kairos_cpu_busy{cpu=\"2\"} 0\n",
            "kairos_cpu_guard_throttles_total{cpu=\"3\"} 30\n",
            "kairos_sched_guard_throttles_total 4\n",
+           "kairos_sched_lc_queued_total{reason=\"sibling\"} 40\n",
+           "kairos_sched_lc_queued_total{reason=\"unowned\"} 1\n",
+           "kairos_sched_lc_queued_wait_seconds_total{reason=\"throttled\"} 0.0025\n",
            "kairos_allocator_polls_total 1000\n",
            "kairos_allocator_poll_interval_seconds 5e-06\n",
            "# TYPE kairos_allocator_poll_duration_seconds histogram\n",

@@ -185,7 +185,7 @@ class Runner:
         try:
             time.sleep(1)
             before = system.counters()
-            waits0 = self.run_queue_waits()
+            waits0 = self.service_sched()
             t0 = time.monotonic()
             sampler = Sampler(system, t0)
             sampler.start()
@@ -202,7 +202,7 @@ class Runner:
                 r = {}
             samples = sampler.finish()
             after = system.counters()
-            waits1 = self.run_queue_waits()
+            waits1 = self.service_sched()
             bo = be.result(d + 30)
         finally:
             be.kill()
@@ -219,6 +219,14 @@ class Runner:
         for k in ("guard_throttles", "preempt_kicks", "slice_ends", "owner_rekicks",
                   "lc_throttled_ms", "rescues", "lc_run_ms"):
             row[k] = (after[k] - before[k]) if k in after and k in before else ""
+        # Kairos (sched_ext): why LC tasks queued in their app's DSQ (how
+        # many; ms waited in all)
+        for why in systems.LC_QUEUED_REASONS:
+            k, kw = "lc_queued_" + why, "lc_queued_%s_wait_us" % why
+            have = all(x in d for d in (before, after) for x in (k, kw))
+            row[k] = (after[k] - before[k]) if have else ""
+            row["lc_queued_%s_ms" % why] = (
+                "%.1f" % ((after[kw] - before[kw]) / 1000.0)) if have else ""
         # Kairos (sched_ext): mean wait of the LC tasks that queued in their
         # app's DSQ during the point.
         row["lc_queue_wait_us"] = ""
@@ -228,23 +236,31 @@ class Runner:
                                        if n > 0 else "0")
         # Who waited for a CPU during the point (every system alike):
         # the service's threads and the ksoftirqd threads, ms in all.
-        for k in ("lc_rq_wait_ms", "ksoftirqd_wait_ms"):
+        for k in ("lc_rq_wait_ms", "ksoftirqd_wait_ms", "lc_cpu_ms"):
             row[k] = "%.1f" % ((waits1[k] - waits0[k]) / 1e6)
+        # and how much CPU the service used, and in how many runs: CPU per
+        # request tells a slower service apart from one that waits longer
+        row["lc_runs"] = waits1["lc_runs"] - waits0["lc_runs"]
         row["granted_mean"] = ("%.2f" % statistics.mean(g for _, g in samples)) if samples else ""
         self.rows.append(row)
         log("%-12s round %d load %3g%%: achieved %s/s p99 %s us errors %s | BE cpu %.0f "
             "stream %.1f ops/s | granted %s%s" % (
                 system.name, rnd, load, row["achieved"], row["p99_us"], row["errors"],
                 bo["cpu"], bo["stream"], row["granted_mean"] or "-",
-                (" | throttles %s rescues %s slice ends %s rekicks %s LC queue wait %s us"
+                (" | throttles %s rescues %s slice ends %s rekicks %s LC queue wait %s us (%s)"
                  % (row["guard_throttles"], row["rescues"], row["slice_ends"],
-                    row["owner_rekicks"], row["lc_queue_wait_us"]))
+                    row["owner_rekicks"], row["lc_queue_wait_us"],
+                            " ".join("%s %s/%s ms" % (w, row["lc_queued_" + w],
+                                                      row["lc_queued_%s_ms" % w])
+                                     for w in systems.LC_QUEUED_REASONS)))
                 if row["rescues"] != "" else "") +
-            " | run-queue wait ms: LC %s ksoftirqd %s" % (row["lc_rq_wait_ms"],
-                                                         row["ksoftirqd_wait_ms"]))
+            " | run-queue wait ms: LC %s ksoftirqd %s | LC CPU %s ms in %d runs" % (
+                row["lc_rq_wait_ms"], row["ksoftirqd_wait_ms"], row["lc_cpu_ms"],
+                row["lc_runs"]))
 
-    def run_queue_waits(self):
-        return {"lc_rq_wait_ms": self.service.run_queue_wait_ns() if self.service else 0,
+    def service_sched(self):
+        run, wait, runs = self.service.sched_totals() if self.service else (0, 0, 0)
+        return {"lc_rq_wait_ms": wait, "lc_cpu_ms": run, "lc_runs": runs,
                 "ksoftirqd_wait_ms": workload.ksoftirqd_wait_ns()}
 
     def step(self, system):

@@ -46,6 +46,9 @@ def check_clean(where):
         raise RuntimeError("%s: not clean: %s" % (where, "; ".join(left)))
 
 
+# kairosd's reasons an LC task waited in its app's queue (status line lc_queued)
+LC_QUEUED_REASONS = ("sibling", "throttled", "requeue", "unowned")
+
 class System:
     name = ""
     label = ""
@@ -167,6 +170,13 @@ class Kairos(System):
                "slice_ends": int(kv.get("slice_ends", 0)),
                "owner_rekicks": int(kv.get("owner_rekicks", 0)),
                "rescues": int(kv.get("rescues", 0))}
+        # Why LC tasks waited in their app's queue, how many and how long.
+        m = re.search(r"^lc_queued .*$", read_status(), re.M)
+        if m:
+            kv = dict(f.split("=", 1) for f in m.group(0).split()[1:] if "=" in f)
+            for why in LC_QUEUED_REASONS:
+                out["lc_queued_" + why] = int(kv.get(why, 0))
+                out["lc_queued_%s_wait_us" % why] = int(kv.get(why + "_wait_us", 0))
         # The LC app's queue: how many of its tasks waited in its DSQ, and
         # for how long in all (a stuck worker shows here and in rescues).
         line = self._app_line(read_status())

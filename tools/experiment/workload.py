@@ -56,10 +56,14 @@ class Service:
     def threads(self):
         return [int(t) for t in os.listdir("/proc/%d/task" % self.proc.pid)]
 
-    def run_queue_wait_ns(self):
-        """Time the service's threads have waited runnable for a CPU
-        (schedstat's run_delay, summed)."""
-        return sum(run_delay_ns("/proc/%d/task/%d" % (self.proc.pid, t)) for t in self.threads())
+    def sched_totals(self):
+        """The service's threads' schedstat, summed: (ns run on a CPU, ns
+        waited runnable for one, times run)."""
+        tot = [0, 0, 0]
+        for t in self.threads():
+            for i, v in enumerate(schedstat("/proc/%d/task/%d" % (self.proc.pid, t))):
+                tot[i] += v
+        return tuple(tot)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -72,13 +76,20 @@ class Service:
         self.log.close()
 
 
-def run_delay_ns(proc_dir):
-    """run_delay of /proc/PID[/task/TID]: ns waited runnable, 0 if gone."""
+def schedstat(proc_dir):
+    """/proc/PID[/task/TID]/schedstat: (ns run, ns waited runnable, times
+    run); zeros if gone."""
     try:
         with open(proc_dir + "/schedstat") as f:
-            return int(f.read().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
+            run, wait, slices = (int(x) for x in f.read().split()[:3])
+            return run, wait, slices
+    except (OSError, ValueError):
+        return 0, 0, 0
+
+
+def run_delay_ns(proc_dir):
+    """run_delay of /proc/PID[/task/TID]: ns waited runnable, 0 if gone."""
+    return schedstat(proc_dir)[1]
 
 
 def ksoftirqd_wait_ns():

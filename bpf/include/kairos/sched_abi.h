@@ -40,7 +40,7 @@
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 8
+#define KAIROS_SCHED_ABI_VERSION 9
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
 #define KAIROS_EXIT_DUMP_LEN 32768	/* the kernel's debug dump (v7) */
@@ -82,6 +82,19 @@ typedef u64 __kairos_u64;
 typedef s64 __kairos_s64;
 #endif
 
+/*
+ * Why an LC task waited in its app's DSQ instead of starting on an owned
+ * CPU (v9): the index of kairos_sched_stats.lc_queued and
+ * .lc_queued_wait_ns.
+ */
+#define KAIROS_LC_QUEUED_SIBLING 0	/* every owned CPU it may use runs the app */
+#define KAIROS_LC_QUEUED_THROTTLED 1	/* the owned CPU's guard holds LC back */
+#define KAIROS_LC_QUEUED_REQUEUE 2	/* its slice ended (or it yielded) and a
+					 * sibling, ordinary work's turn or the
+					 * guard came first: no preemption */
+#define KAIROS_LC_QUEUED_UNOWNED 3	/* the app owns no CPU (no grant yet) */
+#define KAIROS_LC_QUEUED_REASONS 4
+
 /* Global counters of the scheduler. */
 struct kairos_sched_stats {
 	__kairos_u64 enqueued;		/* ops.enqueue calls */
@@ -105,6 +118,10 @@ struct kairos_sched_stats {
 	__kairos_u64 owner_rekicks;	/* kicks for an owner's work repeated when
 					 * ordinary work ran first: an RT task
 					 * held the CPU at the kick (v8) */
+	__kairos_u64 lc_queued[KAIROS_LC_QUEUED_REASONS];	/* LC tasks that
+					 * waited in their app's DSQ, by reason (v9) */
+	__kairos_u64 lc_queued_wait_ns[KAIROS_LC_QUEUED_REASONS]; /* and how
+					 * long, in all, until they ran (v9) */
 };
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of

@@ -73,6 +73,7 @@ class RunQueueWait(unittest.TestCase):
             with open(os.path.join(d, "schedstat"), "w") as f:
                 f.write("123456 789000 42\n")
             self.assertEqual(workload.run_delay_ns(d), 789000)
+            self.assertEqual(workload.schedstat(d), (123456, 789000, 42))
 
     def test_a_gone_or_malformed_task_counts_zero(self):
         with tempfile.TemporaryDirectory() as d:
@@ -80,6 +81,7 @@ class RunQueueWait(unittest.TestCase):
             with open(os.path.join(d, "schedstat"), "w") as f:
                 f.write("garbage\n")
             self.assertEqual(workload.run_delay_ns(d), 0)
+            self.assertEqual(workload.schedstat(d), (0, 0, 0))
 
     def test_own_process(self):
         self.assertGreaterEqual(workload.run_delay_ns("/proc/self"), 0)

@@ -84,6 +84,12 @@ struct TunablesInfo {
   bool operator==(const TunablesInfo&) const = default;
 };
 
+// Per reason an LC task waited in its app's queue (KAIROS_LC_QUEUED_*).
+struct LcQueuedReasons {
+  std::uint64_t sibling = 0, throttled = 0, requeue = 0, unowned = 0;
+  bool operator==(const LcQueuedReasons&) const = default;
+};
+
 // The sched_ext scheduler's global counters (struct kairos_sched_stats).
 struct SchedCounters {
   std::uint64_t enqueued = 0, dispatched = 0, direct = 0, lc_enqueued = 0,
@@ -91,6 +97,7 @@ struct SchedCounters {
                 cpu_online = 0, cpu_offline = 0, grants = 0, revokes = 0,
                 guard_resumes = 0, kthread_direct = 0, slice_ends = 0,
                 owner_rekicks = 0;
+  LcQueuedReasons lc_queued, lc_queued_wait_ns;  // how many waited, how long in all
   bool operator==(const SchedCounters&) const = default;
 };
 
