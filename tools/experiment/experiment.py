@@ -42,6 +42,7 @@ class Plan:
         cpus = sorted(cpus)
         n = len(cpus)
         self.guard = None  # (quantum_us, period_us) for kairos.ko, or its default
+        self.lc_slice_us = None  # kairosd --lc-slice-us for Kairos (sched_ext), or its default
         if n >= 4:
             g = max(1, n // 4)
             self.gen, measured = cpus[n - g:], cpus[:n - g]
@@ -405,6 +406,9 @@ def main():
                         "the LC app is guaranteed its cores, and 500/1000 caps LC at half "
                         "of each while BE waits (memcached at 50%% of its capacity needs "
                         "about that much of its core)")
+    p.add_argument("--lc-slice-us", type=int, default=None,
+                   help="kairosd's --lc-slice-us for Kairos (sched_ext): the LC tasks' "
+                        "time slice (default: kairosd's, 500 us)")
     p.add_argument("--kairos-guaranteed", type=int, default=None,
                    help="guaranteed cores of the LC app under Kairos (default: the static "
                         "partition's LC cores; 0 lets the allocator grant every core)")
@@ -435,6 +439,8 @@ def main():
         except ValueError:
             p.error("--guard wants QUANTUM_US/PERIOD_US with 0 < QUANTUM_US <= PERIOD_US, "
                     "got '%s'" % a.guard)
+    if a.lc_slice_us is not None and not 50 <= a.lc_slice_us <= 100000:
+        p.error("--lc-slice-us wants 50..100000 (kairosd's range), got %d" % a.lc_slice_us)
     if os.geteuid() != 0:
         p.error("needs root (cgroups, kairos.ko, SCHED_FIFO)")
     b = Build(a.build)
@@ -443,6 +449,7 @@ def main():
             p.error("%s is not built (tools/dev build)" % f)
     r = Runner(a)
     r.plan.guard = guard
+    r.plan.lc_slice_us = a.lc_slice_us
     if a.kairos_guaranteed is not None:
         if not 0 <= a.kairos_guaranteed <= r.plan.burstable:
             p.error("--kairos-guaranteed wants 0..%d here" % r.plan.burstable)

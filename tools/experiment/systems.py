@@ -120,8 +120,10 @@ class Kairos(System):
                        check=True, stdout=subprocess.DEVNULL)
         self.log_path = os.path.join(self.logdir, "kairosd.%s.log" % self.name)
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([self.build.kairosd, "--backend", self.backend],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        args = [self.build.kairosd, "--backend", self.backend]
+        if self.backend == "sched_ext" and getattr(self.plan, "lc_slice_us", None):
+            args += ["--lc-slice-us", str(self.plan.lc_slice_us)]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait(lambda st: ("backend=%s" % self.backend) in st and self._ready(st),
                    "kairosd did not take over")
 
