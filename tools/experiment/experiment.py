@@ -251,9 +251,9 @@ class Runner:
                 (" | throttles %s rescues %s slice ends %s rekicks %s LC queue wait %s us (%s)"
                  % (row["guard_throttles"], row["rescues"], row["slice_ends"],
                     row["owner_rekicks"], row["lc_queue_wait_us"],
-                            " ".join("%s %s/%s ms" % (w, row["lc_queued_" + w],
-                                                      row["lc_queued_%s_ms" % w])
-                                     for w in systems.LC_QUEUED_REASONS)))
+                    " ".join("%s %s/%s ms" % (w, row["lc_queued_" + w],
+                                              row["lc_queued_%s_ms" % w])
+                             for w in systems.LC_QUEUED_REASONS)))
                 if row["rescues"] != "" else "") +
             " | run-queue wait ms: LC %s ksoftirqd %s | LC CPU %s ms in %d runs" % (
                 row["lc_rq_wait_ms"], row["ksoftirqd_wait_ms"], row["lc_cpu_ms"],

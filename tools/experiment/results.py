@@ -99,7 +99,7 @@ def write_all(r):
                 % (p.nmeasured, p.nmeasured, r.a.duration, r.a.rounds))
         f.write("Kairos guard: %s\n" % ("%d us per %d us" % p.guard if p.guard
                                           else "kairos.ko's default"))
-        if getattr(p, "lc_slice_us", None):
+        if p.lc_slice_us:
             f.write("Kairos (sched_ext) LC slice: %d us\n" % p.lc_slice_us)
         if getattr(r, "best_baseline", None):
             f.write("load step: kairos and %s (lowest median LC p99 of the baselines)\n"

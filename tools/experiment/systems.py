@@ -49,6 +49,12 @@ def check_clean(where):
 # kairosd's reasons an LC task waited in its app's queue (status line lc_queued)
 LC_QUEUED_REASONS = ("sibling", "throttled", "requeue", "unowned")
 
+
+def line_fields(line):
+    """The key=value fields of one line of kairosd's status file."""
+    return dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+
+
 class System:
     name = ""
     label = ""
@@ -121,7 +127,7 @@ class Kairos(System):
         self.log_path = os.path.join(self.logdir, "kairosd.%s.log" % self.name)
         self.log = open(self.log_path, "a")
         args = [self.build.kairosd, "--backend", self.backend]
-        if self.backend == "sched_ext" and getattr(self.plan, "lc_slice_us", None):
+        if self.backend == "sched_ext" and self.plan.lc_slice_us:
             args += ["--lc-slice-us", str(self.plan.lc_slice_us)]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait(lambda st: ("backend=%s" % self.backend) in st and self._ready(st),
@@ -163,27 +169,28 @@ class Kairos(System):
         return int(re.search(r" owned=(\d+)", line).group(1)) if line else None
 
     def counters(self):
-        m = re.search(r"^stats .*$", read_status(), re.M)
+        st = read_status()  # one snapshot: every figure below from the same one
+        m = re.search(r"^stats .*$", st, re.M)
         if not m:
             return {}
-        kv = dict(f.split("=", 1) for f in m.group(0).split()[1:] if "=" in f)
+        kv = line_fields(m.group(0))
         out = {"guard_throttles": int(kv.get("guard_throttles", 0)),
                "preempt_kicks": int(kv.get("preempt_kicks", 0)),
                "slice_ends": int(kv.get("slice_ends", 0)),
                "owner_rekicks": int(kv.get("owner_rekicks", 0)),
                "rescues": int(kv.get("rescues", 0))}
         # Why LC tasks waited in their app's queue, how many and how long.
-        m = re.search(r"^lc_queued .*$", read_status(), re.M)
+        m = re.search(r"^lc_queued .*$", st, re.M)
         if m:
-            kv = dict(f.split("=", 1) for f in m.group(0).split()[1:] if "=" in f)
+            kv = line_fields(m.group(0))
             for why in LC_QUEUED_REASONS:
                 out["lc_queued_" + why] = int(kv.get(why, 0))
                 out["lc_queued_%s_wait_us" % why] = int(kv.get(why + "_wait_us", 0))
         # The LC app's queue: how many of its tasks waited in its DSQ, and
         # for how long in all (a stuck worker shows here and in rescues).
-        line = self._app_line(read_status())
+        line = self._app_line(st)
         if line:
-            app = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+            app = line_fields(line)
             if "wait_total_us" in app:
                 out["lc_waits"] = int(app.get("dispatched", 0))
                 out["lc_wait_us"] = int(app["wait_total_us"])
