@@ -86,6 +86,10 @@ def record(a):
 
 
 def report(a):
+    for name in ("vcpu.csv", "output.log"):
+        if not os.path.isfile(os.path.join(a.dir, name)):
+            sys.exit("vcpu_host_trace: no recording in %s (%s missing; see record)"
+                     % (a.dir, name))
     samples = {}
     with open(os.path.join(a.dir, "vcpu.csv")) as f:
         for r in csv.DictReader(f):

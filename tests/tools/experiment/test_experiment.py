@@ -1,5 +1,6 @@
 """Unit tests of the experiment runner's pure parts: the CPU plan, the
-loadgen result check, stress-ng parsing, BE normalisation and ratios."""
+loadgen result check, stress-ng parsing, BE normalisation and ratios, and
+vcpu_host_trace.py's report."""
 
 import json
 import os
@@ -140,3 +141,43 @@ class Summaries(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class VcpuHostTrace(unittest.TestCase):
+    """vcpu_host_trace.py's report from recorded files, and its bad input."""
+
+    TOOL = os.path.join(os.path.dirname(workload.__file__), "vcpu_host_trace.py")
+
+    def run_tool(self, *args):
+        import subprocess
+        import sys
+        return subprocess.run([sys.executable, self.TOOL, *args], capture_output=True,
+                              text=True, timeout=30)
+
+    def test_report_per_window(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "vcpu.csv"), "w") as f:
+                f.write("t,vcpu,run_ns,wait_ns,slices\n"
+                        "10.0,0,0,0,0\n14.0,0,2000000000,1000000000,100\n")
+            with open(os.path.join(d, "output.log"), "w") as f:
+                f.write("10.0 experiment: kairos       round 1 load  25%: window starts\n")
+            r = self.run_tool("report", d, "--window", "4")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # 2 s run and 1 s waited of 4 s; 1 s over 100 times scheduled
+            self.assertIn("kairos   r1   25% | cpu0  50/ 25% 10.00 ms", r.stdout)
+
+    def test_bad_input_is_a_clear_error(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = self.run_tool("record", d)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("needs a command", r.stderr)
+            with open(os.path.join(d, "vcpu.csv"), "w") as f:
+                f.write("t,vcpu,run_ns,wait_ns,slices\n")
+            with open(os.path.join(d, "output.log"), "w") as f:
+                f.write("1.0 no windows here\n")
+            r = self.run_tool("report", d)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("no marked windows or no samples", r.stderr)
+            r = self.run_tool("report", os.path.join(d, "absent"))
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("no recording", r.stderr)
