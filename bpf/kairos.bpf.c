@@ -103,6 +103,11 @@ struct cpu_ctx {
 	u64 refill_at;		/* when budget was last refilled */
 	u64 shared_at;		/* when this CPU last ran ordinary work or
 				 * found the shared DSQ empty */
+	u64 grant_at;		/* when it was granted, until a task of
+				 * grant_app queued before that runs here
+				 * (grant latency; 0: none pending) */
+	u32 grant_app;
+	u32 pad;
 };
 
 struct {
@@ -933,19 +938,12 @@ static void publish_cpu_state(s32 cpu, u32 busy, u32 app)
  * within [0, BUCKETS - 1]. */
 static u32 wait_bucket(u64 ns)
 {
-	u64 v;
-	u32 b = 0;
+	u32 b;
 
 	if (ns <= (1ULL << KAIROS_WAIT_HIST_MIN_SHIFT))
 		return 0;
-	v = (ns - 1) >> KAIROS_WAIT_HIST_MIN_SHIFT;	/* >= 1 */
-	if (v >> 32) { b += 32; v >>= 32; }
-	if (v >> 16) { b += 16; v >>= 16; }
-	if (v >> 8) { b += 8; v >>= 8; }
-	if (v >> 4) { b += 4; v >>= 4; }
-	if (v >> 2) { b += 2; v >>= 2; }
-	if (v >> 1) { b += 1; }
-	b += 1;		/* the bit length of v */
+	/* the bit length of (ns - 1) >> MIN_SHIFT, which is >= 1 */
+	b = kairos_top_bit((ns - 1) >> KAIROS_WAIT_HIST_MIN_SHIFT) + 1;
 	return b < KAIROS_WAIT_HIST_BUCKETS ? b : KAIROS_WAIT_HIST_BUCKETS - 1;
 }
 
@@ -957,6 +955,41 @@ static void record_wait(u32 app, u64 wait)
 	/* this CPU's copy: no other writer while the callback runs */
 	if (h && b < KAIROS_WAIT_HIST_BUCKETS)
 		h->count[b]++;
+}
+
+static void record_grant(struct kairos_grant_hist *h, u64 ns)
+{
+	u32 b = kairos_grant_bucket(ns);
+
+	if (b < KAIROS_GRANT_HIST_BUCKETS)
+		__sync_fetch_and_add(&h->count[b], 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+}
+
+/*
+ * A task of app, queued since enq_at, starts on cpu at now: if cpu was
+ * granted to app after the task was queued, this run is what the grant was
+ * for. Taken with a compare-and-swap: a revoke racing with it ends the
+ * grant only once. A global function, so the verifier checks it once on
+ * its own: inlined, its comparisons would split every later path of
+ * kairos_running in two.
+ */
+__noinline int kairos_grant_served(u32 cpu, u32 app, u64 enq_at, u64 now)
+{
+	struct cpu_ctx *c = cpu_ctx(cpu);
+	u64 at;
+
+	if (!c)
+		return 0;
+	at = c->grant_at;
+	if (!at || c->grant_app != app || enq_at > at || now < at)
+		return 0;
+	if (__sync_val_compare_and_swap(&c->grant_at, at, 0) != at)
+		return 0;
+	__sync_fetch_and_add(&stats.grants_run, 1);
+	record_grant(&stats.grant_kick_run, now - at);
+	record_grant(&stats.grant_queued_run, now - enq_at);
+	return 1;
 }
 
 void KAIROS_OPS(kairos_running, struct task_struct *p)
@@ -976,6 +1009,7 @@ void KAIROS_OPS(kairos_running, struct task_struct *p)
 		u64 wait = now - tc->enq_at;
 
 		tc->queued_app = 0;
+		kairos_grant_served(scx_bpf_task_cpu(p), app, tc->enq_at, now);
 		if (s) {
 			__sync_fetch_and_add(&s->dispatched, 1);
 			__sync_fetch_and_add(&s->wait_ns_total, wait);
@@ -1099,6 +1133,15 @@ s32 KAIROS_OPS(kairos_init_task, struct task_struct *p,
 	return 0;
 }
 
+/* A grant of cpu whose latency is still unmeasured ends (revoked). */
+static void end_pending_grant(u32 cpu)
+{
+	struct cpu_ctx *c = cpu_ctx(cpu);
+
+	if (c && __sync_lock_test_and_set(&c->grant_at, 0))
+		__sync_fetch_and_add(&stats.grants_unmatched, 1);
+}
+
 /*
  * Drops the CPU from its owner; kairosd re-plans on the next scan. The
  * owner is taken with an exchange, so of two racing revokes (cpu_offline
@@ -1115,6 +1158,7 @@ static void revoke_cpu(u32 cpu)
 	old = __sync_lock_test_and_set(o, 0);
 	if (!old)
 		return;
+	end_pending_grant(cpu);
 	a = bpf_map_lookup_elem(&apps, &old);
 	if (a && cpu < KAIROS_SCHED_MAX_CPUS) {
 		__sync_fetch_and_and(&a->owned[cpu_word(cpu)],
@@ -1212,6 +1256,7 @@ int kairos_set_owner(struct kairos_owner_req *req)
 {
 	u32 cpu = req->cpu, app = req->app;
 	struct kairos_app *a;
+	struct cpu_ctx *c;
 	u32 *o;
 
 	if (cpu >= nr_cpus || cpu >= KAIROS_SCHED_MAX_CPUS || app >= KAIROS_MAX_APPS)
@@ -1246,6 +1291,13 @@ int kairos_set_owner(struct kairos_owner_req *req)
 		return -ENODEV;
 	}
 	__sync_fetch_and_add(&stats.grants, 1);
+	c = cpu_ctx(cpu);
+	if (c) {
+		/* the app first, then the stamp (a full barrier): a reader
+		 * that sees the stamp sees its app */
+		c->grant_app = app;
+		__sync_lock_test_and_set(&c->grant_at, bpf_ktime_get_ns());
+	}
 	kick_for_owner(cpu);
 	return 0;
 }
@@ -1258,8 +1310,9 @@ int kairos_set_owner(struct kairos_owner_req *req)
 SEC("syscall")
 int kairos_set_class(struct kairos_class_req *req)
 {
-	u32 app = req->app, cls = req->cls, cpu;
+	u32 app = req->app, cls = req->cls;
 	struct kairos_app *a;
+	u64 cpu;	/* not the map key: a u32 on the stack loses its bounds */
 
 	if (!app || app >= KAIROS_MAX_APPS || cls > KAIROS_CLASS_BE)
 		return -EINVAL;
@@ -1270,11 +1323,12 @@ int kairos_set_class(struct kairos_class_req *req)
 	if (cls == KAIROS_CLASS_LC)
 		return 0;
 	for (cpu = 0; cpu < KAIROS_SCHED_MAX_CPUS && cpu < nr_cpus; cpu++) {
-		u32 *o = bpf_map_lookup_elem(&cpu_owner, &cpu);
+		u32 key = cpu;
+		u32 *o = bpf_map_lookup_elem(&cpu_owner, &key);
 
 		if (o && *o == app) {
-			revoke_cpu(cpu);
-			scx_bpf_kick_cpu(cpu, 0);
+			revoke_cpu(key);
+			scx_bpf_kick_cpu(key, 0);
 		}
 	}
 	return 0;

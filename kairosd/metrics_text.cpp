@@ -206,6 +206,16 @@ void scheduler(Writer& w, const Snapshot& s) {
   for (const auto& [r, m] : reasons)
     w.sample("kairos_sched_lc_queued_wait_seconds_total", {{"reason", r}},
              seconds(c.lc_queued_wait_ns.*m));
+  w.one("kairos_sched_grants_run_total", "counter",
+        "Grants on which a task of the app, queued before the grant, then ran.", c.grants_run);
+  w.one("kairos_sched_grants_unmatched_total", "counter",
+        "Grants that ended before such a task ran there.", c.grants_unmatched);
+  w.histogram("kairos_sched_grant_kick_to_run_seconds",
+              "From a grant (owner set, CPU kicked) to the app's queued task running there.",
+              {{{}, &c.grant_kick_run}});
+  w.histogram("kairos_sched_grant_queued_to_run_seconds",
+              "From that task's enqueue in its app's queue to its run on the granted CPU.",
+              {{{}, &c.grant_queued_run}});
   w.family("kairos_sched_cpu_hotplug_events_total", "counter", "CPU hotplug events seen.");
   w.sample("kairos_sched_cpu_hotplug_events_total", {{"event", "online"}}, c.cpu_online);
   w.sample("kairos_sched_cpu_hotplug_events_total", {{"event", "offline"}}, c.cpu_offline);

@@ -3,6 +3,7 @@
 // (status_snapshot.hpp). Runs on the daemon's thread; reads what the
 // allocator thread writes only through its relaxed atomics.
 #include "daemon.hpp"
+#include "grant_histogram.hpp"
 #include "log2_histogram.hpp"
 
 #include <kairos/contracts/clock.hpp>
@@ -103,7 +104,9 @@ status::Snapshot Daemon::snapshot() const {
         st.lc_fallback,    st.preempt_kicks,  st.guard_throttles,  st.rescues,
         st.cpu_online,     st.cpu_offline,    st.grants,           st.revokes,
         st.guard_resumes,  st.kthread_direct, st.slice_ends,       st.owner_rekicks,
-        reasons(st.lc_queued), reasons(st.lc_queued_wait_ns)};
+        reasons(st.lc_queued), reasons(st.lc_queued_wait_ns),
+        st.grants_run,     st.grants_unmatched,
+        grant_histogram(st.grant_kick_run), grant_histogram(st.grant_queued_run)};
   }
 
   for (const auto& [path, a] : apps_) {

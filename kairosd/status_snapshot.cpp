@@ -51,7 +51,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SchedCounters, enqueued, dispatc
                                                 guard_throttles, rescues, cpu_online,
                                                 cpu_offline, grants, revokes, guard_resumes,
                                                 kthread_direct, slice_ends, owner_rekicks,
-                                                lc_queued, lc_queued_wait_ns)
+                                                lc_queued, lc_queued_wait_ns, grants_run,
+                                                grants_unmatched, grant_kick_run,
+                                                grant_queued_run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuntimeInfo, pid, kthreads, running, queued)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AppInfo, id, cgroup, cls, source, guaranteed, burstable,
                                                 owned, cpus, queued, head_wait_ns, enqueued,
@@ -163,6 +165,12 @@ std::string render_status_lines(const Snapshot& s) {
     << " throttled=" << n.throttled << " throttled_wait_us=" << w.throttled / 1000
     << " requeue=" << n.requeue << " requeue_wait_us=" << w.requeue / 1000
     << " unowned=" << n.unowned << " unowned_wait_us=" << w.unowned / 1000 << "\n";
+  // How long a granted CPU took to run the queued task it was granted for.
+  o << "grant_latency run=" << st.grants_run << " unmatched=" << st.grants_unmatched
+    << " kick_run_p50_le_us=" << quantile_le_us_text(st.grant_kick_run, 0.5)
+    << " kick_run_p99_le_us=" << quantile_le_us_text(st.grant_kick_run, 0.99)
+    << " queued_run_p50_le_us=" << quantile_le_us_text(st.grant_queued_run, 0.5)
+    << " queued_run_p99_le_us=" << quantile_le_us_text(st.grant_queued_run, 0.99) << "\n";
   for (const AppInfo& a : s.apps)
     o << "app id=" << a.id << " cgroup=" << a.cgroup << " class=" << a.cls
       << " guaranteed=" << a.guaranteed << " burstable=" << a.burstable << " owned=" << a.owned

@@ -4,8 +4,10 @@
 // burstable core, beside a BE hog on every CPU. The app's granted cores
 // (kairosd's status, from the BPF owner map) must go up under load and
 // back to 0 when the load stops. Also: foreign/malformed runtime areas in
-// /dev/shm are ignored with a reason, and --no-allocator keeps the static
-// guaranteed cores of before.
+// /dev/shm are ignored with a reason, --no-allocator keeps the static
+// guaranteed cores of before, and the scheduler times each grant of an
+// unmodified app from the grant and from the enqueue of the task it
+// serves to that task's run on the granted CPU.
 #include "kmod_testlib.hpp"
 #include "sched_testlib.hpp"
 
@@ -137,6 +139,56 @@ TEST(AllocatorVm, UnmodifiedAppWithoutGuaranteeBurstsOnItsQueue) {
   work.reset();  // the app's only thread is gone: its core must go back
   EXPECT_TRUE(wait_for([&] { return status_number(d.status(), "app", app, "owned") == 0; },
                        15s)) << "the core was not reclaimed\n" << d.status();
+  EXPECT_EQ(sched_state(), "enabled");
+  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+}
+
+// A quantile from the status line's grant_latency (in us), -1 when absent.
+double grant_quantile_us(const std::string& status, const char* key) {
+  const std::string v = status_field(status, "grant_latency", "", key);
+  return v.empty() || v == "-" ? -1 : v == "inf" ? 1e12 : std::stod(v);
+}
+
+TEST(AllocatorVm, GrantLatencyIsTimedFromTheGrantAndFromTheEnqueue) {
+  // An unmodified app with no guaranteed core beside BE spinners on every
+  // CPU. Its task sleeps 20 ms (its core, left idle, goes back), then
+  // spins 2 ms: each wake queues it in the app's queue with no CPU, the
+  // allocator grants one, and the kick runs it there. Each grant so served
+  // is one sample of both grant histograms, and the one timed from the
+  // enqueue includes the one timed from the grant.
+  KernelLogGuard guard;
+  ScratchCgroup lc{"ka-grantlat"};
+  ASSERT_EQ(annotate(lc.name(), "0", "1"), "");
+  Kairosd d(allocator_args());
+  ASSERT_TRUE(d.wait_ready()) << d.output();
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  const auto be = spinners(ncpu);
+  Child bursts({"/usr/bin/python3", "-c",
+                "import time\n"
+                "while True:\n"
+                "    time.sleep(0.02)\n"
+                "    t = time.monotonic() + 0.002\n"
+                "    while time.monotonic() < t: pass\n"},
+               lc.dir());
+  const auto run = [&] { return status_number(d.status(), "grant_latency", "", "run"); };
+  EXPECT_TRUE(wait_for([&] { return run() >= 20; }, 20s))
+      << "fewer than 20 grants served a queued task\n" << d.status();
+  const std::string st = d.status();
+  const long served = status_number(st, "grant_latency", "", "run"),
+             unmatched = status_number(st, "grant_latency", "", "unmatched"),
+             grants = status_number(st, "stats", "", "grants");
+  EXPECT_LE(served + unmatched, grants) << st;
+  const double kick50 = grant_quantile_us(st, "kick_run_p50_le_us"),
+               kick99 = grant_quantile_us(st, "kick_run_p99_le_us"),
+               queued50 = grant_quantile_us(st, "queued_run_p50_le_us"),
+               queued99 = grant_quantile_us(st, "queued_run_p99_le_us");
+  EXPECT_GT(kick50, 0) << st;
+  EXPECT_LE(kick50, kick99) << st;
+  EXPECT_LE(kick50, queued50) << st;
+  EXPECT_LE(kick99, queued99) << st;
+  std::printf("%ld grants served (%ld unmatched of %ld): grant -> run p50 <= %.1f us, p99 <= "
+              "%.1f us; queued -> run p50 <= %.1f us, p99 <= %.1f us\n",
+              served, unmatched, grants, kick50, kick99, queued50, queued99);
   EXPECT_EQ(sched_state(), "enabled");
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }

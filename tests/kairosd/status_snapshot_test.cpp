@@ -2,6 +2,7 @@
 // versioned JSON schema, the Prometheus/OpenMetrics exposition (checked by
 // promtool), kairos.ko's per-CPU table, the allocator's histogram, and the
 // --metrics-listen address.
+#include "grant_histogram.hpp"
 #include "log2_histogram.hpp"
 #include "metrics_listen.hpp"
 
@@ -30,7 +31,18 @@ Snapshot sample() {
   s.watch = {"inotify", 20, 7, 0, true, 3, 11};
   s.tunables = {900, 1000, "kairos.ko"};
   s.sched = SchedCounters{10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 12, 11, 0, 0, 0, 0,
-                          {40, 3, 2, 1}, {5'000'000, 2'500'000, 200'000, 999}};
+                          {40, 3, 2, 1}, {5'000'000, 2'500'000, 200'000, 999},
+                          4, 2, {}, {}};
+  {
+    kairos_grant_hist kick{}, queued{};
+    kick.count[kairos_grant_bucket(20'000)] = 3;   // (18432, 20480] ns
+    kick.count[kairos_grant_bucket(900'000)] = 1;  // (786432, 917504] ns
+    kick.sum_ns = 3 * 20'000 + 900'000;
+    queued.count[kairos_grant_bucket(1ull << 30)] = 4;  // beyond 2^27 ns
+    queued.sum_ns = 4ull << 30;
+    s.sched->grant_kick_run = kairos::grant_histogram(kick);
+    s.sched->grant_queued_run = kairos::grant_histogram(queued);
+  }
   AppInfo lc;
   lc.id = 1;
   lc.cgroup = "svc/memcached";
@@ -208,6 +220,8 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
            "revokes=11 guard_resumes=0 kthread_direct=0 slice_ends=0 owner_rekicks=0\n",
            "lc_queued sibling=40 sibling_wait_us=5000 throttled=3 throttled_wait_us=2500 "
            "requeue=2 requeue_wait_us=200 unowned=1 unowned_wait_us=0\n",
+           "grant_latency run=4 unmatched=2 kick_run_p50_le_us=20.48 kick_run_p99_le_us=917.504 "
+           "queued_run_p50_le_us=inf queued_run_p99_le_us=inf\n",
            "app id=1 cgroup=svc/memcached class=lc guaranteed=1 burstable=2 owned=2 cpus=1,3 "
            "queued=4 head_wait_us=25 dispatched=96 wait_avg_us=7 wait_max_us=80 wait_total_us=672 "
            "run_ms=3500 source=- wait_p50_le_us=2.048 wait_p99_le_us=inf\n",
@@ -254,6 +268,37 @@ TEST(StatusSnapshot, KmodPerCpuTable) {
   EXPECT_EQ(rows[1].at("online"), 0u);
   EXPECT_TRUE(parse_kmod_per_cpu("").empty());
   EXPECT_TRUE(parse_kmod_per_cpu("grants parks\n1 2\n").empty());
+}
+
+// The scheduler's bucket function (sched_abi.h) and the bounds kairosd
+// exposes must agree: bucket b holds exactly (bound[b-1], bound[b]].
+TEST(GrantHistogram, BucketsMatchTheExposedBounds) {
+  constexpr unsigned last = KAIROS_GRANT_HIST_BUCKETS - 1;
+  EXPECT_EQ(kairos_grant_bucket(0), 0u);
+  EXPECT_EQ(kairos_grant_bucket(1024), 0u);
+  EXPECT_EQ(kairos_grant_bucket(1025), 1u);
+  EXPECT_EQ(kairos::grant_bucket_bound_ns(1), 1280u);  // a quarter of 1024 above it
+  EXPECT_EQ(kairos::grant_bucket_bound_ns(last - 1), 1ull << 27);
+  EXPECT_EQ(kairos_grant_bucket((1ull << 27) + 1), last);
+  EXPECT_EQ(kairos_grant_bucket(~0ull), last);
+  for (unsigned b = 0; b < last; ++b) {
+    const std::uint64_t hi = kairos::grant_bucket_bound_ns(b);
+    EXPECT_EQ(kairos_grant_bucket(hi), b) << hi;
+    EXPECT_EQ(kairos_grant_bucket(hi + 1), b + 1) << hi;
+    // within a quarter of the bucket's power of two
+    if (b > 0) {
+      EXPECT_LE(hi - kairos::grant_bucket_bound_ns(b - 1), hi / 4) << b;
+    }
+  }
+  kairos_grant_hist g{};
+  g.count[0] = 1;
+  g.count[last] = 2;
+  g.sum_ns = 5'000;
+  const Histogram h = kairos::grant_histogram(g);
+  ASSERT_EQ(h.bounds_s.size() + 1, h.counts.size());
+  EXPECT_EQ(h.counts.size(), std::size_t{KAIROS_GRANT_HIST_BUCKETS});
+  EXPECT_EQ(h.count(), 3u);
+  EXPECT_DOUBLE_EQ(h.sum_s, 5e-6);
 }
 
 TEST(Log2Histogram, BucketsArePowersOfTwoFrom256Ns) {
@@ -313,6 +358,11 @@ TEST(Metrics, PrometheusTextHasTheSnapshotsValues) {
            "kairos_sched_lc_queued_total{reason=\"sibling\"} 40\n",
            "kairos_sched_lc_queued_total{reason=\"unowned\"} 1\n",
            "kairos_sched_lc_queued_wait_seconds_total{reason=\"throttled\"} 0.0025\n",
+           "kairos_sched_grants_run_total 4\n",
+           "kairos_sched_grants_unmatched_total 2\n",
+           "kairos_sched_grant_kick_to_run_seconds_bucket{le=\"2.048e-05\"} 3\n",
+           "kairos_sched_grant_kick_to_run_seconds_count 4\n",
+           "kairos_sched_grant_queued_to_run_seconds_bucket{le=\"+Inf\"} 4\n",
            "kairos_allocator_polls_total 1000\n",
            "kairos_allocator_poll_interval_seconds 5e-06\n",
            "# TYPE kairos_allocator_poll_duration_seconds histogram\n",

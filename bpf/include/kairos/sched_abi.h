@@ -40,7 +40,7 @@
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 9
+#define KAIROS_SCHED_ABI_VERSION 10
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
 #define KAIROS_EXIT_DUMP_LEN 32768	/* the kernel's debug dump (v7) */
@@ -95,6 +95,60 @@ typedef s64 __kairos_s64;
 #define KAIROS_LC_QUEUED_UNOWNED 3	/* the app owns no CPU (no grant yet) */
 #define KAIROS_LC_QUEUED_REASONS 4
 
+/*
+ * Grant latency (v10). For each grant (kairos_set_owner giving a CPU to an
+ * app), the time until a task of that app that was already waiting in the
+ * app's queue when the grant was made starts on that CPU, measured from
+ * two starts: the grant (kick -> run: the kick, the preemption of what ran
+ * there, the dispatch) and the moment that task entered the queue (queued
+ * -> run: the congestion seen, decided on and granted, then kick -> run).
+ *
+ * Log-linear buckets, so that a quantile is known to within a quarter of
+ * its power of two. Bucket 0 counts durations up to 2^MIN_SHIFT ns; each
+ * power of two (2^k, 2^(k+1)] above it is cut into four equal buckets,
+ * 1 + 4 * (k - MIN_SHIFT) + 0..3, so bucket b counts the durations above
+ * the bound of bucket b - 1 and up to its own; the last bucket counts
+ * everything above 2^(MIN_SHIFT + OCTAVES) ns.
+ */
+#define KAIROS_GRANT_HIST_MIN_SHIFT 10	/* 1.024 us */
+#define KAIROS_GRANT_HIST_OCTAVES 17	/* up to 2^27 ns (134 ms) */
+#define KAIROS_GRANT_HIST_BUCKETS (2 + 4 * KAIROS_GRANT_HIST_OCTAVES)
+
+struct kairos_grant_hist {
+	__kairos_u64 count[KAIROS_GRANT_HIST_BUCKETS];
+	__kairos_u64 sum_ns;
+};
+
+/* The index of the top set bit of v != 0 (no clz in BPF). */
+static inline __kairos_u32 kairos_top_bit(__kairos_u64 v)
+{
+	__kairos_u32 k = 0;
+
+	if (v >> 32) { k += 32; v >>= 32; }
+	if (v >> 16) { k += 16; v >>= 16; }
+	if (v >> 8) { k += 8; v >>= 8; }
+	if (v >> 4) { k += 4; v >>= 4; }
+	if (v >> 2) { k += 2; v >>= 2; }
+	if (v >> 1) { k += 1; }
+	return k;
+}
+
+/* The bucket of a duration; used by the scheduler and by its readers. */
+static inline __kairos_u32 kairos_grant_bucket(__kairos_u64 ns)
+{
+	__kairos_u64 m;
+	__kairos_u32 k;
+
+	if (ns <= (1ULL << KAIROS_GRANT_HIST_MIN_SHIFT))
+		return 0;
+	m = ns - 1;	/* a duration equal to a bound belongs below it */
+	k = kairos_top_bit(m);
+	if (k >= KAIROS_GRANT_HIST_MIN_SHIFT + KAIROS_GRANT_HIST_OCTAVES)
+		return KAIROS_GRANT_HIST_BUCKETS - 1;
+	return 1 + 4 * (k - KAIROS_GRANT_HIST_MIN_SHIFT) +
+	       (__kairos_u32)((m >> (k - 2)) & 3);
+}
+
 /* Global counters of the scheduler. */
 struct kairos_sched_stats {
 	__kairos_u64 enqueued;		/* ops.enqueue calls */
@@ -122,6 +176,13 @@ struct kairos_sched_stats {
 					 * waited in their app's DSQ, by reason (v9) */
 	__kairos_u64 lc_queued_wait_ns[KAIROS_LC_QUEUED_REASONS]; /* and how
 					 * long, in all, until they ran (v9) */
+	__kairos_u64 grants_run;	/* grants whose app's queued task ran
+					 * there: one sample in each of the two
+					 * histograms below (v10) */
+	__kairos_u64 grants_unmatched;	/* grants that ended (revoked, or the
+					 * CPU granted again) before that (v10) */
+	struct kairos_grant_hist grant_kick_run;	/* grant -> run (v10) */
+	struct kairos_grant_hist grant_queued_run;	/* queued -> run (v10) */
 };
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of

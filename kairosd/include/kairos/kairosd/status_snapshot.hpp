@@ -98,6 +98,11 @@ struct SchedCounters {
                 guard_resumes = 0, kthread_direct = 0, slice_ends = 0,
                 owner_rekicks = 0;
   LcQueuedReasons lc_queued, lc_queued_wait_ns;  // how many waited, how long in all
+  // Grant latency: grants whose queued task ran on the granted CPU (one
+  // sample in each histogram), grants that ended first; from the grant,
+  // and from that task's enqueue, to its run there.
+  std::uint64_t grants_run = 0, grants_unmatched = 0;
+  Histogram grant_kick_run, grant_queued_run;
   bool operator==(const SchedCounters&) const = default;
 };
 
