@@ -13,6 +13,7 @@ import threading
 import time
 
 import cgroups
+import grantlat
 import plots
 import table
 import systems
@@ -54,6 +55,9 @@ class Plan:
                          "shares the measured CPUs %s" % (n, cpulist(measured)))
         k = max(1, len(measured) // 2)
         self.measured = cpulist(measured)
+        # futex wake -> run, the grant latency's peer: from the CPU kairosd's
+        # allocator polls on (0, which it never grants) to a measured CPU
+        self.wake_cpus = (0, measured[-1]) if 0 in cpus and measured[-1] != 0 else None
         self.lc_cpus = cpulist(measured[-k:])
         self.be_cpus = cpulist(measured[:-k])
         self.nmeasured = len(measured)
@@ -101,6 +105,8 @@ class Runner:
         self.proto, self.port, _ = workload.SERVICES[args.service]
         self.rows, self.grants, self.step_rows, self.step_grants = [], [], [], []
         self.capacity = None
+        self.wake_peer = {}    # "idle" / "busy" -> kairos-wakelat's result
+        self.grant_hists = {}  # (system, load) -> {hist name: (bounds_s, counts)}
 
     def loadgen(self, tag):
         return workload.Loadgen(self.build.loadgen, self.proto, self.port,
@@ -177,15 +183,46 @@ class Runner:
         log("capacity runs: %s requests/s" % ", ".join("%.0f" % x for x in rates))
         return statistics.median(rates)
 
+    def measure_wake_peer(self):
+        """futex wake -> run from the allocator's CPU to a measured one, in
+        this boot before any system: with that CPU idle, and with the BE work
+        of the points running on every measured CPU (stock scheduler)."""
+        if not self.plan.wake_cpus:
+            log("no futex wake -> run peer: no CPU 0 beside the measured ones")
+            return
+        waker, wakee = self.plan.wake_cpus
+        binary = grantlat.binary(self.build.dir)
+        self.wake_peer["idle"] = grantlat.futex_peer(
+            binary, waker, wakee, os.path.join(self.logdir, "wakelat.idle.json"))
+        cgroups.create(BE_CG)
+        be = None
+        try:
+            cgroups.write(BE_CG, "cpuset.cpus", self.plan.measured)
+            be = workload.BestEffort(self.plan.nmeasured, 3600, BE_CG,
+                                     os.path.join(self.logdir, "be.wakelat.log"))
+            time.sleep(1)
+            self.wake_peer["busy"] = grantlat.futex_peer(
+                binary, waker, wakee, os.path.join(self.logdir, "wakelat.busy.json"))
+        finally:
+            if be:
+                be.kill()
+            cgroups.remove(BE_CG)
+        for k, v in sorted(self.wake_peer.items()):
+            log("futex wake -> run, CPU %d -> %d, target %s: p50 %.1f us p99 %.1f us (%d samples)"
+                % (waker, wakee, "idle" if k == "idle" else "running BE work", v["p50_us"],
+                   v["p99_us"], v["samples"]))
+
     def point(self, system, rnd, load):
         """One (system, load) run: BE for the whole window, LC load in its middle."""
         d = self.a.duration
         tag = "%s.r%d.l%g" % (system.name, rnd, load)
         be = workload.BestEffort(self.plan.nmeasured, d + 2, BE_CG,
                                  os.path.join(self.logdir, "be.%s.log" % tag))
+        sched_ext = getattr(system, "backend", "") == "sched_ext"  # grant latency
         try:
             time.sleep(1)
             before = system.counters()
+            grants0 = grantlat.read() if sched_ext else {}
             waits0 = self.service_sched()
             t0 = time.monotonic()
             sampler = Sampler(system, t0)
@@ -203,6 +240,7 @@ class Runner:
                 r = {}
             samples = sampler.finish()
             after = system.counters()
+            grants1 = grantlat.read() if sched_ext else {}
             waits1 = self.service_sched()
             bo = be.result(d + 30)
         finally:
@@ -243,6 +281,7 @@ class Runner:
         # request tells a slower service apart from one that waits longer
         row["lc_runs"] = waits1["lc_runs"] - waits0["lc_runs"]
         row["granted_mean"] = ("%.2f" % statistics.mean(g for _, g in samples)) if samples else ""
+        self.grant_latency(row, system.name, load, grants0, grants1)
         self.rows.append(row)
         log("%-12s round %d load %3g%%: achieved %s/s p99 %s us errors %s | BE cpu %.0f "
             "stream %.1f ops/s | granted %s%s" % (
@@ -257,7 +296,31 @@ class Runner:
                 if row["rescues"] != "" else "") +
             " | run-queue wait ms: LC %s ksoftirqd %s | LC CPU %s ms in %d runs" % (
                 row["lc_rq_wait_ms"], row["ksoftirqd_wait_ms"], row["lc_cpu_ms"],
-                row["lc_runs"]))
+                row["lc_runs"]) +
+            (" | %s grants served, grant -> run p50 <= %s us, queued -> run p50 <= %s us" % (
+                row["grants_served"], row["grant_kick_run_p50_us"] or "-",
+                row["grant_queued_run_p50_us"] or "-") if row["grants_served"] != "" else ""))
+
+    def grant_latency(self, row, sysname, load, before, after):
+        """Kairos (sched_ext): the point's grants that ran a queued task, and
+        their latency from the grant and from the enqueue (bucket bounds,
+        within a quarter of their power of two); kept per load for the
+        summary over rounds."""
+        row["grants_served"] = ""
+        for h in grantlat.HISTS:
+            for q in ("p50", "p99"):
+                row["%s_%s_us" % (h, q)] = ""
+        if not all(h in after for h in grantlat.HISTS):
+            return
+        acc = self.grant_hists.setdefault((sysname, load), {})
+        for h in grantlat.HISTS:
+            d = grantlat.delta(after[h], before.get(h))
+            acc[h] = grantlat.add(acc.get(h), d)
+            for q, name in ((0.5, "p50"), (0.99, "p99")):
+                v = grantlat.quantile_le_us(d, q)
+                row["%s_%s_us" % (h, name)] = "" if v is None else "%.1f" % v
+        row["grants_served"] = grantlat.count(grantlat.delta(after[grantlat.HISTS[0]],
+                                                             before.get(grantlat.HISTS[0])))
 
     def service_sched(self):
         run, wait, runs = self.service.sched_totals() if self.service else (0, 0, 0)
@@ -327,6 +390,8 @@ class Runner:
                     % (self.a.service, self.plan.lc_cpus,
                        ", BE on CPUs %s" % self.plan.be_cpus if self.a.capacity_beside_be
                        else "", self.capacity))
+            if any(getattr(systems.BY_NAME[n], "backend", "") == "sched_ext" for n in names):
+                self.measure_wake_peer()
             for rnd in range(1, self.a.rounds + 1):
                 order = names[rnd - 1:] + names[:rnd - 1]  # who goes first rotates
                 for n in order:
@@ -444,7 +509,7 @@ def main():
     if os.geteuid() != 0:
         p.error("needs root (cgroups, kairos.ko, SCHED_FIFO)")
     b = Build(a.build)
-    for f in (b.loadgen, b.kairosd, b.kairosctl):
+    for f in (b.loadgen, b.kairosd, b.kairosctl, grantlat.binary(b.dir)):
         if not os.access(f, os.X_OK):
             p.error("%s is not built (tools/dev build)" % f)
     r = Runner(a)

@@ -1,10 +1,13 @@
 """CSV files of an experiment: every run, the per-load summary (median
-over rounds), Kairos' ratios to each baseline, grants and the load step."""
+over rounds), Kairos' ratios to each baseline, grants, the grant latency
+against its futex peer, and the load step."""
 
 import csv
 import os
 import platform
 import statistics
+
+import grantlat
 
 BASELINES = ("eevdf", "cpu_idle", "cpuset", "fifo")
 
@@ -75,6 +78,43 @@ def ratios(rows):
     return out
 
 
+def grant_latency(hists, peer):
+    """Per (system, load), summed over rounds, and over every load: the
+    grants that ran a queued task, grant -> run and queued -> run (bucket
+    bounds), the same boot's futex wake -> run (target CPU idle, and
+    running BE work), and the p50 ratios to it."""
+    def ratio(v, ref):
+        return "%.2f" % (v / ref) if v is not None and ref else ""
+
+    def fmt(v):
+        return "" if v is None else "%.1f" % v
+
+    def row(sysname, load, hs):
+        kick, queued = hs.get("grant_kick_run"), hs.get("grant_queued_run")
+        out = {"system": sysname, "load_pct": load, "grants_served": grantlat.count(kick)}
+        for name, h in (("kick_run", kick), ("queued_run", queued)):
+            for q in (0.5, 0.99):
+                out["%s_p%d_us" % (name, q * 100)] = fmt(grantlat.quantile_le_us(h, q))
+        for k in ("idle", "busy"):
+            for q in ("p50", "p99"):
+                out["futex_%s_%s_us" % (k, q)] = fmt(peer.get(k, {}).get(q + "_us"))
+        k50, q50 = grantlat.quantile_le_us(kick, 0.5), grantlat.quantile_le_us(queued, 0.5)
+        out["kick_p50_over_futex_idle"] = ratio(k50, peer.get("idle", {}).get("p50_us"))
+        out["kick_p50_over_futex_busy"] = ratio(k50, peer.get("busy", {}).get("p50_us"))
+        out["queued_p50_over_futex_idle"] = ratio(q50, peer.get("idle", {}).get("p50_us"))
+        return out
+
+    rows, total = [], {}
+    for (sysname, load), hs in sorted(hists.items()):
+        rows.append(row(sysname, load, hs))
+        t = total.setdefault(sysname, {})
+        for h, v in hs.items():
+            t[h] = grantlat.add(t.get(h), v)
+    for sysname, hs in sorted(total.items()):
+        rows.append(row(sysname, "all", hs))
+    return rows
+
+
 def write_all(r):
     out = r.out
     normalise_be(r.rows)
@@ -83,6 +123,7 @@ def write_all(r):
     write_csv(os.path.join(out, "ratios.csv"), ratios(r.rows))
     write_csv(os.path.join(out, "grants.csv"), r.grants,
               ["round", "system", "load_pct", "t_s", "granted"])
+    write_csv(os.path.join(out, "grant_latency.csv"), grant_latency(r.grant_hists, r.wake_peer))
     write_csv(os.path.join(out, "step.csv"), r.step_rows)
     write_csv(os.path.join(out, "step_grants.csv"), r.step_grants, ["system", "t_s", "granted"])
     p = r.plan
@@ -99,6 +140,12 @@ def write_all(r):
                 % (p.nmeasured, p.nmeasured, r.a.duration, r.a.rounds))
         f.write("Kairos guard: %s\n" % ("%d us per %d us" % p.guard if p.guard
                                           else "kairos.ko's default"))
+        for k, v in sorted(r.wake_peer.items()):
+            f.write("futex wake -> run, CPU %d -> %d, target %s: p50 %.1f us, p99 %.1f us "
+                    "(%d samples, kairos-wakelat)\n"
+                    % (v["waker_cpu"], v["wakee_cpu"],
+                       "idle" if k == "idle" else "running the BE work", v["p50_us"],
+                       v["p99_us"], v["samples"]))
         if p.lc_slice_us:
             f.write("Kairos (sched_ext) LC slice: %d us\n" % p.lc_slice_us)
         if getattr(r, "best_baseline", None):

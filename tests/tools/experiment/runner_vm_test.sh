@@ -4,7 +4,8 @@
 # run fails, loses requests silently (the runner checks kairos-loadgen's
 # counters), answers nothing at 50% load, rescues an LC task under Kairos
 # (it waited rescue_ns on a CPU its app owns) or leaves something behind,
-# when a result is missing, and when bad options are not refused.
+# when a result is missing (the grant latency and its futex peer included),
+# and when bad options are not refused.
 # Requests that time out (1 s) are printed, not judged: how many do is a
 # measurement of a 2-vCPU emulated VM on a shared host (docs/experiments),
 # and the scheduler's own promises are tested in tests/bpf.
@@ -52,9 +53,20 @@ for r in rows:
             assert int(r["rescues"]) == 0, "LC work was rescued: %s" % r
 k = [r for r in rows if r["system"] == "kairos" and r["load_pct"] != "0"]
 assert k[0]["granted_mean"] and float(k[0]["granted_mean"]) >= 1, k
+# Kairos' points say how many grants ran a queued task (the grant latency's
+# samples), the other systems' have none to say.
+sched_ext = ("kairos", "kairos_noguard")
+assert all(int(r["grants_served"]) >= 0 for r in rows if r["system"] in sched_ext), k
+assert all(r["grants_served"] == "" for r in rows if r["system"] not in sched_ext)
+g = list(csv.DictReader(open(sys.argv[1] + "/grant_latency.csv")))
+assert [r for r in g if r["system"] == "kairos" and r["load_pct"] == "all"], g
+# and the futex peer was measured in this boot, idle and beside BE
+meta = open(sys.argv[1] + "/meta.txt").read()
+for target in ("target idle", "target running the BE work"):
+    assert "futex wake -> run, CPU 0 -> 1, %s: p50 " % target in meta, meta
 print("runner: %d runs, all systems answered" % len(rows))
 PY
-for f in p99_vs_load.png be_vs_load.png summary.csv ratios.csv meta.txt; do
+for f in p99_vs_load.png be_vs_load.png summary.csv ratios.csv grant_latency.csv meta.txt; do
 	[ -s "$out/$f" ] || { echo "FAIL: $out/$f missing" >&2; exit 1; }
 done
 echo "runner_vm_test: ok"

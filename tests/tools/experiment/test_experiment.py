@@ -1,5 +1,6 @@
 """Unit tests of the experiment runner's pure parts: the CPU plan, the
-loadgen result check, stress-ng parsing, BE normalisation and ratios, and
+loadgen result check, stress-ng parsing, BE normalisation and ratios, the
+grant latency's histograms and its table against the futex peer, and
 vcpu_host_trace.py's report."""
 
 import json
@@ -7,6 +8,7 @@ import os
 import tempfile
 import unittest
 
+import grantlat
 import results
 import workload
 from experiment import Plan
@@ -95,6 +97,8 @@ class CpuPlan(unittest.TestCase):
         self.assertEqual((p.lc_cpus, p.be_cpus, p.gen), ("1", "0", []))
         self.assertIn("shares", p.note)
         self.assertEqual((p.guaranteed, p.burstable), (1, 1))
+        self.assertEqual(p.wake_cpus, (0, 1))
+        self.assertIsNone(Plan({0}).wake_cpus)  # nowhere to wake across
 
     def test_generator_gets_its_own_cpus_from_four(self):
         p = Plan(range(8))
@@ -102,12 +106,61 @@ class CpuPlan(unittest.TestCase):
         self.assertEqual(p.measured, "0,1,2,3,4,5")
         self.assertEqual((p.lc_cpus, p.be_cpus), ("3,4,5", "0,1,2"))
         self.assertEqual((p.guaranteed, p.burstable), (3, 5))
+        self.assertEqual(p.wake_cpus, (0, 5))  # allocator's CPU -> a measured one
 
     def test_scales_to_many_cpus(self):
         p = Plan(range(64))
         self.assertEqual(len(p.gen), 16)
         self.assertEqual(p.lc_cores, 24)
         self.assertLessEqual(p.burstable, 47)
+
+
+class GrantLatency(unittest.TestCase):
+    BOUNDS = [1e-6, 2e-6, 4e-6]  # three bounds, four buckets (the last +Inf)
+
+    def status(self, counts, served):
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "status.json")
+        h = {"bounds_s": self.BOUNDS, "counts": counts, "sum_s": 0.0}
+        with open(path, "w") as f:
+            json.dump({"sched": {"grants_run": served, "grant_kick_run": h,
+                                 "grant_queued_run": h}}, f)
+        return path
+
+    def test_reads_and_subtracts_two_readings(self):
+        before = grantlat.read(self.status([1, 0, 0, 0], 1))
+        after = grantlat.read(self.status([1, 3, 1, 1], 6))
+        self.assertEqual(after["grants_run"], 6)
+        d = grantlat.delta(after["grant_kick_run"], before["grant_kick_run"])
+        self.assertEqual(d, (self.BOUNDS, [0, 3, 1, 1]))
+        self.assertEqual(grantlat.count(d), 5)
+        # rank ceil(0.5 * 5) = 3: the second bucket; 0.99 -> 5: the +Inf one
+        self.assertAlmostEqual(grantlat.quantile_le_us(d, 0.5), 2.0)
+        self.assertEqual(grantlat.quantile_le_us(d, 0.99), float("inf"))
+        self.assertEqual(grantlat.add(d, d)[1], [0, 6, 2, 2])
+        self.assertIsNone(grantlat.quantile_le_us((self.BOUNDS, [0, 0, 0, 0]), 0.5))
+
+    def test_no_status_or_other_buckets(self):
+        self.assertEqual(grantlat.read("/nonexistent/status.json"), {})
+        with self.assertRaises(ValueError):
+            grantlat.delta((self.BOUNDS, [1, 1, 1, 1]), ([1e-6], [1, 1]))
+
+    def test_rows_per_load_and_overall_with_ratios_to_the_peer(self):
+        h = lambda c: (self.BOUNDS, c)
+        hists = {("kairos", 25.0): {"grant_kick_run": h([0, 2, 0, 0]),
+                                    "grant_queued_run": h([0, 0, 2, 0])},
+                 ("kairos", 50.0): {"grant_kick_run": h([0, 0, 2, 0]),
+                                    "grant_queued_run": h([0, 0, 0, 2])}}
+        peer = {"idle": {"p50_us": 1.0, "p99_us": 3.0}, "busy": {"p50_us": 4.0, "p99_us": 9.0}}
+        rows = results.grant_latency(hists, peer)
+        self.assertEqual([(r["load_pct"], r["grants_served"]) for r in rows],
+                         [(25.0, 2), (50.0, 2), ("all", 4)])
+        self.assertEqual((rows[0]["kick_run_p50_us"], rows[0]["kick_p50_over_futex_idle"],
+                          rows[0]["kick_p50_over_futex_busy"]), ("2.0", "2.00", "0.50"))
+        self.assertEqual(rows[1]["queued_run_p99_us"], "inf")
+        self.assertEqual(rows[2]["kick_run_p99_us"], "4.0")  # both loads' samples
+        self.assertEqual(rows[2]["futex_busy_p99_us"], "9.0")
+        self.assertEqual(results.grant_latency(hists, {})[0]["kick_p50_over_futex_idle"], "")
 
 
 class Summaries(unittest.TestCase):
