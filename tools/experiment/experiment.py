@@ -7,6 +7,7 @@ See tools/experiment/README.md."""
 import argparse
 import os
 import platform
+import shlex
 import statistics
 import sys
 import threading
@@ -44,6 +45,7 @@ class Plan:
         n = len(cpus)
         self.guard = None  # (quantum_us, period_us) for kairos.ko, or its default
         self.lc_slice_us = None  # kairosd --lc-slice-us for Kairos (sched_ext), or its default
+        self.kairosd_args = []  # more kairosd flags for Kairos (sched_ext)
         if n >= 4:
             g = max(1, n // 4)
             self.gen, measured = cpus[n - g:], cpus[:n - g]
@@ -474,6 +476,10 @@ def main():
     p.add_argument("--lc-slice-us", type=int, default=None,
                    help="kairosd's --lc-slice-us for Kairos (sched_ext): the LC tasks' "
                         "time slice (default: kairosd's, 500 us)")
+    p.add_argument("--kairosd-args", default="",
+                   help="more flags for kairosd under Kairos (sched_ext), one string, e.g. "
+                        "'--allocator-rt-priority 1 --allocator-low-power --poll-us 20' "
+                        "(kairosd refuses bad ones: the run fails with its message)")
     p.add_argument("--kairos-guaranteed", type=int, default=None,
                    help="guaranteed cores of the LC app under Kairos (default: the static "
                         "partition's LC cores; 0 lets the allocator grant every core)")
@@ -515,6 +521,10 @@ def main():
     r = Runner(a)
     r.plan.guard = guard
     r.plan.lc_slice_us = a.lc_slice_us
+    try:
+        r.plan.kairosd_args = shlex.split(a.kairosd_args)
+    except ValueError as e:
+        p.error("--kairosd-args: %s" % e)
     if a.kairos_guaranteed is not None:
         if not 0 <= a.kairos_guaranteed <= r.plan.burstable:
             p.error("--kairos-guaranteed wants 0..%d here" % r.plan.burstable)

@@ -146,6 +146,8 @@ def write_all(r):
                     % (v["waker_cpu"], v["wakee_cpu"],
                        "idle" if k == "idle" else "running the BE work", v["p50_us"],
                        v["p99_us"], v["samples"]))
+        if p.kairosd_args:
+            f.write("kairosd (sched_ext) also ran with: %s\n" % " ".join(p.kairosd_args))
         if p.lc_slice_us:
             f.write("Kairos (sched_ext) LC slice: %d us\n" % p.lc_slice_us)
         if getattr(r, "best_baseline", None):

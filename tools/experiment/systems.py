@@ -129,6 +129,8 @@ class Kairos(System):
         args = [self.build.kairosd, "--backend", self.backend]
         if self.backend == "sched_ext" and self.plan.lc_slice_us:
             args += ["--lc-slice-us", str(self.plan.lc_slice_us)]
+        if self.backend == "sched_ext":
+            args += self.plan.kairosd_args
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait(lambda st: ("backend=%s" % self.backend) in st and self._ready(st),
                    "kairosd did not take over")

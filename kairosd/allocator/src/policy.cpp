@@ -208,7 +208,12 @@ void CoreAllocator::reclaim_idle_cores(const PollInput& in,
     const App* app = find_app(cs.owner);
     if (!app || app->spec.runtime || !app->view) continue;
     // Only burstable cores go back; guaranteed ones stay (see observe_app).
-    if (!in.cores[c].owner_idle || app->held <= app->spec.guaranteed) {
+    // A core whose owner has tasks queued is not idle, whatever runs on it
+    // now (ordinary work's turn under the guard, a kick not landed yet):
+    // taking it back would only have it granted again at the next polls,
+    // and that grant's kick would cut ordinary work's turn short.
+    const bool owner_waits = app->view->bpf && app->view->bpf->queued > 0;
+    if (!in.cores[c].owner_idle || owner_waits || app->held <= app->spec.guaranteed) {
       cs.idle_polls = 0;
     } else if (++cs.idle_polls >= cfg_.idle_polls_to_reclaim) {
       revoke(c, Reason::kIdle, in.now, out);

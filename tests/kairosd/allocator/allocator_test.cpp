@@ -604,6 +604,31 @@ TEST(Allocator, UnmodifiedAppGrantedOnBpfQueueAndReclaimedWhenIdle) {
   EXPECT_EQ(h.alloc->cores_held(A), 1u);
 }
 
+TEST(Allocator, BurstableCoreStaysWhileItsOwnersTasksAreQueued) {
+  // Ordinary work runs on the app's burstable core (its turn under the
+  // guard) while the app's tasks wait in its queue: that core is not idle.
+  Harness h(4);
+  h.unmodified_app(A, 0, 2);
+  h.bpf[A] = {1, h.now + 1};
+  h.poll();
+  ASSERT_EQ(h.grants().size(), 1u);
+  const CoreId c = h.grants()[0].core;
+  h.cores[c].owner_idle = true;
+  for (int i = 0; i < 4; ++i) {
+    h.bpf[A] = {2, h.now + 1};  // queued since the last poll: not congested
+    h.poll();
+    EXPECT_TRUE(h.revokes().empty()) << "poll " << i;
+  }
+  EXPECT_EQ(h.alloc->cores_held(A), 1u);
+  // The queue empties and the core stays idle: it goes back as before.
+  h.bpf[A] = {0, 0};
+  h.poll();
+  h.poll();
+  ASSERT_EQ(h.revokes().size(), 1u);
+  EXPECT_EQ(h.revokes()[0].reason, Reason::kIdle);
+  EXPECT_EQ(h.revokes()[0].core, c);
+}
+
 TEST(Allocator, OnlyCoresTheAppsCpusetAllowsAreGranted) {
   // The app's threads may run on core 2 only (its cgroup's cpuset): its
   // guaranteed core is core 2, and congestion brings no other core, free

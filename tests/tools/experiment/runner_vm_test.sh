@@ -18,7 +18,7 @@ mkdir -p "$build/experiments"  # a fresh build tree has none yet
 run="$src/tools/experiment/run.sh --build $build"
 
 # Bad input: a clear error, exit status 2, nothing started.
-for bad in "--systems eevdf,nosuch" "--loads 0" "--loads ten" "--guard 2000/1000" "--duration -1" "--capacity -5" "--capacity nan" "--lc-slice-us 10" "--lc-slice-us 200000"; do
+for bad in "--systems eevdf,nosuch" "--loads 0" "--loads ten" "--guard 2000/1000" "--duration -1" "--capacity -5" "--capacity nan" "--lc-slice-us 10" "--lc-slice-us 200000" "--kairosd-args x'y"; do
 	# shellcheck disable=SC2086
 	if $run $bad --out "$out" >"$out.err" 2>&1; then
 		echo "FAIL: '$bad' was accepted" >&2

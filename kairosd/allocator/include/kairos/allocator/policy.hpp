@@ -6,8 +6,8 @@
 //
 // Rules, in the order poll() applies them:
 //  1. Reclaim: a core whose kthread parked (or an unmodified app left idle
-//     for idle_polls_to_reclaim polls, beyond its guaranteed count) goes
-//     back to the pool. Unmodified apps hold their guaranteed cores all
+//     for idle_polls_to_reclaim polls with none of its tasks queued,
+//     beyond its guaranteed count) goes back to the pool. Unmodified apps hold their guaranteed cores all
 //     the time (they have no park signal, and their tasks are only seen in
 //     the BPF queue while they own a CPU); runtime apps get them on need.
 //  2. Detect: an app is congested when any of its queues (kthread run
