@@ -299,9 +299,12 @@ class Runner:
             " | run-queue wait ms: LC %s ksoftirqd %s | LC CPU %s ms in %d runs" % (
                 row["lc_rq_wait_ms"], row["ksoftirqd_wait_ms"], row["lc_cpu_ms"],
                 row["lc_runs"]) +
-            (" | %s grants served, grant -> run p50 <= %s us, queued -> run p50 <= %s us" % (
-                row["grants_served"], row["grant_kick_run_p50_us"] or "-",
-                row["grant_queued_run_p50_us"] or "-") if row["grants_served"] != "" else ""))
+            (" | %s grants served, grant -> run p50 <= %s us, queued -> run p50 <= %s us; "
+             "allocator: decision p50 <= %s us, poll gap p50/p99 <= %s/%s us" % (
+                 row["grants_served"], row["grant_kick_run_p50_us"] or "-",
+                 row["grant_queued_run_p50_us"] or "-", row["decision_latency_p50_us"] or "-",
+                 row["poll_gap_p50_us"] or "-", row["poll_gap_p99_us"] or "-")
+             if row["grants_served"] != "" else ""))
 
     def grant_latency(self, row, sysname, load, before, after):
         """Kairos (sched_ext): the point's grants that ran a queued task, and
@@ -309,9 +312,17 @@ class Runner:
         within a quarter of their power of two); kept per load for the
         summary over rounds."""
         row["grants_served"] = ""
-        for h in grantlat.HISTS:
+        for h in grantlat.HISTS + grantlat.ALLOCATOR_HISTS:
             for q in ("p50", "p99"):
                 row["%s_%s_us" % (h, q)] = ""
+        # the allocator's part (power-of-two buckets): when it decided, and
+        # how often it polled
+        for h in grantlat.ALLOCATOR_HISTS:
+            if h in after:
+                d = grantlat.delta(after[h], before.get(h))
+                for q, name in ((0.5, "p50"), (0.99, "p99")):
+                    v = grantlat.quantile_le_us(d, q)
+                    row["%s_%s_us" % (h, name)] = "" if v is None else "%.1f" % v
         if not all(h in after for h in grantlat.HISTS):
             return
         acc = self.grant_hists.setdefault((sysname, load), {})

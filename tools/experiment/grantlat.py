@@ -10,6 +10,9 @@ import subprocess
 
 STATUS_JSON = "/run/kairos/status.json"
 HISTS = ("grant_kick_run", "grant_queued_run")
+# the allocator's own part: queued work seen -> grant applied, and the
+# interval its polls achieve (kairosd's allocator histograms)
+ALLOCATOR_HISTS = ("decision_latency", "poll_gap")
 
 
 def read(path=STATUS_JSON):
@@ -18,16 +21,18 @@ def read(path=STATUS_JSON):
     kairosd, no file)."""
     try:
         with open(path) as f:
-            sched = json.load(f).get("sched") or {}
+            status = json.load(f)
     except (OSError, ValueError):
         return {}
+    sched, alloc = status.get("sched") or {}, status.get("allocator") or {}
     out = {}
     if "grants_run" in sched:
         out["grants_run"] = int(sched["grants_run"])
-    for h in HISTS:
-        v = sched.get(h) or {}
-        if v.get("counts"):
-            out[h] = (list(v["bounds_s"]), [int(c) for c in v["counts"]])
+    for part, names in ((sched, HISTS), (alloc, ALLOCATOR_HISTS)):
+        for h in names:
+            v = part.get(h) or {}
+            if v.get("counts"):
+                out[h] = (list(v["bounds_s"]), [int(c) for c in v["counts"]])
     return out
 
 

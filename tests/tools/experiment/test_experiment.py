@@ -124,13 +124,15 @@ class GrantLatency(unittest.TestCase):
         h = {"bounds_s": self.BOUNDS, "counts": counts, "sum_s": 0.0}
         with open(path, "w") as f:
             json.dump({"sched": {"grants_run": served, "grant_kick_run": h,
-                                 "grant_queued_run": h}}, f)
+                                 "grant_queued_run": h},
+                       "allocator": {"decision_latency": h, "poll_gap": h}}, f)
         return path
 
     def test_reads_and_subtracts_two_readings(self):
         before = grantlat.read(self.status([1, 0, 0, 0], 1))
         after = grantlat.read(self.status([1, 3, 1, 1], 6))
         self.assertEqual(after["grants_run"], 6)
+        self.assertEqual(after["poll_gap"], (self.BOUNDS, [1, 3, 1, 1]))  # the allocator's too
         d = grantlat.delta(after["grant_kick_run"], before["grant_kick_run"])
         self.assertEqual(d, (self.BOUNDS, [0, 3, 1, 1]))
         self.assertEqual(grantlat.count(d), 5)
