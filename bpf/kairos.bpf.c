@@ -992,6 +992,24 @@ __noinline int kairos_grant_served(u32 cpu, u32 app, u64 enq_at, u64 now)
 	return 1;
 }
 
+/*
+ * A grant to app at now: how long the head of its queue had waited, if
+ * anything was queued (a global function for the same reason as above).
+ */
+__noinline int kairos_grant_made(u32 app, u64 now)
+{
+	struct kairos_app_stats *s = bpf_map_lookup_elem(&app_stats, &app);
+	u64 head;
+
+	if (!s || !s->queued)
+		return 0;
+	head = s->oldest_enq_ns;
+	if (!head || head > now)
+		return 0;
+	record_grant(&stats.grant_head_age, now - head);
+	return 1;
+}
+
 void KAIROS_OPS(kairos_running, struct task_struct *p)
 {
 	struct task_ctx *tc = task_ctx(p);
@@ -1291,6 +1309,7 @@ int kairos_set_owner(struct kairos_owner_req *req)
 		return -ENODEV;
 	}
 	__sync_fetch_and_add(&stats.grants, 1);
+	kairos_grant_made(app, bpf_ktime_get_ns());
 	c = cpu_ctx(cpu);
 	if (c) {
 		/* the app first, then the stamp (a full barrier): a reader

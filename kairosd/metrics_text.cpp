@@ -216,6 +216,10 @@ void scheduler(Writer& w, const Snapshot& s) {
   w.histogram("kairos_sched_grant_queued_to_run_seconds",
               "From that task's enqueue in its app's queue to its run on the granted CPU.",
               {{{}, &c.grant_queued_run}});
+  w.histogram("kairos_sched_grant_head_age_seconds",
+              "At each grant to an app with tasks queued, how long the head of its queue had "
+              "waited.",
+              {{{}, &c.grant_head_age}});
   w.family("kairos_sched_cpu_hotplug_events_total", "counter", "CPU hotplug events seen.");
   w.sample("kairos_sched_cpu_hotplug_events_total", {{"event", "online"}}, c.cpu_online);
   w.sample("kairos_sched_cpu_hotplug_events_total", {{"event", "offline"}}, c.cpu_offline);

@@ -106,7 +106,8 @@ status::Snapshot Daemon::snapshot() const {
         st.guard_resumes,  st.kthread_direct, st.slice_ends,       st.owner_rekicks,
         reasons(st.lc_queued), reasons(st.lc_queued_wait_ns),
         st.grants_run,     st.grants_unmatched,
-        grant_histogram(st.grant_kick_run), grant_histogram(st.grant_queued_run)};
+        grant_histogram(st.grant_kick_run), grant_histogram(st.grant_queued_run),
+        grant_histogram(st.grant_head_age)};
   }
 
   for (const auto& [path, a] : apps_) {

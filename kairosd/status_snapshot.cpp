@@ -53,7 +53,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SchedCounters, enqueued, dispatc
                                                 kthread_direct, slice_ends, owner_rekicks,
                                                 lc_queued, lc_queued_wait_ns, grants_run,
                                                 grants_unmatched, grant_kick_run,
-                                                grant_queued_run)
+                                                grant_queued_run, grant_head_age)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuntimeInfo, pid, kthreads, running, queued)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AppInfo, id, cgroup, cls, source, guaranteed, burstable,
                                                 owned, cpus, queued, head_wait_ns, enqueued,
@@ -170,7 +170,8 @@ std::string render_status_lines(const Snapshot& s) {
     << " kick_run_p50_le_us=" << quantile_le_us_text(st.grant_kick_run, 0.5)
     << " kick_run_p99_le_us=" << quantile_le_us_text(st.grant_kick_run, 0.99)
     << " queued_run_p50_le_us=" << quantile_le_us_text(st.grant_queued_run, 0.5)
-    << " queued_run_p99_le_us=" << quantile_le_us_text(st.grant_queued_run, 0.99) << "\n";
+    << " queued_run_p99_le_us=" << quantile_le_us_text(st.grant_queued_run, 0.99)
+    << " head_age_p50_le_us=" << quantile_le_us_text(st.grant_head_age, 0.5) << "\n";
   for (const AppInfo& a : s.apps)
     o << "app id=" << a.id << " cgroup=" << a.cgroup << " class=" << a.cls
       << " guaranteed=" << a.guaranteed << " burstable=" << a.burstable << " owned=" << a.owned

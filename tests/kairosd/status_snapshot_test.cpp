@@ -32,7 +32,7 @@ Snapshot sample() {
   s.tunables = {900, 1000, "kairos.ko"};
   s.sched = SchedCounters{10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 12, 11, 0, 0, 0, 0,
                           {40, 3, 2, 1}, {5'000'000, 2'500'000, 200'000, 999},
-                          4, 2, {}, {}};
+                          4, 2, {}, {}, {}};
   {
     kairos_grant_hist kick{}, queued{};
     kick.count[kairos_grant_bucket(20'000)] = 3;   // (18432, 20480] ns
@@ -221,7 +221,7 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
            "lc_queued sibling=40 sibling_wait_us=5000 throttled=3 throttled_wait_us=2500 "
            "requeue=2 requeue_wait_us=200 unowned=1 unowned_wait_us=0\n",
            "grant_latency run=4 unmatched=2 kick_run_p50_le_us=20.48 kick_run_p99_le_us=917.504 "
-           "queued_run_p50_le_us=inf queued_run_p99_le_us=inf\n",
+           "queued_run_p50_le_us=inf queued_run_p99_le_us=inf head_age_p50_le_us=-\n",
            "app id=1 cgroup=svc/memcached class=lc guaranteed=1 burstable=2 owned=2 cpus=1,3 "
            "queued=4 head_wait_us=25 dispatched=96 wait_avg_us=7 wait_max_us=80 wait_total_us=672 "
            "run_ms=3500 source=- wait_p50_le_us=2.048 wait_p99_le_us=inf\n",
@@ -363,6 +363,7 @@ TEST(Metrics, PrometheusTextHasTheSnapshotsValues) {
            "kairos_sched_grant_kick_to_run_seconds_bucket{le=\"2.048e-05\"} 3\n",
            "kairos_sched_grant_kick_to_run_seconds_count 4\n",
            "kairos_sched_grant_queued_to_run_seconds_bucket{le=\"+Inf\"} 4\n",
+           "kairos_sched_grant_head_age_seconds_count 0\n",
            "kairos_allocator_polls_total 1000\n",
            "kairos_allocator_poll_interval_seconds 5e-06\n",
            "# TYPE kairos_allocator_poll_duration_seconds histogram\n",

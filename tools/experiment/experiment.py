@@ -299,10 +299,12 @@ class Runner:
             " | run-queue wait ms: LC %s ksoftirqd %s | LC CPU %s ms in %d runs" % (
                 row["lc_rq_wait_ms"], row["ksoftirqd_wait_ms"], row["lc_cpu_ms"],
                 row["lc_runs"]) +
-            (" | %s grants served, grant -> run p50 <= %s us, queued -> run p50 <= %s us; "
-             "allocator: decision p50 <= %s us, poll gap p50/p99 <= %s/%s us" % (
+            (" | %s grants served, grant -> run p50 <= %s us, queued -> run p50 <= %s us, "
+             "queue head's wait at a grant p50 <= %s us; allocator: decision p50 <= %s us, "
+             "poll gap p50/p99 <= %s/%s us" % (
                  row["grants_served"], row["grant_kick_run_p50_us"] or "-",
-                 row["grant_queued_run_p50_us"] or "-", row["decision_latency_p50_us"] or "-",
+                 row["grant_queued_run_p50_us"] or "-", row["grant_head_age_p50_us"] or "-",
+                 row["decision_latency_p50_us"] or "-",
                  row["poll_gap_p50_us"] or "-", row["poll_gap_p99_us"] or "-")
              if row["grants_served"] != "" else ""))
 
@@ -323,10 +325,12 @@ class Runner:
                 for q, name in ((0.5, "p50"), (0.99, "p99")):
                     v = grantlat.quantile_le_us(d, q)
                     row["%s_%s_us" % (h, name)] = "" if v is None else "%.1f" % v
-        if not all(h in after for h in grantlat.HISTS):
+        if not all(h in after for h in grantlat.SERVED_HISTS):
             return
         acc = self.grant_hists.setdefault((sysname, load), {})
         for h in grantlat.HISTS:
+            if h not in after:
+                continue
             d = grantlat.delta(after[h], before.get(h))
             acc[h] = grantlat.add(acc.get(h), d)
             for q, name in ((0.5, "p50"), (0.99, "p99")):

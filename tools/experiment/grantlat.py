@@ -9,7 +9,8 @@ import os
 import subprocess
 
 STATUS_JSON = "/run/kairos/status.json"
-HISTS = ("grant_kick_run", "grant_queued_run")
+HISTS = ("grant_kick_run", "grant_queued_run", "grant_head_age")
+SERVED_HISTS = HISTS[:2]  # one sample per grant served (grants_served)
 # the allocator's own part: queued work seen -> grant applied, and the
 # interval its polls achieve (kairosd's allocator histograms)
 ALLOCATOR_HISTS = ("decision_latency", "poll_gap")

@@ -81,7 +81,7 @@ def ratios(rows):
 def grant_latency(hists, peer):
     """Per (system, load), summed over rounds, and over every load: the
     grants that ran a queued task, grant -> run and queued -> run (bucket
-    bounds), the same boot's futex wake -> run (target CPU idle, and
+    bounds), the queue head's wait at each grant, the same boot's futex wake -> run (target CPU idle, and
     running BE work), and the p50 ratios to it."""
     def ratio(v, ref):
         return "%.2f" % (v / ref) if v is not None and ref else ""
@@ -92,7 +92,8 @@ def grant_latency(hists, peer):
     def row(sysname, load, hs):
         kick, queued = hs.get("grant_kick_run"), hs.get("grant_queued_run")
         out = {"system": sysname, "load_pct": load, "grants_served": grantlat.count(kick)}
-        for name, h in (("kick_run", kick), ("queued_run", queued)):
+        for name, h in (("kick_run", kick), ("queued_run", queued),
+                        ("head_age", hs.get("grant_head_age"))):
             for q in (0.5, 0.99):
                 out["%s_p%d_us" % (name, q * 100)] = fmt(grantlat.quantile_le_us(h, q))
         for k in ("idle", "busy"):

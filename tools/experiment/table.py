@@ -57,16 +57,17 @@ def print_tables(out, f=sys.stdout):
     if g:
         print("\nGrant latency (Kairos, grants that ran a queued task; us, bucket bounds) "
               "against futex wake -> run in the same boot", file=f)
-        print("%-22s%8s%20s%20s%20s%20s%12s" % (
+        print("%-22s%8s%20s%20s%20s%20s%20s%12s" % (
             "system, LC load", "grants", "grant->run p50/99", "queued->run p50/99",
-            "futex idle p50/99", "futex busy p50/99", "p50 / idle"), file=f)
+            "head wait p50/99", "futex idle p50/99", "futex busy p50/99", "p50 / idle"), file=f)
         for r in g:
-            print("%-22s%8s%20s%20s%20s%20s%12s" % (
+            print("%-22s%8s%20s%20s%20s%20s%20s%12s" % (
                 "%s, %s" % (r["system"], r["load_pct"] if r["load_pct"] == "all"
                             else fmt(r["load_pct"]) + "%"),
                 r["grants_served"],
                 "%s / %s" % (r["kick_run_p50_us"] or "-", r["kick_run_p99_us"] or "-"),
                 "%s / %s" % (r["queued_run_p50_us"] or "-", r["queued_run_p99_us"] or "-"),
+                "%s / %s" % (r.get("head_age_p50_us") or "-", r.get("head_age_p99_us") or "-"),
                 "%s / %s" % (r["futex_idle_p50_us"] or "-", r["futex_idle_p99_us"] or "-"),
                 "%s / %s" % (r["futex_busy_p50_us"] or "-", r["futex_busy_p99_us"] or "-"),
                 r["kick_p50_over_futex_idle"] or "-"), file=f)

@@ -102,6 +102,8 @@ typedef s64 __kairos_s64;
  * two starts: the grant (kick -> run: the kick, the preemption of what ran
  * there, the dispatch) and the moment that task entered the queue (queued
  * -> run: the congestion seen, decided on and granted, then kick -> run).
+ * And for every grant made while the app had tasks queued, how long the
+ * head of its queue had waited by then: the allocator's reaction time.
  *
  * Log-linear buckets, so that a quantile is known to within a quarter of
  * its power of two. Bucket 0 counts durations up to 2^MIN_SHIFT ns; each
@@ -183,6 +185,9 @@ struct kairos_sched_stats {
 					 * CPU granted again) before that (v10) */
 	struct kairos_grant_hist grant_kick_run;	/* grant -> run (v10) */
 	struct kairos_grant_hist grant_queued_run;	/* queued -> run (v10) */
+	struct kairos_grant_hist grant_head_age;	/* at each grant with the
+					 * app's queue non-empty: how long its
+					 * head had waited (v10) */
 };
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of

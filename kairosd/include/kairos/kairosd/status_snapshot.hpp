@@ -103,6 +103,7 @@ struct SchedCounters {
   // and from that task's enqueue, to its run there.
   std::uint64_t grants_run = 0, grants_unmatched = 0;
   Histogram grant_kick_run, grant_queued_run;
+  Histogram grant_head_age;  // at each grant to an app with tasks queued: its head's wait
   bool operator==(const SchedCounters&) const = default;
 };
 
