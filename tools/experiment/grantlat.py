@@ -38,12 +38,16 @@ def read(path=STATUS_JSON):
 
 
 def delta(after, before):
-    """after - before of one histogram (bounds_s, counts); before may be None."""
+    """after - before of one histogram (bounds_s, counts); before may be
+    None. A bucket that went down means the scheduler was reloaded between
+    the readings (its counters start again from 0): then after alone."""
     bounds, counts = after
     if before is None:
         return bounds, list(counts)
     if before[0] != bounds or len(before[1]) != len(counts):
         raise ValueError("grant histograms with different buckets")
+    if any(a < b for a, b in zip(counts, before[1])):
+        return bounds, list(counts)
     return bounds, [a - b for a, b in zip(counts, before[1])]
 
 
@@ -53,7 +57,9 @@ def add(a, b):
         return b
     if b is None:
         return a
-    return delta(a, (b[0], [-c for c in b[1]]))
+    if a[0] != b[0] or len(a[1]) != len(b[1]):
+        raise ValueError("grant histograms with different buckets")
+    return a[0], [x + y for x, y in zip(a[1], b[1])]
 
 
 def quantile_le_us(hist, q):

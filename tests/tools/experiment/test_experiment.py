@@ -140,6 +140,9 @@ class GrantLatency(unittest.TestCase):
         self.assertAlmostEqual(grantlat.quantile_le_us(d, 0.5), 2.0)
         self.assertEqual(grantlat.quantile_le_us(d, 0.99), float("inf"))
         self.assertEqual(grantlat.add(d, d)[1], [0, 6, 2, 2])
+        # the scheduler reloaded between the readings: its counters restarted
+        self.assertEqual(grantlat.delta((self.BOUNDS, [0, 1, 0, 0]), after["grant_kick_run"]),
+                         (self.BOUNDS, [0, 1, 0, 0]))
         self.assertIsNone(grantlat.quantile_le_us((self.BOUNDS, [0, 0, 0, 0]), 0.5))
 
     def test_no_status_or_other_buckets(self):
