@@ -1275,6 +1275,7 @@ int kairos_set_owner(struct kairos_owner_req *req)
 	u32 cpu = req->cpu, app = req->app;
 	struct kairos_app *a;
 	struct cpu_ctx *c;
+	u64 now;
 	u32 *o;
 
 	if (cpu >= nr_cpus || cpu >= KAIROS_SCHED_MAX_CPUS || app >= KAIROS_MAX_APPS)
@@ -1309,13 +1310,14 @@ int kairos_set_owner(struct kairos_owner_req *req)
 		return -ENODEV;
 	}
 	__sync_fetch_and_add(&stats.grants, 1);
-	kairos_grant_made(app, bpf_ktime_get_ns());
+	now = bpf_ktime_get_ns();
+	kairos_grant_made(app, now);
 	c = cpu_ctx(cpu);
 	if (c) {
 		/* the app first, then the stamp (a full barrier): a reader
 		 * that sees the stamp sees its app */
 		c->grant_app = app;
-		__sync_lock_test_and_set(&c->grant_at, bpf_ktime_get_ns());
+		__sync_lock_test_and_set(&c->grant_at, now);
 	}
 	kick_for_owner(cpu);
 	return 0;

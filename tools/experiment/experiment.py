@@ -314,30 +314,21 @@ class Runner:
         within a quarter of their power of two); kept per load for the
         summary over rounds."""
         row["grants_served"] = ""
+        # with the allocator's part (power-of-two buckets): when it decided,
+        # and how often it polled
+        deltas = {h: grantlat.delta(after[h], before.get(h))
+                  for h in grantlat.HISTS + grantlat.ALLOCATOR_HISTS if h in after}
         for h in grantlat.HISTS + grantlat.ALLOCATOR_HISTS:
-            for q in ("p50", "p99"):
-                row["%s_%s_us" % (h, q)] = ""
-        # the allocator's part (power-of-two buckets): when it decided, and
-        # how often it polled
-        for h in grantlat.ALLOCATOR_HISTS:
-            if h in after:
-                d = grantlat.delta(after[h], before.get(h))
-                for q, name in ((0.5, "p50"), (0.99, "p99")):
-                    v = grantlat.quantile_le_us(d, q)
-                    row["%s_%s_us" % (h, name)] = "" if v is None else "%.1f" % v
-        if not all(h in after for h in grantlat.SERVED_HISTS):
+            for q, name in ((0.5, "p50"), (0.99, "p99")):
+                v = grantlat.quantile_le_us(deltas.get(h), q)
+                row["%s_%s_us" % (h, name)] = "" if v is None else "%.1f" % v
+        if not all(h in deltas for h in grantlat.SERVED_HISTS):
             return
         acc = self.grant_hists.setdefault((sysname, load), {})
         for h in grantlat.HISTS:
-            if h not in after:
-                continue
-            d = grantlat.delta(after[h], before.get(h))
-            acc[h] = grantlat.add(acc.get(h), d)
-            for q, name in ((0.5, "p50"), (0.99, "p99")):
-                v = grantlat.quantile_le_us(d, q)
-                row["%s_%s_us" % (h, name)] = "" if v is None else "%.1f" % v
-        row["grants_served"] = grantlat.count(grantlat.delta(after[grantlat.HISTS[0]],
-                                                             before.get(grantlat.HISTS[0])))
+            if h in deltas:
+                acc[h] = grantlat.add(acc.get(h), deltas[h])
+        row["grants_served"] = grantlat.count(deltas[grantlat.SERVED_HISTS[0]])
 
     def service_sched(self):
         run, wait, runs = self.service.sched_totals() if self.service else (0, 0, 0)

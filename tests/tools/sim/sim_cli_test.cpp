@@ -1,27 +1,16 @@
 // The kairos-sim binary itself: exit codes and messages.
+#include "command_output.hpp"
+
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 
-struct CliRun {
-  int status;
-  std::string out;
-};
+using CliRun = kairos::test::CommandResult;
 
 CliRun run(const std::string& args) {
-  const std::string cmd = std::string(KAIROS_SIM_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, {}};
-  if (!p) return r;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) r.out += buf;
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return kairos::test::run_command(std::string(KAIROS_SIM_BIN) + " " + args + " 2>&1");
 }
 
 TEST(SimCli, BadFlagExitsWithUsageError) {

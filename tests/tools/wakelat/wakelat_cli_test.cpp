@@ -1,35 +1,24 @@
 // The kairos-wakelat binary: a real run on two CPUs gives ordered,
 // positive percentiles over every sample; bad flags exit 2 with a message
 // and print no result.
+#include "command_output.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <sched.h>
-#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <string>
 #include <vector>
 
 namespace {
 
-struct CliRun {
-  int status;
-  std::string out;
-};
+using CliRun = kairos::test::CommandResult;
 
 CliRun run(const std::string& args, bool with_stderr = true) {
-  const std::string cmd =
-      std::string(KAIROS_WAKELAT_BIN) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, {}};
-  if (!p) return r;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) r.out += buf;
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return kairos::test::run_command(std::string(KAIROS_WAKELAT_BIN) + " " + args +
+                                   (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 // The CPUs this process may use.
