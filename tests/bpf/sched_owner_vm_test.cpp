@@ -535,10 +535,15 @@ TEST(SchedOwner, RescueLooksAtTheQueueNotAtItsStatistics) {
   Child waker({"/bin/sh", "-c",
                "i=0; while :; do sleep 0.002; i=$((i+1)); echo $i > " + count_file + "; done"},
               lc.dir());
+  // The shell truncates the file before each write: a read that lands
+  // in between finds it empty, so read again.
   const auto rounds = [&] {
-    std::ifstream in(count_file);
     long n = -1;
-    in >> n;
+    for (int tries = 0; n < 0 && tries < 100; ++tries) {
+      if (tries > 0) std::this_thread::sleep_for(1ms);
+      std::ifstream in(count_file);
+      if (!(in >> n)) n = -1;
+    }
     return n;
   };
   const auto be = spinners(::sysconf(_SC_NPROCESSORS_ONLN));

@@ -6,7 +6,9 @@
 // quirks byte for byte is what lets replies equal memcached's.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace kairos::kv {
@@ -21,5 +23,13 @@ bool parse_u64(std::string_view token, std::uint64_t* out);
 // A stored value read as a counter (incr/decr): the value as memcached
 // sees it in memory, followed by its CRLF.
 bool parse_stored_u64(std::string_view value, std::uint64_t* out);
+
+// Decimal text of a number appended to a reply.
+template <typename Int>
+void append_number(std::string& out, Int v) {
+  char b[24];
+  const auto r = std::to_chars(b, b + sizeof b, v);
+  out.append(b, r.ptr);
+}
 
 }  // namespace kairos::kv

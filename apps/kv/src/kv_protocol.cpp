@@ -22,17 +22,8 @@ constexpr std::size_t kMaxGetLine = 1u << 20;
 // memcached's tokenizer stops splitting after this many tokens.
 constexpr std::size_t kMaxTokens = 24;
 
-void append_u64(std::string& out, std::uint64_t v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v);
-  out.append(b, r.ptr);
-}
-
-void append_i64(std::string& out, std::int64_t v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v);
-  out.append(b, r.ptr);
-}
+void append_u64(std::string& out, std::uint64_t v) { append_number(out, v); }
+void append_i64(std::string& out, std::int64_t v) { append_number(out, v); }
 
 }  // namespace
 
@@ -175,7 +166,7 @@ Session::Status Session::command(std::string_view line, std::string& out) {
   };
   const char first = cmd[0];
   if (first == 'm' && cmd.size() == 2) {
-    reply(out, "ERROR");  // meta protocol: not implemented
+    process_meta(t, nt, out);
   } else if (first == 'g') {
     if (!want_min(3)) return Status::kOpen;
     if (cmd == "get") process_get(t, false, false, out);
@@ -336,6 +327,7 @@ void Session::process_update(const std::vector<std::string_view>& t,
     if (mode == StoreMode::kSet) ctx_.store.remove(t[1], ctx_.now());
     return;
   }
+  pending_.meta = false;
   pending_.mode = mode;
   pending_.key.assign(t[1]);
   pending_.flags = flags;
@@ -345,7 +337,17 @@ void Session::process_update(const std::vector<std::string_view>& t,
   state_ = State::kData;
 }
 
+void Session::error_reply(std::string& out, std::string_view s) {
+  noreply_ = false;
+  out.append(s);
+  out.append("\r\n");
+}
+
 void Session::complete_data(std::string_view block, std::string& out) {
+  if (pending_.meta) {
+    complete_meta_set(block, out);
+    return;
+  }
   c_.add(Counter::cmd_set);
   const std::size_t n = pending_.length;
   if (block[n] != '\r' || block[n + 1] != '\n') {
@@ -396,6 +398,9 @@ void Session::process_arith(const std::vector<std::string_view>& t,
     case DeltaResult::kNotFound:
       c_.add(incr ? Counter::incr_misses : Counter::decr_misses);
       reply(out, "NOT_FOUND");
+      break;
+    case DeltaResult::kExists:   // only with a CAS (ma C)
+    case DeltaResult::kCreated:  // only with vivify (ma N)
       break;
   }
 }

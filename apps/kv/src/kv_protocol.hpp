@@ -12,7 +12,9 @@
 // announced length plus two bytes; a line of more than 2048 bytes with no
 // newline closing the connection unless it is a get; a get with an
 // over-long key discarding the replies not yet written). The meta commands
-// (mg, ms, ...) are not implemented: they answer ERROR.
+// mg, ms, md, ma and mn follow memcached 1.6's meta protocol, flags,
+// replies and error strings included (kv_meta.cpp); me (debug) answers
+// ERROR.
 #pragma once
 
 #include "kv_stats.hpp"
@@ -72,6 +74,12 @@ class Session {
     std::int64_t exptime = 0;
     std::uint64_t cas = 0;
     std::size_t length = 0;  // value bytes, without the CRLF
+    // ms: what the reply reports (O, k, c, s tokens, in order), q, and
+    // the meta store options.
+    bool meta = false;
+    bool quiet = false;
+    StoreOptions opt;
+    std::vector<std::string> returns;
   };
 
   // Processes data[*pos...]; false when it needs more bytes or closes.
@@ -99,6 +107,20 @@ class Session {
                      std::string& out);
   void set_noreply_maybe(const std::vector<std::string_view>& t,
                          std::size_t nt);
+  // Meta commands (kv_meta.cpp).
+  void process_meta(const std::vector<std::string_view>& t, std::size_t nt,
+                    std::string& out);
+  void meta_get(const std::vector<std::string_view>& t, std::size_t nt,
+                std::string& out);
+  void meta_set(const std::vector<std::string_view>& t, std::size_t nt,
+                std::string& out);
+  void meta_delete(const std::vector<std::string_view>& t, std::size_t nt,
+                   std::string& out);
+  void meta_arith(const std::vector<std::string_view>& t, std::size_t nt,
+                  std::string& out);
+  void complete_meta_set(std::string_view block, std::string& out);
+  // An error reply: shown even under noreply or q.
+  void error_reply(std::string& out, std::string_view s);
 
   ServerContext& ctx_;
   CounterStripe& c_;

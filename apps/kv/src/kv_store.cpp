@@ -46,9 +46,36 @@ struct Store::Item {
   std::uint64_t cas = 0;
   std::int64_t exptime = 0;  // absolute unix seconds, 0 = never
   std::int64_t time = 0;     // when stored (delayed flush_all)
+  std::int64_t atime = 0;    // last access that counted (mg l)
   std::size_t charged = 0;   // bytes counted against the limit
   bool fetched = false;
+  bool stale = false;        // invalidated by md I / ms I
+  bool token_sent = false;   // a client won the recache token
+  bool key_binary = false;   // stored through a base64 key (b)
 };
+
+namespace {
+Store::Item* as_item(void* p) { return static_cast<Store::Item*>(p); }
+}  // namespace
+
+std::string_view MetaItem::key() const {
+  return Store::item_key(as_item(it_));
+}
+std::string_view MetaItem::value() const {
+  return Store::item_value(as_item(it_));
+}
+std::uint32_t MetaItem::flags() const { return as_item(it_)->flags; }
+std::uint64_t MetaItem::cas() const { return as_item(it_)->cas; }
+bool MetaItem::key_binary() const { return as_item(it_)->key_binary; }
+std::int64_t MetaItem::exptime() const { return as_item(it_)->exptime; }
+std::int64_t MetaItem::last_access() const { return as_item(it_)->atime; }
+bool MetaItem::fetched() const { return as_item(it_)->fetched; }
+bool MetaItem::stale() const { return as_item(it_)->stale; }
+bool MetaItem::token_sent() const { return as_item(it_)->token_sent; }
+void MetaItem::set_exptime(std::int64_t protocol_exptime) {
+  as_item(it_)->exptime = store_.exptime_of(protocol_exptime, now_);
+}
+void MetaItem::send_token() { as_item(it_)->token_sent = true; }
 
 struct Store::Shard {
   std::mutex mu;
@@ -158,30 +185,62 @@ Store::Item* Store::find_live(Shard& s, std::string_view key, std::size_t,
 
 void Store::set_exptime(Item* it, std::int64_t abs) { it->exptime = abs; }
 
+// A fetch: the LRU bump, the hit mark, and (from the second hit on, as
+// memcached's segmented LRU does) the last-access time.
+void Store::count_fetch(Shard& s, Item* it, std::int64_t now) {
+  if (it->fetched) it->atime = now;
+  it->fetched = true;
+  bump(s, it);
+}
+
 Store::Found Store::lookup_for_read(std::string_view key, std::int64_t now,
                                     const std::int64_t* touch_exptime) {
   std::size_t h = 0;
   Shard& s = shard_for(key, &h);
-  Found f{std::unique_lock<std::mutex>(s.mu), nullptr};
+  Found f{std::unique_lock<std::mutex>(s.mu), nullptr, &s};
   Item* it = find_live(s, key, h, now);
   if (it == nullptr) return f;
   if (touch_exptime) it->exptime = exptime_of(*touch_exptime, now);
-  it->fetched = true;
-  bump(s, it);
+  count_fetch(s, it, now);
   f.item = it;
+  return f;
+}
+
+Store::Found Store::lookup_for_meta(std::string_view key, std::int64_t now,
+                                    bool vivify, std::uint64_t new_cas) {
+  std::size_t h = 0;
+  Shard& s = shard_for(key, &h);
+  Found f{std::unique_lock<std::mutex>(s.mu), nullptr, &s};
+  f.item = find_live(s, key, h, now);
+  if (f.item != nullptr || !vivify) return f;
+  // mg N: an empty placeholder the winning client will fill.
+  auto* it = new Item;
+  it->key_len = static_cast<std::uint32_t>(key.size());
+  it->time = it->atime = now;
+  it->data.assign(key);
+  it->charged = item_total_size(key.size(), 0, 0);
+  it->cas = new_cas != 0 ? new_cas : next_cas();
+  link(s, it, h);
+  f.item = it;
+  f.created = true;
+  // Eviction takes other locks; a placeholder's bytes are counted and
+  // the next store trims them.
   return f;
 }
 
 StoreResult Store::store(StoreMode mode, std::string_view key,
                          std::uint32_t flags, std::int64_t exptime,
                          std::string_view value, std::uint64_t cas_in,
-                         std::int64_t now) {
+                         std::int64_t now, const StoreOptions& opt,
+                         StoreOutcome* done) {
   if (!fits(key.size(), flags, value.size())) return StoreResult::kTooLarge;
   std::size_t h = 0;
   Shard& s = shard_for(key, &h);
+  const bool grow = mode == StoreMode::kAppend || mode == StoreMode::kPrepend;
   {
     std::lock_guard<std::mutex> g(s.mu);
     Item* old = find_live(s, key, h, now);
+    bool stale = false;
     switch (mode) {
       case StoreMode::kAdd:
         if (old) {
@@ -190,21 +249,27 @@ StoreResult Store::store(StoreMode mode, std::string_view key,
         }
         break;
       case StoreMode::kReplace:
+        if (!old) return StoreResult::kNotStored;
+        break;
       case StoreMode::kAppend:
       case StoreMode::kPrepend:
-        if (!old) return StoreResult::kNotStored;
+        if (!old && !opt.vivify) return StoreResult::kNotStored;
+        if (old && cas_in != 0 && old->cas != cas_in) return StoreResult::kExists;
         break;
       case StoreMode::kCas:
         if (!old) return StoreResult::kNotFound;
-        if (old->cas != cas_in) return StoreResult::kExists;
+        // I: a writer holding an older CAS still stores, marked stale.
+        stale = opt.invalidate && cas_in < old->cas;
+        if (old->cas != cas_in && !stale) return StoreResult::kExists;
         break;
       case StoreMode::kSet:
         break;
     }
     auto* it = new Item;
     it->key_len = static_cast<std::uint32_t>(key.size());
-    it->time = now;
-    if (mode == StoreMode::kAppend || mode == StoreMode::kPrepend) {
+    it->time = it->atime = now;
+    it->key_binary = opt.key_binary;
+    if (grow && old) {
       // The old item's flags and exptime stay; only the bytes grow.
       const std::string_view ov = item_value(old);
       if (!fits(key.size(), old->flags, ov.size() + value.size())) {
@@ -226,9 +291,16 @@ StoreResult Store::store(StoreMode mode, std::string_view key,
       it->data.reserve(key.size() + value.size());
       it->data.append(key).append(value);
     }
+    if (stale) {
+      // The stale value keeps the current one's TTL and token.
+      it->exptime = old->exptime;
+      it->stale = true;
+      it->token_sent = old->token_sent;
+    }
     it->charged = item_total_size(key.size(), it->flags,
                                   it->data.size() - key.size());
-    it->cas = next_cas();
+    it->cas = opt.new_cas != 0 ? opt.new_cas : next_cas();
+    if (done) *done = StoreOutcome{it->cas, it->data.size() - key.size()};
     if (old) unlink(s, old, false);
     link(s, it, h);
   }
@@ -267,6 +339,41 @@ bool Store::remove(std::string_view key, std::int64_t now) {
   return true;
 }
 
+DeleteResult Store::meta_delete(std::string_view key, std::int64_t now,
+                                const DeleteOptions& opt) {
+  std::size_t h = 0;
+  Shard& s = shard_for(key, &h);
+  std::lock_guard<std::mutex> g(s.mu);
+  Item* it = find_live(s, key, h, now);
+  if (!it) return DeleteResult::kNotFound;
+  if (opt.compare_cas != 0 && it->cas != opt.compare_cas)
+    return DeleteResult::kExists;
+  if (opt.remove_value) {
+    // x: the item stays, empty, with T's exptime (none: never expires).
+    auto* n = new Item;
+    n->key_len = it->key_len;
+    n->time = n->atime = now;
+    n->flags = opt.flags;
+    n->exptime = opt.has_ttl ? exptime_of(opt.ttl, now) : 0;
+    n->data.assign(key);
+    n->charged = item_total_size(key.size(), n->flags, 0);
+    n->cas = opt.has_new_cas ? opt.new_cas : it->cas;
+    unlink(s, it, false);
+    link(s, n, h);
+    it = n;
+  }
+  if (opt.invalidate) {
+    // I: stale for the next reader to win its token back.
+    if (opt.has_ttl) it->exptime = exptime_of(opt.ttl, now);
+    it->stale = true;
+    it->token_sent = false;
+    it->cas = opt.has_new_cas ? opt.new_cas : next_cas();
+  } else if (!opt.remove_value) {
+    unlink(s, it, false);
+  }
+  return DeleteResult::kDeleted;
+}
+
 bool Store::touch(std::string_view key, std::int64_t exptime,
                   std::int64_t now) {
   std::size_t h = 0;
@@ -275,51 +382,94 @@ bool Store::touch(std::string_view key, std::int64_t exptime,
   Item* it = find_live(s, key, h, now);
   if (!it) return false;
   it->exptime = exptime_of(exptime, now);
-  bump(s, it);
+  count_fetch(s, it, now);  // memcached's touch counts as a fetch
   return true;
 }
 
 DeltaResult Store::delta(std::string_view key, bool incr, std::uint64_t by,
                          std::int64_t now, std::string* out) {
+  DeltaResult r = DeltaResult::kNotFound;
+  delta_locked(key, incr, by, now, DeltaOptions{}, out, &r);
+  return r;
+}
+
+Store::Found Store::delta_locked(std::string_view key, bool incr,
+                                 std::uint64_t by, std::int64_t now,
+                                 const DeltaOptions& opt, std::string* out,
+                                 DeltaResult* r) {
   std::size_t h = 0;
   Shard& s = shard_for(key, &h);
-  std::lock_guard<std::mutex> g(s.mu);
+  Found f{std::unique_lock<std::mutex>(s.mu), nullptr, &s};
   Item* it = find_live(s, key, h, now);
-  if (!it) return DeltaResult::kNotFound;
+  char buf[24];
+  if (!it) {
+    if (!opt.vivify) {
+      *r = DeltaResult::kNotFound;
+      return f;
+    }
+    // ma N: the counter starts at J, never expiring until N's TTL is set.
+    const auto c = std::to_chars(buf, buf + sizeof buf, opt.initial);
+    auto* n = new Item;
+    n->key_len = static_cast<std::uint32_t>(key.size());
+    n->time = n->atime = now;
+    n->data.append(key).append(buf, c.ptr);
+    n->charged = item_total_size(key.size(), 0, n->data.size() - key.size());
+    n->cas = opt.has_new_cas ? opt.new_cas : next_cas();
+    link(s, n, h);
+    out->assign(buf, c.ptr);
+    f.item = n;
+    f.created = true;
+    *r = DeltaResult::kCreated;
+    return f;
+  }
   const std::string_view v = item_value(it);
   std::uint64_t cur = 0;
-  if (v.empty() || !parse_stored_u64(v, &cur)) return DeltaResult::kNonNumeric;
+  // memcached's order: an empty value, then the CAS, then the number.
+  const bool mismatch = opt.compare_cas != 0 && it->cas != opt.compare_cas;
+  if (v.empty() || (!mismatch && !parse_stored_u64(v, &cur))) {
+    *r = DeltaResult::kNonNumeric;
+    return f;
+  }
+  if (mismatch) {
+    *r = DeltaResult::kExists;
+    return f;
+  }
   if (incr) {
     cur += by;  // wraps at 2^64, as memcached's does
   } else {
     cur = by > cur ? 0 : cur - by;
   }
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, cur);
-  const std::size_t len = static_cast<std::size_t>(r.ptr - buf);
+  const auto c = std::to_chars(buf, buf + sizeof buf, cur);
+  const std::size_t len = static_cast<std::size_t>(c.ptr - buf);
   out->assign(buf, len);
-  it->cas = next_cas();
+  const std::uint64_t cas = opt.has_new_cas ? opt.new_cas : next_cas();
+  *r = DeltaResult::kOk;
   bump(s, it);
   if (len <= v.size()) {
     // In place, padded with spaces: the item keeps its length.
     char* p = it->data.data() + it->key_len;
     std::memcpy(p, buf, len);
     std::memset(p + len, ' ', v.size() - len);
-    return DeltaResult::kOk;
+    it->cas = cas;
+    f.item = it;
+    return f;
   }
+  // A longer number needs a new item (not yet fetched, as in memcached).
   auto* n = new Item;
   n->key_len = it->key_len;
   n->flags = it->flags;
   n->exptime = it->exptime;
   n->time = it->time;
-  n->fetched = it->fetched;
-  n->cas = it->cas;
+  n->atime = now;
+  n->key_binary = it->key_binary;
+  n->cas = cas;
   n->data.append(key).append(buf, len);
   n->charged = item_total_size(key.size(), n->flags, len);
   unlink(s, it, false);
   link(s, n, h);
   s.c.total_items--;  // a grown counter is not a new item
-  return DeltaResult::kOk;
+  f.item = n;
+  return f;
 }
 
 void Store::flush(std::int64_t delay, std::int64_t now) {

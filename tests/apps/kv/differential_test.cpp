@@ -18,6 +18,7 @@
 #include <libmemcached/memcached.h>
 
 #include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -357,9 +358,106 @@ class RawScript {
     }
   }
 
+  // One meta request (mg, ms, md, ma, mn), well-formed or not. Keys
+  // collide on purpose (k0..k5, and the same keys base64-encoded); CAS
+  // values come from E tokens the script chose, so C can match; TTLs are
+  // far from any second boundary.
+  std::string meta_request() {
+    static const char* b64[] = {"azA=", "azE=", "azI=", "AQIgeA==", "a", "====", "!!"};
+    const bool binary = pick(5) == 0;
+    std::string key = binary ? b64[pick(7)] : (pick(20) == 0 ? std::string(251, 'K')
+                                                             : "k" + std::to_string(pick(6)));
+    static const char* ttls[] = {"0", "-1", "1000", "100000", "abc", ""};
+    auto ttl = [&] { return std::string(ttls[pick(6)]); };
+    auto cas = [&] { return std::to_string(100 + pick(4)); };
+    std::vector<std::string> pool;
+    std::string cmd;
+    switch (pick(9)) {
+      case 0: case 1: case 2:
+        cmd = "mg";
+        pool = {"v", "k", "s", "t", "c", "f", "h", "l", "q", "u", "Oop" + word(3),
+                "T" + ttl(), "N" + ttl(), "R" + (pick(2) ? std::string("30") : "2000"),
+                "E" + cas(), "v"};
+        break;
+      case 3: case 4:
+        cmd = "ms";
+        pool = {"c", "k", "s", "q", "O" + word(2), "T" + ttl(), "F" + num(), "C" + cas(),
+                "E" + cas(), "I", "M" + std::string(1, "SEAPRX"[pick(6)]), "N" + ttl()};
+        break;
+      case 5:
+        cmd = "md";
+        pool = {"q", "C" + cas(), "E" + cas(), "I", "T" + ttl(), "x", "k", "O" + word(2),
+                "F" + num()};
+        break;
+      case 6: case 7:
+        cmd = "ma";
+        pool = {"q", "C" + cas(), "E" + cas(), "N" + ttl(), "J" + num(), "D" + num(), "T" + ttl(),
+                "M" + std::string(1, "I+D-x"[pick(5)]), "t", "c", "v", "k", "O" + word(2)};
+        break;
+      default:
+        return pick(2) ? "mn\r\n" : (pick(2) ? "mz k1\r\n" : "mg\r\n");
+    }
+    std::string line = cmd + " " + key;
+    std::string value;
+    if (cmd == "ms") {
+      value = pick(3) == 0 ? std::to_string(pick(30)) : word(pick(12));
+      switch (pick(12)) {
+        case 0: line += " abc"; break;  // the value becomes a command
+        case 1:  // a bad chunk: two bytes where its CRLF should be
+          line += " " + std::to_string(value.size());
+          value += word(2);
+          break;
+        case 2:
+          if (pick(4) == 0) {
+            // Too large: swallowed, the old value gone. Only where the
+            // line itself is sound, or the value would become a command.
+            value.assign(1048600, 'q');
+            line = "ms k" + std::to_string(pick(6));
+          }
+          line += " " + std::to_string(value.size());
+          break;
+        default: line += " " + std::to_string(value.size()); break;
+      }
+    }
+    const bool huge = value.size() > 4096;
+    if (binary && !huge) line += " b";
+    for (std::uint32_t i = 0, n = pick(5); i < n; ++i) line += " " + pool[pick(pool.size())];
+    switch (huge ? 13 : pick(14)) {  // one malformed flag now and then
+      case 0: line += " z"; break;
+      case 1: line += " O" + std::string(33, 'o'); break;
+      case 2: line += " O" + std::string(31, 'o'); break;
+      case 3: line += " \x80"; break;
+      case 4: line += " Mxy"; break;
+      case 5: line += " Tx"; break;
+      case 6: line += " Cx"; break;
+      case 7:
+        for (int i = 0; i < 19; ++i) line += " k";
+        break;
+      default: break;
+    }
+    line += "\r\n";
+    if (cmd == "ms") line += value + "\r\n";
+    return line;
+  }
+
  private:
   std::mt19937 rng_;
 };
+
+// A meta reply's flags that legitimately differ: CAS ids (c), seconds left
+// (t, unless -1) and seconds since the last access (l).
+std::string normalise_meta_line(const std::string& line) {
+  std::istringstream in(line);
+  std::string w, out;
+  while (in >> w) {
+    if (!out.empty()) out += ' ';
+    if (w.size() > 1 && w[0] == 'c' && std::isdigit(static_cast<unsigned char>(w[1]))) w = "c<cas>";
+    else if (w.size() > 1 && w[0] == 't' && w != "t-1" && std::isdigit(static_cast<unsigned char>(w[1]))) w = "t<ttl>";
+    else if (w.size() > 1 && w[0] == 'l' && std::isdigit(static_cast<unsigned char>(w[1]))) w = "l<la>";
+    out += w;
+  }
+  return out;
+}
 
 // CAS ids differ between servers, stats values and the version string
 // too: blank them. Every other byte stays.
@@ -373,6 +471,18 @@ std::string normalise(const std::string& s) {
     i = std::min(s.size(), e + 2);
     if (line.starts_with("STAT ")) continue;
     if (line.starts_with("VERSION ")) line = "VERSION <v>";
+    static const char* meta[] = {"HD", "EN", "NF", "NS", "EX", "VA "};
+    if (std::any_of(std::begin(meta), std::end(meta),
+                    [&](const char* m) { return line.starts_with(m); }))
+      line = normalise_meta_line(line);
+    if (line.starts_with("VA ")) {
+      // VA bytes flags...: the payload follows.
+      out += line + "\r\n";
+      const std::size_t n = std::stoul(line.substr(3));
+      out += s.substr(i, n + 2);
+      i += n + 2;
+      continue;
+    }
     if (line.starts_with("VALUE ")) {
       // VALUE key flags bytes [cas]: keep the payload aligned.
       std::istringstream in(line);
@@ -424,25 +534,34 @@ std::string exchange(RawClient& c, const std::string& batch, RawScript& split) {
   return got;
 }
 
+// Runs batches of script requests against both servers from a flushed
+// start, one script per seed, and requires the same bytes back.
+template <typename Request>
+void compare_batches(RawClient& a, RawClient& b, std::uint32_t seed, int batches,
+                     Request request) {
+  a.send("flush_all\r\n");
+  b.send("flush_all\r\n");
+  std::string ga, gb;
+  ASSERT_TRUE(a.read_until_tail("OK\r\n", &ga));
+  ASSERT_TRUE(b.read_until_tail("OK\r\n", &gb));
+  RawScript s(seed), split_a(seed * 7), split_b(seed * 7);
+  for (int batch = 0; batch < batches; ++batch) {
+    std::string reqs;
+    for (std::uint32_t i = 0, n = 1 + s.pick(6); i < n; ++i) reqs += request(s);
+    const std::string ra = normalise(exchange(a, reqs, split_a));
+    const std::string rb = normalise(exchange(b, reqs, split_b));
+    ASSERT_EQ(rb, ra) << "seed " << seed << " batch " << batch << " requests:\n"
+                      << reqs.substr(0, 3000);
+  }
+}
+
 TEST(KvDifferential, RawRequestsIncludingBadInputGiveTheSameBytes) {
   ServerProcess ref(memcached_argv());
   ServerProcess kv(kv_argv());
   for (std::uint32_t seed : {11u, 12u, 13u, 14u}) {
     RawClient a(ref.port()), b(kv.port());
-    a.send("flush_all\r\n");
-    b.send("flush_all\r\n");
-    std::string ga, gb;
-    ASSERT_TRUE(a.read_until_tail("OK\r\n", &ga));
-    ASSERT_TRUE(b.read_until_tail("OK\r\n", &gb));
-    RawScript s(seed), split_a(seed * 7), split_b(seed * 7);
-    for (int batch = 0; batch < 150; ++batch) {
-      std::string reqs;
-      for (std::uint32_t i = 0, n = 1 + s.pick(6); i < n; ++i) reqs += s.request();
-      const std::string ra = normalise(exchange(a, reqs, split_a));
-      const std::string rb = normalise(exchange(b, reqs, split_b));
-      ASSERT_EQ(rb, ra) << "seed " << seed << " batch " << batch << " requests:\n"
-                        << reqs.substr(0, 3000);
-    }
+    compare_batches(a, b, seed, 150, [](RawScript& s) { return s.request(); });
+    if (HasFatalFailure()) return;
     // quit closes both, after the replies before it.
     a.send("get k1\r\nquit\r\n");
     b.send("get k1\r\nquit\r\n");
@@ -450,6 +569,21 @@ TEST(KvDifferential, RawRequestsIncludingBadInputGiveTheSameBytes) {
     EXPECT_TRUE(a.read_to_eof(&ea));
     EXPECT_TRUE(b.read_to_eof(&eb));
     EXPECT_EQ(ea, eb);
+  }
+}
+
+// The meta protocol (mg/ms/md/ma/mn), mixed with classic requests on the
+// same keys: stale and win tokens, vivify, base64 keys, CAS from E, q,
+// and its error replies, byte for byte.
+TEST(KvDifferential, MetaRequestsGiveTheSameBytes) {
+  ServerProcess ref(memcached_argv());
+  ServerProcess kv(kv_argv());
+  for (std::uint32_t seed : {21u, 22u, 23u, 24u}) {
+    RawClient a(ref.port()), b(kv.port());
+    compare_batches(a, b, seed, 200, [](RawScript& s) {
+      return s.pick(5) == 0 ? s.request() : s.meta_request();
+    });
+    if (HasFatalFailure()) return;
   }
 }
 

@@ -72,9 +72,116 @@ TEST(KvProtocol, UnknownAndShortCommands) {
   EXPECT_EQ(h.run("touch a\r\n"), "ERROR\r\n");
   EXPECT_EQ(h.run("verbosity\r\n"), "ERROR\r\n");
   EXPECT_EQ(h.run("verbosity 1 2 3\r\n"), "ERROR\r\n");
-  EXPECT_EQ(h.run("mg a\r\n"), "ERROR\r\n");
+  EXPECT_EQ(h.run("mg\r\n"), "ERROR\r\n");
+  EXPECT_EQ(h.run("mx a\r\n"), "ERROR\r\n");
   EXPECT_EQ(h.run("shutdown\r\n"), "ERROR: shutdown not enabled\r\n");
   EXPECT_EQ(h.run("get a\r\n\r\n"), "END\r\nERROR\r\n");
+}
+
+// The meta commands, each reply read off memcached 1.6.38 (CAS ids set
+// with E where a reply shows one: memcached numbers its own differently).
+TEST(KvProtocol, MetaGetAndSetReturnTheFlagsAskedInOrder) {
+  Harness h;
+  EXPECT_EQ(h.run("mg a v\r\n"), "EN\r\n");
+  EXPECT_EQ(h.run("mg a k O123\r\n"), "EN ka O123\r\n");
+  EXPECT_EQ(h.run("ms a 3 T0 F5 E2 c k s\r\nabc\r\n"), "HD c2 ka s3\r\n");
+  EXPECT_EQ(h.run("mg a v f s t k h\r\n"), "VA 3 f5 s3 t-1 ka h0\r\nabc\r\n");
+  EXPECT_EQ(h.run("mg a h\r\n"), "HD h1\r\n");
+  EXPECT_EQ(h.run("ms a 2 MA s\r\nzz\r\n"), "HD s5\r\n");
+  EXPECT_EQ(h.run("mg a v\r\n"), "VA 5\r\nabczz\r\n");
+  EXPECT_EQ(h.run("ms b 1 ME\r\nx\r\nms a 1 ME\r\nx\r\n"), "HD\r\nNS\r\n");
+  EXPECT_EQ(h.run("ms nope 1 MR\r\nx\r\n"), "NS\r\n");
+  // Flags act in order: t before T reports the TTL before the change.
+  EXPECT_EQ(h.run("mg a t T30\r\n"), "HD t-1\r\n");
+  EXPECT_EQ(h.run("mg a T60 t\r\n"), "HD t60\r\n");
+  EXPECT_EQ(h.run("mn\r\n"), "MN\r\n");
+}
+
+TEST(KvProtocol, MetaInvalidationHandsOutOneRecacheToken) {
+  Harness h;
+  EXPECT_EQ(h.run("ms a 3 E77\r\nold\r\n"), "HD\r\n");
+  EXPECT_EQ(h.run("md a C76\r\n"), "EX\r\n");
+  EXPECT_EQ(h.run("md a I T30 E80\r\n"), "HD\r\n");
+  // The first reader of a stale item wins (W), the next see Z.
+  EXPECT_EQ(h.run("mg a t c v\r\n"), "VA 3 t30 c80 X W\r\nold\r\n");
+  EXPECT_EQ(h.run("mg a c\r\n"), "HD c80 Z X\r\n");
+  // An older CAS with I still stores, stale, keeping the token.
+  EXPECT_EQ(h.run("ms a 3 C79 I E81\r\nnew\r\n"), "HD\r\n");
+  EXPECT_EQ(h.run("mg a v c\r\n"), "VA 3 c81 Z X\r\nnew\r\n");
+  EXPECT_EQ(h.run("ms a 3 C80\r\nfix\r\n"), "EX\r\n");
+  // A miss with N creates a placeholder and wins it once.
+  EXPECT_EQ(h.run("mg n N30 t v\r\n"), "VA 0 t30 W\r\n\r\n");
+  EXPECT_EQ(h.run("mg n N30 t v\r\n"), "VA 0 t30 Z\r\n\r\n");
+  // R: a TTL left under the token's wins a recache.
+  EXPECT_EQ(h.run("ms r 1 T100\r\nx\r\n"), "HD\r\n");
+  EXPECT_EQ(h.run("mg r R30\r\n"), "HD\r\n");
+  EXPECT_EQ(h.run("mg r R200\r\n"), "HD W\r\n");
+  EXPECT_EQ(h.run("mg r R200\r\n"), "HD Z\r\n");
+}
+
+TEST(KvProtocol, MetaArithmeticAndDelete) {
+  Harness h;
+  EXPECT_EQ(h.run("ma c\r\n"), "NF\r\n");
+  EXPECT_EQ(h.run("ma c N0 J10 v\r\n"), "VA 2\r\n10\r\n");
+  EXPECT_EQ(h.run("ma c v D5\r\n"), "VA 2\r\n15\r\n");
+  EXPECT_EQ(h.run("ma c MD D100 v\r\n"), "VA 1\r\n0\r\n");
+  EXPECT_EQ(h.run("ma c E9 c k\r\n"), "HD c9 kc\r\n");
+  EXPECT_EQ(h.run("ma c C8\r\n"), "EX\r\n");
+  EXPECT_EQ(h.run("ma c q v\r\n"), "");  // q silences a success
+  EXPECT_EQ(h.run("ms a 3\r\nabc\r\nma a\r\n"),
+            "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  EXPECT_EQ(h.run("md a x F7\r\n"), "HD\r\n");
+  EXPECT_EQ(h.run("mg a v f\r\n"), "VA 0 f7\r\n\r\n");
+  EXPECT_EQ(h.run("md a q\r\nmd a\r\n"), "NF\r\n");
+  EXPECT_EQ(h.run("md a k O1\r\n"), "NF ka O1\r\n");
+}
+
+TEST(KvProtocol, MetaBase64Keys) {
+  Harness h;
+  EXPECT_EQ(h.run("mg azE= b v k\r\n"), "EN kazE= b\r\n");
+  EXPECT_EQ(h.run("ms azE= 2 b k\r\nhi\r\n"), "HD kazE= b\r\n");
+  // "azE=" is "k1": a plain request reads it, the key shown encoded.
+  EXPECT_EQ(h.run("mg k1 v k\r\n"), "VA 2 kazE= b\r\nhi\r\n");
+  EXPECT_EQ(h.run("get k1\r\n"), "VALUE k1 0 2\r\nhi\r\nEND\r\n");
+  EXPECT_EQ(h.run("ms AQIgeA== 1 b\r\nz\r\nmg AQIgeA== b k v\r\n"),
+            "HD\r\nVA 1 kAQIgeA== b\r\nz\r\n");
+  EXPECT_EQ(h.run("mg a b\r\n"), "CLIENT_ERROR error decoding key\r\n");
+  EXPECT_EQ(h.run("mg ==== b\r\n"), "CLIENT_ERROR error decoding key\r\n");
+}
+
+TEST(KvProtocol, MetaErrorsAreAlwaysShown) {
+  Harness h;
+  EXPECT_EQ(h.run("mg a z\r\n"), "CLIENT_ERROR invalid flag\r\n");
+  EXPECT_EQ(h.run("mg a v v\r\n"), "CLIENT_ERROR duplicate flag\r\n");
+  EXPECT_EQ(h.run("mg a Tx q\r\n"),
+            "CLIENT_ERROR bad token in command line format\r\n");
+  EXPECT_EQ(h.run("mg a O" + std::string(32, 'o') + "\r\n"),
+            "CLIENT_ERROR opaque token too long\r\n");
+  EXPECT_EQ(h.run("mg " + std::string(251, 'k') + "\r\n"),
+            "CLIENT_ERROR bad command line format\r\n");
+  std::string many = "mg a";
+  for (int i = 0; i < 19; ++i) many += " k";
+  EXPECT_EQ(h.run(many + "\r\n"), "CLIENT_ERROR options flags are too long\r\n");
+  // ms: an error after the length swallows the data; before it, it does not.
+  EXPECT_EQ(h.run("ms a 3 Mq\r\nabc\r\n"),
+            "CLIENT_ERROR invalid mode for ms M token\r\n");
+  EXPECT_EQ(h.run("ms a 3 q z\r\nabc\r\n"), "CLIENT_ERROR invalid flag\r\n");
+  EXPECT_EQ(h.run("ms a\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(h.run("ms a x\r\nmg\r\n"),
+            "CLIENT_ERROR bad command line format\r\nERROR\r\n");
+  EXPECT_EQ(h.run("ms a 3 q\r\nabcde\r\n"), "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
+  EXPECT_EQ(h.run("ma a Dx\r\n"), "CLIENT_ERROR invalid or duplicate flag\r\n");
+  EXPECT_EQ(h.run("md a C1 C2\r\n"), "CLIENT_ERROR invalid or duplicate flag\r\n");
+  EXPECT_EQ(h.run("ma a Mx\r\n"), "CLIENT_ERROR invalid mode for ma M token\r\n");
+  // A quiet success leaves nothing behind for the next reply to lose.
+  EXPECT_EQ(h.run("ms a 1 q\r\nx\r\nmg a s q\r\nversion\r\n"),
+            "HD s1\r\nVERSION 1.6.38-kairos-kv\r\n");
+}
+
+TEST(KvProtocol, MetaRequestsByteByByte) {
+  Harness h;
+  EXPECT_EQ(h.run_bytewise("ms a 3 c E5\r\nabc\r\nmg a v c\r\nmn\r\n"),
+            "HD c5\r\nVA 3 c5\r\nabc\r\nMN\r\n");
 }
 
 TEST(KvProtocol, BadCommandLines) {

@@ -160,3 +160,102 @@ TEST(KvStore, ConcurrentIncrIsAtomic) {
 
 }  // namespace
 }  // namespace kairos::kv
+
+// What the meta commands add: stale stores, tokens, vivify, emptied items.
+namespace kairos::kv {
+namespace {
+
+struct Seen {
+  std::string value;
+  std::uint64_t cas = 0;
+  std::int64_t exptime = 0;
+  bool stale = false, token = false, fetched = false, created = false;
+};
+
+Seen meta_look(Store& s, std::string_view k, bool bump = true, bool vivify = false) {
+  Seen r;
+  s.meta_get(k, kNow, bump, vivify, 0, [&](MetaItem& it, bool created) {
+    r = {std::string(it.value()), it.cas(), it.exptime(), it.stale(),
+         it.token_sent(), it.fetched(), created};
+    return true;
+  });
+  return r;
+}
+
+TEST(KvStoreMeta, AnOlderCasWithInvalidateStoresAStaleValueKeepingTtlAndToken) {
+  Store s({.shards = 1});
+  ASSERT_EQ(s.store(StoreMode::kSet, "a", 0, 100, "v1", 0, kNow, {.new_cas = 50}),
+            StoreResult::kStored);
+  DeleteOptions inval{.has_new_cas = true, .new_cas = 60, .invalidate = true};
+  ASSERT_EQ(s.meta_delete("a", kNow, inval), DeleteResult::kDeleted);
+  s.meta_get("a", kNow, true, false, 0, [](MetaItem& it, bool) {
+    it.send_token();
+    return true;
+  });
+  // CAS 55 < 60: stored, stale, TTL and token kept; without I: refused.
+  EXPECT_EQ(s.store(StoreMode::kCas, "a", 0, 0, "v2", 55, kNow), StoreResult::kExists);
+  EXPECT_EQ(s.store(StoreMode::kCas, "a", 0, 0, "v2", 55, kNow, {.invalidate = true}),
+            StoreResult::kStored);
+  const Seen r = meta_look(s, "a");
+  EXPECT_EQ(r.value, "v2");
+  EXPECT_TRUE(r.stale);
+  EXPECT_TRUE(r.token);
+  EXPECT_EQ(r.exptime, kNow + 100);
+  // A matching CAS stores a fresh value: no longer stale.
+  ASSERT_EQ(s.store(StoreMode::kCas, "a", 0, 0, "v3", r.cas, kNow), StoreResult::kStored);
+  EXPECT_FALSE(meta_look(s, "a").stale);
+}
+
+TEST(KvStoreMeta, FetchMarksCountAfterTheVisitUnlessNoBump) {
+  Store s({.shards = 1});
+  ASSERT_EQ(s.store(StoreMode::kSet, "a", 0, 0, "v", 0, kNow), StoreResult::kStored);
+  EXPECT_FALSE(meta_look(s, "a", false).fetched);
+  EXPECT_FALSE(meta_look(s, "a").fetched);  // seen as it was before
+  EXPECT_TRUE(meta_look(s, "a").fetched);
+  const Seen v = meta_look(s, "new", true, true);
+  EXPECT_TRUE(v.created);
+  EXPECT_EQ(v.value, "");
+  EXPECT_FALSE(meta_look(s, "new").created);
+}
+
+TEST(KvStoreMeta, DeltaVivifiesChecksCasAndTakesANewCas) {
+  Store s({.shards = 1});
+  std::string out;
+  auto none = [](MetaItem&, bool) {};
+  EXPECT_EQ(s.meta_delta("n", true, 1, kNow, {}, &out, none), DeltaResult::kNotFound);
+  EXPECT_EQ(s.meta_delta("n", true, 1, kNow, {.vivify = true, .initial = 7}, &out, none),
+            DeltaResult::kCreated);
+  EXPECT_EQ(out, "7");
+  EXPECT_EQ(s.meta_delta("n", true, 1, kNow, {.has_new_cas = true, .new_cas = 90}, &out,
+                         none),
+            DeltaResult::kOk);
+  EXPECT_EQ(out, "8");
+  EXPECT_EQ(s.meta_delta("n", true, 1, kNow, {.compare_cas = 89}, &out, none),
+            DeltaResult::kExists);
+  EXPECT_EQ(s.meta_delta("n", false, 100, kNow, {.compare_cas = 90}, &out, none),
+            DeltaResult::kOk);
+  EXPECT_EQ(out, "0");
+}
+
+TEST(KvStoreMeta, RemoveValueKeepsAnEmptyItemWithNewFlags) {
+  Store s({.shards = 1});
+  ASSERT_EQ(s.store(StoreMode::kSet, "a", 3, 0, "value", 0, kNow, {.new_cas = 5}),
+            StoreResult::kStored);
+  EXPECT_EQ(s.meta_delete("a", kNow, {.compare_cas = 4}), DeleteResult::kExists);
+  EXPECT_EQ(s.meta_delete("a", kNow, {.remove_value = true, .flags = 9}),
+            DeleteResult::kDeleted);
+  std::uint32_t flags = 0;
+  std::string v = "x";
+  ASSERT_TRUE(s.get("a", kNow, [&](const ItemRef& it) {
+    flags = it.flags;
+    v = std::string(it.value);
+  }));
+  EXPECT_EQ(flags, 9u);
+  EXPECT_EQ(v, "");
+  EXPECT_EQ(cas_of(s, "a"), 5u);  // keeps its CAS without E
+  EXPECT_EQ(s.meta_delete("a", kNow, {}), DeleteResult::kDeleted);
+  EXPECT_FALSE(has(s, "a"));
+}
+
+}  // namespace
+}  // namespace kairos::kv
