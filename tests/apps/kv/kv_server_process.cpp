@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,8 +42,13 @@ ServerProcess::ServerProcess(std::vector<std::string> argv) {
   argv.push_back(std::to_string(port_));
   argv.push_back("-l");
   argv.push_back("127.0.0.1");
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    // A test killed mid-run must not leave its servers behind: they would
+    // hold the ports and the test lock the test ran under.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
