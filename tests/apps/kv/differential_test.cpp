@@ -690,7 +690,10 @@ TEST(KvDifferential, UdpRepliesMatch) {
       "set a 0 0 3\r\nabc\r\n", "get a\r\n", "get a zz a\r\n", "bogus\r\n",
       "get big a\r\n", "incr a 1\r\n", "set n 0 0 1\r\n5\r\n", "incr n 10\r\n",
       "delete a\r\n", "get a\r\n", "set x 0 0 1 noreply\r\ny\r\nget x\r\n",
-      "set a 0 0 3\r\nabcde\r\n", "version\r\n"};
+      "set a 0 0 3\r\nabcde\r\n", "version\r\n",
+      // meta commands: the same engine over UDP
+      "ms m 2 T0 F3 k s\r\nhi\r\n", "mg m v k f t\r\n", "mg big s v\r\n",
+      "ma cnt N0 J5 v\r\n", "md m k\r\n", "mg m k O9\r\n", "mn\r\n", "mg m z\r\n"};
   std::uint16_t id = 100;
   for (const auto& req : reqs) {
     const UdpReply ra = udp_request(mu, id, req), rb = udp_request(ku, id, req);
