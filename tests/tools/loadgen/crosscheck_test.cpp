@@ -41,6 +41,14 @@ constexpr double kSeconds = 1.5;
 // Bounds on (our rate / peer rate) that only a measurement bug breaks.
 constexpr double kGrossFactorLow = 0.5;
 constexpr double kGrossFactorHigh = 2.0;
+// In the AddressSanitizer tree this generator is instrumented and its
+// peers are not, so it runs 2-4x slower per request by construction: the
+// rate bounds are checked in the plain build, the server's counts in both.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRatesComparable = false;
+#else
+constexpr bool kRatesComparable = true;
+#endif
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -186,7 +194,9 @@ TEST(CrossCheck, RedisCountsAndRateAgainstRedisBenchmark) {
     if (i % 2 == 0) theirs.push_back(redis_benchmark_rate(port));
   }
   const double ratio = report("redis GET", ours, theirs);
-  EXPECT_GT(ratio, kGrossFactorLow);
+  if (kRatesComparable) {
+    EXPECT_GT(ratio, kGrossFactorLow);
+  }
   EXPECT_TRUE(server.alive());
 }
 
@@ -209,7 +219,9 @@ TEST(CrossCheck, MemcachedCountsAndRateAgainstMemslap) {
     if (i % 2 == 0) theirs.push_back(memaslap_rate(port));
   }
   const double ratio = report("memcached 90% get", ours, theirs);
-  EXPECT_GT(ratio, kGrossFactorLow);
-  EXPECT_LT(ratio, kGrossFactorHigh);
+  if (kRatesComparable) {
+    EXPECT_GT(ratio, kGrossFactorLow);
+    EXPECT_LT(ratio, kGrossFactorHigh);
+  }
   EXPECT_TRUE(server.alive());
 }
