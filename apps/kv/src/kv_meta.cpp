@@ -35,8 +35,7 @@ struct MetaFlags {
   std::int64_t vivify_ttl = 0;
   bool has_ttl = false;     // T
   std::int64_t ttl = 0;
-  bool has_recache = false;  // R
-  std::int64_t recache_ttl = 0;
+  std::int64_t recache_ttl = 0;  // R
   bool value = false;       // v
   bool no_update = false;   // u
   bool quiet = false;       // q
@@ -74,10 +73,10 @@ bool preparse(const std::vector<std::string_view>& t, std::size_t nt,
       if (!parse_i32(arg, &n)) {
         *err = kBadToken;
         bad = true;
-      } else {
-        *has = true;
-        *v = n;
+        return;
       }
+      if (has) *has = true;
+      *v = n;
     };
     auto u64 = [&](bool* has, std::uint64_t* v, std::string_view msg) {
       if (!parse_u64(arg, v)) {
@@ -99,7 +98,7 @@ bool preparse(const std::vector<std::string_view>& t, std::size_t nt,
         break;
       case 'N': ttl(&f->vivify, &f->vivify_ttl); break;
       case 'T': ttl(&f->has_ttl, &f->ttl); break;
-      case 'R': ttl(&f->has_recache, &f->recache_ttl); break;
+      case 'R': ttl(nullptr, &f->recache_ttl); break;
       case 'v': f->value = true; break;
       case 'u': f->no_update = true; break;
       case 'q': f->quiet = true; break;
@@ -163,6 +162,15 @@ void append_ttl(std::string& out, std::int64_t exptime, std::int64_t now) {
   }
 }
 
+// " O<token>" echoed back; false when the token is longer than memcached
+// takes.
+bool append_opaque(std::string& line, std::string_view tok) {
+  if (tok.size() > kMaxOpaque) return false;
+  line.push_back(' ');
+  line.append(tok);
+  return true;
+}
+
 // The O and k flags every reply echoes, a miss's included; false when an
 // opaque token is too long.
 bool append_opaque_and_key(std::string& line,
@@ -170,9 +178,7 @@ bool append_opaque_and_key(std::string& line,
                            std::size_t nt, const MetaFlags& f) {
   for (std::size_t i = 2; i + 1 < nt; ++i) {
     if (t[i][0] == 'O') {
-      if (t[i].size() > kMaxOpaque) return false;
-      line.push_back(' ');
-      line.append(t[i]);
+      if (!append_opaque(line, t[i])) return false;
     } else if (t[i][0] == 'k') {
       append_key(line, f.key, f.key_binary);
     }
@@ -285,12 +291,10 @@ void Session::meta_get(const std::vector<std::string_view>& t, std::size_t nt,
               line.push_back(it.fetched() ? '1' : '0');
               break;
             case 'O':
-              if (t[i].size() > kMaxOpaque) {
+              if (!append_opaque(line, t[i])) {
                 opaque_error = true;
                 return false;
               }
-              line.push_back(' ');
-              line.append(t[i]);
               break;
             case 'k': append_key(line, it.key(), it.key_binary()); break;
           }
@@ -434,10 +438,7 @@ void Session::complete_meta_set(std::string_view block, std::string& out) {
   }
   for (const std::string& ret : pending_.returns) {
     switch (ret[0]) {
-      case 'O':
-        line.push_back(' ');
-        line.append(ret);
-        break;
+      case 'O': append_opaque(line, ret); break;  // length checked in ms
       case 'k': append_key(line, pending_.key, pending_.opt.key_binary); break;
       case 'c':
         append_flag(line, 'c');
@@ -531,12 +532,10 @@ void Session::meta_arith(const std::vector<std::string_view>& t,
               if (created) it.set_exptime(f.vivify_ttl);
               break;
             case 'O':
-              if (t[i].size() > kMaxOpaque) {
+              if (!append_opaque(line, t[i])) {
                 opaque_error = true;
                 return;
               }
-              line.push_back(' ');
-              line.append(t[i]);
               break;
             case 'k': append_key(line, f.key, f.key_binary); break;
           }

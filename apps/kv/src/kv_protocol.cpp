@@ -5,7 +5,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <charconv>
 #include <climits>
 #include <cstring>
 
@@ -21,9 +20,6 @@ constexpr std::size_t kMaxLineWithoutNewline = 2048;
 constexpr std::size_t kMaxGetLine = 1u << 20;
 // memcached's tokenizer stops splitting after this many tokens.
 constexpr std::size_t kMaxTokens = 24;
-
-void append_u64(std::string& out, std::uint64_t v) { append_number(out, v); }
-void append_i64(std::string& out, std::int64_t v) { append_number(out, v); }
 
 }  // namespace
 
@@ -270,12 +266,12 @@ void Session::process_get(const std::vector<std::string_view>& t, bool cas,
           out.append("VALUE ");
           out.append(it.key);
           out.push_back(' ');
-          append_u64(out, it.flags);
+          append_number(out, it.flags);
           out.push_back(' ');
-          append_u64(out, it.value.size());
+          append_number(out, it.value.size());
           if (cas) {
             out.push_back(' ');
-            append_u64(out, it.cas);
+            append_number(out, it.cas);
           }
           out.append("\r\n");
           out.append(it.value);
@@ -506,10 +502,8 @@ void Session::process_stats(const std::vector<std::string_view>& t,
     if constexpr (std::is_same_v<decltype(value), std::string_view> ||
                   std::is_same_v<decltype(value), std::string>) {
       out.append(value);
-    } else if constexpr (std::is_signed_v<decltype(value)>) {
-      append_i64(out, value);
     } else {
-      append_u64(out, value);
+      append_number(out, value);
     }
     out.append("\r\n");
   };

@@ -185,6 +185,20 @@ Store::Item* Store::find_live(Shard& s, std::string_view key, std::size_t,
 
 void Store::set_exptime(Item* it, std::int64_t abs) { it->exptime = abs; }
 
+Store::Item* Store::new_item(std::string_view key, std::uint32_t flags,
+                             std::string_view value, std::int64_t now,
+                             std::uint64_t cas) {
+  auto* it = new Item;
+  it->key_len = static_cast<std::uint32_t>(key.size());
+  it->flags = flags;
+  it->time = it->atime = now;
+  it->data.reserve(key.size() + value.size());
+  it->data.append(key).append(value);
+  it->charged = item_total_size(key.size(), flags, value.size());
+  it->cas = cas;
+  return it;
+}
+
 // A fetch: the LRU bump, the hit mark, and (from the second hit on, as
 // memcached's segmented LRU does) the last-access time.
 void Store::count_fetch(Shard& s, Item* it, std::int64_t now) {
@@ -214,12 +228,7 @@ Store::Found Store::lookup_for_meta(std::string_view key, std::int64_t now,
   f.item = find_live(s, key, h, now);
   if (f.item != nullptr || !vivify) return f;
   // mg N: an empty placeholder the winning client will fill.
-  auto* it = new Item;
-  it->key_len = static_cast<std::uint32_t>(key.size());
-  it->time = it->atime = now;
-  it->data.assign(key);
-  it->charged = item_total_size(key.size(), 0, 0);
-  it->cas = new_cas != 0 ? new_cas : next_cas();
+  Item* it = new_item(key, 0, {}, now, new_cas != 0 ? new_cas : next_cas());
   link(s, it, h);
   f.item = it;
   f.created = true;
@@ -350,14 +359,9 @@ DeleteResult Store::meta_delete(std::string_view key, std::int64_t now,
     return DeleteResult::kExists;
   if (opt.remove_value) {
     // x: the item stays, empty, with T's exptime (none: never expires).
-    auto* n = new Item;
-    n->key_len = it->key_len;
-    n->time = n->atime = now;
-    n->flags = opt.flags;
+    Item* n = new_item(key, opt.flags, {}, now,
+                       opt.has_new_cas ? opt.new_cas : it->cas);
     n->exptime = opt.has_ttl ? exptime_of(opt.ttl, now) : 0;
-    n->data.assign(key);
-    n->charged = item_total_size(key.size(), n->flags, 0);
-    n->cas = opt.has_new_cas ? opt.new_cas : it->cas;
     unlink(s, it, false);
     link(s, n, h);
     it = n;
@@ -409,14 +413,10 @@ Store::Found Store::delta_locked(std::string_view key, bool incr,
     }
     // ma N: the counter starts at J, never expiring until N's TTL is set.
     const auto c = std::to_chars(buf, buf + sizeof buf, opt.initial);
-    auto* n = new Item;
-    n->key_len = static_cast<std::uint32_t>(key.size());
-    n->time = n->atime = now;
-    n->data.append(key).append(buf, c.ptr);
-    n->charged = item_total_size(key.size(), 0, n->data.size() - key.size());
-    n->cas = opt.has_new_cas ? opt.new_cas : next_cas();
-    link(s, n, h);
     out->assign(buf, c.ptr);
+    Item* n = new_item(key, 0, *out, now,
+                       opt.has_new_cas ? opt.new_cas : next_cas());
+    link(s, n, h);
     f.item = n;
     f.created = true;
     *r = DeltaResult::kCreated;
@@ -455,16 +455,10 @@ Store::Found Store::delta_locked(std::string_view key, bool incr,
     return f;
   }
   // A longer number needs a new item (not yet fetched, as in memcached).
-  auto* n = new Item;
-  n->key_len = it->key_len;
-  n->flags = it->flags;
+  Item* n = new_item(key, it->flags, *out, now, cas);
   n->exptime = it->exptime;
   n->time = it->time;
-  n->atime = now;
   n->key_binary = it->key_binary;
-  n->cas = cas;
-  n->data.append(key).append(buf, len);
-  n->charged = item_total_size(key.size(), n->flags, len);
   unlink(s, it, false);
   link(s, n, h);
   s.c.total_items--;  // a grown counter is not a new item

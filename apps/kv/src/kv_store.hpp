@@ -221,6 +221,11 @@ class Store {
   static std::uint32_t item_flags(const Item* it);
   static std::uint64_t item_cas(const Item* it);
   void set_exptime(Item* it, std::int64_t abs);
+  // A new unlinked item holding key and value, stored and accessed now,
+  // charged as memcached charges it.
+  static Item* new_item(std::string_view key, std::uint32_t flags,
+                        std::string_view value, std::int64_t now,
+                        std::uint64_t cas);
 
   StoreConfig cfg_;
   std::vector<std::unique_ptr<Shard>> shards_;
