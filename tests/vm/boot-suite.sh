@@ -25,13 +25,19 @@ mkdir -p "$results"
 guest="cd '$build' && KAIROS_GUEST=1 ctest -L '^vm\$' -E '^vm_boot\$' -FS kairos_vm \
 --output-on-failure --timeout 900 >'$results/guest-ctest.log' 2>&1; \
 echo \$? >'$results/guest-ctest.rc'"
-"$src/tools/vm-run.sh" --rwdir "$build" -- "$guest"
+# The guest kernel's console goes to a file (the tests' own output goes
+# to the log above): when the guest dies, its last words say why.
+console=$results/guest-console.log
+KAIROS_VM_VERBOSE=1 "$src/tools/vm-run.sh" --rwdir "$build" -- "$guest" 2>"$console"
 rc=$?
+grep '^vm-run:' "$console" >&2
 if [ -f "$results/guest-ctest.log" ]; then
 	echo "== ctest inside the VM =="
 	cat "$results/guest-ctest.log"
 fi
 if [ "$rc" != 0 ] || [ ! -f "$results/guest-ctest.rc" ]; then
+	echo "== the guest kernel's last messages ($console) =="
+	grep -v '^vm-run:' "$console" | tail -n 80
 	echo "FAIL: the VM did not complete the vm test suite (vm-run exit $rc)" >&2
 	exit 1
 fi

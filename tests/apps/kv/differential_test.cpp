@@ -516,9 +516,10 @@ std::string exchange(RawClient& c, const std::string& batch, RawScript& split) {
     // Split at a random point, with a pause: requests across reads.
     const std::size_t at = split.pick(static_cast<std::uint32_t>(all.size()));
     c.send(all.substr(0, at));
-    // Long enough that the server reads the first part on its own: how
-    // memcached answers a bad line depends on where its reads end.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // The server must read the first part on its own: how memcached
+    // answers a bad line depends on where its reads end. A fixed pause
+    // is not enough on a loaded host.
+    if (!c.wait_server_read()) ADD_FAILURE() << "the server did not read the first part";
     c.send(all.substr(at));
   } else {
     c.send(all);
@@ -654,8 +655,10 @@ UdpReply udp_request(std::uint16_t port, std::uint16_t id, const std::string& re
   d += req;
   sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
   for (;;) {  // until the server has been quiet for a while
+    // Every request here has a reply: wait long for its first datagram
+    // (a loaded host may not run the server for a while), not for more.
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, r.ids.empty() ? 1000 : 150) <= 0) break;
+    if (poll(&p, 1, r.ids.empty() ? 5000 : 150) <= 0) break;
     char buf[2048];
     const ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n < 8) continue;

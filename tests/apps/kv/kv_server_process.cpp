@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -35,6 +38,16 @@ std::uint16_t free_port() {
   close(fd);
   return ntohs(a.sin_port);
 }
+
+namespace {
+// A socket's address as /proc/net/tcp writes it: hex IPv4 in the host's
+// byte order, then the port.
+std::string proc_net_address(const sockaddr_in& a) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08X:%04X", a.sin_addr.s_addr, ntohs(a.sin_port));
+  return buf;
+}
+}  // namespace
 
 ServerProcess::ServerProcess(std::vector<std::string> argv) {
   port_ = free_port();
@@ -143,6 +156,39 @@ bool RawClient::read_to_eof(std::string* got, std::chrono::milliseconds timeout)
     if (n == 0) return true;
     if (n < 0) return errno == ECONNRESET;
     got->append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+bool RawClient::wait_server_read(std::chrono::milliseconds timeout) {
+  sockaddr_in mine{}, theirs{};
+  socklen_t len = sizeof mine;
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&mine), &len);
+  len = sizeof theirs;
+  getpeername(fd_, reinterpret_cast<sockaddr*>(&theirs), &len);
+  const std::string me = proc_net_address(mine), server = proc_net_address(theirs);
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    // Our end's tx_queue counts bytes not yet acknowledged; the server
+    // end's rx_queue, bytes it has not read (a server end that is gone
+    // has nothing left to read).
+    bool acked = false, read = true;
+    std::ifstream in("/proc/net/tcp");
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string slot, local, remote, state, queues;
+      f >> slot >> local >> remote >> state >> queues;
+      const std::size_t colon = queues.find(':');
+      if (colon == std::string::npos) continue;
+      const bool tx_empty = std::stoul(queues.substr(0, colon), nullptr, 16) == 0;
+      const bool rx_empty = std::stoul(queues.substr(colon + 1), nullptr, 16) == 0;
+      if (local == me && remote == server) acked = tx_empty;
+      if (local == server && remote == me) read = rx_empty;
+    }
+    if (acked && read) return true;
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 

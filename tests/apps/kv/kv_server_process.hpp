@@ -48,6 +48,10 @@ class RawClient {
   // Reads until EOF or timeout; true on EOF.
   bool read_to_eof(std::string* got,
                    std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Waits until the server has read every byte sent so far: the kernel
+  // has them acknowledged and nothing is left in the server's receive
+  // queue (/proc/net/tcp). False on timeout.
+  bool wait_server_read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
   int fd_ = -1;
