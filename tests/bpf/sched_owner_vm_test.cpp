@@ -325,11 +325,12 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
   std::this_thread::sleep_for(1500ms);  // past a status refresh
   const auto h0 = queue_delay(lc.name());
   const std::uint64_t ends0 = sched_counter(d, "slice_ends"),
-                      siblings0 = lc_queued(d, "sibling");
+                      siblings0 = lc_queued(d, "sibling"), throttled0 = lc_queued(d, "throttled");
   std::this_thread::sleep_for(5s);
   const auto h1 = queue_delay(lc.name());
   const std::uint64_t ends = sched_counter(d, "slice_ends") - ends0,
-                      siblings = lc_queued(d, "sibling") - siblings0;
+                      siblings = lc_queued(d, "sibling") - siblings0,
+                      throttled = lc_queued(d, "throttled") - throttled0;
   ASSERT_EQ(h0.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
   ASSERT_EQ(h1.counts.size(), std::size_t{KAIROS_WAIT_HIST_BUCKETS});
   const std::uint64_t waits = h1.count() - h0.count(),
@@ -345,16 +346,22 @@ TEST(SchedOwner, LcTaskQueuedBehindABusySiblingWaitsForItsSliceNotTheTick) {
     if (h1.counts[i] != h0.counts[i])
       std::printf(" <=%.0fus:%llu", i < h1.bounds_s.size() ? h1.bounds_s[i] * 1e6 : 1e12,
                   static_cast<unsigned long long>(h1.counts[i] - h0.counts[i]));
-  std::printf("; %llu slices ended for a waiting sibling; grants %s, owned CPUs now %zu\n",
-              static_cast<unsigned long long>(ends),
+  std::printf("; %llu slices ended for a waiting sibling; %llu waits behind the sibling, %llu "
+              "for the guard; grants %s, owned CPUs now %zu\n",
+              static_cast<unsigned long long>(ends), static_cast<unsigned long long>(siblings),
+              static_cast<unsigned long long>(throttled),
               status_field(d.status(), "stats", "", "grants").c_str(), owned_cpus(d, lc.name()).size());
   EXPECT_EQ(sched_state(), "enabled") << d.output();
   EXPECT_TRUE(busy.alive());
   EXPECT_TRUE(woken.alive());
   ASSERT_GT(waits, 100u) << "the woken task never queued behind its sibling\n" << d.status();
   EXPECT_GT(ends * 4, waits) << "the scheduler left the sibling's slice to the tick\n" << d.status();
-  // the status says why they waited: behind their sibling, most of them
-  EXPECT_GT(siblings * 4, waits) << d.status();
+  // The status says why they waited: behind their sibling, most of them.
+  // Waits for the guard are left out: ordinary work the test did not
+  // start (a guest just booted still runs some) gets the guard's turns,
+  // and each such turn is a wait for both LC tasks.
+  const std::uint64_t unthrottled = waits > throttled ? waits - throttled : 0;
+  EXPECT_GT(siblings * 4, unthrottled) << d.status();
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 
