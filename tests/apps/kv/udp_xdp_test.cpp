@@ -79,6 +79,14 @@ TEST(KvUdpXdp, ServesMemcachedUdpOverDirectAfXdp) {
   EXPECT_EQ(ask(fds[1], 100, "set a 0 0 3\r\nabc\r\n"), "STORED\r\n");
   EXPECT_EQ(ask(fds[2], 101, "get a zz\r\n"), "VALUE a 0 3\r\nabc\r\nEND\r\n");
   EXPECT_EQ(ask(fds[3], 102, "bogus\r\n"), "ERROR\r\n");
+  // The meta protocol over the same path (the replies are memcached's:
+  // kv_differential_test compares them over TCP and UDP).
+  EXPECT_EQ(ask(fds[0], 110, "ms m 2 T0 F3 k\r\nhi\r\n"), "HD km\r\n");
+  EXPECT_EQ(ask(fds[1], 111, "mg m v k f t\r\n"), "VA 2 km f3 t-1\r\nhi\r\n");
+  EXPECT_EQ(ask(fds[2], 112, "ma cnt N0 J5 v\r\n"), "VA 1\r\n5\r\n");
+  EXPECT_EQ(ask(fds[3], 113, "md m q\r\nmn\r\n"), "MN\r\n");
+  EXPECT_EQ(ask(fds[0], 114, "mg m\r\n"), "EN\r\n");
+  EXPECT_EQ(ask(fds[1], 115, "mg m z\r\n"), "CLIENT_ERROR invalid flag\r\n");
   // A reply of several datagrams: four 1000-byte values.
   std::string want;
   for (int k = 0; k < 4; ++k) {
