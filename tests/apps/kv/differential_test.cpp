@@ -25,7 +25,6 @@
 #include <random>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace kairos::kv::test {
@@ -513,7 +512,8 @@ std::string exchange(RawClient& c, const std::string& batch, RawScript& split) {
   const std::string all = batch + "version\r\n";
   const std::size_t versions = count_line_starts(all, "version\r\n");
   if (split.pick(4) == 0) {
-    // Split at a random point, with a pause: requests across reads.
+    // Split at a random point, the second part sent once the server has
+    // read the first: requests across reads.
     const std::size_t at = split.pick(static_cast<std::uint32_t>(all.size()));
     c.send(all.substr(0, at));
     // The server must read the first part on its own: how memcached

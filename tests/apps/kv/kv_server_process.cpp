@@ -26,6 +26,14 @@ sockaddr_in loopback(std::uint16_t port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return a;
 }
+
+// A socket's address as /proc/net/tcp writes it: hex IPv4 in the host's
+// byte order, then the port.
+std::string proc_net_address(const sockaddr_in& a) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08X:%04X", a.sin_addr.s_addr, ntohs(a.sin_port));
+  return buf;
+}
 }  // namespace
 
 std::uint16_t free_port() {
@@ -38,16 +46,6 @@ std::uint16_t free_port() {
   close(fd);
   return ntohs(a.sin_port);
 }
-
-namespace {
-// A socket's address as /proc/net/tcp writes it: hex IPv4 in the host's
-// byte order, then the port.
-std::string proc_net_address(const sockaddr_in& a) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%08X:%04X", a.sin_addr.s_addr, ntohs(a.sin_port));
-  return buf;
-}
-}  // namespace
 
 ServerProcess::ServerProcess(std::vector<std::string> argv) {
   port_ = free_port();
