@@ -17,6 +17,7 @@ namespace {
 constexpr int kBatch = 64;
 constexpr std::uint32_t kReadBits = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr std::uint32_t kWriteBits = EPOLLOUT | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t kHangupBits = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 // The watcher harvests when nobody has for this long (every kthread busy).
 constexpr std::uint64_t kStaleHarvestNs = 1'000'000;
 constexpr std::uint64_t kWatcherMinNs = 200'000, kWatcherMaxNs = 10'000'000;
@@ -74,6 +75,7 @@ int deliver(RuntimeImpl* rt, PollDesc* pd, std::uint32_t bits, Kthread* k, bool 
   Uthread* woken[2] = {nullptr, nullptr};
   pd->lock.lock();
   if (closing) pd->closing = true;
+  if (bits & kHangupBits) pd->hangup = true;
   for (int d = 0; d < 2; ++d) {
     if (!closing && !(bits & (d == kPollRead ? kReadBits : kWriteBits))) continue;
     if (Uthread* u = pd->waiter[d]) {
@@ -216,6 +218,7 @@ PollDesc* netpoll_open(Netpoll& np, int fd, std::error_code& ec) {
   pd->fd = fd;
   pd->waiter[0] = pd->waiter[1] = nullptr;
   pd->ready[0] = pd->ready[1] = false;
+  pd->hangup = false;
   pd->closing = false;
   pd->free_next = nullptr;
   pd->lock.unlock();
@@ -257,6 +260,13 @@ void netpoll_release(PollDesc* pd) {
   std::lock_guard g(np.free_mutex);
   pd->free_next = np.free_list;
   np.free_list = pd;
+}
+
+bool netpoll_hung_up(PollDesc* pd) {
+  pd->lock.lock();
+  const bool h = pd->hangup;
+  pd->lock.unlock();
+  return h;
 }
 
 PollWait netpoll_wait(PollDesc* pd, PollDir dir, std::uint64_t deadline_ns) {

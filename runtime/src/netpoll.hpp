@@ -59,6 +59,9 @@ struct PollDesc {
   SpinLock lock;
   Uthread* waiter[2] = {nullptr, nullptr};  // guarded by lock
   bool ready[2] = {false, false};           // an edge nobody consumed yet
+  // A harvest saw the peer shut down or the socket fail (sticky): an EOF
+  // or error that a read may take in along with data, with no edge after.
+  bool hangup = false;
   bool closing = false;
   PollDesc* free_next = nullptr;
 };
@@ -111,6 +114,8 @@ void netpoll_release(PollDesc* pd);
 // (kNoDeadline: none) passes, or pd is closed. From a uthread it parks
 // the uthread; elsewhere it waits in poll(2).
 PollWait netpoll_wait(PollDesc* pd, PollDir dir, std::uint64_t deadline_ns);
+// Whether a harvest has seen pd's peer shut down or its socket fail.
+bool netpoll_hung_up(PollDesc* pd);
 // Harvests ready events (timeout 0) from kthread k (null: not a kthread)
 // and makes their waiters ready. True if any uthread was made ready.
 bool netpoll_harvest(RuntimeImpl* rt, Kthread* k);

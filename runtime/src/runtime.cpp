@@ -116,21 +116,26 @@ void request_preempt(RuntimeImpl* rt, Kthread* k) {
 //   gets a parked kthread woken. This covers a waker that readies a uthread
 //   locally and then keeps running instead of switching to it.
 // It ticks every 50 us while it has something to watch: work queued
-// behind a running uthread, or with a quantum any running uthread. With
-// nothing to watch the period doubles at each tick up to 10 ms, as Go's
-// sysmon backs off, so a lone running uthread (the usual state of a
-// latency-critical app) sees no periodic wake-ups. They are not free even
-// on an idle CPU: on this virtualised host, with the ticker at a steady
-// 1 ms, a parked kthread's wake took 1.5x a futex wake instead of 1.15x
-// (docs/bench/runtime.md). The price: a uthread queued behind a
-// waker that keeps running after a quiet stretch waits up to ~10 ms
-// instead of ~100 us for its congestion wake; with an allocator (no
-// self_wake) the allocator watches the lines instead.
+// behind a running uthread while a kthread is parked (one the check could
+// wake), or with a quantum any running uthread. With nothing to watch the
+// period doubles at each tick up to 10 ms, as Go's sysmon backs off, so a
+// lone running uthread (the usual state of a latency-critical app) sees
+// no periodic wake-ups. They are not free even on an idle CPU: on this
+// virtualised host, with the ticker at a steady 1 ms, a parked kthread's
+// wake took 1.5x a futex wake instead of 1.15x (docs/bench/runtime.md).
+// Queued work while every kthread runs has nobody to wake: the period
+// then stops at 1 ms, so a kthread that parks later is noticed soon
+// (a one-kthread runtime never has anyone to wake: a busy server on one
+// kthread ticked ~3,000 times a second for nothing). The price: a
+// uthread queued behind a waker that keeps running after a quiet stretch
+// waits up to ~10 ms instead of ~100 us for its congestion wake; with an
+// allocator (no self_wake) the allocator watches the lines instead.
 void ticker_main(RuntimeImpl* rt) {
   using namespace std::chrono;
   const std::size_t n = rt->ks.size();
   const auto quantum = rt->cfg.preempt_quantum;
   const auto busy_tick = microseconds(50);
+  const auto max_watch_tick = milliseconds(1);
   const auto max_idle_tick = milliseconds(10);
   std::vector<std::uint64_t> last_switches(n, ~0ull);
   std::vector<steady_clock::time_point> since(n, steady_clock::now());
@@ -144,6 +149,8 @@ void ticker_main(RuntimeImpl* rt) {
       return rt->stopping.load(std::memory_order_acquire);
     });
     bool busy = false;
+    bool watching = false;  // queued work, but no parked kthread to wake
+    const bool can_wake = rt->nr_parked.load(std::memory_order_relaxed) > 0;
     const auto now = steady_clock::now();
     for (std::size_t i = 0; i < n; ++i) {
       Kthread* k = rt->ks[i].get();
@@ -165,7 +172,12 @@ void ticker_main(RuntimeImpl* rt) {
         const bool queued = snap->rq_len() != 0;
         // Work behind a running uthread is what may stall; work queued
         // for an idle or parked kthread is being picked up or woken for.
-        busy |= queued && running;
+        if (queued && running && n > 1) {
+          if (can_wake)
+            busy = true;
+          else
+            watching = true;
+        }
         if (queued && was_queued[i] && snap->rq_tail == last_tail[i])
           maybe_wake(rt);
         was_queued[i] = queued;
@@ -177,7 +189,7 @@ void ticker_main(RuntimeImpl* rt) {
                                  : busy_tick;
       if (tick < microseconds(20)) tick = microseconds(20);
     } else {
-      tick = std::min<microseconds>(2 * tick, max_idle_tick);
+      tick = std::min<microseconds>(2 * tick, watching ? max_watch_tick : max_idle_tick);
     }
   }
 }

@@ -305,6 +305,69 @@ TEST(Tcp, ShutdownWriteGivesThePeerEofAndReadingGoesOn) {
   server.join();
 }
 
+// A read that comes back short lets the next read_some wait for an edge
+// first instead of calling recv again. The peer's FIN (or RST) may have
+// been taken in with those last bytes, its edge already spent: the next
+// read must still report EOF (or the reset), whether the reader had
+// blocked (registered) before the bytes came or reads them at once
+// (registered only by its next wait).
+TEST(Tcp, EofOrResetTakenInWithTheLastBytesEndsTheNextRead) {
+  struct Case {
+    const char* name;
+    bool reader_blocks_first;
+    bool reset;
+  };
+  for (const Case c : {Case{"blocked, FIN", true, false}, Case{"blocked, RST", true, true},
+                       Case{"not yet registered, FIN", false, false},
+                       Case{"not yet registered, RST", false, true}}) {
+    SCOPED_TRACE(c.name);
+    Runtime rt({.kthreads = 2});
+    TcpListener l = TcpListener::listen({"127.0.0.1", 0}, 4);
+    const int client = plain_connect(l.local_port());
+    ASSERT_GE(client, 0);
+    std::atomic<bool> accepted{false}, sent{false};
+    std::string got;
+    std::error_code end;
+    std::size_t reads = 0;
+    Thread server = rt.spawn([&] {
+      TcpStream s = l.accept();
+      s.set_read_timeout(10s);  // a missed EOF fails the test, not hangs it
+      accepted = true;
+      if (!c.reader_blocks_first)
+        while (!sent.load()) kairos::this_uthread::yield();
+      char b[64];
+      for (;;) {
+        const std::size_t n = s.read_some(b, sizeof b, end);
+        ++reads;
+        if (n == 0 || end) break;
+        got.append(b, n);
+      }
+    });
+    ASSERT_TRUE(eventually([&] { return accepted.load(); }));
+    if (c.reader_blocks_first) std::this_thread::sleep_for(20ms);  // let it park
+    if (c.reset) {
+      const linger lg{1, 0};
+      setsockopt(client, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    ASSERT_EQ(write(client, "abc", 3), 3);
+    if (!c.reset) shutdown(client, SHUT_WR);
+    close(client);  // with linger 0: RST
+    if (!c.reader_blocks_first) std::this_thread::sleep_for(20ms);  // all of it is there
+    sent = true;
+    server.join();
+    EXPECT_NE(end, std::errc::timed_out) << "the end of the stream was never reported";
+    if (c.reset) {
+      // Linux may drop the unread bytes with the reset.
+      EXPECT_TRUE(got == "abc" || got.empty()) << got;
+      EXPECT_EQ(end, std::errc::connection_reset) << end.message();
+    } else {
+      EXPECT_EQ(got, "abc");
+      EXPECT_FALSE(end) << end.message();
+    }
+    EXPECT_LE(reads, 3u);
+  }
+}
+
 TEST(Tcp, CloseWakesABlockedAcceptAndClosedObjectsFail) {
   Runtime rt({.kthreads = 2});
   TcpListener l = TcpListener::listen({"127.0.0.1", 0}, 4);

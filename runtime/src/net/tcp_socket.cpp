@@ -108,6 +108,11 @@ std::error_code wait_ready(TcpSocketState& s, PollDir dir, std::uint64_t deadlin
   }
 }
 
+bool may_wait_before_read(TcpSocketState& s) {
+  kairos::detail::PollDesc* p = s.pd.load(std::memory_order_acquire);
+  return !p || !kairos::detail::netpoll_hung_up(p);
+}
+
 bool to_sockaddr(const TcpEndpoint& ep, bool for_listen, sockaddr_storage& ss,
                  socklen_t& len) {
   std::memset(&ss, 0, sizeof ss);

@@ -34,6 +34,9 @@ struct TcpSocketState {
   std::atomic<bool> closed{false};
   std::atomic<bool> finalized{false};
   std::chrono::nanoseconds read_timeout{0}, write_timeout{0};
+  // read_some's last recv returned fewer bytes than asked for (the socket
+  // was empty then); read_exact clears it.
+  std::atomic<bool> rx_drained{false};
 
   // Marks closed, wakes blocked waiters, drops the owner's reference.
   void close();
@@ -60,6 +63,13 @@ std::uint64_t deadline_after(std::chrono::nanoseconds t);
 // timed_out, or bad_file_descriptor when closed meanwhile.
 std::error_code wait_ready(TcpSocketState& s, kairos::detail::PollDir dir,
                            std::uint64_t deadline_ns);
+// Whether a read that found the socket empty may wait for readiness
+// before it tries again: every byte, EOF or error that can come then
+// raises an edge, unless the netpoller has seen the peer shut down or the
+// socket fail (that EOF or error may have been read in with the last
+// bytes, and nothing more will announce it). An unregistered socket is
+// registered by the wait, which reports its state as it is.
+bool may_wait_before_read(TcpSocketState& s);
 
 // Numeric address parsing ("" and "localhost" as documented in tcp.hpp).
 bool to_sockaddr(const TcpEndpoint& ep, bool for_listen, sockaddr_storage& ss,

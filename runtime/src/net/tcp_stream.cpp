@@ -90,9 +90,20 @@ std::size_t TcpStream::read_some(void* buf, std::size_t n, std::error_code& ec) 
   ec.clear();
   if (n == 0) return 0;
   const std::uint64_t deadline = detail::deadline_after(s_->read_timeout);
+  // The last read came back short: the socket was empty then, and what
+  // came after it raised an edge (pending in the PollDesc, or still to be
+  // harvested). Waiting first saves the recv that would say EAGAIN, one
+  // system call in five for a request-reply server.
+  if (s_->rx_drained.exchange(false, std::memory_order_relaxed) &&
+      detail::may_wait_before_read(*s_))
+    if ((ec = detail::wait_ready(*s_, kPollRead, deadline))) return 0;
   for (;;) {
     const ssize_t r = ::recv(s_->fd, buf, n, 0);
-    if (r >= 0) return static_cast<std::size_t>(r);
+    if (r >= 0) {
+      if (r > 0 && static_cast<std::size_t>(r) < n)
+        s_->rx_drained.store(true, std::memory_order_relaxed);
+      return static_cast<std::size_t>(r);
+    }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       ec = detail::last_error();
@@ -118,6 +129,8 @@ std::size_t TcpStream::read_exact(void* buf, std::size_t n, std::error_code& ec)
   ec.clear();
   auto* p = static_cast<char*>(buf);
   std::size_t done = 0;
+  // This may leave bytes in the socket with no edge pending for them.
+  s_->rx_drained.store(false, std::memory_order_relaxed);
   const std::uint64_t deadline = detail::deadline_after(s_->read_timeout);
   while (done < n) {
     const ssize_t r = ::recv(s_->fd, p + done, n - done, 0);
