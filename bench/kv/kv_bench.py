@@ -12,7 +12,11 @@ over UDP. Prints, per protocol:
     at the SLO), with each server's CPU use (CPU-seconds per second);
   - with --kv-spin-us 20,200: one kairos-kv per idle-spin setting;
     --repeats N runs each fixed load N times (medians); --rates "" skips
-    the sweep.
+    the sweep;
+  - with --kv-baseline PATH: a kairos-kv from another build (an earlier
+    commit) beside the others, to measure a change side by side;
+  - with --peak: each server's closed-loop peak (every connection with one
+    request outstanding), medians of --repeats runs.
 Timings on a shared machine are noisy: compare the ratios of one run.
 
   bench/kv/kv_bench.py --build build/rootfs --threads 1 --duration 3
@@ -108,12 +112,14 @@ def cpu_seconds(pid):
 
 
 def load(args, server, proto, rate):
+    """One open-loop point at rate requests/s; rate None: closed loop."""
     port = server.tcp if proto == "tcp" else server.udp
+    mode = ["-m", "closed", "--depth", "1"] if rate is None else ["-r", str(rate)]
     cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         cmd = args.client_prefix + [
                args.loadgen, "-P", "memcached" if proto == "tcp" else "memcached-udp",
-               "-s", f"{server.host}:{port}", "-r", str(rate), "-d", str(args.duration),
+               "-s", f"{server.host}:{port}"] + mode + ["-d", str(args.duration),
                "-c", str(args.connections), "-t", str(args.client_threads),
                "--keys", str(args.keys), "--value-size", str(args.value_size),
                "--get-ratio", "0.9", "--seed", "1", "--progress", "off", "-q",
@@ -157,6 +163,12 @@ def main():
     ap.add_argument("--kv-spin-us", default="",
                     help="comma-separated --spin-us values: one kairos-kv per value "
                          "(default: one kairos-kv with the runtime's default)")
+    ap.add_argument("--kv-baseline", default="",
+                    help="path of another kairos-kv (e.g. built from an earlier commit), "
+                         "run beside the others as 'kairos-kv baseline'")
+    ap.add_argument("--peak", action="store_true",
+                    help="also each server's closed-loop peak (one request outstanding "
+                         "per connection)")
     ap.add_argument("--loads", default="",
                     help="the three fixed loads (default: 25/50/75%% of memcached's "
                          "throughput at the SLO)")
@@ -164,10 +176,14 @@ def main():
     args.loadgen = os.path.join(args.build, "tools/loadgen/kairos-loadgen")
     kv_bin = os.path.join(args.build, "apps/kv/kairos-kv")
     common = ["-t", str(args.threads), "-m", "1024", "-I", "1m"]
-    kv_variants = [("kairos-kv", [])]
+    kv_variants = [("kairos-kv", [], kv_bin)]
     if args.kv_spin_us:
-        kv_variants = [(f"kairos-kv spin {v}", ["--spin-us", v])
+        kv_variants = [(f"kairos-kv spin {v}", ["--spin-us", v], kv_bin)
                        for v in args.kv_spin_us.split(",")]
+    if args.kv_baseline:
+        if not os.access(args.kv_baseline, os.X_OK):
+            ap.error(f"--kv-baseline: {args.kv_baseline} is not an executable")
+        kv_variants.append(("kairos-kv baseline", [], args.kv_baseline))
     if args.udp_xdp and len(kv_variants) > 1:
         ap.error("--udp-xdp takes one kairos-kv (one XDP program per device)")
     veth = Veth() if args.udp_xdp else None
@@ -177,13 +193,13 @@ def main():
         if veth:
             servers.append(Server("memcached", ["memcached", "-u", "root"] + common, veth,
                                   (11311, 11313)))
-            for i, (name, extra) in enumerate(kv_variants):
-                servers.append(Server(name, [kv_bin] + common + extra + ["--udp-xdp", veth.sif],
+            for i, (name, extra, binary) in enumerate(kv_variants):
+                servers.append(Server(name, [binary] + common + extra + ["--udp-xdp", veth.sif],
                                       veth, (11320 + 2 * i, 11321 + 2 * i)))
         else:
             servers.append(Server("memcached", ["memcached", "-u", "root"] + common))
-            for name, extra in kv_variants:
-                servers.append(Server(name, [kv_bin] + common + extra))
+            for name, extra, binary in kv_variants:
+                servers.append(Server(name, [binary] + common + extra))
     except Exception:
         for s in servers:
             s.stop()
@@ -238,6 +254,17 @@ def main():
                 print(f"{rate:>8}/s | " + " | ".join(
                     f"{r['p50']:>20.1f} {r['p99']:>9.1f} {100 * r['cpu']:>4.0f}%" for r in rs) +
                     " | " + " ".join(f"{r['p50'] / rs[0]['p50']:.2f}" for r in rs[1:]))
+            if args.peak:
+                peaks = [[] for _ in servers]
+                for _ in range(args.repeats):
+                    for i, s in enumerate(servers):
+                        peaks[i].append(load(args, s, proto, None))
+                pk = [{k: statistics.median(r[k] for r in rr) for k in ("achieved", "cpu")}
+                      for rr in peaks]
+                print(f"closed-loop peak ({args.connections} connections, depth 1): " +
+                      ", ".join(f"{s.name} {r['achieved']:.0f}/s cpu {100 * r['cpu']:.0f}%" +
+                                (f" ({r['achieved'] / pk[0]['achieved']:.2f}x)" if i else "")
+                                for i, (s, r) in enumerate(zip(servers, pk))))
             print("sweep (offered/s: achieved/s p50 p99 us, answered):")
             for n, pts in sweep.items():
                 print(f"  {n}: " + "; ".join(

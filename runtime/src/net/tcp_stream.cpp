@@ -92,8 +92,8 @@ std::size_t TcpStream::read_some(void* buf, std::size_t n, std::error_code& ec) 
   const std::uint64_t deadline = detail::deadline_after(s_->read_timeout);
   // The last read came back short: the socket was empty then, and what
   // came after it raised an edge (pending in the PollDesc, or still to be
-  // harvested). Waiting first saves the recv that would say EAGAIN, one
-  // system call in five for a request-reply server.
+  // harvested). Waiting first saves the recv that would say EAGAIN: one
+  // per request for a request-reply server.
   if (s_->rx_drained.exchange(false, std::memory_order_relaxed) &&
       detail::may_wait_before_read(*s_))
     if ((ec = detail::wait_ready(*s_, kPollRead, deadline))) return 0;
