@@ -629,52 +629,29 @@ TEST(KvDifferential, StatsNamesAreMemcachedsNames) {
     EXPECT_NE(std::find(na.begin(), na.end(), n), na.end()) << n << " is not a memcached stat";
 }
 
-// memcached's UDP protocol: the same requests, framed, to both; replies
-// compared by their joined payloads (where a reply is cut into datagrams
-// is each server's own: memcached also sends the parts of one multi-get
-// as separate messages). Request datagrams stay small: the runtime's UDP
-// path takes datagrams up to its slot size, memcached's up to 64 KiB.
-struct UdpReply {
-  std::vector<std::uint16_t> ids;
-  std::vector<std::uint16_t> seqs;
-  std::uint16_t total = 0;
-  std::string payload;
-};
-
+// A fresh socket per request; every datagram until the server is quiet,
+// so that a stray one shows. Every request here has a reply: wait long
+// for its first datagram (a loaded host may not run the server for a
+// while), not for more.
 UdpReply udp_request(std::uint16_t port, std::uint16_t id, const std::string& req) {
-  UdpReply r;
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string d;
-  d.push_back(static_cast<char>(id >> 8));
-  d.push_back(static_cast<char>(id & 0xff));
-  d.append(std::string("\0\0\0\1\0\0", 6));
-  d += req;
-  sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  for (;;) {  // until the server has been quiet for a while
-    // Every request here has a reply: wait long for its first datagram
-    // (a loaded host may not run the server for a while), not for more.
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, r.ids.empty() ? 5000 : 150) <= 0) break;
-    char buf[2048];
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 8) continue;
-    const auto be = [&](int i) {
-      return static_cast<std::uint16_t>((static_cast<unsigned char>(buf[i]) << 8) |
-                                        static_cast<unsigned char>(buf[i + 1]));
-    };
-    r.ids.push_back(be(0));
-    r.seqs.push_back(be(2));
-    r.total = be(4);
-    r.payload.append(buf + 8, static_cast<std::size_t>(n - 8));
-  }
+  UdpReply r;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+    r = udp_exchange(fd, id, req, std::chrono::milliseconds(5000),
+                     std::chrono::milliseconds(150), false);
   close(fd);
   return r;
 }
 
+// memcached's UDP protocol: the same requests, framed, to both; replies
+// compared by their joined payloads (where a reply is cut into datagrams
+// is each server's own: memcached also sends the parts of one multi-get
+// as separate messages). Request datagrams stay small: the runtime's UDP
+// path takes datagrams up to its slot size, memcached's up to 64 KiB.
 TEST(KvDifferential, UdpRepliesMatch) {
   const std::uint16_t mu = free_port(), ku = free_port();
   std::vector<std::string> margv = {"memcached", "-U", std::to_string(mu), "-m", "64", "-t", "2",

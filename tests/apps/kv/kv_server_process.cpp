@@ -190,4 +190,39 @@ bool RawClient::wait_server_read(std::chrono::milliseconds timeout) {
   }
 }
 
+std::string udp_request_datagram(std::uint16_t id, const std::string& request) {
+  std::string d;
+  d.push_back(static_cast<char>(id >> 8));
+  d.push_back(static_cast<char>(id & 0xff));
+  d.append(std::string("\0\0\0\1\0\0", 6));
+  return d + request;
+}
+
+UdpReply udp_exchange(int fd, std::uint16_t id, const std::string& request,
+                      std::chrono::milliseconds first_wait, std::chrono::milliseconds gap,
+                      bool stop_when_complete) {
+  UdpReply r;
+  const std::string d = udp_request_datagram(id, request);
+  if (::send(fd, d.data(), d.size(), 0) != static_cast<ssize_t>(d.size())) return r;
+  unsigned got = 0;
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    const auto wait = got == 0 ? first_wait : gap;
+    if (poll(&p, 1, static_cast<int>(wait.count())) <= 0) return r;
+    char buf[2048];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 8) continue;
+    const auto be16 = [&](int i) {
+      return static_cast<std::uint16_t>((static_cast<unsigned char>(buf[i]) << 8) |
+                                        static_cast<unsigned char>(buf[i + 1]));
+    };
+    r.ids.push_back(be16(0));
+    r.seqs.push_back(be16(2));
+    if (be16(0) != id) continue;
+    r.total = be16(4);
+    r.payload.append(buf + 8, static_cast<std::size_t>(n - 8));
+    if (++got == r.total && stop_when_complete) return r;
+  }
+}
+
 }  // namespace kairos::kv::test

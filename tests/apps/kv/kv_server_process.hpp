@@ -1,6 +1,8 @@
 // Test helper: runs a memcached-compatible server (kairos-kv or the real
-// memcached) as a child process on a free loopback port, and a raw TCP
-// client that sends bytes and reads replies.
+// memcached) as a child process on a free loopback port, a raw TCP client
+// that sends bytes and reads replies, and memcached's UDP framing from the
+// client's side (written apart from the server's kv_udp_frame, so that
+// the tests check it).
 #pragma once
 
 #include <chrono>
@@ -56,5 +58,27 @@ class RawClient {
  private:
   int fd_ = -1;
 };
+
+// A UDP request datagram: the 8-byte header (id, sequence 0, count 1,
+// reserved 0, big-endian), then the request.
+std::string udp_request_datagram(std::uint16_t id, const std::string& request);
+
+// What came back for one UDP request.
+struct UdpReply {
+  std::vector<std::uint16_t> ids;   // of every datagram read, in order
+  std::vector<std::uint16_t> seqs;  // their sequence numbers
+  std::uint16_t total = 0;          // the datagram count of the last with the id
+  std::string payload;              // the joined payloads of those with the id
+};
+
+// Sends request with id on the connected UDP socket fd and reads datagrams:
+// the first for up to first_wait, each later one for up to gap. With
+// stop_when_complete it returns once `total` datagrams with the id are in
+// (datagrams of other ids, late answers to earlier tries, are recorded
+// and skipped); without, it reads until the server is quiet for `gap`, so
+// that stray datagrams show in ids.
+UdpReply udp_exchange(int fd, std::uint16_t id, const std::string& request,
+                      std::chrono::milliseconds first_wait, std::chrono::milliseconds gap,
+                      bool stop_when_complete);
 
 }  // namespace kairos::kv::test

@@ -2,6 +2,7 @@
 // in one namespace of a 2-queue veth pair with --udp-xdp, its kthreads own
 // the queues' AF_XDP sockets, and kernel UDP clients in the other
 // namespace talk memcached's UDP protocol to it. Host kernel, root.
+#include "kv_server_process.hpp"
 #include "netns.hpp"
 
 #include <gtest/gtest.h>
@@ -26,32 +27,10 @@ using kairos::dp::testing::VethPair;
 
 constexpr std::uint16_t kUdpPort = 7411;
 
-std::string frame(std::uint16_t id, const std::string& req) {
-  std::string d;
-  d.push_back(static_cast<char>(id >> 8));
-  d.push_back(static_cast<char>(id & 0xff));
-  d.append(std::string("\0\0\0\1\0\0", 6));
-  return d + req;
-}
-
-// The joined payload of the datagrams answering id (empty on timeout).
+// The joined payload of the datagrams answering id (what came, on timeout).
 std::string ask(int fd, std::uint16_t id, const std::string& req, int timeout_ms = 1000) {
-  const std::string d = frame(id, req);
-  send(fd, d.data(), d.size(), 0);
-  std::string payload;
-  unsigned got = 0, total = 0;
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return payload;
-    char buf[2048];
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 8) continue;
-    const unsigned rid = (static_cast<unsigned char>(buf[0]) << 8) | static_cast<unsigned char>(buf[1]);
-    if (rid != id) continue;  // a late answer to an earlier try
-    total = (static_cast<unsigned char>(buf[4]) << 8) | static_cast<unsigned char>(buf[5]);
-    payload.append(buf + 8, static_cast<std::size_t>(n - 8));
-    if (++got == total) return payload;
-  }
+  const std::chrono::milliseconds t(timeout_ms);
+  return kairos::kv::test::udp_exchange(fd, id, req, t, t, true).payload;
 }
 
 TEST(KvUdpXdp, ServesMemcachedUdpOverDirectAfXdp) {
