@@ -16,7 +16,12 @@ over UDP. Prints, per protocol:
   - with --kv-baseline PATH: a kairos-kv from another build (an earlier
     commit) beside the others, to measure a change side by side;
   - with --peak: each server's closed-loop peak (every connection with one
-    request outstanding), medians of --repeats runs.
+    request outstanding), medians of --repeats runs;
+  - with --server-cpus 1 --client-cpus 0: the servers and the load
+    generator pinned (taskset) to CPUs of their own, as on a machine where
+    the LC service holds its cores; a spinning kairos-kv then keeps its
+    core busy instead of sharing it with the load generator. Then (or with
+    --alone) only the measured server runs: each point starts it fresh.
 Timings on a shared machine are noisy: compare the ratios of one run.
 
   bench/kv/kv_bench.py --build build/rootfs --threads 1 --duration 3
@@ -51,27 +56,40 @@ def wait_tcp(port):
 
 
 class Server:
-    def __init__(self, name, argv, veth=None, ports=None):
-        self.name = name
+    """A server process; with alone, started for each point and stopped
+    after it, so that no idle server shares the machine with the measured
+    one (their timers would preempt a spinning kairos-kv on a pinned CPU)."""
+
+    def __init__(self, name, argv, veth=None, ports=None, pin=None, alone=False):
+        self.name, self.veth, self.alone, self.proc = name, veth, alone, None
+        self.argv = (["taskset", "-c", pin] if pin else []) + argv
         if veth is None:
             self.host = "127.0.0.1"
             self.tcp = free_port()
             self.udp = free_port(socket.SOCK_DGRAM)
-            self.proc = subprocess.Popen(argv + ["-p", str(self.tcp), "-U", str(self.udp),
-                                                 "-l", self.host])
-            wait_tcp(self.tcp)
         else:
             self.host = veth.server_ip
             self.tcp, self.udp = ports
-            self.proc = subprocess.Popen(veth.server_prefix + argv + [
-                "-p", str(self.tcp), "-U", str(self.udp), "-l", self.host])
+        if not alone:
+            self.start()
+
+    def start(self):
+        ports = ["-p", str(self.tcp), "-U", str(self.udp), "-l", self.host]
+        if self.veth is None:
+            self.proc = subprocess.Popen(self.argv + ports)
+            wait_tcp(self.tcp)
+        else:
+            self.proc = subprocess.Popen(self.veth.server_prefix + self.argv + ports)
             time.sleep(2)  # (AF_XDP sockets bind in a moment)
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited at start")
+                raise RuntimeError(f"{self.name} exited at start")
 
     def stop(self):
+        if self.proc is None:
+            return
         self.proc.terminate()
         self.proc.wait(timeout=20)
+        self.proc = None
 
 
 class Veth:
@@ -113,11 +131,22 @@ def cpu_seconds(pid):
 
 def load(args, server, proto, rate):
     """One open-loop point at rate requests/s; rate None: closed loop."""
+    if not server.alone:
+        return measure(args, server, proto, rate)
+    server.start()
+    try:
+        return measure(args, server, proto, rate)
+    finally:
+        server.stop()
+
+
+def measure(args, server, proto, rate):
     port = server.tcp if proto == "tcp" else server.udp
     mode = ["-m", "closed", "--depth", "1"] if rate is None else ["-r", str(rate)]
     cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
-        cmd = args.client_prefix + [
+        pin = ["taskset", "-c", args.client_cpus] if args.client_cpus else []
+        cmd = args.client_prefix + pin + [
                args.loadgen, "-P", "memcached" if proto == "tcp" else "memcached-udp",
                "-s", f"{server.host}:{port}"] + mode + ["-d", str(args.duration),
                "-c", str(args.connections), "-t", str(args.client_threads),
@@ -169,6 +198,13 @@ def main():
     ap.add_argument("--peak", action="store_true",
                     help="also each server's closed-loop peak (one request outstanding "
                          "per connection)")
+    ap.add_argument("--server-cpus", default="",
+                    help="taskset CPU list for every server (e.g. 1)")
+    ap.add_argument("--client-cpus", default="",
+                    help="taskset CPU list for the load generator (e.g. 0)")
+    ap.add_argument("--alone", action="store_true",
+                    help="run only the measured server: start it for each point, stop "
+                         "it after (the default with --server-cpus)")
     ap.add_argument("--loads", default="",
                     help="the three fixed loads (default: 25/50/75%% of memcached's "
                          "throughput at the SLO)")
@@ -186,20 +222,24 @@ def main():
         kv_variants.append(("kairos-kv baseline", [], args.kv_baseline))
     if args.udp_xdp and len(kv_variants) > 1:
         ap.error("--udp-xdp takes one kairos-kv (one XDP program per device)")
+    alone = args.alone or bool(args.server_cpus)
     veth = Veth() if args.udp_xdp else None
     args.client_prefix = veth.client_prefix if veth else []
     servers = []
     try:
         if veth:
             servers.append(Server("memcached", ["memcached", "-u", "root"] + common, veth,
-                                  (11311, 11313)))
+                                  (11311, 11313), args.server_cpus, alone))
             for i, (name, extra, binary) in enumerate(kv_variants):
                 servers.append(Server(name, [binary] + common + extra + ["--udp-xdp", veth.sif],
-                                      veth, (11320 + 2 * i, 11321 + 2 * i)))
+                                      veth, (11320 + 2 * i, 11321 + 2 * i), args.server_cpus,
+                                      alone))
         else:
-            servers.append(Server("memcached", ["memcached", "-u", "root"] + common))
+            servers.append(Server("memcached", ["memcached", "-u", "root"] + common,
+                                  pin=args.server_cpus, alone=alone))
             for name, extra, binary in kv_variants:
-                servers.append(Server(name, [binary] + common + extra))
+                servers.append(Server(name, [binary] + common + extra, pin=args.server_cpus,
+                                      alone=alone))
     except Exception:
         for s in servers:
             s.stop()
