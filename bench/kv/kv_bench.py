@@ -194,7 +194,8 @@ def main():
                          "(default: one kairos-kv with the runtime's default)")
     ap.add_argument("--kv-baseline", default="",
                     help="path of another kairos-kv (e.g. built from an earlier commit), "
-                         "run beside the others as 'kairos-kv baseline'")
+                         "run beside the others with the same settings as "
+                         "'kairos-kv baseline'")
     ap.add_argument("--peak", action="store_true",
                     help="also each server's closed-loop peak (one request outstanding "
                          "per connection)")
@@ -219,7 +220,9 @@ def main():
     if args.kv_baseline:
         if not os.access(args.kv_baseline, os.X_OK):
             ap.error(f"--kv-baseline: {args.kv_baseline} is not an executable")
-        kv_variants.append(("kairos-kv baseline", [], args.kv_baseline))
+        # The same settings as the kairos-kv variants, on the other build.
+        kv_variants += [(name.replace("kairos-kv", "kairos-kv baseline", 1), extra,
+                         args.kv_baseline) for name, extra, _ in list(kv_variants)]
     if args.udp_xdp and len(kv_variants) > 1:
         ap.error("--udp-xdp takes one kairos-kv (one XDP program per device)")
     alone = args.alone or bool(args.server_cpus)

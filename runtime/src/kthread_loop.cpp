@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -237,12 +238,23 @@ void park(Kthread* k, bool forced) {
   set_line_state(k, KAIROS_KTHREAD_RUNNING);
 }
 
+// Context switches of the calling thread, voluntary and not: a spinner
+// that shows none across a gap never left its CPU.
+std::uint64_t thread_switches() {
+  rusage ru{};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return ~0ull;  // cannot tell: "switched"
+  return static_cast<std::uint64_t>(ru.ru_nvcsw) + static_cast<std::uint64_t>(ru.ru_nivcsw);
+}
+
 // The idle loop: local queue, timers, stealing, pollers, spin, park. How
 // long it spins is the spin-then-park rule's call (spin_then_park.hpp): it parks at
 // once when its CPU turns out to be shared.
 Uthread* find_work(Kthread* k) {
   RuntimeImpl* rt = k->rt;
   std::uint64_t spin_start = 0, spin_ns = 0, last_poll = 0;
+  // Switches when this idle period's spin began (read once per period,
+  // while there is nothing else to do; asked about only after a gap).
+  std::uint64_t switches_at_start = 0;
   for (;;) {
     if (k->park_req.load(std::memory_order_relaxed)) {
       k->park_req.store(false, std::memory_order_relaxed);
@@ -267,11 +279,15 @@ Uthread* find_work(Kthread* k) {
         live_uthreads(rt) == 0)
       return nullptr;
     const std::uint64_t now = now_ns();
-    const bool descheduled = k->spin.on_poll(last_poll, now);
+    const bool descheduled = k->spin.on_poll(last_poll, now, [&] {
+      const std::uint64_t s = thread_switches();
+      return s == ~0ull || s != switches_at_start;
+    });
     last_poll = now;
     if (spin_start == 0) {
       spin_start = now;
       spin_ns = k->spin.budget(now);
+      if (spin_ns > 0 && k->spin.adaptive()) switches_at_start = thread_switches();
     } else if (descheduled || now - spin_start >= spin_ns) {
       park(k, false);
       spin_start = last_poll = 0;

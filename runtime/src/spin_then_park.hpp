@@ -16,6 +16,14 @@
 // oversubscribed CPUs kthreads spin a few percent of the time, and on quiet
 // or granted ones they always spin.
 //
+// A gap in which the thread never left its CPU (no context switch, as the
+// kernel counts them) is not another task's doing: under a hypervisor the
+// whole virtual CPU was taken away (steal), or an interrupt ran long.
+// Parking would not get that time back, and nothing inside the machine
+// wants the CPU, so such a gap is counted (stolen_gaps) and spinning goes
+// on. On a cloud VM with busy neighbours these gaps come often, and each
+// used to turn spinning off for a backoff.
+//
 // The backoff is shared (SpinShared; the runtime uses one per process):
 // being descheduled says the machine is oversubscribed, which every kthread
 // and every later Runtime of the process should know without paying for
@@ -33,6 +41,7 @@ struct SpinShared {
   std::atomic<std::uint64_t> backoff_ns{0};
   std::atomic<std::uint64_t> quiet_until{0};  // no spinning before this
   std::atomic<std::uint64_t> gaps{0};
+  std::atomic<std::uint64_t> stolen_gaps{0};  // gaps without a switch
 };
 
 // The runtime's process-wide instance (scheduler.cpp).
@@ -62,11 +71,18 @@ class SpinThenPark {
 
   // Called at each idle poll with the time of the previous one (0: first
   // poll of this idle period). True when the gap says the kthread was
-  // descheduled: the caller should park now.
-  bool on_poll(std::uint64_t prev, std::uint64_t now) {
+  // descheduled: the caller should park now. switched_out() is asked only
+  // about a gap: whether the thread left its CPU since the idle period
+  // began (a caller that cannot tell says true).
+  template <class SwitchedOut>
+  bool on_poll(std::uint64_t prev, std::uint64_t now, SwitchedOut&& switched_out) {
     if (!adaptive_ || prev == 0) return false;
     if (now - prev < kDescheduledGapNs) {
       clean_ns_ += now - prev;
+      return false;
+    }
+    if (!switched_out()) {
+      shared_->stolen_gaps.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
     // Racing kthreads may each apply a gap: at worst one doubling more.
@@ -81,11 +97,20 @@ class SpinThenPark {
     return true;
   }
 
+  bool on_poll(std::uint64_t prev, std::uint64_t now) {
+    return on_poll(prev, now, [] { return true; });
+  }
+
+  bool adaptive() const { return adaptive_; }
+
   std::uint64_t backoff_ns() const {
     return shared_->backoff_ns.load(std::memory_order_relaxed);
   }
   std::uint64_t gaps() const {
     return shared_->gaps.load(std::memory_order_relaxed);
+  }
+  std::uint64_t stolen_gaps() const {
+    return shared_->stolen_gaps.load(std::memory_order_relaxed);
   }
 
  private:

@@ -1,14 +1,18 @@
 // The idle kthread's spin-then-park rule (runtime/src/spin_then_park.hpp): spin the
 // configured time on a CPU of its own, park at once for a growing backoff
-// once it finds itself descheduled while spinning.
+// once it finds itself descheduled while spinning, and go on spinning after
+// a gap in which it never left its CPU (a hypervisor's steal).
 #include <kairos/runtime.hpp>
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <ctime>
 #include <stdexcept>
 
@@ -78,6 +82,29 @@ TEST(SpinThenPark, RepeatedGapsDoubleTheBackoffUpToTheCapAndACleanStretchResetsI
   // The CPU is ours again: a long clean stretch, then a lone gap.
   t = clean_spin(p, t, SpinThenPark::kCleanSpinNs + kMs);
   ASSERT_TRUE(p.on_poll(t, t + kGap));
+  EXPECT_EQ(p.backoff_ns(), SpinThenPark::kBaseBackoffNs);
+}
+
+TEST(SpinThenPark, AGapWithoutASwitchIsStolenTimeAndSpinningGoesOn) {
+  SpinShared shared;
+  SpinThenPark p(20 * kUs, true, &shared);
+  std::uint64_t t = clean_spin(p, 1 * kMs, 2 * kMs);
+  int asked = 0;
+  EXPECT_FALSE(p.on_poll(t, t + 3 * kMs, [&] {
+    ++asked;
+    return false;  // the thread never left its CPU: the vCPU was taken
+  }));
+  t += 3 * kMs;
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(p.stolen_gaps(), 1u);
+  EXPECT_EQ(p.gaps(), 0u);
+  EXPECT_FALSE(p.quiet(t));
+  EXPECT_EQ(p.budget(t), 20 * kUs);
+  // Not asked about ordinary polls; a gap with a switch still backs off.
+  EXPECT_FALSE(p.on_poll(t, t + 500, [&] { return ++asked, true; }));
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(p.on_poll(t + 500, t + 500 + kGap, [] { return true; }));
+  EXPECT_EQ(p.gaps(), 1u);
   EXPECT_EQ(p.backoff_ns(), SpinThenPark::kBaseBackoffNs);
 }
 
@@ -158,6 +185,84 @@ bool parks_after_being_held(bool adaptive, bool self_wake = true) {
 
 TEST(SpinThenPark, AKthreadHeldOffItsCpuWhileSpinningParks) {
   EXPECT_TRUE(parks_after_being_held(true));
+}
+
+// A gap with no switch: the signal handler keeps the kthread busy on its
+// own CPU for 2 ms (what a hypervisor taking the vCPU looks like from
+// inside: time passes, the thread never leaves). The kthread, told to
+// spin a minute, goes on spinning. A trial in which the host really did
+// switch the kthread out (a busy machine) shows as a counted gap and is
+// tried again.
+namespace {
+
+std::atomic<int> g_busy_held{0};
+std::atomic<bool> g_busy_switched{false};
+
+long switches_of_this_thread() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+void busy_on_cpu(int) {
+  const long before = switches_of_this_thread();
+  timespec t0{}, t{};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do clock_gettime(CLOCK_MONOTONIC, &t);
+  while ((t.tv_sec - t0.tv_sec) * 1'000'000'000L + (t.tv_nsec - t0.tv_nsec) < 2'000'000);
+  if (switches_of_this_thread() != before) g_busy_switched = true;
+  g_busy_held.fetch_add(1);
+}
+
+}  // namespace
+
+TEST(SpinThenPark, AKthreadThatNeverLeftItsCpuKeepsSpinningAfterAGap) {
+  struct sigaction sa {}, old {};
+  sa.sa_handler = &busy_on_cpu;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR2, &sa, &old);
+  // The kthread on the last CPU, this thread on another: its polling
+  // wake-ups must not switch the spinner out (a switch makes a gap count).
+  const int ncpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  ASSERT_GE(ncpu, 2) << "needs two CPUs";
+  cpu_set_t mine, saved;
+  sched_getaffinity(0, sizeof saved, &saved);
+  CPU_ZERO(&mine);
+  for (int c = 0; c < ncpu - 1; ++c) CPU_SET(c, &mine);
+  sched_setaffinity(0, sizeof mine, &mine);
+  kairos::Runtime rt({.kthreads = 1,
+                      .spin_before_park = std::chrono::seconds(60),
+                      .adaptive_spin = true,
+                      .first_cpu = ncpu - 1});
+  kairos::detail::SpinShared& st = kairos::detail::process_spin_state();
+  int clean_trials = 0;
+  for (int trial = 0; trial < 10 && clean_trials < 2; ++trial) {
+    // Past any backoff (an earlier test's, or a real switch in an earlier
+    // trial), then woken: it spins.
+    ASSERT_TRUE(kairos::test::eventually([&] {
+      return kairos::detail::now_ns() >= st.quiet_until.load();
+    }));
+    rt.spawn([] { return; }).join();
+    if (rt.running_kthreads() != 1) continue;
+    const int tid = rt.impl()->ks[0]->tid.load();
+    const auto stolen0 = st.stolen_gaps.load(), gaps0 = st.gaps.load();
+    const int held0 = g_busy_held.load();
+    g_busy_switched = false;
+    syscall(SYS_tgkill, getpid(), tid, SIGUSR2);
+    ASSERT_TRUE(kairos::test::eventually([&] { return g_busy_held.load() > held0; }));
+    // The kthread polls again right after the handler returns.
+    ASSERT_TRUE(kairos::test::eventually(
+        [&] { return st.stolen_gaps.load() > stolen0 || st.gaps.load() > gaps0; }));
+    // Only a counted gap (a backoff) parks it before its minute is up.
+    const bool running = rt.running_kthreads() == 1;
+    if (g_busy_switched.load() || st.gaps.load() != gaps0) continue;  // the host switched it
+    ++clean_trials;
+    EXPECT_GT(st.stolen_gaps.load(), stolen0);
+    EXPECT_TRUE(running) << "parked after a gap without a switch";
+  }
+  sigaction(SIGUSR2, &old, nullptr);
+  sched_setaffinity(0, sizeof saved, &saved);
+  EXPECT_GE(clean_trials, 1) << "every trial was switched out by the host";
 }
 
 TEST(SpinThenPark, WithoutAdaptiveSpinTheHeldKthreadKeepsSpinning) {

@@ -62,9 +62,11 @@ struct Config {
   std::chrono::nanoseconds spin_before_park = std::chrono::microseconds(20);
   // Spin only while it pays: a kthread that finds it was descheduled while
   // spinning (its CPU is shared with other work) parks at once when idle
-  // for a backoff time (1 ms, doubling to 128 ms while it keeps happening),
-  // because a woken thread gets a CPU sooner than a descheduled spinner.
-  // On granted (dedicated) cores it never triggers. Only with self_wake:
+  // for a backoff time (8 ms, doubling to about 1 s while it keeps
+  // happening), because a woken thread gets a CPU sooner than a
+  // descheduled spinner. A gap in which the thread was never switched out
+  // (a hypervisor took the whole virtual CPU) does not count. On granted
+  // (dedicated) cores it never triggers. Only with self_wake:
   // in allocator mode a granted kthread spins as told (the allocator owns
   // that decision). See src/spin_then_park.hpp.
   bool adaptive_spin = true;
