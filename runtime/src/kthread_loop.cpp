@@ -242,7 +242,7 @@ void park(Kthread* k, bool forced) {
 // that shows none across a gap never left its CPU.
 std::uint64_t thread_switches() {
   rusage ru{};
-  if (getrusage(RUSAGE_THREAD, &ru) != 0) return ~0ull;  // cannot tell: "switched"
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return ~0ull;  // cannot tell: as unread
   return static_cast<std::uint64_t>(ru.ru_nvcsw) + static_cast<std::uint64_t>(ru.ru_nivcsw);
 }
 
@@ -252,9 +252,12 @@ std::uint64_t thread_switches() {
 Uthread* find_work(Kthread* k) {
   RuntimeImpl* rt = k->rt;
   std::uint64_t spin_start = 0, spin_ns = 0, last_poll = 0;
-  // Switches when this idle period's spin began (read once per period,
-  // while there is nothing else to do; asked about only after a gap).
-  std::uint64_t switches_at_start = 0;
+  // The thread's switch count early in this idle period's spin, read once
+  // the spin has lasted kReadSwitchesAfterNs (short idle periods, the
+  // common case under load, never pay the system call); a gap before
+  // that counts as a switch, as every gap did.
+  constexpr std::uint64_t kUnread = ~0ull, kReadSwitchesAfterNs = 10'000;
+  std::uint64_t switches_at_start = kUnread;
   for (;;) {
     if (k->park_req.load(std::memory_order_relaxed)) {
       k->park_req.store(false, std::memory_order_relaxed);
@@ -280,18 +283,20 @@ Uthread* find_work(Kthread* k) {
       return nullptr;
     const std::uint64_t now = now_ns();
     const bool descheduled = k->spin.on_poll(last_poll, now, [&] {
-      const std::uint64_t s = thread_switches();
-      return s == ~0ull || s != switches_at_start;
+      return switches_at_start == kUnread || thread_switches() != switches_at_start;
     });
     last_poll = now;
     if (spin_start == 0) {
       spin_start = now;
       spin_ns = k->spin.budget(now);
-      if (spin_ns > 0 && k->spin.adaptive()) switches_at_start = thread_switches();
+      switches_at_start = kUnread;
     } else if (descheduled || now - spin_start >= spin_ns) {
       park(k, false);
       spin_start = last_poll = 0;
       continue;
+    } else if (switches_at_start == kUnread && k->spin.adaptive() &&
+               now - spin_start >= kReadSwitchesAfterNs) {
+      switches_at_start = thread_switches();
     }
     for (int i = 0; i < kIdlePauses; ++i) cpu_relax();
   }

@@ -72,8 +72,8 @@ class SpinThenPark {
   // Called at each idle poll with the time of the previous one (0: first
   // poll of this idle period). True when the gap says the kthread was
   // descheduled: the caller should park now. switched_out() is asked only
-  // about a gap: whether the thread left its CPU since the idle period
-  // began (a caller that cannot tell says true).
+  // about a gap: whether the thread left its CPU during this idle period
+  // (a caller that cannot tell says true).
   template <class SwitchedOut>
   bool on_poll(std::uint64_t prev, std::uint64_t now, SwitchedOut&& switched_out) {
     if (!adaptive_ || prev == 0) return false;
