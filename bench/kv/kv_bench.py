@@ -164,6 +164,16 @@ def measure(args, server, proto, rate):
             "cpu": cpu}
 
 
+def medians(args, servers, proto, rate, keys):
+    """Each server's medians of keys over --repeats points at rate, the
+    servers interleaved in every round."""
+    runs = [[] for _ in servers]
+    for _ in range(args.repeats):
+        for i, s in enumerate(servers):
+            runs[i].append(load(args, s, proto, rate))
+    return [{k: statistics.median(r[k] for r in rr) for k in keys} for rr in runs]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -288,22 +298,12 @@ def main():
                 fixed = [max(1000, int(m * f)) if m else args.idle_rate
                          for f in (0.25, 0.5, 0.75)]
             for rate in fixed:
-                runs = [[] for _ in servers]
-                for _ in range(args.repeats):
-                    for i, s in enumerate(servers):
-                        runs[i].append(load(args, s, proto, rate))
-                rs = [{k: statistics.median(r[k] for r in rr) for k in ("p50", "p99", "cpu")}
-                      for rr in runs]
+                rs = medians(args, servers, proto, rate, ("p50", "p99", "cpu"))
                 print(f"{rate:>8}/s | " + " | ".join(
                     f"{r['p50']:>20.1f} {r['p99']:>9.1f} {100 * r['cpu']:>4.0f}%" for r in rs) +
                     " | " + " ".join(f"{r['p50'] / rs[0]['p50']:.2f}" for r in rs[1:]))
             if args.peak:
-                peaks = [[] for _ in servers]
-                for _ in range(args.repeats):
-                    for i, s in enumerate(servers):
-                        peaks[i].append(load(args, s, proto, None))
-                pk = [{k: statistics.median(r[k] for r in rr) for k in ("achieved", "cpu")}
-                      for rr in peaks]
+                pk = medians(args, servers, proto, None, ("achieved", "cpu"))
                 print(f"closed-loop peak ({args.connections} connections, depth 1): " +
                       ", ".join(f"{s.name} {r['achieved']:.0f}/s cpu {100 * r['cpu']:.0f}%" +
                                 (f" ({r['achieved'] / pk[0]['achieved']:.2f}x)" if i else "")

@@ -152,6 +152,24 @@ TEST(SpinThenPark, ConfigRejectsABadParkSpinAndChangesNothing) {
 // keeps spinning.
 namespace {
 
+// Installs a SIGUSR2 handler (the stand-in for what holds the kthread)
+// for a scope, so an early return from a test cannot leave it behind.
+class Sigusr2Handler {
+ public:
+  explicit Sigusr2Handler(void (*handler)(int)) {
+    struct sigaction sa {};
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, &old_);
+  }
+  ~Sigusr2Handler() { sigaction(SIGUSR2, &old_, nullptr); }
+  Sigusr2Handler(const Sigusr2Handler&) = delete;
+  Sigusr2Handler& operator=(const Sigusr2Handler&) = delete;
+
+ private:
+  struct sigaction old_ {};
+};
+
 std::atomic<int> g_held{0};
 
 void hold_off_cpu(int) {
@@ -161,10 +179,7 @@ void hold_off_cpu(int) {
 }
 
 bool parks_after_being_held(bool adaptive, bool self_wake = true) {
-  struct sigaction sa {}, old {};
-  sa.sa_handler = &hold_off_cpu;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGUSR2, &sa, &old);
+  Sigusr2Handler handler(&hold_off_cpu);
   kairos::Runtime rt({.kthreads = 1,
                       .self_wake = self_wake,
                       .spin_before_park = std::chrono::seconds(60),
@@ -177,7 +192,6 @@ bool parks_after_being_held(bool adaptive, bool self_wake = true) {
   const bool parked = kairos::test::eventually(
       [&] { return rt.running_kthreads() == 0; },
       adaptive && self_wake ? std::chrono::seconds(20) : std::chrono::seconds(1));
-  sigaction(SIGUSR2, &old, nullptr);
   return parked;
 }
 
@@ -214,22 +228,32 @@ void busy_on_cpu(int) {
   g_busy_held.fetch_add(1);
 }
 
+// Keeps the calling thread off CPU `cpu` for a scope.
+class OffCpu {
+ public:
+  explicit OffCpu(int cpu) {
+    sched_getaffinity(0, sizeof saved_, &saved_);
+    cpu_set_t others = saved_;
+    CPU_CLR(cpu, &others);
+    sched_setaffinity(0, sizeof others, &others);
+  }
+  ~OffCpu() { sched_setaffinity(0, sizeof saved_, &saved_); }
+  OffCpu(const OffCpu&) = delete;
+  OffCpu& operator=(const OffCpu&) = delete;
+
+ private:
+  cpu_set_t saved_;
+};
+
 }  // namespace
 
 TEST(SpinThenPark, AKthreadThatNeverLeftItsCpuKeepsSpinningAfterAGap) {
-  struct sigaction sa {}, old {};
-  sa.sa_handler = &busy_on_cpu;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGUSR2, &sa, &old);
-  // The kthread on the last CPU, this thread on another: its polling
+  Sigusr2Handler handler(&busy_on_cpu);
+  // The kthread on the last CPU, this thread on the others: its polling
   // wake-ups must not switch the spinner out (a switch makes a gap count).
   const int ncpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   ASSERT_GE(ncpu, 2) << "needs two CPUs";
-  cpu_set_t mine, saved;
-  sched_getaffinity(0, sizeof saved, &saved);
-  CPU_ZERO(&mine);
-  for (int c = 0; c < ncpu - 1; ++c) CPU_SET(c, &mine);
-  sched_setaffinity(0, sizeof mine, &mine);
+  OffCpu off(ncpu - 1);
   kairos::Runtime rt({.kthreads = 1,
                       .spin_before_park = std::chrono::seconds(60),
                       .adaptive_spin = true,
@@ -260,8 +284,6 @@ TEST(SpinThenPark, AKthreadThatNeverLeftItsCpuKeepsSpinningAfterAGap) {
     EXPECT_GT(st.stolen_gaps.load(), stolen0);
     EXPECT_TRUE(running) << "parked after a gap without a switch";
   }
-  sigaction(SIGUSR2, &old, nullptr);
-  sched_setaffinity(0, sizeof saved, &saved);
   EXPECT_GE(clean_trials, 1) << "every trial was switched out by the host";
 }
 
