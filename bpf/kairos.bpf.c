@@ -40,6 +40,11 @@ struct kairos_exit_record exit_record;
 __u32 config_gen;
 __u32 inject_error;	/* tests: kairosd sets it to fail the scheduler */
 /*
+ * Per app: the CPU kairosd keeps on standby for it, plus one (0: none).
+ * Written by kairosd (an exchange), emptied by the claim that takes it.
+ */
+__u32 standby[KAIROS_MAX_APPS];
+/*
  * 1 while a CPU is online for the scheduler: set by ops.cpu_online (and
  * init), cleared by ops.cpu_offline before it revokes the CPU. A grant
  * publishes the owner and then reads this; the offline path clears this
@@ -588,6 +593,32 @@ s32 KAIROS_OPS(kairos_select_cpu, struct task_struct *p, s32 prev_cpu,
 	return cpu;
 }
 
+__noinline int kairos_give_cpu(u32 cpu, u32 app);
+
+/*
+ * The app's work outgrew the CPUs it owns (every one of them runs it, or
+ * it owns none): take the CPU kairosd keeps on standby for it, now rather
+ * than at the allocator's next polls. Which CPU, and whether the app may
+ * have one more, kairosd's policy decided when it filled the slot; it
+ * adopts the grant at its next poll. The slot is emptied with an
+ * exchange, so one claim takes it.
+ */
+static void claim_standby(u32 app)
+{
+	u32 slot;
+
+	app &= KAIROS_MAX_APPS - 1;
+	if (!standby[app])
+		return;
+	slot = __sync_lock_test_and_set(&standby[app], 0);
+	if (!slot)
+		return;
+	if (kairos_give_cpu(slot - 1, app) == 0)
+		__sync_fetch_and_add(&stats.standby_grants, 1);
+	else
+		__sync_fetch_and_add(&stats.standby_failed, 1);
+}
+
 /*
  * Places an LC task on a CPU its app owns. An idle owned CPU, or one
  * running other work while its guard allows LC, gets the task straight in
@@ -679,6 +710,9 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		__sync_val_compare_and_swap(&s->oldest_enq_ns, 0, tc->enq_at);
 		s->seq++;
 	}
+	/* queued (and stamped) first: the grant's latency counts this task */
+	if (why == KAIROS_LC_QUEUED_SIBLING || why == KAIROS_LC_QUEUED_UNOWNED)
+		claim_standby(app);
 	if (!a->nr_owned) {
 		/*
 		 * The app owns no CPU (0 guaranteed, nothing granted yet): its
@@ -1265,32 +1299,26 @@ void KAIROS_OPS(kairos_exit, struct scx_exit_info *ei)
 }
 
 /*
- * Grant (req->app != 0) or revoke (0) a CPU; run by kairosd through
- * BPF_PROG_TEST_RUN. A grant kicks the CPU with preemption so the app's
- * queued work runs there at once. Returns 0 or -errno.
+ * Gives the unowned cpu to LC app (its record a): the bit and the count,
+ * the owner (a compare-and-swap from 0), the grant's time for its latency,
+ * and a kick with preemption so the app's queued work runs there at once.
+ * 0 or -errno; -EBUSY when someone owns cpu. A global function: it is
+ * checked once, not in every program that grants (kairos_set_owner and a
+ * standby claimed in ops.enqueue).
  */
-SEC("syscall")
-int kairos_set_owner(struct kairos_owner_req *req)
+__noinline int kairos_give_cpu(u32 cpu, u32 app)
 {
-	u32 cpu = req->cpu, app = req->app;
 	struct kairos_app *a;
 	struct cpu_ctx *c;
 	u64 now;
 	u32 *o;
 
-	if (cpu >= nr_cpus || cpu >= KAIROS_SCHED_MAX_CPUS || app >= KAIROS_MAX_APPS)
+	if (cpu >= nr_cpus || cpu >= KAIROS_SCHED_MAX_CPUS || !app ||
+	    app >= KAIROS_MAX_APPS)
 		return -EINVAL;
-	if (app && !lc_app(app))
-		return -ENOENT;
-	revoke_cpu(cpu);
-	if (!app) {
-		__sync_fetch_and_add(&stats.revokes, 1);
-		scx_bpf_kick_cpu(cpu, 0);
-		return 0;
-	}
 	if (!cpu_is_up(cpu))
 		return -ENODEV;	/* offline: nobody may own it */
-	a = bpf_map_lookup_elem(&apps, &app);
+	a = lc_app(app);	/* it may have stopped being LC since */
 	o = bpf_map_lookup_elem(&cpu_owner, &cpu);
 	if (!a || !o)
 		return -ENOENT;
@@ -1298,7 +1326,7 @@ int kairos_set_owner(struct kairos_owner_req *req)
 	__sync_fetch_and_or(&a->owned[cpu_word(cpu)], 1ULL << (cpu & 63));
 	__sync_fetch_and_add(&a->nr_owned, 1);
 	if (__sync_val_compare_and_swap(o, 0, app) != 0) {
-		/* Granted meanwhile by a concurrent call: leave it to that one. */
+		/* Owned meanwhile (a concurrent grant): leave it to that one. */
 		__sync_fetch_and_and(&a->owned[cpu_word(cpu)],
 				     ~(1ULL << (cpu & 63)));
 		__sync_fetch_and_add(&a->nr_owned, -1);
@@ -1321,6 +1349,29 @@ int kairos_set_owner(struct kairos_owner_req *req)
 	}
 	kick_for_owner(cpu);
 	return 0;
+}
+
+/*
+ * Grant (req->app != 0) or revoke (0) a CPU; run by kairosd through
+ * BPF_PROG_TEST_RUN. A grant kicks the CPU with preemption so the app's
+ * queued work runs there at once. Returns 0 or -errno.
+ */
+SEC("syscall")
+int kairos_set_owner(struct kairos_owner_req *req)
+{
+	u32 cpu = req->cpu, app = req->app;
+
+	if (cpu >= nr_cpus || cpu >= KAIROS_SCHED_MAX_CPUS || app >= KAIROS_MAX_APPS)
+		return -EINVAL;
+	if (app && !lc_app(app))
+		return -ENOENT;
+	revoke_cpu(cpu);
+	if (!app) {
+		__sync_fetch_and_add(&stats.revokes, 1);
+		scx_bpf_kick_cpu(cpu, 0);
+		return 0;
+	}
+	return kairos_give_cpu(cpu, app);
 }
 
 /*

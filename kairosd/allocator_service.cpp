@@ -69,9 +69,11 @@ class AllocatorService::Loop {
   ~Loop() {
     // Hand every core back: a stopped allocator must not leave CPUs owned
     // by apps nobody will reclaim.
+    // Standby slots first, so that no claim lands after the sweep.
+    clear_standbys();
     if (alloc_) {
       for (CoreId c = 0; c < ncpu_; ++c)
-        if (alloc_->owner(c) != policy::kNoApp) sched_.set_owner(c, 0);
+        if (alloc_->owner(c) != policy::kNoApp || sched_.owner(c) != 0) sched_.set_owner(c, 0);
     }
   }
 
@@ -142,6 +144,7 @@ class AllocatorService::Loop {
   void poll() {
     if (!alloc_) return;
     const Nanos t0 = mono_ns();
+    collect_standby_claims(t0);
     const volatile kairos_app_stats* stats = sched_.app_stats();
     const DevKairosGranter* dev = svc_.dev_.get();
     for (std::size_t i = 0; i < apps_.size(); ++i) {
@@ -195,6 +198,7 @@ class AllocatorService::Loop {
       return;
     }
     apply(decisions_);
+    publish_standbys();
     const Nanos t1 = mono_ns();
     auto& st = svc_.st_;
     st.polls.fetch_add(1, std::memory_order_relaxed);
@@ -239,6 +243,67 @@ class AllocatorService::Loop {
     return nullptr;
   }
 
+  // The scheduler empties a standby slot when it claims that core: adopt
+  // such grants before the policy looks at the cores.
+  void collect_standby_claims(Nanos now) {
+    for (AppId id = 1; id < KAIROS_MAX_APPS; ++id)
+      if (armed_[id] != policy::kNoCore && sched_.standby(id) == 0) {
+        const CoreId c = armed_[id];
+        armed_[id] = policy::kNoCore;
+        adopt_claim(id, c, now);
+      }
+  }
+
+  // Gives the scheduler the policy's standby cores: one exchange per
+  // change; an exchange that finds the old slot empty found a claim.
+  void publish_standbys() {
+    for (AppId id = 1; id < KAIROS_MAX_APPS; ++id) {
+      for (;;) {
+        const CoreId want = alloc_ ? alloc_->standby(id) : policy::kNoCore;
+        if (want == armed_[id]) break;
+        const CoreId had = armed_[id];
+        const std::uint32_t prev =
+            sched_.exchange_standby(id, want == policy::kNoCore ? 0 : want + 1);
+        armed_[id] = want;
+        if (had != policy::kNoCore && prev == 0) adopt_claim(id, had, mono_ns());
+      }
+    }
+  }
+
+  // Empties every slot (before a sweep of the owner map that revokes any
+  // claim made until then).
+  void clear_standbys() {
+    for (AppId id = 1; id < KAIROS_MAX_APPS; ++id) {
+      sched_.exchange_standby(id, 0);
+      armed_[id] = policy::kNoCore;
+    }
+  }
+
+  // The scheduler granted core c to app id from its standby slot.
+  void adopt_claim(AppId id, CoreId c, Nanos now) {
+    if (sched_.owner(c) != id) return;  // the claim's grant failed
+    if (!alloc_ || !alloc_->standby_taken(id, c, now)) {
+      sched_.set_owner(c, 0);  // the policy cannot have it: take it back
+      return;
+    }
+    count_grant(id, policy::Reason::kStandby, now);  // grants_by_reason, not grants:
+                                                     // the scheduler made it
+  }
+
+  // A grant that took effect: by reason, and the decision latency of the
+  // app's current stretch of queued work if it is the first answer to it.
+  void count_grant(AppId id, policy::Reason reason, Nanos t1) {
+    auto& st = svc_.st_;
+    const unsigned why = static_cast<unsigned>(reason) % kReasons;
+    st.grant_why[why].fetch_add(1, std::memory_order_relaxed);
+    st.app_grant_why[id % KAIROS_MAX_APPS][why].fetch_add(1, std::memory_order_relaxed);
+    for (App& a : apps_)
+      if (a.spec.id == id && a.queued_since && !a.answered) {
+        st.decision_latency.record(t1 > a.queued_since ? t1 - a.queued_since : 0);
+        a.answered = true;
+      }
+  }
+
   void apply(const std::vector<policy::Decision>& d) {
     if (d.empty()) return;
     const Nanos t0 = mono_ns();
@@ -259,15 +324,7 @@ class AllocatorService::Loop {
         st.revoke_why[why].fetch_add(1, std::memory_order_relaxed);
         st.app_revoke_why[app][why].fetch_add(1, std::memory_order_relaxed);
       } else if (alloc_->owner(x.core) == x.app) {
-        st.grant_why[why].fetch_add(1, std::memory_order_relaxed);
-        st.app_grant_why[app][why].fetch_add(1, std::memory_order_relaxed);
-        // The first grant after an app's work became queued answers it:
-        // once per stretch of queued work, however many grants follow.
-        for (App& a : apps_)
-          if (a.spec.id == x.app && a.queued_since && !a.answered) {
-            st.decision_latency.record(t1 > a.queued_since ? t1 - a.queued_since : 0);
-            a.answered = true;
-          }
+        count_grant(x.app, x.reason, t1);
       }
     }
     // Guaranteed cores of unmodified apps change hands rarely (start,
@@ -284,6 +341,7 @@ class AllocatorService::Loop {
     // online CPU gets a revoke (a no-op where nobody owns it): the first
     // run of the BPF grant program is much slower than the next ones
     // (~100 ms seen in the emulated VM), and a grant must not pay that.
+    clear_standbys();
     for (CoreId c = 0; c < ncpu_; ++c)
       if (sched_.owner(c) != 0 || (c < online.size() && online[c])) sched_.set_owner(c, 0);
     online_ = online;
@@ -295,6 +353,7 @@ class AllocatorService::Loop {
     }
     policy::PolicyConfig cfg;
     cfg.poll_interval_ns = svc_.effective_poll_ns();
+    cfg.standby = svc_.opts_.standby;
     // A grant whose kthread has not run after this long is taken back;
     // sleeping polls and emulated CPUs need more slack than 1 ms.
     cfg.wake_timeout_ns = std::max<Nanos>(svc_.low_power_ ? 20'000'000 : 1'000'000,
@@ -318,6 +377,13 @@ class AllocatorService::Loop {
   std::vector<policy::Decision> decisions_;
   std::string last_error_;
   Nanos last_poll_ns_ = 0;  // start of the previous poll (poll_gap)
+  // The standby core each app's slot holds, as kairosd last wrote it.
+  std::array<CoreId, KAIROS_MAX_APPS> armed_ = filled(policy::kNoCore);
+  static std::array<CoreId, KAIROS_MAX_APPS> filled(CoreId v) {
+    std::array<CoreId, KAIROS_MAX_APPS> a;
+    a.fill(v);
+    return a;
+  }
 };
 
 AllocatorService::AllocatorService(AllocatorOptions opts, unsigned online_cpus, Log log)

@@ -51,6 +51,10 @@ struct AllocatorOptions {
   // real-time loop starved the tasks pinned to its CPU into sched_ext
   // watchdog stalls in the emulated VM, so it is opt-in (tests, benches).
   int rt_priority = 0;
+  // Keep a free core on standby for each unmodified app that may burst,
+  // for the scheduler to grant the moment the app's work outgrows its
+  // cores (--no-standby: only the polls grant).
+  bool standby = true;
 };
 
 // Machines with fewer online CPUs than this run the loop in low-power mode
@@ -60,7 +64,7 @@ inline constexpr unsigned kLowPowerBelowCpus = 4;
 // every 5 us would cost more CPU than the polls it saves.
 inline constexpr std::uint64_t kLowPowerMinPollNs = 50'000;
 // Number of policy::Reason values (decision counts by reason).
-inline constexpr unsigned kReasons = 9;
+inline constexpr unsigned kReasons = 10;
 
 // One LC app as the allocator sees it.
 struct AllocatorApp {

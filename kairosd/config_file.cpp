@@ -145,8 +145,9 @@ void read_daemon(const Reader& r, const toml::table& t, KairosdConfigFile& c) {
 void read_allocator(const Reader& r, const toml::table& t, unsigned nr_cpus,
                     KairosdConfigFile& c) {
   const std::string s = "[allocator]";
-  r.only(t, s, {"enabled", "poll_us", "cpu", "power", "rt_priority"});
+  r.only(t, s, {"enabled", "poll_us", "cpu", "power", "rt_priority", "standby"});
   c.allocator_enabled = r.boolean(t, "enabled", s);
+  c.standby = r.boolean(t, "standby", s);
   c.poll_us = r.integer(t, "poll_us", s, 1, 1000000);
   c.allocator_cpu = r.integer(t, "cpu", s, 0, nr_cpus > 0 ? nr_cpus - 1 : 0);
   c.rt_priority = r.integer(t, "rt_priority", s, 0, 99);
@@ -356,6 +357,7 @@ void apply_config_file(const KairosdConfigFile& f, KairosdCommandLine& cmd) {
   if (f.allocator_cpu) d.allocator.cpu = static_cast<unsigned>(*f.allocator_cpu);
   if (f.rt_priority) d.allocator.rt_priority = static_cast<int>(*f.rt_priority);
   if (f.power) d.allocator.power = *f.power;
+  if (f.standby) d.allocator.standby = *f.standby;
   apply_reloadable(f, d);
 }
 

@@ -42,7 +42,7 @@ struct KairosdConfigFile {
   std::optional<Backend> backend;
   std::optional<bool> cgroup_watch;
   // [allocator]
-  std::optional<bool> allocator_enabled;
+  std::optional<bool> allocator_enabled, standby;
   std::optional<long> poll_us, allocator_cpu, rt_priority;
   std::optional<AllocatorOptions::Power> power;
   // [guard]: used when kairos.ko does not give the tunables

@@ -187,6 +187,10 @@ void scheduler(Writer& w, const Snapshot& s) {
       {"kairos_sched_rescues_total", {c.rescues, "LC tasks run off their owned CPUs to avoid a stall."}},
       {"kairos_sched_owner_grants_total", {c.grants, "CPUs granted in the scheduler's owner map."}},
       {"kairos_sched_owner_revokes_total", {c.revokes, "CPUs revoked in the scheduler's owner map."}},
+      {"kairos_sched_standby_grants_total",
+       {c.standby_grants, "Standby CPUs the scheduler granted when an app's work outgrew its CPUs."}},
+      {"kairos_sched_standby_failed_total",
+       {c.standby_failed, "Standby claims whose grant failed (CPU offline or owned meanwhile)."}},
   };
   for (const auto& [name, v] : counters) w.one(name, "counter", v.second, v.first);
   // Why LC tasks waited in their app's queue instead of starting at once.

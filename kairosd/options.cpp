@@ -25,7 +25,7 @@ bool parse_number(const std::string& flag, const std::string& text, long lo, lon
 }
 
 const char* const kFlags[] = {"--no-cgroup-watch", "--no-allocator", "--allocator-low-power",
-                              "--allocator-spin", "--help"};
+                              "--allocator-spin", "--no-standby", "--help"};
 
 }  // namespace
 
@@ -59,6 +59,9 @@ std::string kairosd_usage() {
          "  --allocator-cpu N      CPU of the allocator's poll loop, never granted (default 0)\n"
          "  --allocator-low-power  sleep between polls (default below 4 online CPUs)\n"
          "  --allocator-spin       spin between polls (default from 4 online CPUs up)\n"
+         "  --no-standby           keep no core on standby for an unmodified app's burst\n"
+         "                         (default: one each, granted by the scheduler the\n"
+         "                         moment the app's work outgrows its cores)\n"
          "  --allocator-rt-priority N  run the poll loop SCHED_FIFO at priority 1..99\n"
          "                         (default 0: an ordinary thread; only with its CPU\n"
          "                         kept free of other work, or tasks pinned there stall)\n"
@@ -123,10 +126,12 @@ ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
   auto* backend_opt = app.add_option("--backend", backend);
   std::string metrics_listen;
   auto* metrics_opt = app.add_option("--metrics-listen", metrics_listen);
-  bool help = false, no_watch = false, no_alloc = false, low_power = false, spin = false;
+  bool help = false, no_watch = false, no_alloc = false, low_power = false, spin = false,
+       no_standby = false;
   app.add_flag("--help,-h", help);
   app.add_flag("--no-cgroup-watch", no_watch);
   app.add_flag("--no-allocator", no_alloc);
+  app.add_flag("--no-standby", no_standby);
   app.add_flag("--allocator-low-power", low_power);
   app.add_flag("--allocator-spin", spin);
 
@@ -173,6 +178,7 @@ ParsedKairosdArgs parse_kairosd_args(const std::vector<std::string>& args,
   if (spin) d.allocator.power = AllocatorOptions::Power::kSpin;
   if (no_watch) d.watch_cgroups = false;
   if (no_alloc) d.allocator.enabled = false;
+  if (no_standby) d.allocator.standby = false;
   out.action = ParsedKairosdArgs::Action::kRun;
   return out;
 }

@@ -185,6 +185,19 @@ int SchedLoader::set_owner(std::uint32_t cpu, std::uint32_t app) {
   return static_cast<int>(run.retval);
 }
 
+// The slots live in the object's .bss, mapped into kairosd: an exchange
+// there is the same atomic the scheduler's claim uses, and costs no
+// system call.
+std::uint32_t SchedLoader::exchange_standby(std::uint32_t app, std::uint32_t slot) {
+  if (app >= KAIROS_MAX_APPS) return 0;
+  return std::atomic_ref<std::uint32_t>(skel_->bss->standby[app]).exchange(slot);
+}
+
+std::uint32_t SchedLoader::standby(std::uint32_t app) const {
+  if (app >= KAIROS_MAX_APPS) return 0;
+  return std::atomic_ref<std::uint32_t>(skel_->bss->standby[app]).load();
+}
+
 std::uint32_t SchedLoader::owner(std::uint32_t cpu) const {
   std::uint32_t app = 0;
   bpf_map__lookup_elem(skel_->maps.cpu_owner, &cpu, sizeof cpu, &app,

@@ -53,6 +53,8 @@ class SchedLoader final : public SchedPort {
   // Grants cpu to app (0 revokes) and kicks it; returns 0 or -errno.
   int set_owner(std::uint32_t cpu, std::uint32_t app) override;
   std::uint32_t owner(std::uint32_t cpu) const override;
+  std::uint32_t exchange_standby(std::uint32_t app, std::uint32_t slot) override;
+  std::uint32_t standby(std::uint32_t app) const override;
   kairos_app app(std::uint32_t app) const;
   // The app's queueing-delay histogram, summed over CPUs (zeros for an
   // unknown app); the buckets of struct kairos_app_wait_hist.

@@ -107,7 +107,7 @@ status::Snapshot Daemon::snapshot() const {
         reasons(st.lc_queued), reasons(st.lc_queued_wait_ns),
         st.grants_run,     st.grants_unmatched,
         grant_histogram(st.grant_kick_run), grant_histogram(st.grant_queued_run),
-        grant_histogram(st.grant_head_age)};
+        grant_histogram(st.grant_head_age), st.standby_grants, st.standby_failed};
   }
 
   for (const auto& [path, a] : apps_) {

@@ -53,7 +53,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SchedCounters, enqueued, dispatc
                                                 kthread_direct, slice_ends, owner_rekicks,
                                                 lc_queued, lc_queued_wait_ns, grants_run,
                                                 grants_unmatched, grant_kick_run,
-                                                grant_queued_run, grant_head_age)
+                                                grant_queued_run, grant_head_age,
+                                                standby_grants, standby_failed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuntimeInfo, pid, kthreads, running, queued)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AppInfo, id, cgroup, cls, source, guaranteed, burstable,
                                                 owned, cpus, queued, head_wait_ns, enqueued,
@@ -158,7 +159,8 @@ std::string render_status_lines(const Snapshot& s) {
     << " cpu_online=" << st.cpu_online << " cpu_offline=" << st.cpu_offline
     << " grants=" << st.grants << " revokes=" << st.revokes
     << " guard_resumes=" << st.guard_resumes << " kthread_direct=" << st.kthread_direct
-    << " slice_ends=" << st.slice_ends << " owner_rekicks=" << st.owner_rekicks << "\n";
+    << " slice_ends=" << st.slice_ends << " owner_rekicks=" << st.owner_rekicks
+    << " standby_grants=" << st.standby_grants << " standby_failed=" << st.standby_failed << "\n";
   // Why LC tasks waited in their app's queue, and for how long in all.
   const LcQueuedReasons &n = st.lc_queued, &w = st.lc_queued_wait_ns;
   o << "lc_queued sibling=" << n.sibling << " sibling_wait_us=" << w.sibling / 1000

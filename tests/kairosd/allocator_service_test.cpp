@@ -90,6 +90,56 @@ TEST(AllocatorService, UnmodifiedAppGetsItsGuaranteedCoreAndBurstsOnCongestion) 
   EXPECT_NE(svc.summary().find("polls"), std::string::npos);
 }
 
+TEST(AllocatorService, AStandbyCoreTheSchedulerClaimsIsAdoptedAndGoesBackWhenIdle) {
+  FakeSched s(4);
+  Logs log;
+  AllocatorService svc(host_options(), 4, log.fn());
+  svc.update({{3, 1, 2, 0, nullptr}}, std::vector<bool>(4, true));
+  svc.start(s);
+  ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 1 && s.standby(3) != 0; }))
+      << s.describe();
+  const std::uint32_t slot = s.standby(3);
+  ASSERT_LE(slot, 4u);
+  EXPECT_NE(slot - 1, 0u) << "the allocator's own CPU is never on standby";
+  EXPECT_EQ(s.owner(slot - 1), 0u);
+  // The app's work outgrows its core: the scheduler takes the standby.
+  s.set_queue(3, 1, monotonic_ns() + 1'000'000'000);  // queued, not congested
+  const int c = s.claim_standby(3);
+  ASSERT_EQ(c, static_cast<int>(slot - 1));
+  ASSERT_TRUE(eventually([&] { return svc.info().grants_by_reason["standby"] == 1; }));
+  EXPECT_EQ(s.owned_by(3), 2);
+  EXPECT_EQ(s.grants_to(3), 2u) << "adopted as it is, not granted again";
+  // At its most cores (2): nothing is kept for it.
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(s.standby(3), 0u);
+  EXPECT_EQ(s.owned_by(3), 2);
+  // Its queue empties and the claimed core idles: it goes back, and a
+  // core is kept on standby again.
+  s.set_queue(3, 0, 0);
+  ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 1 && s.standby(3) != 0; }))
+      << s.describe();
+  svc.stop();
+  EXPECT_EQ(s.standby(3), 0u) << "stopping empties the slots";
+  EXPECT_EQ(s.owned_by(3), 0);
+}
+
+TEST(AllocatorService, WithoutStandbyNoCoreIsKeptAndThePollsStillBurst) {
+  FakeSched s(4);
+  Logs log;
+  AllocatorOptions o = host_options();
+  o.standby = false;
+  AllocatorService svc(o, 4, log.fn());
+  svc.update({{3, 1, 2, 0, nullptr}}, std::vector<bool>(4, true));
+  svc.start(s);
+  ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 1; })) << s.describe();
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(s.standby(3), 0u);
+  s.set_queue(3, 2, monotonic_ns() - 2'000'000);
+  ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 2; })) << s.describe();
+  EXPECT_EQ(s.standby(3), 0u);
+  svc.stop();
+}
+
 // A runtime area in a memfd, written like a runtime writes it.
 class FakeRuntime {
  public:

@@ -197,6 +197,65 @@ TEST(AllocatorVm, GrantLatencyIsTimedFromTheGrantAndFromTheEnqueue) {
   EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
 }
 
+// The bursting app of the test above, in the cgroup given.
+std::unique_ptr<Child> bursting_app(const ScratchCgroup& cg) {
+  return std::make_unique<Child>(std::vector<std::string>{"/usr/bin/python3", "-c",
+                                                          "import time\n"
+                                                          "while True:\n"
+                                                          "    time.sleep(0.02)\n"
+                                                          "    t = time.monotonic() + 0.002\n"
+                                                          "    while time.monotonic() < t: pass\n"},
+                                 cg.dir());
+}
+
+TEST(AllocatorVm, TheSchedulerGrantsTheStandbyCoreWhenTheAppsTaskQueues) {
+  // The bursting app of the test above. kairosd keeps a core on standby for
+  // it; each wake of its task queues it with no CPU owned, and the
+  // scheduler grants the standby core in that very enqueue. kairosd adopts
+  // each such grant (reason standby) and keeps the next core. With
+  // --no-standby only the polls grant.
+  KernelLogGuard guard;
+  ScratchCgroup lc{"ka-standby"};
+  ASSERT_EQ(annotate(lc.name(), "0", "1"), "");
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  const auto be = spinners(ncpu);
+  {
+    Kairosd d(allocator_args());
+    ASSERT_TRUE(d.wait_ready()) << d.output();
+    const auto bursts = bursting_app(lc);
+    const auto claimed = [&] { return status_number(d.status(), "stats", "", "standby_grants"); };
+    EXPECT_TRUE(wait_for([&] { return claimed() >= 10; }, 20s))
+        << "fewer than 10 standby cores claimed\n" << d.status();
+    const std::string st = d.status();
+    EXPECT_EQ(status_number(st, "stats", "", "standby_failed"), 0) << st;
+    const std::string by = status_field(st, "allocator", "", "grants_by_reason");
+    EXPECT_NE(by.find("standby"), std::string::npos) << "claims not adopted\n" << st;
+    EXPECT_GE(status_number(st, "grant_latency", "", "run"), 1) << st;
+    std::printf("standby: %ld claimed; grants by reason %s; queued -> run p50 <= %.1f us, queue "
+                "head's wait at a grant p50 <= %.1f us\n",
+                status_number(st, "stats", "", "standby_grants"), by.c_str(),
+                grant_quantile_us(st, "queued_run_p50_le_us"),
+                grant_quantile_us(st, "head_age_p50_le_us"));
+    EXPECT_EQ(sched_state(), "enabled");
+    EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+  }
+  std::vector<std::string> args = allocator_args();
+  args.push_back("--no-standby");
+  Kairosd d(args);
+  ASSERT_TRUE(d.wait_ready()) << d.output();
+  const auto bursts = bursting_app(lc);
+  EXPECT_TRUE(wait_for([&] { return status_number(d.status(), "grant_latency", "", "run") >= 10; },
+                       20s)) << d.status();
+  const std::string st = d.status();
+  EXPECT_EQ(status_number(st, "stats", "", "standby_grants"), 0) << st;
+  std::printf("no standby: queued -> run p50 <= %.1f us, queue head's wait at a grant p50 <= "
+              "%.1f us\n",
+              grant_quantile_us(st, "queued_run_p50_le_us"),
+              grant_quantile_us(st, "head_age_p50_le_us"));
+  EXPECT_EQ(sched_state(), "enabled");
+  EXPECT_EQ(d.stop(SIGTERM), 0) << d.output();
+}
+
 TEST(AllocatorVm, MalformedAndForeignAreasAreIgnored) {
   KernelLogGuard guard;
   ScratchCgroup lc{"ka-bad"};

@@ -140,7 +140,8 @@ TEST(ConfigFile, DaemonSection) {
 
 TEST(ConfigFile, AllocatorSection) {
   const auto c = parse(
-      "[allocator]\nenabled = false\npoll_us = 20\ncpu = 3\npower = \"spin\"\nrt_priority = 5\n",
+      "[allocator]\nenabled = false\npoll_us = 20\ncpu = 3\npower = \"spin\"\nrt_priority = 5\n"
+      "standby = false\n",
       4);
   KairosdCommandLine cmd;
   apply_config_file(c, cmd);
@@ -149,6 +150,7 @@ TEST(ConfigFile, AllocatorSection) {
   EXPECT_EQ(cmd.daemon.allocator.cpu, 3u);
   EXPECT_EQ(cmd.daemon.allocator.power, AllocatorOptions::Power::kSpin);
   EXPECT_EQ(cmd.daemon.allocator.rt_priority, 5);
+  EXPECT_FALSE(cmd.daemon.allocator.standby);
   EXPECT_EQ(parse("[allocator]\npower = \"low-power\"\n").power,
             AllocatorOptions::Power::kLowPower);
 
@@ -159,6 +161,7 @@ TEST(ConfigFile, AllocatorSection) {
   EXPECT_REFUSED("[allocator]\nrt_priority = 100\n", 2, "0..99");
   EXPECT_REFUSED("[allocator]\npower = \"turbo\"\n", 2, "auto, low-power or spin");
   EXPECT_REFUSED("[allocator]\nenabled = 1\n", 2, "true or false, got an integer");
+  EXPECT_REFUSED("[allocator]\nstandby = \"on\"\n", 2, "true or false, got a string");
 }
 
 TEST(ConfigFile, GuardSection) {

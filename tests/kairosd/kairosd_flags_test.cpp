@@ -36,7 +36,7 @@ TEST(KairosdFlags, HelpListsTheAllocatorOptions) {
   EXPECT_EQ(r.status, 0) << r.out;
   for (const char* f : {"--no-allocator", "--poll-us", "--allocator-cpu",
                         "--allocator-low-power", "--allocator-spin",
-                        "--allocator-rt-priority"})
+                        "--allocator-rt-priority", "--no-standby"})
     EXPECT_NE(r.out.find(f), std::string::npos) << f << "\n" << r.out;
 }
 

@@ -61,6 +61,11 @@ TEST(KairosdOptions, EveryOptionLandsInItsField) {
   ASSERT_EQ(q.action, Action::kRun) << q.error;
   EXPECT_FALSE(q.cmd.daemon.allocator.enabled);
   EXPECT_EQ(q.cmd.daemon.allocator.power, kairos::AllocatorOptions::Power::kLowPower);
+  EXPECT_TRUE(q.cmd.daemon.allocator.standby) << "a standby core by default";
+
+  const auto r = parse_kairosd_args({"--no-standby"}, 4);
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_FALSE(r.cmd.daemon.allocator.standby);
 }
 
 TEST(KairosdOptions, AnOptionGivenTwiceTakesTheLastValue) {
@@ -98,6 +103,7 @@ TEST(KairosdOptions, BadInputIsRefusedWithTheReason) {
       {{"--backend", "bpf"}, "--backend wants auto, sched_ext or kmod, got 'bpf'"},
       {{"--allocator-spin", "--allocator-low-power"}, "exclude each other"},
       {{"--no-allocator=yes"}, "option '--no-allocator' doesn't allow an argument"},
+      {{"--no-standby=1"}, "option '--no-standby' doesn't allow an argument"},
       {{"--no-such-flag"}, "unrecognized option '--no-such-flag'"},
       {{"stray"}, "unexpected argument 'stray'"},
   };

@@ -217,7 +217,8 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
            "tunables quantum_us=900 period_us=1000 source=kairos.ko\n",
            "stats enqueued=10 dispatched=9 direct=8 lc_enqueued=7 lc_fallback=6 "
            "preempt_kicks=5 guard_throttles=4 rescues=3 cpu_online=2 cpu_offline=1 grants=12 "
-           "revokes=11 guard_resumes=0 kthread_direct=0 slice_ends=0 owner_rekicks=0\n",
+           "revokes=11 guard_resumes=0 kthread_direct=0 slice_ends=0 owner_rekicks=0 "
+           "standby_grants=0 standby_failed=0\n",
            "lc_queued sibling=40 sibling_wait_us=5000 throttled=3 throttled_wait_us=2500 "
            "requeue=2 requeue_wait_us=200 unowned=1 unowned_wait_us=0\n",
            "grant_latency run=4 unmatched=2 kick_run_p50_le_us=20.48 kick_run_p99_le_us=917.504 "

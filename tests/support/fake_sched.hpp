@@ -31,6 +31,12 @@ class FakeSched final : public SchedPort {
   std::uint32_t owner(std::uint32_t cpu) const override {
     return cpu < n_ ? owners_[cpu].load() : 0;
   }
+  std::uint32_t exchange_standby(std::uint32_t app, std::uint32_t slot) override {
+    return app < KAIROS_MAX_APPS ? standby_[app].exchange(slot) : 0;
+  }
+  std::uint32_t standby(std::uint32_t app) const override {
+    return app < KAIROS_MAX_APPS ? standby_[app].load() : 0;
+  }
   const volatile kairos_app_stats* app_stats() const override { return stats_; }
   const volatile kairos_cpu_state* cpu_state() const override { return cpus_.data(); }
 
@@ -45,6 +51,16 @@ class FakeSched final : public SchedPort {
     return n;
   }
   std::uint64_t grants_to(std::uint32_t app) const { return grants_[app].load(); }
+  // What the scheduler does when app's work outgrows its CPUs: takes the
+  // standby CPU, if one is kept for it, and grants it. The CPU, or -1.
+  int claim_standby(std::uint32_t app) {
+    const std::uint32_t slot = standby_[app].exchange(0);
+    if (!slot) return -1;
+    std::uint32_t none = 0;
+    if (!owners_[slot - 1].compare_exchange_strong(none, app)) return -1;
+    grants_[app].fetch_add(1);
+    return static_cast<int>(slot - 1);
+  }
   // Makes set_owner refuse grants to app (0: accept all again).
   void refuse_app(std::uint32_t app) { refuse_.store(app); }
   std::uint64_t refused() const { return refused_.load(); }
@@ -60,6 +76,7 @@ class FakeSched final : public SchedPort {
   std::vector<kairos_cpu_state> cpus_;
   volatile kairos_app_stats stats_[KAIROS_MAX_APPS] = {};
   std::atomic<std::uint64_t> grants_[KAIROS_MAX_APPS] = {};
+  std::atomic<std::uint32_t> standby_[KAIROS_MAX_APPS] = {};
   std::atomic<std::uint32_t> refuse_{0};
   std::atomic<std::uint64_t> refused_{0};
 };

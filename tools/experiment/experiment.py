@@ -258,7 +258,7 @@ class Runner:
         row["be_cpu_ops_s"], row["be_stream_ops_s"] = bo["cpu"], bo["stream"]
         # Kairos' own view of the point: how often its guard held LC back.
         for k in ("guard_throttles", "preempt_kicks", "slice_ends", "owner_rekicks",
-                  "lc_throttled_ms", "rescues", "lc_run_ms"):
+                  "standby_grants", "lc_throttled_ms", "rescues", "lc_run_ms"):
             row[k] = (after[k] - before[k]) if k in after and k in before else ""
         # Kairos (sched_ext): why LC tasks queued in their app's DSQ (how
         # many; ms waited in all)
@@ -289,9 +289,10 @@ class Runner:
             "stream %.1f ops/s | granted %s%s" % (
                 system.name, rnd, load, row["achieved"], row["p99_us"], row["errors"],
                 bo["cpu"], bo["stream"], row["granted_mean"] or "-",
-                (" | throttles %s rescues %s slice ends %s rekicks %s LC queue wait %s us (%s)"
+                (" | throttles %s rescues %s slice ends %s rekicks %s standby grants %s LC "
+                 "queue wait %s us (%s)"
                  % (row["guard_throttles"], row["rescues"], row["slice_ends"],
-                    row["owner_rekicks"], row["lc_queue_wait_us"],
+                    row["owner_rekicks"], row["standby_grants"], row["lc_queue_wait_us"],
                     " ".join("%s %s/%s ms" % (w, row["lc_queued_" + w],
                                               row["lc_queued_%s_ms" % w])
                              for w in systems.LC_QUEUED_REASONS)))

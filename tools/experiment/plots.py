@@ -8,7 +8,11 @@ import subprocess
 LABELS = {"eevdf": "stock EEVDF", "cpu_idle": "BE cpu.idle=1", "cpuset": "static cpuset",
           "fifo": "LC SCHED_FIFO", "kairos": "Kairos (sched_ext)",
           "kairos_kmod": "Kairos (kairos.ko class)",
-          "kairos_noguard": "Kairos (sched_ext), guard off"}
+          "kairos_noguard": "Kairos (sched_ext), guard off",
+          "kairos_nostandby": "Kairos (sched_ext), no standby core"}
+# The Kairos systems, compared with each baseline, and their short names.
+KAIROS_SHORT = {"kairos": "sched_ext", "kairos_kmod": "kmod", "kairos_noguard": "no guard",
+                "kairos_nostandby": "no standby"}
 
 
 def read(path):

@@ -8,6 +8,7 @@ import platform
 import statistics
 
 import grantlat
+from plots import KAIROS_SHORT
 
 BASELINES = ("eevdf", "cpu_idle", "cpuset", "fifo")
 
@@ -58,7 +59,7 @@ def ratios(rows):
     """Kairos over each baseline per load: the median over rounds of the
     per-round ratios (both ran in the same round of the same boot)."""
     out = []
-    for k in ("kairos", "kairos_kmod", "kairos_noguard"):
+    for k in KAIROS_SHORT:
         for base in BASELINES:
             for load in sorted({r["load_pct"] for r in rows if r["load_pct"] > 0}):
                 p, b = [], []

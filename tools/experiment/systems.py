@@ -108,6 +108,7 @@ class LcFifo(System):
 class Kairos(System):
     """kairos.ko + kairosd; BACKEND sched_ext (with the allocator) or kmod."""
     name, label, backend = "kairos", "Kairos (sched_ext)", "sched_ext"
+    extra_args = []  # kairosd's, before --kairosd-args
 
     def setup(self):
         if not os.path.exists(self.build.ko):
@@ -130,7 +131,7 @@ class Kairos(System):
         if self.backend == "sched_ext" and self.plan.lc_slice_us:
             args += ["--lc-slice-us", str(self.plan.lc_slice_us)]
         if self.backend == "sched_ext":
-            args += self.plan.kairosd_args
+            args += self.extra_args + self.plan.kairosd_args
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait(lambda st: ("backend=%s" % self.backend) in st and self._ready(st),
                    "kairosd did not take over")
@@ -180,6 +181,7 @@ class Kairos(System):
                "preempt_kicks": int(kv.get("preempt_kicks", 0)),
                "slice_ends": int(kv.get("slice_ends", 0)),
                "owner_rekicks": int(kv.get("owner_rekicks", 0)),
+               "standby_grants": int(kv.get("standby_grants", 0)),
                "rescues": int(kv.get("rescues", 0))}
         # Why LC tasks waited in their app's queue, how many and how long.
         m = re.search(r"^lc_queued .*$", st, re.M)
@@ -261,6 +263,13 @@ class KairosGuardOff(Kairos):
         return (period, period)
 
 
+class KairosNoStandby(Kairos):
+    """Kairos (sched_ext) with kairosd's --no-standby: only the allocator's
+    polls grant burstable cores; isolates what the standby core does."""
+    name, label = "kairos_nostandby", "Kairos (sched_ext), no standby core"
+    extra_args = ["--no-standby"]
+
+
 def read_status():
     try:
         with open(STATUS) as f:
@@ -269,5 +278,5 @@ def read_status():
         return ""
 
 
-ALL = [Stock, BeIdle, Partition, LcFifo, Kairos, KairosKmod, KairosGuardOff]
+ALL = [Stock, BeIdle, Partition, LcFifo, Kairos, KairosKmod, KairosGuardOff, KairosNoStandby]
 BY_NAME = {s.name: s for s in ALL}

@@ -6,7 +6,7 @@ import csv
 import os
 import sys
 
-from plots import LABELS
+from plots import KAIROS_SHORT, LABELS
 
 
 def read(path):
@@ -41,13 +41,12 @@ def print_tables(out, f=sys.stdout):
     if rat:
         print("\nKairos / baseline: LC p99 ratio | BE ratio (median of per-round ratios)", file=f)
         print(head.replace("LC load (% of capacity)", "Kairos vs"), file=f)
-        for k in ("kairos", "kairos_kmod", "kairos_noguard"):
+        for k in KAIROS_SHORT:
             for b in ("eevdf", "cpu_idle", "cpuset", "fifo"):
                 rs = {float(r["load_pct"]): r for r in rat if r["kairos"] == k and r["baseline"] == b}
                 if not rs:
                     continue
-                short = {"kairos": "sched_ext", "kairos_kmod": "kmod", "kairos_noguard": "no guard"}
-                line = "%-26s" % ("%s / %s" % (short[k], b))
+                line = "%-26s" % ("%s / %s" % (KAIROS_SHORT[k], b))
                 for l in loads:
                     r = rs.get(l)
                     line += "%17s" % ("%s | %s" % (r["p99_ratio"], r["be_ratio"]) if r else "-")

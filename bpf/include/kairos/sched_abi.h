@@ -35,12 +35,19 @@
  * Global data (.bss): struct kairos_sched_stats stats, struct
  *   kairos_tunables tunables (written by kairosd), struct
  *   kairos_exit_record exit_record, u32 config_gen (bumped by kairosd after
- *   changing cgroup_app/apps so tasks get classified again).
+ *   changing cgroup_app/apps so tasks get classified again), u32
+ *   standby[KAIROS_MAX_APPS] (v11): per app, the CPU kairosd keeps on
+ *   standby for it plus one, 0 for none. kairosd fills a slot with an
+ *   atomic exchange; when an LC task of that app must wait in its queue
+ *   because every CPU the app owns runs its work (or it owns none), the
+ *   scheduler empties the slot with an exchange and grants that CPU as
+ *   kairos_set_owner would (stats.standby_grants). kairosd learns of the
+ *   claim from the emptied slot and adopts the grant.
  */
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H
 
-#define KAIROS_SCHED_ABI_VERSION 10
+#define KAIROS_SCHED_ABI_VERSION 11
 #define KAIROS_EXIT_REASON_LEN 128
 #define KAIROS_EXIT_MSG_LEN 1024
 #define KAIROS_EXIT_DUMP_LEN 32768	/* the kernel's debug dump (v7) */
@@ -188,6 +195,10 @@ struct kairos_sched_stats {
 	struct kairos_grant_hist grant_head_age;	/* at each grant with the
 					 * app's queue non-empty: how long its
 					 * head had waited (v10) */
+	__kairos_u64 standby_grants;	/* standby CPUs claimed by an app whose
+					 * work outgrew its CPUs (v11) */
+	__kairos_u64 standby_failed;	/* claims whose grant failed: the CPU
+					 * went offline or was owned (v11) */
 };
 
 /* MicroQuanta guard: on every CPU, LC tasks may use at most quantum_ns of

@@ -21,6 +21,7 @@ const char* to_string(Reason r) {
     case Reason::kCongested: return "congested";
     case Reason::kWakeup: return "wakeup";
     case Reason::kGuaranteed: return "guaranteed";
+    case Reason::kStandby: return "standby";
     case Reason::kParked: return "parked";
     case Reason::kIdle: return "idle";
     case Reason::kWakeTimeout: return "wake-timeout";
@@ -95,6 +96,7 @@ std::optional<std::string> CoreAllocator::remove_app(AppId id,
   if (!app) return "app " + std::to_string(id) + " is not registered";
   for (CoreId c = 0; c < cores_.size(); ++c)
     if (cores_[c].owner == id) revoke(c, Reason::kAppRemoved, last_poll_, out);
+  drop_standby(*app);
   apps_.erase(apps_.begin() + (app - apps_.data()));
   return std::nullopt;
 }
@@ -133,6 +135,7 @@ PollStatus CoreAllocator::poll(const PollInput& in, std::vector<Decision>& out) 
   for (auto& app : apps_) observe_app(app, in, out);
   reclaim_idle_cores(in, out);
   grant_round(in, out);
+  pick_standbys(in);
   last_poll_ = in.now;
   polled_ = true;
   ++rr_start_;
@@ -266,6 +269,7 @@ CoreId CoreAllocator::choose_free_core(const App& app, const PollInput& in) cons
   int best_rank = 4;
   for (CoreId c = 0; c < cores_.size(); ++c) {
     if (!topo_.usable[c] || cores_[c].owner != kNoApp || !may_use(app, c)) continue;
+    if (cores_[c].standby_for != kNoApp) continue;  // kept for a burst
     const bool idle = !in.cores[c].be_runnable;
     if (!idle && !cfg_.allow_preempt_be) continue;
     const bool near = near_app(app, c, in.now);
@@ -327,7 +331,13 @@ bool CoreAllocator::try_grant(App& app, const PollInput& in,
   if (app.held >= app.spec.guaranteed + app.spec.burstable) return false;
   if (app.spec.runtime && choose_kthread(app, kNoCore) == kNoKthread)
     return false;  // every kthread already runs: another core is no use
-  CoreId c = choose_free_core(app, in);
+  // The app's own standby first: the scheduler may claim it any moment,
+  // and then both grants give it the same core.
+  CoreId c = app.standby;
+  if (c != kNoCore) drop_standby(app);
+  if (c == kNoCore) c = choose_free_core(app, in);
+  // A guaranteed need comes before another app's burst.
+  if (c == kNoCore && app.held < app.spec.guaranteed) c = take_reserved_core(app);
   AppId victim = kNoApp;
   if (c == kNoCore && app.held < app.spec.guaranteed) {
     c = choose_victim_core(app);
@@ -349,6 +359,61 @@ bool CoreAllocator::try_grant(App& app, const PollInput& in,
   d.preempted_app = victim;
   out.push_back(d);
   assign(app, c, d.kthread, in.now);
+  return true;
+}
+
+CoreId CoreAllocator::take_reserved_core(const App& app) {
+  for (App& other : apps_)
+    if (other.standby != kNoCore && may_use(app, other.standby)) {
+      const CoreId c = other.standby;
+      drop_standby(other);
+      return c;
+    }
+  return kNoCore;
+}
+
+void CoreAllocator::drop_standby(App& app) {
+  if (app.standby == kNoCore) return;
+  cores_[app.standby].standby_for = kNoApp;
+  app.standby = kNoCore;
+}
+
+void CoreAllocator::pick_standbys(const PollInput& in) {
+  for (App& app : apps_) {
+    if (!app.view) continue;  // no news: keep what it has
+    const bool wants = cfg_.standby && !app.spec.runtime &&
+                       app.held >= app.spec.guaranteed &&
+                       app.held < app.spec.guaranteed + app.spec.burstable;
+    const CoreId kept = app.standby;
+    if (!wants) {
+      drop_standby(app);
+    } else if (kept == kNoCore || cores_[kept].owner != kNoApp || !may_use(app, kept)) {
+      drop_standby(app);
+      const CoreId c = choose_free_core(app, in);
+      if (c != kNoCore) {
+        app.standby = c;
+        cores_[c].standby_for = app.spec.id;
+      }
+    }
+  }
+}
+
+CoreId CoreAllocator::standby(AppId id) const {
+  const App* a = find_app(id);
+  return a ? a->standby : kNoCore;
+}
+
+bool CoreAllocator::standby_taken(AppId id, CoreId core, Nanos now) {
+  App* app = find_app(id);
+  if (!app || core >= cores_.size() || !topo_.usable[core] || !may_use(*app, core) ||
+      cores_[core].owner != kNoApp ||
+      app->held >= app->spec.guaranteed + app->spec.burstable)
+    return false;
+  if (app->standby == core) drop_standby(*app);
+  const AppId reserved = cores_[core].standby_for;
+  if (reserved != kNoApp)
+    if (App* other = find_app(reserved)) drop_standby(*other);
+  assign(*app, core, kNoKthread, now);
   return true;
 }
 

@@ -104,6 +104,9 @@ struct SchedCounters {
   std::uint64_t grants_run = 0, grants_unmatched = 0;
   Histogram grant_kick_run, grant_queued_run;
   Histogram grant_head_age;  // at each grant to an app with tasks queued: its head's wait
+  // Standby CPUs the scheduler granted itself when an app's work outgrew
+  // its CPUs, and claims whose grant failed (offline or owned meanwhile).
+  std::uint64_t standby_grants = 0, standby_failed = 0;
   bool operator==(const SchedCounters&) const = default;
 };
 

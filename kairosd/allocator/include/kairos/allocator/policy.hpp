@@ -21,6 +21,13 @@
 //     of its cores, or a core it released recently), any idle core, a BE
 //     core near the app, any BE core; a guaranteed need may finally
 //     preempt another app's burstable core.
+//  4. Standby: every unmodified app that holds its guaranteed cores and
+//     may burst gets one free core kept for it (chosen as a grant would
+//     choose it, and kept while it stays free). No other grant takes it,
+//     except a guaranteed need that finds nothing else; the app's own next
+//     grant does. The mechanism publishes it to the scheduler, which
+//     grants it as soon as the app's work outgrows its cores and says so;
+//     standby_taken() adopts that grant.
 #pragma once
 
 #include <kairos/allocator/congestion.hpp>
@@ -56,6 +63,15 @@ class CoreAllocator {
   // so the core is free again and the kthread may be chosen later.
   void grant_failed(const Decision& grant);
 
+  // The core kept on standby for app id (kNoCore: none), as of the last
+  // poll (or the last standby_taken).
+  CoreId standby(AppId id) const;
+  // The scheduler granted `core` to app id on its own (its standby, or one
+  // the mechanism published a moment before): adopt it as a grant with
+  // reason kStandby. False when the policy cannot (unknown app, core owned
+  // or unusable, app at its most cores): the mechanism takes it back.
+  bool standby_taken(AppId id, CoreId core, Nanos now);
+
   // Introspection for the mechanism, the simulator and tests.
   AppId owner(CoreId c) const { return cores_[c].owner; }
   int owner_kthread(CoreId c) const { return cores_[c].kthread; }
@@ -70,6 +86,7 @@ class CoreAllocator {
     AppId last_app = kNoApp;   // who held it last (cache locality)
     Nanos released_at = 0;
     unsigned idle_polls = 0;   // unmodified apps: consecutive idle polls
+    AppId standby_for = kNoApp;  // kept free for this app's next burst
   };
   struct Kthread {
     QueueTracker rq, rx;       // memory of the previous poll
@@ -81,6 +98,7 @@ class CoreAllocator {
     AppSpec spec;
     std::vector<Kthread> kthreads;
     unsigned held = 0;
+    CoreId standby = kNoCore;
     // Per-poll scratch.
     const AppView* view = nullptr;
     bool needs = false;
@@ -96,6 +114,9 @@ class CoreAllocator {
   void observe_app(App& app, const PollInput& in, std::vector<Decision>& out);
   void reclaim_idle_cores(const PollInput& in, std::vector<Decision>& out);
   void grant_round(const PollInput& in, std::vector<Decision>& out);
+  void pick_standbys(const PollInput& in);
+  void drop_standby(App& app);
+  CoreId take_reserved_core(const App& app);
   bool try_grant(App& app, const PollInput& in, std::vector<Decision>& out);
   CoreId choose_free_core(const App& app, const PollInput& in) const;
   CoreId choose_victim_core(const App& app) const;

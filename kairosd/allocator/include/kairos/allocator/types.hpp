@@ -29,6 +29,10 @@ struct PolicyConfig {
   bool allow_preempt_be = true;         // may grant a core running BE work
   unsigned max_grants_per_app = 1;      // per poll; Shenango grants one
   unsigned idle_polls_to_reclaim = 2;   // unmodified apps: idle this often
+  // Keep a free core on standby for each unmodified app that may burst:
+  // the scheduler grants it the moment the app's work outgrows its cores,
+  // without waiting for two polls to see the congestion.
+  bool standby = true;
 };
 
 // Validates a config; returns an error message, or nothing when usable.
@@ -98,6 +102,7 @@ enum class Reason : std::uint8_t {
   kCongested,     // grant: an item stayed queued across two polls
   kWakeup,        // grant: app holds no core but has queued work
   kGuaranteed,    // grant: congested and below its guaranteed count
+  kStandby,       // grant: the scheduler claimed the app's standby core
   kParked,        // revoke: the kthread on the core parked
   kIdle,          // revoke: unmodified app left the core idle
   kWakeTimeout,   // revoke: granted kthread never woke up
