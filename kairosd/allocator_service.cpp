@@ -282,6 +282,9 @@ class AllocatorService::Loop {
   // The scheduler granted core c to app id from its standby slot.
   void adopt_claim(AppId id, CoreId c, Nanos now) {
     if (sched_.owner(c) != id) return;  // the claim's grant failed
+    // The poll granted the app this same core (its own standby) around
+    // the claim: one grant, already the policy's.
+    if (alloc_ && alloc_->owner(c) == id) return;
     if (!alloc_ || !alloc_->standby_taken(id, c, now)) {
       sched_.set_owner(c, 0);  // the policy cannot have it: take it back
       return;

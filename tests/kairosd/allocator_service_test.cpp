@@ -123,6 +123,27 @@ TEST(AllocatorService, AStandbyCoreTheSchedulerClaimsIsAdoptedAndGoesBackWhenIdl
   EXPECT_EQ(s.owned_by(3), 0);
 }
 
+TEST(AllocatorService, AClaimOfTheCoreThePollGrantsAnywayIsOneGrant) {
+  // Congestion seen by the poll grants the app its own standby core; the
+  // scheduler claimed that core a moment before. kairosd finds the slot
+  // empty and the core the app's: nothing to adopt, nothing to take back.
+  FakeSched s(4);
+  Logs log;
+  AllocatorService svc(host_options(), 4, log.fn());
+  svc.update({{3, 1, 2, 0, nullptr}}, std::vector<bool>(4, true));
+  svc.start(s);
+  ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 1 && s.standby(3) != 0; }))
+      << s.describe();
+  s.claim_racing_grants();
+  s.set_queue(3, 2, monotonic_ns() - 2'000'000);  // congested
+  ASSERT_TRUE(eventually([&] { return s.owned_by(3) == 2; })) << s.describe();
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(s.owned_by(3), 2) << "the granted core was taken back\n" << s.describe();
+  EXPECT_EQ(svc.info().grants_by_reason["standby"], 0u);
+  EXPECT_EQ(svc.info().grants_by_reason["congested"], 1u);
+  svc.stop();
+}
+
 TEST(AllocatorService, WithoutStandbyNoCoreIsKeptAndThePollsStillBurst) {
   FakeSched s(4);
   Logs log;

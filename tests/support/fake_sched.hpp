@@ -24,6 +24,12 @@ class FakeSched final : public SchedPort {
       refused_.fetch_add(1);
       return -2;  // -ENOENT, as kairos_set_owner says for a retired app
     }
+    // The scheduler claimed this CPU for app just before this grant of it
+    // to app (claim_racing_grants): the grant revokes and grants it again.
+    if (app && racing_.load()) {
+      std::uint32_t slot = cpu + 1;
+      standby_[app].compare_exchange_strong(slot, 0);
+    }
     owners_[cpu].store(app);
     if (app) grants_[app].fetch_add(1);
     return 0;
@@ -61,6 +67,9 @@ class FakeSched final : public SchedPort {
     grants_[app].fetch_add(1);
     return static_cast<int>(slot - 1);
   }
+  // From now on a grant of an app's standby CPU finds it claimed a moment
+  // before (the slot emptied): both gave the app the same CPU.
+  void claim_racing_grants() { racing_.store(true); }
   // Makes set_owner refuse grants to app (0: accept all again).
   void refuse_app(std::uint32_t app) { refuse_.store(app); }
   std::uint64_t refused() const { return refused_.load(); }
@@ -77,6 +86,7 @@ class FakeSched final : public SchedPort {
   volatile kairos_app_stats stats_[KAIROS_MAX_APPS] = {};
   std::atomic<std::uint64_t> grants_[KAIROS_MAX_APPS] = {};
   std::atomic<std::uint32_t> standby_[KAIROS_MAX_APPS] = {};
+  std::atomic<bool> racing_{false};
   std::atomic<std::uint32_t> refuse_{0};
   std::atomic<std::uint64_t> refused_{0};
 };

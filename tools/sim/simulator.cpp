@@ -161,6 +161,9 @@ Sim::Sim(const SimConfig& cfg, double load)
     pc.poll_interval_ns = cfg.interval_ns;
     pc.max_grants_per_app = cfg.grants_per_poll;
     pc.wake_timeout_ns = std::max<Nanos>(1'000'000, 4 * cfg.wake_latency_ns);
+    // The simulated scheduler never claims a standby core: one would only
+    // sit reserved. The polls grant every core here.
+    pc.standby = false;
     std::string err;
     alloc_ = policy::CoreAllocator::create(
         pc, policy::Topology::uniform(cfg.cores, cfg.smt), &err);
