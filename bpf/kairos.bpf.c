@@ -1310,8 +1310,8 @@ __noinline int kairos_give_cpu(u32 cpu, u32 app)
 {
 	struct kairos_app *a;
 	struct cpu_ctx *c;
+	u32 *o, old;
 	u64 now;
-	u32 *o;
 
 	if (cpu >= nr_cpus || cpu >= KAIROS_SCHED_MAX_CPUS || !app ||
 	    app >= KAIROS_MAX_APPS)
@@ -1325,10 +1325,17 @@ __noinline int kairos_give_cpu(u32 cpu, u32 app)
 	/* The bit and the count first: a revoke that sees the owner finds them. */
 	__sync_fetch_and_or(&a->owned[cpu_word(cpu)], 1ULL << (cpu & 63));
 	__sync_fetch_and_add(&a->nr_owned, 1);
-	if (__sync_val_compare_and_swap(o, 0, app) != 0) {
-		/* Owned meanwhile (a concurrent grant): leave it to that one. */
-		__sync_fetch_and_and(&a->owned[cpu_word(cpu)],
-				     ~(1ULL << (cpu & 63)));
+	old = __sync_val_compare_and_swap(o, 0, app);
+	if (old != 0) {
+		/*
+		 * Owned meanwhile: leave it to that grant, and take back what
+		 * this one added. When that grant gave the CPU to this same
+		 * app (a standby claim racing kairosd's grant of that CPU),
+		 * the bit is that grant's too: only the count goes.
+		 */
+		if (old != app)
+			__sync_fetch_and_and(&a->owned[cpu_word(cpu)],
+					     ~(1ULL << (cpu & 63)));
 		__sync_fetch_and_add(&a->nr_owned, -1);
 		return -EBUSY;
 	}
