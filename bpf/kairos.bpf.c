@@ -597,8 +597,9 @@ __noinline int kairos_give_cpu(u32 cpu, u32 app);
 
 /*
  * The app's work outgrew the CPUs it owns (every one of them runs it, or
- * it owns none): take the CPU kairosd keeps on standby for it, now rather
- * than at the allocator's next polls. Which CPU, and whether the app may
+ * it owns none, or the one a task whose slice ended could use runs
+ * ordinary work's turn): take the CPU kairosd keeps on standby for it,
+ * now rather than at the allocator's next polls. Which CPU, and whether the app may
  * have one more, kairosd's policy decided when it filled the slot; it
  * adopts the grant at its next poll. The slot is emptied with an
  * exchange, so one claim takes it.
@@ -710,8 +711,12 @@ static bool enqueue_lc(struct task_struct *p, struct task_ctx *tc, u32 app,
 		__sync_val_compare_and_swap(&s->oldest_enq_ns, 0, tc->enq_at);
 		s->seq++;
 	}
-	/* queued (and stamped) first: the grant's latency counts this task */
-	if (why == KAIROS_LC_QUEUED_SIBLING || why == KAIROS_LC_QUEUED_UNOWNED)
+	/*
+	 * Queued (and stamped) first: the grant's latency counts this task.
+	 * Not for the guard: a throttled CPU is LC's quota spent, not a want
+	 * of CPUs.
+	 */
+	if (why != KAIROS_LC_QUEUED_THROTTLED)
 		claim_standby(app);
 	if (!a->nr_owned) {
 		/*

@@ -90,6 +90,7 @@ class AllocatorService::Loop {
       }
       alloc_->remove_app(it->spec.id, out);
       apply(out);
+      publish_standbys();  // its slot too: a claim now would find no app
       it = apps_.erase(it);
     }
     for (const AllocatorApp& w : want) {

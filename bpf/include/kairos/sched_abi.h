@@ -39,10 +39,10 @@
  *   standby[KAIROS_MAX_APPS] (v11): per app, the CPU kairosd keeps on
  *   standby for it plus one, 0 for none. kairosd fills a slot with an
  *   atomic exchange; when an LC task of that app must wait in its queue
- *   because every CPU the app owns runs its work (or it owns none), the
- *   scheduler empties the slot with an exchange and grants that CPU as
- *   kairos_set_owner would (stats.standby_grants). kairosd learns of the
- *   claim from the emptied slot and adopts the grant.
+ *   for any reason but the guard (KAIROS_LC_QUEUED_SIBLING, _REQUEUE,
+ *   _UNOWNED), the scheduler empties the slot with an exchange and grants
+ *   that CPU as kairos_set_owner would (stats.standby_grants). kairosd
+ *   learns of the claim from the emptied slot and adopts the grant.
  */
 #ifndef KAIROS_SCHED_ABI_H
 #define KAIROS_SCHED_ABI_H

@@ -405,7 +405,10 @@ CoreId CoreAllocator::standby(AppId id) const {
 
 bool CoreAllocator::standby_taken(AppId id, CoreId core, Nanos now) {
   App* app = find_app(id);
-  if (!app || core >= cores_.size() || !topo_.usable[core] || !may_use(*app, core) ||
+  // A runtime app's cores follow its kthreads: one no kthread holds would
+  // never go back.
+  if (!app || app->spec.runtime || core >= cores_.size() || !topo_.usable[core] ||
+      !may_use(*app, core) ||
       cores_[core].owner != kNoApp ||
       app->held >= app->spec.guaranteed + app->spec.burstable)
     return false;

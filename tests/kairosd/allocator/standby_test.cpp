@@ -114,6 +114,18 @@ TEST(Standby, TakenIsRefusedForAnOwnedCoreOrAnUnknownApp) {
   EXPECT_EQ(h.alloc->cores_held(A), 1u);
 }
 
+TEST(Standby, TakenIsRefusedForARuntimeApp) {
+  // An app kairosd managed as unmodified until its runtime was found may
+  // have claimed a core from its old slot: as a runtime app, no kthread
+  // would ever give that core back.
+  Harness h(4);
+  h.runtime_app(A, 0, 2, 2);
+  h.poll();
+  EXPECT_FALSE(h.alloc->standby_taken(A, 1, h.now + 1));
+  EXPECT_EQ(h.alloc->owner(1), kNoApp);
+  EXPECT_EQ(h.alloc->cores_held(A), 0u);
+}
+
 TEST(Standby, TheAppsOwnCongestionGrantTakesItsStandbyCore) {
   // The scheduler may claim the standby any moment: a grant of another
   // core by the poll could then give the app one core more than it may.

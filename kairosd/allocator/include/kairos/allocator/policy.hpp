@@ -68,8 +68,9 @@ class CoreAllocator {
   CoreId standby(AppId id) const;
   // The scheduler granted `core` to app id on its own (its standby, or one
   // the mechanism published a moment before): adopt it as a grant with
-  // reason kStandby. False when the policy cannot (unknown app, core owned
-  // or unusable, app at its most cores): the mechanism takes it back.
+  // reason kStandby. False when the policy cannot (unknown or runtime app,
+  // core owned or unusable, app at its most cores): the mechanism takes it
+  // back.
   bool standby_taken(AppId id, CoreId core, Nanos now);
 
   // Introspection for the mechanism, the simulator and tests.
