@@ -29,6 +29,8 @@ Timings on a shared machine are noisy: compare the ratios of one run.
 import argparse
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -174,6 +176,45 @@ def medians(args, servers, proto, rate, keys):
     return [{k: statistics.median(r[k] for r in rr) for k in keys} for rr in runs]
 
 
+def int_list(ap, flag, text, minimum):
+    """The comma-separated integers of a flag, each >= minimum; a usage
+    error (exit 2, nothing started) otherwise."""
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"{flag} wants comma-separated integers, got '{text}'")
+    if any(v < minimum for v in vals):
+        ap.error(f"{flag} wants integers >= {minimum}, got '{text}'")
+    return vals
+
+
+def check_args(ap, args):
+    """Every bad flag is refused before a server starts."""
+    for flag in ("threads", "duration", "connections", "client_threads", "keys",
+                 "idle_rate", "repeats"):
+        if getattr(args, flag) < 1:
+            ap.error(f"--{flag.replace('_', '-')} wants a number >= 1, "
+                     f"got {getattr(args, flag)}")
+    if args.slo_factor <= 0 or args.slo_us < 0:
+        ap.error("--slo-factor wants a number > 0 and --slo-us one >= 0")
+    args.rate_list = int_list(ap, "--rates", args.rates, 1)
+    args.load_list = int_list(ap, "--loads", args.loads, 1)
+    args.spin_list = int_list(ap, "--kv-spin-us", args.kv_spin_us, 0)
+    protos = [p for p in args.protocols.split(",") if p]
+    if not protos or any(p not in ("tcp", "udp") for p in protos):
+        ap.error(f"--protocols wants tcp, udp or tcp,udp, got '{args.protocols}'")
+    args.protocol_list = protos
+    for flag, text in (("--server-cpus", args.server_cpus), ("--client-cpus", args.client_cpus)):
+        if text and not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", text):
+            ap.error(f"{flag} wants a CPU list such as 1 or 2-5,8, got '{text}'")
+    for what, path in (("kairos-kv", os.path.join(args.build, "apps/kv/kairos-kv")),
+                       ("kairos-loadgen", args.loadgen)):
+        if not os.access(path, os.X_OK):
+            ap.error(f"--build: no {what} at {path} (build the project first)")
+    if not shutil.which("memcached"):
+        ap.error("memcached is not installed (Debian package memcached)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,12 +262,13 @@ def main():
                          "throughput at the SLO)")
     args = ap.parse_args()
     args.loadgen = os.path.join(args.build, "tools/loadgen/kairos-loadgen")
+    check_args(ap, args)
     kv_bin = os.path.join(args.build, "apps/kv/kairos-kv")
     common = ["-t", str(args.threads), "-m", "1024", "-I", "1m"]
     kv_variants = [("kairos-kv", [], kv_bin)]
     if args.kv_spin_us:
-        kv_variants = [(f"kairos-kv spin {v}", ["--spin-us", v], kv_bin)
-                       for v in args.kv_spin_us.split(",")]
+        kv_variants = [(f"kairos-kv spin {v}", ["--spin-us", str(v)], kv_bin)
+                       for v in args.spin_list]
     if args.kv_baseline:
         if not os.access(args.kv_baseline, os.X_OK):
             ap.error(f"--kv-baseline: {args.kv_baseline} is not an executable")
@@ -259,9 +301,9 @@ def main():
         if veth:
             veth.close()
         raise
-    rates = [int(x) for x in args.rates.split(",") if x]  # "": no sweep
+    rates = args.rate_list  # "": no sweep
     try:
-        for proto in args.protocols.split(","):
+        for proto in args.protocol_list:
             idle = {s.name: load(args, s, proto, args.idle_rate) for s in servers}
             slo = args.slo_us or args.slo_factor * idle["memcached"]["p50"]
             sweep = {s.name: [] for s in servers}
@@ -292,8 +334,8 @@ def main():
             print(f"{'load':>10} | " + " | ".join(
                 f"{s.name + ' p50':>20} {'p99':>9} {'cpu':>5}" for s in servers) +
                 " | p50 ratios to memcached")
-            if args.loads:
-                fixed = [int(x) for x in args.loads.split(",")]
+            if args.load_list:
+                fixed = args.load_list
             else:
                 fixed = [max(1000, int(m * f)) if m else args.idle_rate
                          for f in (0.25, 0.5, 0.75)]
