@@ -250,7 +250,7 @@ class AllocatorService::Loop {
     for (AppId id = 1; id < KAIROS_MAX_APPS; ++id)
       if (armed_[id] != policy::kNoCore && sched_.standby(id) == 0) {
         const CoreId c = armed_[id];
-        armed_[id] = policy::kNoCore;
+        set_armed(id, policy::kNoCore);
         adopt_claim(id, c, now);
       }
   }
@@ -265,10 +265,17 @@ class AllocatorService::Loop {
         const CoreId had = armed_[id];
         const std::uint32_t prev =
             sched_.exchange_standby(id, want == policy::kNoCore ? 0 : want + 1);
-        armed_[id] = want;
+        set_armed(id, want);
         if (had != policy::kNoCore && prev == 0) adopt_claim(id, had, mono_ns());
       }
     }
+  }
+
+  // What app id's slot holds now, for the loop and for the status.
+  void set_armed(AppId id, CoreId core) {
+    armed_[id] = core;
+    svc_.st_.standby[id].store(core == policy::kNoCore ? 0 : core + 1,
+                               std::memory_order_relaxed);
   }
 
   // Empties every slot (before a sweep of the owner map that revokes any
@@ -276,7 +283,7 @@ class AllocatorService::Loop {
   void clear_standbys() {
     for (AppId id = 1; id < KAIROS_MAX_APPS; ++id) {
       sched_.exchange_standby(id, 0);
-      armed_[id] = policy::kNoCore;
+      set_armed(id, policy::kNoCore);
     }
   }
 
@@ -596,6 +603,7 @@ void AllocatorService::fill_app(status::AppInfo& app) const {
   const unsigned i = app.id % KAIROS_MAX_APPS;
   app.grants = reason_counts(st_.app_grant_why[i]);
   app.revokes = reason_counts(st_.app_revoke_why[i]);
+  if (const std::uint32_t s = st_.standby[i].load(std::memory_order_relaxed)) app.standby = s - 1;
   std::lock_guard<std::mutex> g(mu_);
   for (const AllocatorApp& a : apps_) {
     if (a.id != app.id || !a.area) continue;

@@ -128,6 +128,8 @@ class AllocatorService {
     // app: its oldest queued task's enqueue) to the first grant to it after
     // that, applied; once per stretch of queued work.
     Log2Histogram decision_latency;
+    // Per app: the core on standby for it, plus one (0: none).
+    std::array<std::atomic<std::uint32_t>, KAIROS_MAX_APPS> standby{};
     std::array<std::array<std::atomic<std::uint64_t>, kReasons>, KAIROS_MAX_APPS> app_grant_why{},
         app_revoke_why{};
   };

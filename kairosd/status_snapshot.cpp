@@ -59,7 +59,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuntimeInfo, pid, kthreads, runn
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AppInfo, id, cgroup, cls, source, guaranteed, burstable,
                                                 owned, cpus, queued, head_wait_ns, enqueued,
                                                 dispatched, wait_ns_total, wait_ns_max, run_ns,
-                                                grants, revokes, runtime, queue_delay)
+                                                grants, revokes, standby, runtime, queue_delay)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IgnoredCgroup, cgroup, why)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CpuInfo, cpu, online, owner, busy, lc_app,
                                                 kmod_throttles, kmod_parks, kmod_grants)
@@ -183,7 +183,8 @@ std::string render_status_lines(const Snapshot& s) {
       << " wait_max_us=" << a.wait_ns_max / 1000 << " wait_total_us=" << a.wait_ns_total / 1000
       << " run_ms=" << a.run_ns / 1000000 << " source=" << (a.source.empty() ? "-" : a.source)
       << " wait_p50_le_us=" << quantile_le_us_text(a.queue_delay, 0.5)
-      << " wait_p99_le_us=" << quantile_le_us_text(a.queue_delay, 0.99) << "\n";
+      << " wait_p99_le_us=" << quantile_le_us_text(a.queue_delay, 0.99)
+      << " standby=" << (a.standby ? std::to_string(*a.standby) : "-") << "\n";
   for (const IgnoredCgroup& i : s.ignored)
     o << "ignored cgroup=" << i.cgroup << " why=" << i.why << "\n";
   if (const auto& al = s.allocator) {

@@ -102,6 +102,11 @@ TEST(AllocatorService, AStandbyCoreTheSchedulerClaimsIsAdoptedAndGoesBackWhenIdl
   ASSERT_LE(slot, 4u);
   EXPECT_NE(slot - 1, 0u) << "the allocator's own CPU is never on standby";
   EXPECT_EQ(s.owner(slot - 1), 0u);
+  status::AppInfo shown;
+  shown.id = 3;
+  svc.fill_app(shown);
+  ASSERT_TRUE(shown.standby.has_value()) << "the status names the standby core";
+  EXPECT_EQ(*shown.standby, slot - 1);
   // The app's work outgrows its core: the scheduler takes the standby.
   s.set_queue(3, 1, monotonic_ns() + 1'000'000'000);  // queued, not congested
   const int c = s.claim_standby(3);

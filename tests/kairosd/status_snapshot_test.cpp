@@ -225,7 +225,7 @@ TEST(StatusSnapshot, StatusLinesKeepTheirFormat) {
            "queued_run_p50_le_us=inf queued_run_p99_le_us=inf head_age_p50_le_us=-\n",
            "app id=1 cgroup=svc/memcached class=lc guaranteed=1 burstable=2 owned=2 cpus=1,3 "
            "queued=4 head_wait_us=25 dispatched=96 wait_avg_us=7 wait_max_us=80 wait_total_us=672 "
-           "run_ms=3500 source=- wait_p50_le_us=2.048 wait_p99_le_us=inf\n",
+           "run_ms=3500 source=- wait_p50_le_us=2.048 wait_p99_le_us=inf standby=-\n",
            "ignored cgroup=bad why=v2 is not a version this kairosd reads\n",
            "allocator mode=spin cpu=0 poll_us=5 apps=1 runtime_apps=1 kthreads=3 polls=1000 "
            "poll_ns_avg=400 poll_ns_max=9000 quiet_polls=990 quiet_ns=380000 "

@@ -134,6 +134,9 @@ struct AppInfo {
   std::uint64_t run_ns = 0;
   // The allocator's decisions for this app (policy::Reason names).
   ReasonCounts grants, revokes;
+  // The free core kairosd keeps on standby for it (the scheduler grants
+  // it at the enqueue that needs it); absent when none.
+  std::optional<unsigned> standby;
   std::optional<RuntimeInfo> runtime;
   // The queueing delays of the dispatched tasks (struct
   // kairos_app_wait_hist; sum = wait_ns_total); absent without the scheduler.
