@@ -219,6 +219,7 @@ void Session::process_meta(const std::vector<std::string_view>& t,
     case 's': meta_set(t, nt, out); break;
     case 'd': meta_delete(t, nt, out); break;
     case 'a': meta_arith(t, nt, out); break;
+    case 'e': meta_debug(t, nt, out); break;
     case 'n':
       out.append("MN\r\n");
       // mn makes memcached write out what it holds.
@@ -227,6 +228,49 @@ void Session::process_meta(const std::vector<std::string_view>& t,
       break;
     default: reply(out, "ERROR"); break;
   }
+}
+
+// me <key> [b]: what the store holds for a key, without counting as an
+// access (no LRU bump, no fetch mark), as memcached's meta debug prints
+// it (a key stored binary shown in base64); EN when absent. Other flags are ignored, as memcached does.
+// kairos-kv has no slab classes: cls is always 1, and size is what the
+// item is charged against -m.
+void Session::meta_debug(const std::vector<std::string_view>& t, std::size_t nt,
+                         std::string& out) {
+  if (nt < 3 || t[1].size() > kMaxKeyLength) return error_reply(out, kBadFormat);
+  std::string_view key = t[1];
+  std::string decoded;
+  for (std::size_t i = 2; i + 1 < nt; ++i)
+    if (t[i] == "b") {
+      if (!base64_decode(t[1], &decoded) || decoded.empty())
+        return error_reply(out, kBadFormat);
+      key = decoded;
+    }
+  const std::int64_t now = ctx_.now();
+  std::string line;
+  const bool hit = ctx_.store.meta_get(key, now, false, false, 0, [&](MetaItem& it, bool) {
+    line.append("ME ");
+    // A key stored binary (b) is shown encoded, as memcached does.
+    if (it.key_binary())
+      base64_append(line, it.key());
+    else
+      line.append(it.key());
+    line.append(" exp=");
+    if (it.exptime() == 0)
+      line.append("-1");
+    else
+      line.append(std::to_string(it.exptime() - now));
+    line.append(" la=");
+    append_number(line, static_cast<std::uint64_t>(now - it.last_access()));
+    line.append(" cas=");
+    append_number(line, it.cas());
+    line.append(it.fetched() ? " fetch=yes" : " fetch=no");
+    line.append(" cls=1 size=");
+    append_number(line, it.size());
+    return false;  // not an access
+  });
+  if (!hit) return reply(out, "EN");
+  reply(out, line);
 }
 
 void Session::meta_get(const std::vector<std::string_view>& t, std::size_t nt,

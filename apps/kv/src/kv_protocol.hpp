@@ -118,6 +118,8 @@ class Session {
                    std::string& out);
   void meta_arith(const std::vector<std::string_view>& t, std::size_t nt,
                   std::string& out);
+  void meta_debug(const std::vector<std::string_view>& t, std::size_t nt,
+                  std::string& out);
   void complete_meta_set(std::string_view block, std::string& out);
   // An error reply: shown even under noreply or q.
   void error_reply(std::string& out, std::string_view s);

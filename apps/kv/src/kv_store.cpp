@@ -70,6 +70,7 @@ bool MetaItem::key_binary() const { return as_item(it_)->key_binary; }
 std::int64_t MetaItem::exptime() const { return as_item(it_)->exptime; }
 std::int64_t MetaItem::last_access() const { return as_item(it_)->atime; }
 bool MetaItem::fetched() const { return as_item(it_)->fetched; }
+std::size_t MetaItem::size() const { return as_item(it_)->charged; }
 bool MetaItem::stale() const { return as_item(it_)->stale; }
 bool MetaItem::token_sent() const { return as_item(it_)->token_sent; }
 void MetaItem::set_exptime(std::int64_t protocol_exptime) {

@@ -96,6 +96,7 @@ class MetaItem {
   // Unix seconds of the last access that counted (memcached's item time).
   std::int64_t last_access() const;
   bool fetched() const;     // hit before this request (mg h)
+  std::size_t size() const; // bytes it is charged against -m (me size)
   bool stale() const;       // invalidated (md I, ms I): mg reports X
   bool token_sent() const;  // a client holds its recache token (mg Z)
   void set_exptime(std::int64_t protocol_exptime);

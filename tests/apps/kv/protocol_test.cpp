@@ -149,6 +149,34 @@ TEST(KvProtocol, MetaBase64Keys) {
   EXPECT_EQ(h.run("mg ==== b\r\n"), "CLIENT_ERROR error decoding key\r\n");
 }
 
+TEST(KvProtocol, MetaDebugShowsAnItemWithoutTouchingIt) {
+  // memcached 1.6.38 answered "me k" with "ME k exp=-1 la=0 cas=2
+  // fetch=no cls=1 size=66": kairos-kv has one class, and its own size.
+  Harness h;
+  EXPECT_EQ(h.run("set k 5 0 2\r\nhi\r\n"), "STORED\r\n");
+  h.now += 7;
+  const std::string me = h.run("me k\r\n");
+  EXPECT_TRUE(me.starts_with("ME k exp=-1 la=7 cas=")) << me;
+  EXPECT_NE(me.find(" fetch=no cls=1 size="), std::string::npos) << me;
+  EXPECT_TRUE(me.ends_with("\r\n")) << me;
+  EXPECT_EQ(h.run("mg k h\r\n"), "HD h0\r\n") << "me is no access";
+  // The fetch marks it; its time moves only once a minute, as memcached's.
+  const std::string after = h.run("me k\r\n");
+  EXPECT_NE(after.find(" la=7 "), std::string::npos) << after;
+  EXPECT_NE(after.find(" fetch=yes "), std::string::npos) << after;
+  EXPECT_EQ(h.run("set t 0 100 3\r\nabc\r\n"), "STORED\r\n");
+  h.now += 30;
+  EXPECT_TRUE(h.run("me t\r\n").starts_with("ME t exp=70 la=30 ")) << "the TTL left";
+  EXPECT_EQ(h.run("me nokey\r\n"), "EN\r\n");
+  // base64 keys (b), other flags ignored (q too), bad requests
+  EXPECT_TRUE(h.run("me aw== b\r\n").starts_with("ME k exp=-1 ")) << "'aw==' is 'k'";
+  EXPECT_TRUE(h.run("me k q x\r\n").starts_with("ME k ")) << "q does not silence me";
+  EXPECT_EQ(h.run("me k b\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(h.run("me\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(h.run("me " + std::string(251, 'k') + "\r\n"),
+            "CLIENT_ERROR bad command line format\r\n");
+}
+
 TEST(KvProtocol, MetaErrorsAreAlwaysShown) {
   Harness h;
   EXPECT_EQ(h.run("mg a z\r\n"), "CLIENT_ERROR invalid flag\r\n");
